@@ -1,0 +1,5 @@
+"""`python -m recommender ...` entry point."""
+
+from recommender.cli import main
+
+raise SystemExit(main())

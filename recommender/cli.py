@@ -1,0 +1,40 @@
+"""Command-line interface: a thin layer of subcommands over the library.
+
+Each subcommand lives in `recommender.commands.<name>` and exposes
+`register(subparsers)`, which adds its parser and sets `func` to a callable
+`(args) -> int`. Expected errors (subclasses of `RecommenderError`) are printed
+as one sentence, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from recommender.errors import RecommenderError
+
+COMMANDS = ("demo_catalog", "build", "query", "evaluate", "benchmark")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m recommender",
+        description="Visual fashion recommender: build and query image-embedding indexes.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"recommender.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RecommenderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume.", file=sys.stderr)
+        return 130

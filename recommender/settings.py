@@ -1,0 +1,52 @@
+"""Run-time settings, read from the environment so the CLI, the app and gunicorn agree.
+
+Every setting has a sane default; environment variables override them:
+  RECOMMENDER_INDEX           index folder to serve (default: the demo index, built on first run)
+  RECOMMENDER_FEEDBACK_DB     SQLite file for thumbs up/down (default: embeddings/feedback.sqlite3)
+  RECOMMENDER_MAX_UPLOAD_MB   largest accepted upload in MB (default: 10)
+  RECOMMENDER_THUMBNAIL_DIR   cache of resized thumbnails (default: embeddings/.thumbnails)
+  RECOMMENDER_BACKBONE        backbone of the demo index (default: resnet50)
+  RECOMMENDER_WEIGHTS         weights of the demo index: imagenet, none or a file (default: imagenet)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EMBEDDINGS_DIR = PROJECT_ROOT / "embeddings"
+
+
+@dataclass(frozen=True)
+class Settings:
+    index: Path | None = None
+    feedback_db: Path = EMBEDDINGS_DIR / "feedback.sqlite3"
+    max_upload_bytes: int = 10 * 1024 * 1024
+    thumbnail_dir: Path = EMBEDDINGS_DIR / ".thumbnails"
+    demo_catalog: Path = EMBEDDINGS_DIR / "demo-catalog"
+    demo_index: Path = EMBEDDINGS_DIR / "demo-index"
+    backbone: str = "resnet50"
+    weights: str = "imagenet"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Defaults, then environment variables, then explicit overrides (e.g. CLI flags)."""
+        env = os.environ
+        settings = cls()
+        if env.get("RECOMMENDER_INDEX"):
+            settings = replace(settings, index=Path(env["RECOMMENDER_INDEX"]))
+        if env.get("RECOMMENDER_FEEDBACK_DB"):
+            settings = replace(settings, feedback_db=Path(env["RECOMMENDER_FEEDBACK_DB"]))
+        if env.get("RECOMMENDER_MAX_UPLOAD_MB"):
+            mb = float(env["RECOMMENDER_MAX_UPLOAD_MB"])
+            settings = replace(settings, max_upload_bytes=int(mb * 1024 * 1024))
+        if env.get("RECOMMENDER_THUMBNAIL_DIR"):
+            settings = replace(settings, thumbnail_dir=Path(env["RECOMMENDER_THUMBNAIL_DIR"]))
+        if env.get("RECOMMENDER_BACKBONE"):
+            settings = replace(settings, backbone=env["RECOMMENDER_BACKBONE"])
+        if env.get("RECOMMENDER_WEIGHTS"):
+            settings = replace(settings, weights=env["RECOMMENDER_WEIGHTS"])
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **clean)

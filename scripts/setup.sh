@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Create .venv and install requirements.txt (again only when it changed).
+# With --test, also install what the browser tests need: Debian's chromium and chromium-driver.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+apt_install() {
+    echo "Installing Debian packages: $*"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+if [ "${1:-}" = "--test" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
+    apt_install chromium chromium-driver
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    if ! "$PYTHON" -m venv --help >/dev/null 2>&1; then apt_install python3-venv; fi
+    "$PYTHON" -m venv .venv
+fi
+
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "Installing Python packages into .venv (first run takes a few minutes)..."
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -r requirements.txt
+    echo "$want" > "$stamp"
+fi

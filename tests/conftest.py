@@ -1,0 +1,72 @@
+"""Shared fixtures: a small demo catalogue and index built once per session,
+the `../shared` data (skipped when absent), and headless Chromium options."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+SHARED_FASHION = SHARED / "data" / "fashion-product-images-small"
+SHARED_CLOTHING = SHARED / "data" / "clothing-small"
+SHARED_MODELS = SHARED / "models"
+TFLITE_V1 = SHARED_MODELS / "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"
+TFLITE_V2 = SHARED_MODELS / "mobilenet_v2_1.0_224_quant.tflite"
+
+
+def require(path: Path) -> Path:
+    """Skip the calling test when a `../shared` file is absent (the core suite needs none)."""
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared is optional)")
+    return path
+
+
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1280,1000",
+)
+
+
+def pytest_setup_options():
+    """dash[testing] hook: drive Debian's headless Chromium with flags that work offline as root."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    if Path("/usr/bin/chromium").exists():
+        options.binary_location = "/usr/bin/chromium"
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    return options
+
+
+@pytest.fixture(scope="session")
+def demo_catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small deterministic Kaggle-layout catalogue made by the project's own code."""
+    from recommender.demo import write_demo_catalog
+
+    out = tmp_path_factory.mktemp("demo-catalog")
+    write_demo_catalog(out, n=60, seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_index_dir(tmp_path_factory: pytest.TempPathFactory, demo_catalog_dir: Path) -> Path:
+    """An index of the demo catalogue with a fast random-weights backbone (ranking not meaningful)."""
+    from recommender.backbones import load_extractor
+    from recommender.catalog import load_catalog
+    from recommender.embeddings import build_index
+
+    out = tmp_path_factory.mktemp("demo-index")
+    build_index(load_catalog(demo_catalog_dir), out, load_extractor("mobilenet_v2", "none"), progress=False)
+    return out

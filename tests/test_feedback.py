@@ -1,0 +1,490 @@
+"""The vote store (durable, concurrent, append-only) and the feedback page's figures."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import sqlite3
+import subprocess
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from recommender.catalog import Product
+from recommender.errors import RecommenderError
+from recommender.feedback import SCHEMA_VERSION, FeedbackStore, VoteEvent
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def event(session: str, query: str, item: str, vote: int, rank: int = 1, backbone: str = "resnet50", **kw) -> VoteEvent:
+    fields = dict(
+        session_id=session,
+        query_kind="upload",
+        query_ref=query,
+        filters={"gender": ["Men"], "baseColour": ["Navy Blue", "Black"]},
+        item_id=item,
+        rank=rank,
+        distance=0.25 * rank,
+        backbone=backbone,
+        vote=vote,
+    )
+    fields.update(kw)
+    return VoteEvent(**fields)
+
+
+def rows(path: Path, sql: str = "SELECT count(*) FROM votes") -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+class Clock:
+    """A settable UTC clock, so analytics per day are checked against known dates."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def day(self, day: int) -> None:
+        self.now = datetime(2024, 5, day, 10, 0, tzinfo=timezone.utc)
+
+
+def record_fixed_events(store: FeedbackStore, clock: Clock) -> None:
+    """Eleven events; the standing votes they leave are worked out by hand in the tests below."""
+    clock.day(1)
+    store.record(event("s1", "q1", "A", 1, rank=1))
+    store.record(event("s1", "q1", "B", -1, rank=2))
+    store.record(event("s1", "q1", "C", 1, rank=3))
+    store.record(event("s1", "q1", "C", 0, rank=3))  # withdrawn
+    clock.day(2)
+    store.record(event("s2", "q2", "A", 1, rank=1, backbone="densenet121", query_kind="item"))
+    store.record(event("s2", "q2", "B", 1, rank=2, backbone="densenet121", query_kind="item"))
+    store.record(event("s2", "q2", "B", -1, rank=2, backbone="densenet121", query_kind="item"))  # changed
+    store.record(event("s3", "q1", "A", -1, rank=1))
+    store.record(event("s3", "q1", "D", 1, rank=10))
+    clock.day(3)
+    store.record(event("s1", "q1", "B", 1, rank=2))  # s1 changes B from down to up two days later
+    store.record(event("s4", "q3", "E", -1, rank=4))
+    # Standing: s1/A +1 (day 1), s1/B +1 (day 3), s2/A +1, s2/B -1, s3/A -1, s3/D +1 (day 2), s4/E -1 (day 3)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: Clock) -> FeedbackStore:
+    return FeedbackStore(tmp_path / "nested" / "folder" / "feedback.sqlite3", clock=clock)
+
+
+@pytest.fixture
+def fixed_store(store: FeedbackStore, clock: Clock) -> FeedbackStore:
+    record_fixed_events(store, clock)
+    return store
+
+
+# --------------------------------------------------------------------------- schema and durability
+
+
+def test_schema_is_created_with_version_and_wal(store: FeedbackStore) -> None:
+    assert store.path.is_file()
+    names = dict(rows(store.path, "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
+    assert names == {
+        "votes": "table",
+        "latest_votes": "table",
+        "votes_update_latest": "trigger",
+        "effective_votes": "view",
+    }
+    assert rows(store.path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert rows(store.path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_reopening_keeps_votes_and_does_not_recreate_the_schema(store: FeedbackStore, clock: Clock) -> None:
+    store.record(event("s1", "q1", "A", 1))
+    store.record(event("s1", "q1", "B", -1))
+    reopened = FeedbackStore(store.path, clock=clock)
+    assert reopened.current_votes("s1", "q1") == {"A": 1, "B": -1}
+    assert rows(store.path) == [(2,)]
+    assert rows(store.path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+def test_event_is_stored_with_every_field_and_utc_time(store: FeedbackStore, clock: Clock) -> None:
+    clock.now = datetime(2024, 5, 1, 12, 30, 15, 250000, tzinfo=timezone.utc)
+    store.record(event("s1", "abc123", "42", -1, rank=7, backbone="mobilenet_v1.tflite", query_kind="item"))
+    (row,) = rows(
+        store.path,
+        "SELECT created, session_id, query_kind, query_ref, filters, item_id, rank, distance, backbone, vote FROM votes",
+    )
+    assert row == (
+        "2024-05-01T12:30:15.250+00:00",
+        "s1",
+        "item",
+        "abc123",
+        '{"baseColour": ["Navy Blue", "Black"], "gender": ["Men"]}',
+        "42",
+        7,
+        1.75,
+        "mobilenet_v1.tflite",
+        -1,
+    )
+
+
+def test_default_clock_is_utc_now(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "f.sqlite3")
+    before = datetime.now(timezone.utc)
+    store.record(event("s", "q", "i", 1))
+    after = datetime.now(timezone.utc)
+    (created,) = rows(store.path, "SELECT created FROM votes")[0]
+    stamp = datetime.fromisoformat(created)
+    assert stamp.utcoffset().total_seconds() == 0
+    assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= stamp <= after
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite3"
+    FeedbackStore(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RecommenderError, match="newer"):
+        FeedbackStore(path)
+
+
+def test_a_file_that_is_not_a_database_gives_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite3"
+    path.write_bytes(b"this is not a database, just some text" * 100)
+    with pytest.raises(RecommenderError, match=r"^The feedback database .* cannot be used: .*\.$"):
+        FeedbackStore(path)
+
+
+# --------------------------------------------------------------------------- votes
+
+
+def test_current_votes_follow_changes_and_withdrawals(store: FeedbackStore) -> None:
+    store.record(event("s1", "q1", "A", 1))
+    store.record(event("s1", "q1", "B", 1))
+    assert store.current_votes("s1", "q1") == {"A": 1, "B": 1}
+    store.record(event("s1", "q1", "A", -1))  # changed
+    store.record(event("s1", "q1", "B", 0))  # withdrawn
+    assert store.current_votes("s1", "q1") == {"A": -1}
+    store.record(event("s1", "q1", "B", -1))  # voted again after withdrawing
+    assert store.current_votes("s1", "q1") == {"A": -1, "B": -1}
+    # other sessions and other queries are separate
+    assert store.current_votes("s2", "q1") == {}
+    assert store.current_votes("s1", "q2") == {}
+    # nothing was updated or deleted: every event is in the log
+    assert rows(store.path, "SELECT item_id, vote FROM votes ORDER BY id") == [
+        ("A", 1), ("B", 1), ("A", -1), ("B", 0), ("B", -1)
+    ]
+
+
+def test_standing_votes_match_the_latest_event_of_the_log(store: FeedbackStore) -> None:
+    rng = random.Random(0)
+    latest: dict[tuple[str, str, str], int] = {}
+    for _ in range(400):
+        key = (f"s{rng.randrange(3)}", f"q{rng.randrange(3)}", f"item{rng.randrange(5)}")
+        vote = rng.choice([-1, 0, 1])
+        store.record(event(*key, vote))
+        latest[key] = vote
+    standing = {key: vote for key, vote in latest.items() if vote}
+    for session in ("s0", "s1", "s2"):
+        for query in ("q0", "q1", "q2"):
+            expected = {item: vote for (s, q, item), vote in standing.items() if (s, q) == (session, query)}
+            assert store.current_votes(session, query) == expected
+    ups = sum(1 for vote in standing.values() if vote == 1)
+    assert store.summary()["votes"] == len(standing) and store.summary()["up"] == ups
+    assert rows(store.path) == [(400,)]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"vote": 2},
+        {"vote": -2},
+        {"vote": "1"},
+        {"vote": True},
+        {"query_kind": "url"},
+        {"rank": 0},
+        {"rank": 1.5},
+        {"distance": math.nan},
+        {"distance": -1.0},
+        {"session_id": ""},
+        {"item_id": None},
+        {"query_ref": "x" * 10_000},
+        {"filters": {"gender": "Men"}},
+        {"filters": ["gender", "Men"]},
+        {"filters": {"gender": [1]}},
+    ],
+)
+def test_invalid_events_are_rejected_and_nothing_is_written(store: FeedbackStore, changes: dict) -> None:
+    with pytest.raises(RecommenderError) as raised:
+        store.record(dataclasses.replace(event("s1", "q1", "A", 1), **changes))
+    message = str(raised.value)
+    assert message.endswith(".") and "\n" not in message
+    assert rows(store.path) == [(0,)]
+
+
+def test_numpy_numbers_from_the_engine_are_accepted(store: FeedbackStore) -> None:
+    np = pytest.importorskip("numpy")
+    store.record(event("s1", "q1", "A", 1, rank=np.int64(3), distance=np.float32(0.5)))
+    assert rows(store.path, "SELECT rank, distance FROM votes") == [(3, 0.5)]
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_concurrent_votes_from_16_threads_lose_nothing(store: FeedbackStore) -> None:
+    threads, per_thread = 16, 50
+    start = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def vote(t: int) -> None:
+        try:
+            start.wait()
+            for i in range(per_thread):
+                store.record(event(f"s{t}", "q", f"item{i}", 1 if i % 3 else -1, rank=i % 10 + 1))
+        except BaseException as exc:  # reported below: a thread's exception would be lost
+            errors.append(exc)
+
+    workers = [threading.Thread(target=vote, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    assert rows(store.path) == [(threads * per_thread,)]
+    assert rows(store.path, "SELECT count(DISTINCT session_id || '/' || item_id) FROM votes") == [(800,)]
+    ups = sum(1 for i in range(per_thread) if i % 3)
+    assert store.summary() == {
+        "votes": 800,
+        "up": threads * ups,
+        "down": threads * (per_thread - ups),
+        "up_rate": ups / per_thread,
+        "sessions": threads,
+    }
+
+
+def test_two_store_objects_on_one_file_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    stores = [FeedbackStore(path), FeedbackStore(path)]
+    start = threading.Barrier(8)
+
+    def vote(t: int) -> None:
+        start.wait()
+        for i in range(50):
+            stores[t % 2].record(event(f"s{t}", "q", f"item{i}", 1))
+
+    workers = [threading.Thread(target=vote, args=(t,)) for t in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert rows(path) == [(400,)]
+    assert stores[0].summary()["votes"] == stores[1].summary()["votes"] == 400
+
+
+WRITER = """
+import sys
+from recommender.feedback import FeedbackStore, VoteEvent
+store = FeedbackStore(sys.argv[1])
+sys.stdout.write("ready\\n"); sys.stdout.flush(); sys.stdin.readline()
+for i in range(100):
+    store.record(VoteEvent(sys.argv[2], "upload", "q", {}, f"item{i}", 1, 0.5, "resnet50", 1))
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), f"process{n}"],
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    for p in procs:  # both have opened the store; release them together
+        assert p.stdout.readline() == "ready\n"
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+    assert rows(path) == [(200,)]
+    assert FeedbackStore(path).summary()["sessions"] == 2
+
+
+# --------------------------------------------------------------------------- analytics
+
+
+def test_summary(fixed_store: FeedbackStore) -> None:
+    assert fixed_store.summary() == {"votes": 7, "up": 4, "down": 3, "up_rate": 4 / 7, "sessions": 4}
+    assert rows(fixed_store.path) == [(11,)]
+
+
+def test_summary_of_an_empty_store(store: FeedbackStore) -> None:
+    assert store.summary() == {"votes": 0, "up": 0, "down": 0, "up_rate": None, "sessions": 0}
+    assert store.votes_over_time() == []
+    assert store.rate_by_rank() == []
+    assert store.item_totals(liked=True) == []
+
+
+def test_current_votes_of_the_fixed_events(fixed_store: FeedbackStore) -> None:
+    assert fixed_store.current_votes("s1", "q1") == {"A": 1, "B": 1}
+    assert fixed_store.current_votes("s2", "q2") == {"A": 1, "B": -1}
+
+
+def test_votes_over_time(fixed_store: FeedbackStore) -> None:
+    assert fixed_store.votes_over_time() == [("2024-05-01", 1, 0), ("2024-05-02", 2, 2), ("2024-05-03", 1, 1)]
+
+
+def test_rate_by_rank(fixed_store: FeedbackStore) -> None:
+    assert fixed_store.rate_by_rank() == [(1, 3, pytest.approx(2 / 3)), (2, 2, 0.5), (4, 1, 0.0), (10, 1, 1.0)]
+
+
+def test_rate_by_backbone(fixed_store: FeedbackStore) -> None:
+    assert fixed_store.rate_by_backbone() == [("densenet121", 2, 0.5), ("resnet50", 5, 0.6)]
+
+
+CATEGORIES = {"A": "Shirts", "B": "Shirts", "C": "Shoes", "D": "Shoes"}  # E: not in the catalogue
+
+
+def test_rate_by_item_attribute(fixed_store: FeedbackStore) -> None:
+    # Shirts: A (2 up, 1 down) + B (1 up, 1 down); Shoes: D (1 up), C withdrawn; unknown: E (1 down)
+    assert fixed_store.rate_by_item_attribute(CATEGORIES.get) == [
+        ("Shirts", 5, 0.6),
+        ("Shoes", 1, 1.0),
+        ("unknown", 1, 0.0),
+    ]
+
+
+def test_item_totals(fixed_store: FeedbackStore) -> None:
+    # A: 2 up 1 down (net +1, more ups than D); D: 1 up; B: 1 up 1 down (in neither list); E: 1 down
+    assert fixed_store.item_totals(liked=True) == [("A", 2, 1), ("D", 1, 0)]
+    assert fixed_store.item_totals(liked=True, n=1) == [("A", 2, 1)]
+    assert fixed_store.item_totals(liked=False) == [("E", 0, 1)]
+
+
+# --------------------------------------------------------------------------- the feedback page's figures
+
+
+class CatalogIndex:
+    """The part of `recommender.index.Index` the page uses: products by id and attribute names."""
+
+    def __init__(self, products: list[Product]) -> None:
+        self._products = {p.id: p for p in products}
+
+    def product(self, item_id: str) -> Product:
+        return self._products[item_id]
+
+    def attributes(self) -> list[str]:
+        return sorted({name for p in self._products.values() for name in p.attributes})
+
+
+INDEX = CatalogIndex(
+    [
+        Product(
+            item_id,
+            Path(f"/catalog/{item_id}.jpg"),
+            {"productDisplayName": f"Product <b>{item_id}</b>", "articleType": category, "gender": "Men"},
+        )
+        for item_id, category in CATEGORIES.items()
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def page():
+    """The page module, imported under a throwaway Dash app; Dash's process-wide page registry restored after."""
+    import dash
+
+    saved = dict(dash.page_registry)
+    dash.Dash(__name__, use_pages=True, pages_folder="")
+    from recommender.ui.pages import feedback
+
+    yield feedback
+    dash.page_registry.clear()
+    dash.page_registry.update(saved)
+
+
+def walk(component):
+    """Every component in a Dash component tree."""
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from walk(child)
+
+
+def texts(component) -> list[str]:
+    return [c.children for c in walk(component) if isinstance(getattr(c, "children", None), str)]
+
+
+def test_category_attribute_prefers_article_type(page) -> None:
+    assert page.category_attribute(["gender", "category", "articleType"]) == "articleType"
+    assert page.category_attribute(["category"]) == "category"
+    assert page.category_attribute(["gender"]) is None
+
+
+def test_votes_over_time_figure(page, fixed_store: FeedbackStore) -> None:
+    fig = page.votes_over_time_figure(fixed_store)
+    up, down = fig.data
+    assert list(up.x) == list(down.x) == ["2024-05-01", "2024-05-02", "2024-05-03"]
+    assert list(up.y) == [1, 2, 1] and list(down.y) == [0, 2, 1]
+    assert fig.layout.barmode == "stack"
+
+
+def test_rate_by_rank_figure(page, fixed_store: FeedbackStore) -> None:
+    (bars,) = page.rate_by_rank_figure(fixed_store).data
+    assert list(bars.x) == [1, 2, 4, 10]
+    assert list(bars.y) == pytest.approx([2 / 3, 0.5, 0.0, 1.0])
+    assert list(bars.customdata) == [3, 2, 1, 1]
+
+
+def test_rate_by_category_figure_best_rate_on_top(page, fixed_store: FeedbackStore) -> None:
+    attribute_of = page.attribute_lookup(INDEX, "articleType")
+    fig = page.rate_by_category_figure(fixed_store, attribute_of, label="articleType")
+    (bars,) = fig.data
+    assert list(bars.y) == ["unknown", "Shirts", "Shoes"]  # horizontal bars: the last is drawn on top
+    assert list(bars.x) == [0.0, 0.6, 1.0]
+    assert list(bars.customdata) == [1, 5, 1]
+    assert "articleType" in fig.layout.title.text
+
+
+def test_page_without_votes_says_so_instead_of_empty_charts(page, store: FeedbackStore) -> None:
+    content = page.feedback_content(store, INDEX)
+    assert "No votes yet" in texts(content)
+    assert not [c for c in walk(content) if type(c).__name__ == "Graph"]
+
+
+def test_page_with_votes_has_cards_charts_and_product_cards(page, fixed_store: FeedbackStore) -> None:
+    content = page.feedback_content(fixed_store, INDEX)
+    graphs = [c for c in walk(content) if type(c).__name__ == "Graph"]
+    assert len(graphs) == 3
+    by_id = {c.id: c for c in walk(content) if getattr(c, "id", None)}
+    assert by_id["feedback-votes"].children == "7"
+    assert by_id["feedback-up-rate"].children == "57%"
+    assert by_id["feedback-sessions"].children == "4"
+    liked = list(walk(by_id["feedback-liked"]))
+    assert [c.src for c in liked if type(c).__name__ == "CardImg"] == ["/thumbnail/A", "/thumbnail/D"]
+    assert "Product <b>A</b>" in texts(by_id["feedback-liked"])  # a name is text, shown as typed
+    assert "E (no longer in the catalogue)" in texts(by_id["feedback-disliked"])
+
+
+def test_page_without_a_category_attribute_leaves_that_chart_out(page, fixed_store: FeedbackStore) -> None:
+    index = CatalogIndex([Product("A", Path("/catalog/A.jpg"), {"gender": "Men"})])
+    graphs = [c for c in walk(page.feedback_content(fixed_store, index)) if type(c).__name__ == "Graph"]
+    assert len(graphs) == 2
+
+
+def test_thumbnail_url_keeps_the_id_one_path_segment(page) -> None:
+    assert page.thumbnail_url("15970") == "/thumbnail/15970"
+    assert page.thumbnail_url("../../etc/passwd") == "/thumbnail/..%2F..%2Fetc%2Fpasswd"

@@ -1,0 +1,116 @@
+"""The Recommender facade and the demo index set-up (fake extractor: no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender.embeddings import build_index
+from recommender.engine import Recommender, ensure_demo_index
+from recommender.errors import IncompatibleIndex, RecommenderError, WeightsUnavailable
+from recommender.settings import Settings
+from tests.index_fakes import FakeExtractor, make_catalog
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Replace recommender.backbones by a module whose load_extractor records its calls and
+    returns FakeExtractors ("imagenet" is unavailable, as offline)."""
+    calls: list[tuple[str, str]] = []
+
+    def load_extractor(backbone: str = "resnet50", weights: str = "imagenet", *, seed: int = 0) -> FakeExtractor:
+        calls.append((backbone, weights))
+        time.sleep(0.05)  # widen the window for concurrent first uses
+        if weights == "imagenet":
+            raise WeightsUnavailable("ImageNet weights cannot be downloaded (no network); pass a weights file.")
+        return FakeExtractor(name=backbone, weights=weights)
+
+    module = types.ModuleType("recommender.backbones")
+    module.load_extractor = load_extractor  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "recommender.backbones", module)
+    return calls
+
+
+@pytest.fixture
+def built(tmp_path: Path):
+    catalog = make_catalog(tmp_path / "cat", n=30)
+    build_index(catalog, tmp_path / "idx", FakeExtractor(name="tiny"), batch_size=8, progress=False)
+    return catalog, tmp_path / "idx"
+
+
+def test_query_id_leaves_the_item_out(built) -> None:
+    catalog, folder = built
+    engine = Recommender.open(folder)
+    hits = engine.query_id("p004", k=5)
+    assert len(hits) == 5 and "p004" not in [h.id for h in hits]
+    assert [h.id for h in hits] == [h.id for h in engine.query_vector(engine.index.vector("p004"), k=6)][1:]
+    women = engine.query_id("p004", k=30, filters={"gender": ["Women"]})
+    assert {h.product.attributes["gender"] for h in women} == {"Women"}
+    assert len(women) == 10 - ("p004" in {p.id for p in catalog.products if p.attributes["gender"] == "Women"})
+    with pytest.raises(RecommenderError, match="No product with id 'nope'"):
+        engine.query_id("nope")
+
+
+def test_query_image_loads_the_index_backbone_once(built, loads) -> None:
+    catalog, folder = built
+    engine = Recommender.open(folder)
+    assert engine.random_weights
+    assert loads == []  # lazily: nothing loaded until a photo must be embedded
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(engine.query_image(catalog.products[7].image, k=3)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert loads == [("tiny", "none")]
+    assert all([h.id for h in r] == [h.id for h in results[0]] for r in results)
+    assert results[0][0].id == "p007" and results[0][0].distance == pytest.approx(0, abs=1e-4)
+    hits = engine.query_image(catalog.products[7].image.read_bytes(), k=3)
+    assert [h.id for h in hits] == [h.id for h in results[0]]
+    assert loads == [("tiny", "none")]
+
+
+def test_open_refuses_an_incompatible_extractor(built) -> None:
+    _, folder = built
+    Recommender.open(folder, extractor=FakeExtractor(name="tiny"))
+    with pytest.raises(IncompatibleIndex, match="built with backbone tiny .* the query uses other"):
+        Recommender.open(folder, extractor=FakeExtractor(name="other"))
+
+
+def test_an_offline_imagenet_index_fails_with_the_weights_sentence(built, loads) -> None:
+    _, folder = built
+    engine = Recommender(Recommender.open(folder).index)
+    engine.index.manifest["weights"] = "imagenet"
+    assert not engine.random_weights
+    with pytest.raises(WeightsUnavailable, match="cannot be downloaded"):
+        engine.query_image(b"irrelevant")
+
+
+def test_ensure_demo_index_builds_once_then_reuses(tmp_path: Path, loads, capsys: pytest.CaptureFixture) -> None:
+    settings = Settings(demo_catalog=tmp_path / "demo-catalog", demo_index=tmp_path / "demo-index",
+                        backbone="tiny", weights="imagenet")
+    assert ensure_demo_index(settings) == settings.demo_index
+    assert loads == [("tiny", "imagenet"), ("tiny", "none")]
+    assert "cannot be downloaded" in capsys.readouterr().err
+    assert (settings.demo_catalog / "styles.csv").exists()
+    engine = Recommender.open(settings.demo_index)
+    assert len(engine.index) == 240 and engine.random_weights
+    manifest_time = (settings.demo_index / "manifest.json").stat().st_mtime_ns
+
+    assert ensure_demo_index(settings) == settings.demo_index
+    assert len(loads) == 2  # reused: no extractor loaded, nothing rebuilt
+    assert (settings.demo_index / "manifest.json").stat().st_mtime_ns == manifest_time
+
+    rebuilt = Settings(demo_catalog=settings.demo_catalog, demo_index=settings.demo_index, backbone="other",
+                       weights="none")
+    ensure_demo_index(rebuilt)  # another backbone: rebuilt with it
+    assert loads[-1] == ("other", "none")
+    assert Recommender.open(settings.demo_index).index.manifest["backbone"] == "other"
+    assert np.isfinite(Recommender.open(settings.demo_index).index.vectors).all()

@@ -1,0 +1,200 @@
+"""Index loading checks and exact kNN search against a brute-force reference."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
+from recommender.index import Index
+from tests.index_fakes import FakeExtractor
+
+ATTRIBUTES = {"gender": ("Men", "Women", "Unisex"), "baseColour": ("Blue", "Red", "Black", "White", "Green"),
+              "articleType": ("Tshirts", "Shirts", "Dresses", "Shoes")}
+
+
+def write_index(folder: Path, vectors: np.ndarray, seed: int = 0) -> list[dict]:
+    """An index folder in the documented format, with random attributes (some products lack one)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    records = []
+    for i in range(len(vectors)):
+        attributes = {name: str(rng.choice(values)) for name, values in ATTRIBUTES.items()}
+        if i % 7 == 3:
+            del attributes["articleType"]
+        records.append({"id": f"id{i}", "image": f"/images/{i}.jpg", "attributes": attributes})
+    np.save(folder / "vectors.npy", vectors.astype(np.float32))
+    (folder / "ids.json").write_text(json.dumps([r["id"] for r in records]))
+    (folder / "products.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    manifest = {"format_version": 1, "backbone": "fake", "weights": "none", "input_size": [12, 10],
+                "dim": vectors.shape[1], "count": len(vectors), "dtype": "float32",
+                "catalog": {"path": "/cat", "layout": "csv", "fingerprint": "x", "products": len(vectors)},
+                "skipped": [], "skipped_counts": {}, "created": "2024-01-01T00:00:00+00:00", "build_seconds": 1.0}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return records
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> tuple[Index, np.ndarray, list[dict]]:
+    vectors = np.random.default_rng(1).standard_normal((400, 24)).astype(np.float32) * 3
+    records = write_index(tmp_path / "idx", vectors)
+    return Index.load(tmp_path / "idx"), vectors, records
+
+
+def brute_force(vectors: np.ndarray, records: list[dict], query: np.ndarray, k: int,
+                filters: dict[str, list[str]] | None = None, exclude: tuple[str, ...] = ()) -> tuple[list[str], np.ndarray]:
+    distances = np.linalg.norm(vectors.astype(np.float64) - query.astype(np.float64), axis=1)
+    allowed = [i for i, r in enumerate(records)
+               if r["id"] not in exclude
+               and all(r["attributes"].get(name) in values for name, values in (filters or {}).items())]
+    order = sorted(allowed, key=lambda i: (distances[i], i))[:k]
+    return [records[i]["id"] for i in order], distances[order]
+
+
+FILTERS = [
+    None,
+    {"gender": ["Women"]},
+    {"gender": ["Women", "Unisex"], "baseColour": ["Blue", "Red", "Black"]},
+    {"baseColour": ["Green"], "articleType": ["Shoes", "Dresses"], "gender": ["Men"]},
+    {"articleType": ["Shirts"]},
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+@pytest.mark.parametrize("k", [1, 10, 37])
+def test_search_equals_brute_force(data, filters, k) -> None:
+    index, vectors, records = data
+    for query in np.random.default_rng(2).standard_normal((5, 24)).astype(np.float32) * 3:
+        hits = index.search(query, k=k, filters=filters)
+        ids, distances = brute_force(vectors, records, query, k, filters)
+        assert [h.id for h in hits] == ids
+        assert [h.rank for h in hits] == list(range(1, len(ids) + 1))
+        np.testing.assert_allclose([h.distance for h in hits], distances, rtol=1e-4)
+        for hit in hits:
+            assert hit.product.id == hit.id
+            for name, values in (filters or {}).items():
+                assert hit.product.attributes[name] in values
+
+
+def test_exclude_fewer_than_k_and_k_beyond_the_index(data) -> None:
+    index, vectors, records = data
+    query = vectors[17]
+    hits = index.search(query, k=5)
+    assert hits[0].id == "id17" and hits[0].distance == pytest.approx(0.0, abs=1e-6) and hits[0].distance >= 0
+    excluded = index.search(query, k=5, exclude=["id17", "not-an-id"])
+    assert "id17" not in [h.id for h in excluded]
+    assert [h.id for h in excluded] == brute_force(vectors, records, query, 5, exclude=("id17",))[0]
+    combos = [{name: [r["attributes"][name]] for name in ATTRIBUTES} for r in records if len(r["attributes"]) == 3]
+    few = next(c for c in combos if 0 < len(brute_force(vectors, records, query, 1000, c)[0]) < 10)
+    expected = brute_force(vectors, records, query, 1000, few)[0]
+    assert [h.id for h in index.search(query, k=10, filters=few)] == expected
+    everything = index.search(query, k=10_000)
+    assert len(everything) == 400 and len({h.id for h in everything}) == 400
+    assert [h.distance for h in everything] == sorted(h.distance for h in everything)
+
+
+def test_filters_unknown_values_and_attributes(data) -> None:
+    index, vectors, _ = data
+    assert index.search(vectors[0], filters={"gender": ["Martian"]}) == []
+    assert [h.id for h in index.search(vectors[0], filters={"gender": ["Martian", "Women"]})] == \
+        [h.id for h in index.search(vectors[0], filters={"gender": ["Women"]})]
+    assert [h.id for h in index.search(vectors[0], filters={"gender": "Women"})] == \
+        [h.id for h in index.search(vectors[0], filters={"gender": ["Women"]})]
+    assert [h.id for h in index.search(vectors[0], filters={"gender": [], "baseColour": ["Red"]})] == \
+        [h.id for h in index.search(vectors[0], filters={"baseColour": ["Red"]})]
+    with pytest.raises(RecommenderError, match="Unknown attribute 'colour'.*gender, baseColour, articleType"):
+        index.search(vectors[0], filters={"colour": ["Blue"]})
+    with pytest.raises(IncompatibleIndex, match="3 dimensions"):
+        index.search(np.zeros(3, np.float32))
+
+
+def test_ties_are_ordered_by_position(tmp_path: Path) -> None:
+    vectors = np.array([[1, 0], [0, 1], [1, 0], [0, 0], [1, 0]], dtype=np.float32)
+    write_index(tmp_path / "idx", vectors)
+    index = Index.load(tmp_path / "idx")
+    assert [h.id for h in index.search(np.array([1, 0]), k=2)] == ["id0", "id2"]
+    assert [h.id for h in index.search(np.array([1, 0]), k=5)] == ["id0", "id2", "id4", "id3", "id1"]
+
+
+def test_lookup_helpers(data) -> None:
+    index, vectors, records = data
+    assert isinstance(index.vectors, np.memmap)
+    assert len(index) == 400 and index.dim == 24
+    assert index.attributes() == ["gender", "baseColour", "articleType"]
+    counts = index.attribute_values("articleType")
+    assert sum(counts.values()) == sum("articleType" in r["attributes"] for r in records)
+    assert list(counts.values()) == sorted(counts.values(), reverse=True)
+    assert index.product("id5").attributes == records[5]["attributes"]
+    assert index.product("id5").image == Path("/images/5.jpg")
+    np.testing.assert_array_equal(index.vector("id5"), vectors[5])
+    with pytest.raises(KeyError):
+        index.product("nope")
+    assert not isinstance(Index.load(index.path, mmap=False).vectors, np.memmap)
+
+
+def test_check_compatible(data) -> None:
+    index = data[0]
+    index.check_compatible(FakeExtractor(dim=24))
+    for other in (FakeExtractor(name="resnet50", dim=24), FakeExtractor(weights="imagenet", dim=24), FakeExtractor(dim=8)):
+        with pytest.raises(IncompatibleIndex, match="built with backbone fake.*the query uses"):
+            index.check_compatible(other)
+
+
+def corrupt(folder: Path, how: str) -> None:
+    if how == "short vectors":
+        np.save(folder / "vectors.npy", np.load(folder / "vectors.npy")[:-20])
+    elif how == "float64 vectors":
+        np.save(folder / "vectors.npy", np.load(folder / "vectors.npy").astype(np.float64))
+    elif how == "truncated vectors":
+        data = (folder / "vectors.npy").read_bytes()
+        (folder / "vectors.npy").write_bytes(data[: len(data) // 2])
+    elif how == "missing ids":
+        (folder / "ids.json").unlink()
+    elif how == "fewer ids":
+        (folder / "ids.json").write_text(json.dumps(json.loads((folder / "ids.json").read_text())[:-1]))
+    elif how == "fewer products":
+        lines = (folder / "products.jsonl").read_text().splitlines(keepends=True)
+        (folder / "products.jsonl").write_text("".join(lines[:-1]))
+    elif how == "bad manifest":
+        (folder / "manifest.json").write_text("{not json")
+
+
+@pytest.mark.parametrize("how, message", [
+    ("short vectors", r"manifest says 400 vectors of 24 dimensions but vectors.npy has shape \(380, 24\)"),
+    ("float64 vectors", "float64, not float32"),
+    ("truncated vectors", "vectors.npy cannot be read"),
+    ("missing ids", "ids.json or products.jsonl cannot be read"),
+    ("fewer ids", "manifest says 400 vectors but ids.json has 399 ids"),
+    ("fewer products", "manifest says 400 vectors but products.jsonl has 399 products"),
+    ("bad manifest", "manifest of index .* is unreadable"),
+])
+def test_load_rejects_inconsistent_folders(data, how, message) -> None:
+    folder = data[0].path
+    corrupt(folder, how)
+    with pytest.raises(IndexFormatError, match=message) as info:
+        Index.load(folder)
+    assert "rebuild it with python -m recommender build" in str(info.value)
+
+
+def test_load_explains_missing_and_unfinished_folders(tmp_path: Path) -> None:
+    with pytest.raises(IndexFormatError, match="There is no index at"):
+        Index.load(tmp_path / "absent")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(IndexFormatError, match="is not an index"):
+        Index.load(tmp_path / "plain")
+    (tmp_path / "plain" / ".build").mkdir()
+    with pytest.raises(IndexFormatError, match="has not finished; rerun the build command"):
+        Index.load(tmp_path / "plain")
+    shutil.rmtree(tmp_path / "plain")
+
+
+def test_a_tflite_model_is_recognised_by_its_file_name(data) -> None:
+    index = data[0]
+    index.manifest.update(backbone="v1.tflite", weights="/models/v1.tflite")
+    index.check_compatible(FakeExtractor(name="v1.tflite", weights="/elsewhere/v1.tflite", dim=24))
+    with pytest.raises(IncompatibleIndex):
+        index.check_compatible(FakeExtractor(name="v2.tflite", weights="/models/v2.tflite", dim=24))

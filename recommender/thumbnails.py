@@ -1,0 +1,89 @@
+"""Small JPEG thumbnails of catalogue products, and previews of uploaded photos.
+
+A results page shows ten products; sending the full-size catalogue images (up to several MB each
+in a real shop) would make it slow, so each product image is shrunk once, cached on disk and
+served from there afterwards. The cache is keyed by a hash, never by a name from a request, so no
+request can choose a path on disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+from recommender.catalog import Product
+from recommender.images import open_image
+
+__all__ = ["ThumbnailCache", "preview_data_uri"]
+
+JPEG_QUALITY = 85
+
+
+def _shrunk(image: Image.Image, height: int) -> Image.Image:
+    """A copy no taller than `height` (and no wider than twice that), aspect ratio kept."""
+    image = image.copy()
+    image.thumbnail((2 * height, height), Image.Resampling.LANCZOS)
+    return image
+
+
+def _jpeg_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return buffer.getvalue()
+
+
+class ThumbnailCache:
+    """Resized JPEGs of product images in `cache_dir`, made on first use and reused afterwards.
+
+    320 px tall by default: a result card shows its image about 250 CSS px tall, so this stays
+    sharp on high-density phone screens while weighing a few tens of KB.
+    """
+
+    def __init__(self, cache_dir: str | Path, height: int = 320) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.height = height
+
+    def path_for(self, product: Product) -> Path:
+        """Where the product's thumbnail lives: a hash of its id, image file and size.
+
+        The image's path, size and modification time are part of the key so that a rebuilt or
+        different catalogue reusing the same ids never gets stale thumbnails.
+        """
+        stat = product.image.stat()
+        key = f"{product.id}\0{product.image}\0{stat.st_size}\0{stat.st_mtime_ns}\0{self.height}"
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return self.cache_dir / digest[:2] / f"{digest}.jpg"
+
+    def get(self, product: Product) -> Path:
+        """The path of the product's thumbnail, making it when missing.
+
+        Raises ImageError when the catalogue image cannot be read, and OSError when it is gone.
+        Concurrent requests for the same product each write their own temporary file and
+        atomically replace the target, so a reader never sees a half-written JPEG.
+        """
+        target = self.path_for(product)
+        if target.exists():
+            return target
+        data = _jpeg_bytes(_shrunk(open_image(product.image), self.height))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+
+def preview_data_uri(image: Image.Image, height: int = 320) -> str:
+    """A small JPEG of an uploaded photo as a `data:` URI, to show it back without storing it."""
+    encoded = base64.b64encode(_jpeg_bytes(_shrunk(image, height))).decode("ascii")
+    return f"data:image/jpeg;base64,{encoded}"

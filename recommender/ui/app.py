@@ -1,0 +1,102 @@
+"""The Dash app factory: one call turns settings into a ready-to-serve shop.
+
+`create_app` opens the index (memory-mapped, so it is fast even for 44k products) and returns
+the app at once; the model loads in a background thread once the first request is answered, so
+the first page is served before TensorFlow is ready, and an early photo query waits for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import Dash, html
+
+from recommender.engine import Recommender
+from recommender.settings import PROJECT_ROOT, Settings
+from recommender.ui.callbacks import register_callbacks
+from recommender.ui.components import icon
+from recommender.ui.routes import register_routes
+from recommender.ui.services import create_services, install_services, start_warm_up
+
+__all__ = ["create_app", "BRAND"]
+
+BRAND = "Lookalike"
+PAGES_FOLDER = Path(__file__).resolve().parent / "pages"
+ASSETS_FOLDER = PROJECT_ROOT / "assets"
+# Room for an upload over the limit to arrive (base64 adds a third) and be refused with a clear
+# message; anything much larger is cut off by the server before it is read.
+UPLOAD_HEADROOM = 4
+
+
+def _navbar() -> dbc.Navbar:
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand([icon("bag", "brand-icon"), BRAND], href=dash.get_relative_path("/"),
+                                className="brand"),
+                dbc.Nav(
+                    [
+                        dbc.NavItem(dbc.NavLink("Search", href=dash.get_relative_path("/"), active="exact")),
+                        dbc.NavItem(dbc.NavLink("Feedback", href=dash.get_relative_path("/feedback"),
+                                                active="exact")),
+                    ],
+                    className="ms-auto nav-main",
+                    navbar=True,
+                ),
+            ],
+            fluid=True,
+            className="shop-container",
+        ),
+        color="white",
+        expand=True,  # two links: they fit on a phone, no need for a collapsed menu
+        className="shop-navbar",
+        sticky="top",
+    )
+
+
+def _shell() -> html.Div:
+    return html.Div(
+        [
+            _navbar(),
+            dbc.Container(dash.page_container, fluid=True, className="page shop-container"),
+            html.Footer(
+                f"{BRAND} · visual search over product photos · results ranked by image similarity",
+                className="footer",
+            ),
+        ]
+    )
+
+
+def create_app(settings: Settings, engine: Recommender | None = None) -> Dash:
+    """A Dash app serving the index in `settings` (the demo index, built once, when none is set).
+
+    `engine` replaces the one the settings describe (tests use one with a tiny fake model).
+    """
+    services = create_services(settings, engine)
+    app = Dash(
+        "recommender.ui",
+        use_pages=True,
+        pages_folder=str(PAGES_FOLDER),
+        assets_folder=str(ASSETS_FOLDER),
+        title=BRAND,
+        suppress_callback_exceptions=True,  # page components appear only once their page is shown
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = _shell
+    install_services(app.server, services)
+    first_request = threading.Event()
+
+    @app.server.after_request
+    def _note_first_request(response: flask.Response) -> flask.Response:
+        first_request.set()
+        return response
+
+    start_warm_up(services, first_request)
+    app.server.config["MAX_CONTENT_LENGTH"] = UPLOAD_HEADROOM * settings.max_upload_bytes
+    register_routes(app.server, app.config.routes_pathname_prefix)
+    register_callbacks(app)
+    return app

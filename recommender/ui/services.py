@@ -1,0 +1,115 @@
+"""The process-wide objects the app's callbacks share: settings, the engine, the feedback store.
+
+Everything per shopper lives in the browser (`dcc.Store`); only these are shared, and each is
+safe to use from the server's threads: the index is read-only, the engine loads its model once
+under a lock, and the feedback store opens a connection per call. They hang on the Flask app
+(`server.extensions`), so two apps in one process (as in tests) never mix their services.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+import flask
+import numpy as np
+
+from recommender.engine import Recommender, ensure_demo_index
+from recommender.feedback import FeedbackStore
+from recommender.settings import Settings
+from recommender.thumbnails import ThumbnailCache
+
+__all__ = ["Services", "create_services", "start_warm_up", "install_services", "get_services"]
+
+log = logging.getLogger(__name__)
+
+_EXTENSION = "recommender"
+SIMILARITY_SAMPLE = 256  # vectors drawn to learn what a typical distance looks like
+WARM_UP_DELAY_S = 5.0  # longest wait for a first request before loading the model anyway
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Recommender
+    feedback: FeedbackStore
+    thumbnails: ThumbnailCache
+
+    @cached_property
+    def typical_distance(self) -> float | None:
+        """Median distance between random pairs of catalogue products (None below two products).
+
+        It turns a raw Euclidean distance, whose scale differs per backbone, into a figure a
+        shopper can read (see `similarity`).
+        """
+        vectors = self.engine.index.vectors
+        if len(vectors) < 2:
+            return None
+        rng = np.random.default_rng(0)
+        rows = np.sort(rng.choice(len(vectors), size=min(SIMILARITY_SAMPLE, len(vectors)), replace=False))
+        sample = np.asarray(vectors[rows], dtype=np.float64)
+        norms = (sample**2).sum(axis=1)
+        squared = norms[:, None] + norms[None, :] - 2.0 * sample @ sample.T
+        pairs = np.sqrt(np.maximum(squared[np.triu_indices(len(sample), k=1)], 0.0))
+        return float(np.median(pairs)) or None
+
+    def similarity(self, distance: float) -> float | None:
+        """0..1: 1 for an identical vector, 0.5 at the typical distance between two products.
+
+        1 / (1 + (d / typical)^2) keeps the near neighbours of a catalogue product apart (a
+        percentile would call them all 100%) and says honestly when a photo matches nothing well.
+        """
+        typical = self.typical_distance
+        if typical is None:
+            return None
+        return 1.0 / (1.0 + (distance / typical) ** 2)
+
+
+def create_services(settings: Settings, engine: Recommender | None = None) -> Services:
+    """Open the index (memory-mapped: fast); `start_warm_up` then loads the model in the background.
+
+    Without an index in the settings the embedded demo catalogue is used, built on first run.
+    `engine` replaces the one the settings describe (an app embedded elsewhere, tests).
+    """
+    if engine is None:
+        engine = Recommender.open(settings.index or ensure_demo_index(settings))
+    return Services(
+        settings=settings,
+        engine=engine,
+        feedback=FeedbackStore(settings.feedback_db),
+        thumbnails=ThumbnailCache(settings.thumbnail_dir),
+    )
+
+
+def start_warm_up(services: Services, first_request: threading.Event) -> threading.Thread:
+    """Load the model and the similarity scale in a thread, so the first shopper does not wait.
+
+    Importing TensorFlow holds the interpreter lock for seconds, so the thread lets the first
+    request be answered before it starts (or starts after WARM_UP_DELAY_S without one). A query
+    that needs the model before it is ready waits for it (the engine loads it once, under a lock).
+    """
+    thread = threading.Thread(target=_warm_up, args=(services, first_request), name="model-loader", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up(services: Services, first_request: threading.Event) -> None:
+    first_request.wait(WARM_UP_DELAY_S)
+    try:
+        extractor = services.engine.extractor
+        height, width = extractor.input_size
+        extractor.embed(np.zeros((1, height, width, 3), dtype=np.uint8))
+        services.typical_distance  # noqa: B018 - computed for its cache
+    except Exception:  # the first query raises the same error where the shopper sees it
+        log.exception("warming up the model failed")
+
+
+def install_services(server: flask.Flask, services: Services) -> None:
+    server.extensions[_EXTENSION] = services
+
+
+def get_services() -> Services:
+    """The services of the app answering the current request."""
+    return flask.current_app.extensions[_EXTENSION]

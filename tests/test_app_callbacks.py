@@ -1,0 +1,220 @@
+"""The app's server side without a browser: every bad upload, odd but valid photos, result notices,
+two shoppers at once, and the `app.py` entry points.
+
+Most tests use the tiny index with its fake model (no TensorFlow); the concurrency test uses the
+demo index with a real Keras backbone, as the app does.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import io
+import struct
+import sys
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dash import no_update
+from PIL import Image
+
+from recommender.engine import Recommender
+from recommender.images import MIB
+from recommender.settings import Settings
+from recommender.ui import create_app
+from recommender.ui.callbacks import on_upload, render_results
+from recommender.ui.services import get_services
+from recommender.ui.state import filter_attributes, run_query, selected_filters
+from tests.ui_fakes import build_tiny_index, tiny_engine
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_index(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def app(tiny_index: Path, tmp_path: Path):
+    settings = Settings.from_env(index=tiny_index, feedback_db=tmp_path / "votes.sqlite3",
+                                 thumbnail_dir=tmp_path / "thumbs", max_upload_bytes=MIB)
+    app = create_app(settings, engine=tiny_engine(tiny_index))
+    with app.server.app_context():
+        yield app
+
+
+def _text(component) -> str:
+    """All the text a component tree shows, in order."""
+    if component is None:
+        return ""
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    if isinstance(component, (list, tuple)):
+        return "".join(_text(c) for c in component)
+    return _text(getattr(component, "children", None))
+
+
+def _payload(data: bytes, filename: str = "photo") -> dict[str, str]:
+    return {"filename": filename, "contents": "data:image/jpeg;base64," + base64.b64encode(data).decode()}
+
+
+def _encoded(image: Image.Image, fmt: str, **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A valid little PNG whose header claims another size: a decompression bomb's signature."""
+    data = bytearray(_encoded(Image.new("L", (8, 8)), "PNG"))
+    ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return bytes(data)
+
+
+def _photo() -> bytes:
+    return _encoded(Image.new("RGB", (64, 48), (180, 40, 40)), "JPEG")
+
+
+BAD_UPLOADS = {
+    "not an image": (b"%PDF-1.4 certainly not a photo", "not an image we can read"),
+    "truncated JPEG": (_photo()[:200], "damaged or incomplete"),
+    "zero bytes": (b"", "The file is empty (0 bytes)"),
+    "over the size limit": (
+        _encoded(Image.fromarray(np.random.default_rng(0).integers(0, 256, (800, 700, 3), dtype=np.uint8)), "PNG"),
+        "more than the 1 MB limit",
+    ),
+    "decompression bomb": (_png_claiming(30_000, 30_000), "too many pixels"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_UPLOADS)
+def test_bad_upload_gets_one_sentence_and_changes_nothing(app, case: str) -> None:
+    data, sentence = BAD_UPLOADS[case]
+    trail, alert, preview = on_upload(_payload(data, "upload.bin"))
+    assert trail is no_update and preview is no_update
+    text = _text(alert)
+    assert text.startswith("upload.bin could not be used. ")
+    assert sentence in text
+    assert "Traceback" not in text
+    # The page keeps working: the next, good upload goes through.
+    trail, alert, _ = on_upload(_payload(_photo()))
+    assert alert is None and trail[0]["kind"] == "upload"
+
+
+def test_upload_held_back_by_the_browser_for_its_size(app) -> None:
+    _, alert, _ = on_upload({"filename": "huge.jpg", "size": 30 * MIB})
+    assert _text(alert) == "huge.jpg could not be used. The file is 30 MB, more than the 1 MB limit for images."
+
+
+def test_garbled_upload_data(app) -> None:
+    _, alert, _ = on_upload({"filename": "x.jpg", "contents": "data:image/jpeg;base64,@@@not base64@@@"})
+    assert "did not arrive complete" in _text(alert)
+
+
+def _exif_rotated() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees to display
+    return _encoded(Image.new("RGB", (80, 40), "navy"), "JPEG", exif=exif)
+
+
+ODD_BUT_VALID = {
+    "PNG with alpha": (_encoded(Image.new("RGBA", (40, 60), (255, 0, 0, 0)), "PNG"), (40, 60)),
+    "greyscale": (_encoded(Image.new("L", (40, 60), 128), "JPEG"), (40, 60)),
+    "CMYK JPEG": (_encoded(Image.new("CMYK", (40, 60), (0, 255, 255, 0)), "JPEG"), (40, 60)),
+    "16-bit PNG": (_encoded(Image.new("I;16", (40, 60), 40000), "PNG"), (40, 60)),
+    "EXIF-rotated phone photo": (_exif_rotated(), (40, 80)),
+    "tiny": (_encoded(Image.new("RGB", (1, 1), "white"), "PNG"), (1, 1)),
+    "huge": (_encoded(Image.new("RGB", (6000, 4000), "white"), "JPEG"), (480, 320)),
+}
+
+
+@pytest.mark.parametrize("case", ODD_BUT_VALID)
+def test_odd_but_valid_photos_are_accepted(app, case: str) -> None:
+    data, preview_size = ODD_BUT_VALID[case]
+    trail, alert, preview = on_upload(_payload(data))
+    assert alert is None
+    (entry,) = trail
+    assert entry["kind"] == "upload" and len(entry["vector"]) == get_services().engine.index.dim
+    with Image.open(io.BytesIO(base64.b64decode(entry["image"].split(",", 1)[1]))) as shown:
+        assert shown.mode == "RGB" and shown.size == preview_size  # upright, at most 320 px tall
+
+
+def _results(trail, gender=None, colour=None, category=None, session="s1"):
+    return render_results(trail, gender, colour, category, session)
+
+
+def test_few_and_no_results_say_so(app) -> None:
+    trail, _, _ = on_upload(_payload(_photo()))
+    few = _text(_results(trail, colour=["Black"]))
+    assert "Only 2 products match these filters (Colour: Black), so fewer than 10 are shown." in few
+    assert "No product matches" not in few
+    none = _text(_results(trail, gender=["Men"]))
+    assert "No product matches these filters." in none and "Try widening them (Gender: Men)" in none
+    everything = _text(_results(trail))
+    assert "Top 5 of 5 products" in everything
+    assert "Only 5 products can be shown from this catalogue, so fewer than 10 are shown." in everything
+
+
+def test_results_show_the_sessions_own_votes(app) -> None:
+    from recommender.feedback import VoteEvent
+
+    trail, _, _ = on_upload(_payload(_photo()))
+    hit = run_query(get_services(), trail[0], {})[0]
+    get_services().feedback.record(VoteEvent("mine", "upload", trail[0]["ref"], {}, hit.id, 1, hit.distance, "fake", -1))
+    mine, theirs = str(_results(trail, session="mine")), str(_results(trail, session="theirs"))
+    assert mine.count("vote-btn vote-down active") == 1
+    assert "active" not in theirs
+
+
+def test_filters_follow_the_catalogue(app) -> None:
+    attributes = filter_attributes(get_services().engine.index)
+    assert attributes == {"gender": "gender", "colour": "baseColour", "category": "articleType"}
+    assert selected_filters(attributes, {"gender": [], "colour": ["Red", "Blue"], "category": None}) == {
+        "baseColour": ["Red", "Blue"]
+    }
+
+
+def test_two_shoppers_at_once_get_their_own_results(demo_index_dir: Path, demo_catalog_dir: Path, tmp_path: Path) -> None:
+    """Concurrent uploads through one shared engine (real Keras model) equal the same uploads one by one."""
+    settings = Settings.from_env(index=demo_index_dir, feedback_db=tmp_path / "votes.sqlite3",
+                                 thumbnail_dir=tmp_path / "thumbs")
+    app = create_app(settings, engine=Recommender.open(demo_index_dir))
+    photos = [p.read_bytes() for p in sorted((demo_catalog_dir / "images").glob("*.jpg"))[:6]]
+
+    def shop(data: bytes) -> list[str]:
+        with app.server.app_context():
+            trail, alert, _ = on_upload(_payload(data))
+            assert alert is None
+            return [hit.id for hit in run_query(get_services(), trail[0], {})]
+
+    alone = [shop(data) for data in photos]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(shop, photos))
+    assert together == alone
+    assert len({tuple(ids) for ids in alone}) == len(photos)  # each shopper really got different results
+
+
+def test_app_module_builds_nothing_until_server_is_asked_for(tiny_index: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RECOMMENDER_INDEX", str(tiny_index))
+    monkeypatch.setenv("RECOMMENDER_FEEDBACK_DB", str(tmp_path / "votes.sqlite3"))
+    monkeypatch.setenv("RECOMMENDER_THUMBNAIL_DIR", str(tmp_path / "thumbs"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
+    sys.modules.pop("app", None)
+    module = importlib.import_module("app")
+    assert module._app_from_env.cache_info().currsize == 0
+    server = module.server
+    assert server is module.server  # one app per process
+    assert server.test_client().get("/").status_code == 200
+    assert module.parse_args([]).port == 8050 and module.parse_args([]).host == "127.0.0.1"
+
+
+def test_app_main_reports_a_missing_index_in_one_sentence(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
+    module = importlib.import_module("app")
+    assert module.main(["--index", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: There is no index at") and "\n" not in err

@@ -1,0 +1,72 @@
+"""The feedback page in a real browser: empty state, then charts and product cards after votes."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from recommender.catalog import Product
+from recommender.feedback import FeedbackStore, VoteEvent
+from tests.test_feedback import CatalogIndex
+
+PAGE_FILE = Path(__file__).resolve().parent.parent / "recommender" / "ui" / "pages" / "feedback.py"
+
+
+@pytest.fixture
+def isolated_pages():
+    """Dash's page registry is process-wide: give this test its own and restore it after."""
+    import dash
+
+    saved = dict(dash.page_registry)
+    dash.page_registry.clear()
+    yield
+    dash.page_registry.clear()
+    dash.page_registry.update(saved)
+
+
+def feedback_app(store: FeedbackStore, index: CatalogIndex):
+    """A minimal multi-page app holding only the feedback page, loaded the way Dash loads pages."""
+    import dash
+    from dash import html
+
+    from recommender.ui.services import install_services
+
+    app = dash.Dash(__name__, use_pages=True, pages_folder="")  # no CDN stylesheet: tests run offline
+    spec = importlib.util.spec_from_file_location("feedback_page_under_test", PAGE_FILE)
+    page = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(page)
+    dash.page_registry[page.__name__]["layout"] = page.layout  # what Dash does for a pages folder
+    app.layout = html.Div(dash.page_container)
+    install_services(app.server, SimpleNamespace(feedback=store, engine=SimpleNamespace(index=index)))
+    return app
+
+
+def test_feedback_page_shows_empty_state_then_votes(dash_duo, tmp_path: Path, isolated_pages) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    index = CatalogIndex(
+        [
+            Product("11", tmp_path / "11.jpg", {"productDisplayName": "Navy <script>Shirt</script>", "articleType": "Shirts"}),
+            Product("12", tmp_path / "12.jpg", {"productDisplayName": "Black Sneakers", "articleType": "Casual Shoes"}),
+        ]
+    )
+    dash_duo.start_server(feedback_app(store, index))
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/feedback")
+    dash_duo.wait_for_contains_text("#feedback-empty", "No votes yet")
+
+    for session, item, vote, rank in [("s1", "11", 1, 1), ("s2", "11", 1, 1), ("s2", "12", -1, 2)]:
+        store.record(VoteEvent(session, "upload", "q", {}, item, rank, 0.3, "resnet50", vote))
+    dash_duo.find_element("#feedback-refresh").click()
+
+    dash_duo.wait_for_text_to_equal("#feedback-votes", "3")
+    dash_duo.wait_for_text_to_equal("#feedback-up-rate", "67%")
+    dash_duo.wait_for_text_to_equal("#feedback-sessions", "2")
+    dash_duo.wait_for_contains_text("#feedback-liked", "Navy <script>Shirt</script>")  # the name as text
+    dash_duo.wait_for_contains_text("#feedback-disliked", "Black Sneakers")
+    thumbs = [img.get_attribute("src") for img in dash_duo.find_elements("#feedback-liked img")]
+    assert [src.removeprefix(dash_duo.server_url) for src in thumbs] == ["/thumbnail/11"]
+    dash_duo.wait_for_element_by_css_selector(".js-plotly-plot")
+    assert len(dash_duo.find_elements(".js-plotly-plot")) == 3
+    assert [entry for entry in dash_duo.get_logs() if "thumbnail" not in entry["message"]] == []

@@ -1,0 +1,168 @@
+"""`python -m recommender evaluate`: retrieval precision@k / mAP@k of indexes against catalogue labels."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from recommender.commands.build import positive_int
+from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
+from recommender.settings import EMBEDDINGS_DIR
+
+if TYPE_CHECKING:
+    from recommender.catalog import Catalog
+    from recommender.index import Index
+
+DEFAULT_CACHE = EMBEDDINGS_DIR / "eval-cache"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="measure retrieval quality (precision@k, mAP@k per attribute) of indexes or backbones",
+        description=(
+            "Leave-one-out retrieval over a labelled catalogue (or a --queries split against it): for each "
+            "query, do its k nearest neighbours share its attribute values? Compares indexes and backbones."
+        ),
+    )
+    add = parser.add_argument
+    add("--catalog", type=Path, metavar="DIR",
+        help="labelled catalogue (any layout); needed with --backbone, checked against --index")
+    add("--index", type=Path, nargs="+", default=[], metavar="DIR", help="built index(es) of the catalogue")
+    add("--backbone", nargs="+", default=[], metavar="NAME|PATH.tflite",
+        help="backbone(s) to embed the catalogue with; the index is built once into --cache and reused")
+    add("--weights", default="imagenet", metavar="imagenet|none|PATH",
+        help="weights of the Keras --backbone(s) (default: imagenet)")
+    add("--k", type=positive_int, nargs="+", default=[1, 5, 10], help="neighbour counts (default: 1 5 10)")
+    add("--attributes", nargs="+", metavar="NAME",
+        help="attributes to score (default: each one with 2 to 200 values, not free text, ids or years)")
+    add("--queries", type=Path, metavar="DIR",
+        help="a query split (e.g. validation/) embedded like each index and searched against it")
+    add("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
+        help=f"where --backbone and --queries indexes are kept (default: {DEFAULT_CACHE})")
+    add("--json", nargs="?", const="-", metavar="PATH", help="write the results as JSON (to stdout without PATH)")
+    add("--html", type=Path, metavar="PATH",
+        help="write a Plotly chart comparing the backbones (and a PNG beside it if kaleido is installed)")
+    add("--feedback", type=Path, metavar="DB", help="also report thumbs-up rates from this feedback database")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recommender import evaluate
+    from recommender.catalog import load_catalog
+    from recommender.index import Index
+
+    if not args.index and not args.backbone:
+        raise RecommenderError("Give at least one --index DIR or --backbone NAME to evaluate.")
+    if args.backbone and args.catalog is None:
+        raise RecommenderError("--backbone needs the labelled catalogue to embed: add --catalog DIR.")
+    to_stdout = args.json == "-"
+    log = sys.stderr if to_stdout else sys.stdout  # keep stdout pure JSON when it carries the JSON
+
+    catalog = load_catalog(args.catalog) if args.catalog else None
+    queries_catalog = load_catalog(args.queries) if args.queries else None
+    indexes = [Index.load(index_dir) for index_dir in args.index]
+    if catalog is not None:
+        for index in indexes:
+            _check_built_from(index, catalog)
+    indexes += [_cached_index(catalog, backbone, args.weights, args.cache, log) for backbone in args.backbone]
+
+    runs = []
+    for index in indexes:
+        queries = None
+        if queries_catalog is not None:  # embedded with this index's own backbone and weights
+            queries = _cached_index(queries_catalog, index.manifest["backbone"], index.manifest["weights"],
+                                    args.cache, log)
+        print(f"evaluating {index.path} ...", file=log, flush=True)
+        runs.append(evaluate.evaluate_index(index, args.k, args.attributes, queries=queries, progress=log.isatty()))
+        print(evaluate.format_run(runs[-1], args.k) + "\n", file=log, flush=True)
+
+    feedback = evaluate.feedback_report(args.feedback) if args.feedback else None
+    if args.feedback:
+        print(evaluate.format_feedback(feedback, args.feedback), file=log)
+    report = evaluate.report_json(runs, args.k, feedback)
+    if args.html:
+        figure = evaluate.comparison_figure(runs, args.k, _title(indexes[0], queries_catalog))
+        _write_chart(figure, args.html, log)
+    if to_stdout:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    elif args.json:
+        _write_atomic(Path(args.json), json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}", file=log)
+    return 0
+
+
+def _check_built_from(index: Index, catalog: Catalog) -> None:
+    """Refuse to score an index against the labels of a catalogue it was not built from."""
+    if index.manifest["catalog"]["fingerprint"] != catalog.fingerprint():
+        raise IncompatibleIndex(
+            f"The index {index.path} was not built from the catalogue {catalog.root} (or that catalogue "
+            "changed since); rebuild it or drop --catalog."
+        )
+
+
+def _cached_index(catalog: Catalog, backbone: str, weights: str, cache_root: Path, log: TextIO) -> Index:
+    """The index of `catalog` with `backbone` from the evaluation cache: reused when complete, else built.
+
+    The extractor is loaded even to reuse an index, so that one made by a different extractor
+    (another output tensor, dimension or weights) is rebuilt rather than scored. An interrupted
+    build resumes on the next run (build_index keeps its finished chunks).
+    """
+    from recommender import evaluate
+    from recommender.backbones import load_extractor
+    from recommender.embeddings import build_index
+    from recommender.index import Index
+
+    extractor = load_extractor(backbone, weights)
+    out = evaluate.cache_dir(cache_root, catalog.root, catalog.fingerprint(), extractor.name, extractor.weights)
+    try:
+        index = Index.load(out)
+        index.check_compatible(extractor)
+        if index.manifest["catalog"]["fingerprint"] == catalog.fingerprint():
+            print(f"reusing {out}", file=log, flush=True)
+            return index
+    except (IndexFormatError, IncompatibleIndex):
+        pass
+    label = evaluate.backbone_label(extractor.name, extractor.weights)
+    print(f"building the index of {catalog.root} with {label} in {out}", file=log, flush=True)
+    build_index(catalog, out, extractor, progress=log.isatty())
+    return Index.load(out)
+
+
+def _title(index: Index, queries_catalog: Catalog | None) -> str:
+    def short(path: Path) -> str:  # "clothing-small/train": the last folder alone can be ambiguous
+        return "/".join(path.parts[-2:])
+
+    where = short(Path(index.manifest["catalog"]["path"]))
+    if queries_catalog is not None:
+        return f"Retrieval precision: {short(queries_catalog.root)} queries against {where}"
+    return f"Retrieval precision, leave-one-out on {where}"
+
+
+def _write_chart(figure, path: Path, log: TextIO) -> None:
+    """Self-contained HTML (works offline); a PNG beside it only when kaleido is importable."""
+    _write_atomic(path, figure.to_html(include_plotlyjs=True, full_html=True))
+    print(f"wrote {path}", file=log)
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return
+    png = path.with_suffix(".png")
+    figure.write_image(png, width=1400, height=520)
+    print(f"wrote {png}", file=log)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Temp file in the same folder + os.replace: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -99,6 +99,8 @@ def load_catalog(path: str | Path) -> Catalog:
         catalog = _read_csv(csvs[0])
     elif _category_folders(given):
         catalog = _read_folders(given)
+    elif not any(given.iterdir()):
+        raise CatalogError(f"The folder {given} is empty: {EXPECTED}.")
     else:
         raise CatalogError(f"No catalogue found at {given}: {EXPECTED}.")
     if not catalog.products:

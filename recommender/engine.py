@@ -100,6 +100,17 @@ def _extractor_identity(backbone: str, weights: str) -> tuple[str, str]:
     return backbone.lower(), str(Path(weights).expanduser().resolve())
 
 
+def _fallback_notice(settings: Settings, exc: WeightsUnavailable) -> str:
+    """Why the demo runs on random weights, in the app's terms (environment variables, not CLI flags)."""
+    if settings.weights.lower() == "imagenet":
+        why = f"The ImageNet weights for {settings.backbone} cannot be downloaded (no network?)"
+    else:
+        why = str(exc).rstrip(".")
+    return (f"{why}, so the demo index is built with random weights and its ranking is not meaningful; for real "
+            "weights set RECOMMENDER_WEIGHTS=PATH.h5 or RECOMMENDER_BACKBONE=PATH.tflite, or serve an index built "
+            "with a TFLite extractor: python app.py --index DIR.")
+
+
 def ensure_demo_index(settings: Settings) -> Path:
     """The demo index, made on first use: demo catalogue written if missing, index built or reused."""
     from recommender.catalog import load_catalog
@@ -124,7 +135,7 @@ def ensure_demo_index(settings: Settings) -> Path:
         try:
             extractor = load_extractor(settings.backbone, settings.weights)
         except WeightsUnavailable as exc:
-            print(f"{exc} Building the demo with random weights (ranking not meaningful).", file=sys.stderr)
+            print(_fallback_notice(settings, exc), file=sys.stderr)
             extractor = load_extractor(settings.backbone, "none")
         build_index(catalog, settings.demo_index, extractor, progress=sys.stderr.isatty())
         return settings.demo_index

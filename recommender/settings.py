@@ -11,9 +11,12 @@ Every setting has a sane default; environment variables override them:
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from recommender.errors import RecommenderError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDINGS_DIR = PROJECT_ROOT / "embeddings"
@@ -40,8 +43,7 @@ class Settings:
         if env.get("RECOMMENDER_FEEDBACK_DB"):
             settings = replace(settings, feedback_db=Path(env["RECOMMENDER_FEEDBACK_DB"]))
         if env.get("RECOMMENDER_MAX_UPLOAD_MB"):
-            mb = float(env["RECOMMENDER_MAX_UPLOAD_MB"])
-            settings = replace(settings, max_upload_bytes=int(mb * 1024 * 1024))
+            settings = replace(settings, max_upload_bytes=_megabytes(env["RECOMMENDER_MAX_UPLOAD_MB"]))
         if env.get("RECOMMENDER_THUMBNAIL_DIR"):
             settings = replace(settings, thumbnail_dir=Path(env["RECOMMENDER_THUMBNAIL_DIR"]))
         if env.get("RECOMMENDER_BACKBONE"):
@@ -50,3 +52,14 @@ class Settings:
             settings = replace(settings, weights=env["RECOMMENDER_WEIGHTS"])
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)
+
+
+def _megabytes(text: str) -> int:
+    """RECOMMENDER_MAX_UPLOAD_MB as bytes; a typo there is a sentence at start-up, not a traceback."""
+    try:
+        mb = float(text)
+    except ValueError:
+        mb = math.nan
+    if not (math.isfinite(mb) and mb > 0):
+        raise RecommenderError(f"RECOMMENDER_MAX_UPLOAD_MB must be a number of megabytes above 0, not {text!r}.")
+    return int(mb * 1024 * 1024)

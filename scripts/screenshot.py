@@ -8,7 +8,9 @@ Writes DIR/{desktop,phone}-start.png and, with --image, DIR/{desktop,phone}-resu
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
+import time
 from pathlib import Path
 
 from selenium import webdriver
@@ -32,15 +34,25 @@ def _driver(width: int, height: int) -> webdriver.Chrome:
         if not flag.startswith("--window-size"):
             options.add_argument(flag)
     options.add_argument(f"--window-size={width},{height}")
-    return webdriver.Chrome(options=options)
+    driver = webdriver.Chrome(options=options)
+    # Chromium keeps a window at least ~500 px wide, so a 390 px "phone" window would really show a
+    # 485 px page: set the viewport itself (and touch/mobile mode for narrow ones) instead.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+    return driver
 
 
-def _full_page(driver: webdriver.Chrome, path: Path, width: int, height: int) -> None:
-    """Grow the window to the page's height so the whole results grid is in the picture."""
-    total = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, max(height, total))
-    driver.save_screenshot(str(path))
-    driver.set_window_size(width, height)
+def _full_page(driver: webdriver.Chrome, path: Path) -> None:
+    """The whole page, below the fold too (growing the window leaves the bottom out in headless mode).
+
+    From the top: captured while scrolled, the sticky navbar and sidebar would be drawn mid-page."""
+    driver.execute_script("window.scrollTo(0, 0)")
+    time.sleep(0.5)  # let a smooth scroll started by the page (to the results) settle first
+    driver.execute_script("window.scrollTo(0, 0)")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True, "fromSurface": True})
+    path.write_bytes(base64.b64decode(shot["data"]))
     print(path)
 
 
@@ -52,18 +64,18 @@ def shoot(url: str, image: Path | None, out: Path, click_more: bool) -> None:
             wait = WebDriverWait(driver, WAIT_S)
             driver.get(url)
             wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".product-card")))
-            _full_page(driver, out / f"{name}-start.png", width, height)
+            _full_page(driver, out / f"{name}-start.png")
             if image is None:
                 continue
             driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(image.resolve()))
             wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".rank-badge, .upload-error")))
-            _full_page(driver, out / f"{name}-results.png", width, height)
+            _full_page(driver, out / f"{name}-results.png")
             if click_more:
                 title = driver.execute_script(TITLE_JS)
                 button = driver.find_elements(By.CSS_SELECTOR, ".more-btn")[0]
                 driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", button)
                 wait.until(lambda d: d.execute_script(TITLE_JS) not in (title, None))
-                _full_page(driver, out / f"{name}-more.png", width, height)
+                _full_page(driver, out / f"{name}-more.png")
         finally:
             driver.quit()
 

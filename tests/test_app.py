@@ -129,6 +129,12 @@ def test_bad_upload_shows_an_alert_and_the_next_upload_works(shop, demo_catalog_
     assert "not an image" in dash_duo.find_element(".upload-error").text
     assert not dash_duo.find_elements(RESULT_CARDS)
 
+    # The same file again (a shopper retrying) is read again: the alert, closed meanwhile, comes back.
+    _click(dash_duo, dash_duo.find_element(".upload-error .btn-close"))
+    _wait(dash_duo, lambda: not dash_duo.find_elements(".upload-error"), "alert closed", 15)
+    _upload(dash_duo, not_an_image)
+    dash_duo.wait_for_contains_text(".upload-error", "notes.txt could not be used.", timeout=30)
+
     _upload(dash_duo, sorted((demo_catalog_dir / "images").glob("*.jpg"))[5])
     dash_duo.wait_for_text_to_equal("#results-title", "Looks like your photo", timeout=QUERY_WAIT_S)
     _wait(dash_duo, lambda: len(dash_duo.find_elements(RESULT_CARDS)) == 10, "10 result cards")

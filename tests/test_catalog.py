@@ -162,6 +162,7 @@ def test_missing_path_unknown_layout_and_empty_catalogues_are_one_sentence(tmp_p
     assert _error(tmp_path / "nope").startswith(f"No catalogue found at {tmp_path / 'nope'}: expected styles.csv")
 
     (tmp_path / "empty").mkdir()
+    assert _error(tmp_path / "empty").startswith(f"The folder {(tmp_path / 'empty').resolve()} is empty: expected")
     assert "one folder per category, or a CSV with id,image columns" in _error(tmp_path / "empty")
 
     (tmp_path / "text").mkdir()

@@ -78,7 +78,16 @@ def test_query_table(cli_index: Path, capsys: pytest.CaptureFixture) -> None:
     assert out[0] == f"3 nearest to product {ids[0]}:" and "random weights" in out[1]
     assert out[2].split()[:3] == ["rank", "distance", "id"] and len(out) == 6
     assert main(["query", "--index", str(cli_index), "--id", ids[0], "--filter", "gender=Nobody"]) == 0
-    assert "No product matches the filters" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "No product matches the filters" in captured.out
+    # a value no product has (a typo, a wrong case) is explained, with the values there are
+    assert captured.err.startswith("note: no product has gender 'Nobody'; the values of gender are: ")
+    assert "Women" in captured.err and "Men" in captured.err
+    assert main(["query", "--index", str(cli_index), "--id", ids[0], "--filter", "gender=women", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"results": []} and "gender 'women'" in captured.err
+    assert main(["query", "--index", str(cli_index), "--id", ids[0], "--filter", "gender=Women", "--k", "2"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_parse_filters_and_default_out() -> None:

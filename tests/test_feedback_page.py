@@ -69,4 +69,6 @@ def test_feedback_page_shows_empty_state_then_votes(dash_duo, tmp_path: Path, is
     assert [src.removeprefix(dash_duo.server_url) for src in thumbs] == ["/thumbnail/11"]
     dash_duo.wait_for_element_by_css_selector(".js-plotly-plot")
     assert len(dash_duo.find_elements(".js-plotly-plot")) == 3
+    titles = [title.text for title in dash_duo.find_elements(".gtitle")]
+    assert "Thumbs-up rate by category" in titles, titles  # the page's word, not the column name articleType
     assert [entry for entry in dash_duo.get_logs() if "thumbnail" not in entry["message"]] == []

@@ -132,3 +132,11 @@ def test_missing_catalogue_image_is_a_404_not_an_error(tmp_path: Path) -> None:
     client = _client(index_dir, tmp_path)
     assert client.get("/thumbnail/1004").status_code == 404
     assert client.get("/thumbnail/1005").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/_dash-component-suites/../../app.py", "/_dash-component-suites/dash/nope.js", "/_dash-component-suites/os/x.py"],
+)
+def test_probes_for_scripts_dash_does_not_serve_are_404_not_500(client, url: str) -> None:
+    assert client.get(url).status_code == 404

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from recommender.commands.build import positive_int
 from recommender.errors import RecommenderError
-from recommender.index import Hit
+from recommender.index import Hit, Index
 
 TABLE_ATTRIBUTES = ("gender", "articleType", "category", "baseColour")
+SHOWN_VALUES = 12  # values listed when a filter names one the index does not hold
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,11 +44,28 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
     return filters
 
 
+def unknown_values(index: Index, filters: Mapping[str, Sequence[str]]) -> list[str]:
+    """One note per filter value that no product has (a typo such as gender=women matches nothing).
+
+    Such a filter is not an error (the answer "no match" is right), but saying why saves a puzzled user.
+    """
+    notes = []
+    for name, values in filters.items():
+        known = index.attribute_values(name)  # RecommenderError for an unknown attribute
+        for value in values:
+            if value not in known:
+                listed = ", ".join(list(known)[:SHOWN_VALUES]) + (", ..." if len(known) > SHOWN_VALUES else "")
+                notes.append(f"note: no product has {name} {value!r}; the values of {name} are: {listed}.")
+    return notes
+
+
 def run(args: argparse.Namespace) -> int:
     from recommender.engine import Recommender
 
     filters = parse_filters(args.filter)
     engine = Recommender.open(args.index)
+    for note in unknown_values(engine.index, filters):
+        print(note, file=sys.stderr)  # stderr, so that --json output stays valid JSON
     if args.image is not None:
         if not args.image.is_file():
             raise RecommenderError(f"There is no image file at {args.image}.")

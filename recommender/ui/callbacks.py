@@ -83,10 +83,14 @@ def on_upload(payload: dict[str, Any] | None) -> tuple[Any, Any, Any]:
 
 
 # Runs in the browser: a file over the limit is refused before its bytes cross the network, and
-# the upload is cleared so that choosing the same file again triggers a new upload.
+# the upload is cleared so that choosing the same file again triggers a new upload: both the
+# component's contents and the file input's own value (the browser fires no change event when the
+# file picked is the one the input already holds, so a retry would otherwise do nothing at all).
 FORWARD_UPLOAD_JS = """
 function(contents, filename, maxBytes) {
     if (!contents) { return [window.dash_clientside.no_update, window.dash_clientside.no_update]; }
+    const input = document.querySelector("#upload input[type=file]");
+    if (input) { input.value = ""; }
     const size = Math.floor((contents.length - contents.indexOf(",") - 1) * 3 / 4);
     const payload = size > maxBytes ? {filename: filename, size: size} : {filename: filename, contents: contents};
     return [payload, null];

@@ -51,7 +51,7 @@ def filter_dropdown(role: str, attribute: str | None, index: Index) -> html.Div:
     if attribute:
         for value, count in index.attribute_values(attribute).items():
             parts = [swatch(value)] if role == "colour" else []
-            parts += [html.Span(value, className="option-name"), html.Span(f"{count}", className="option-count")]
+            parts += [html.Span(value, className="option-name"), html.Span(f"{count:,}", className="option-count")]
             options.append({"label": html.Span(parts, className="filter-option"), "value": value, "search": value})
     return html.Div(
         [
@@ -222,6 +222,7 @@ def random_weights_banner(index: Index) -> dbc.Alert:
         color="warning",
         className="weights-banner",
         id="weights-banner",
+        dismissable=True,  # on a phone it fills the first screen: once read, it can go
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import flask
+from dash.exceptions import DependencyException
 from werkzeug.routing import BaseConverter
 
 from recommender.errors import ImageError
@@ -47,6 +48,13 @@ def thumbnail(product_id: str) -> flask.Response:
     return flask.send_file(path, mimetype="image/jpeg", max_age=THUMBNAIL_MAX_AGE_S, conditional=True)
 
 
+def not_found(_exc: Exception) -> tuple[str, int]:
+    """Dash answers a request for a script it does not serve (`/_dash-component-suites/../x`) with an
+    exception, i.e. a 500 and a traceback in the log for every scanner probing the shop: it is a 404."""
+    return "Not found", 404
+
+
 def register_routes(server: flask.Flask, prefix: str = "/") -> None:
     server.url_map.converters["anytext"] = AnyText
     server.add_url_rule(f"{prefix}thumbnail/<anytext:product_id>", "thumbnail", thumbnail)
+    server.register_error_handler(DependencyException, not_found)

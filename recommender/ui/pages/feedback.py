@@ -23,7 +23,7 @@ dash.register_page(
     __name__,
     path="/feedback",
     name="Feedback",
-    title="Shopper feedback · Visual fashion recommender",
+    title="Lookalike · Shopper feedback",
     description="Thumbs up and down on the recommendations: over time, by rank, by category, by product.",
 )
 
@@ -243,7 +243,8 @@ def feedback_content(store: FeedbackStore, index: Index) -> html.Div:
     category = category_attribute(index.attributes())
     charts = [dbc.Col(_graph(votes_over_time_figure(store)), lg=6), dbc.Col(_graph(rate_by_rank_figure(store)), lg=6)]
     if category is not None:
-        by_category = rate_by_category_figure(store, attribute_lookup(index, category), label=category)
+        # "category" whatever the column is called (articleType in Kaggle catalogues): the page's word for it
+        by_category = rate_by_category_figure(store, attribute_lookup(index, category))
         charts.append(dbc.Col(_graph(by_category), lg=12))
     return html.Div(
         [
@@ -271,7 +272,7 @@ def layout(**_query: str) -> html.Div:
         [
             html.Div(
                 [
-                    html.H2("Shopper feedback", className="me-auto mb-0"),
+                    html.H2("Shopper feedback", className="page-title me-auto mb-0"),
                     dbc.Button("Refresh", id="feedback-refresh", color="secondary", outline=True, size="sm"),
                 ],
                 className="d-flex align-items-center gap-2 my-3",

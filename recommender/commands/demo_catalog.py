@@ -6,15 +6,9 @@ import argparse
 from pathlib import Path
 
 from recommender.catalog import load_catalog
+from recommender.commands import positive_int
 from recommender.demo import write_demo_catalog
 from recommender.settings import Settings
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write a deterministic synthetic catalogue (styles.csv + images/) in the Kaggle layout.",
     )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: embeddings/demo-catalog)")
-    parser.add_argument("--n", type=_positive, default=240, help="number of products (default: 240)")
+    parser.add_argument("--n", type=positive_int, default=240, help="number of products (default: 240)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes the same files")
     parser.set_defaults(func=run)
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from recommender.commands.build import positive_int
+from recommender.commands import positive_int
 from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
 from recommender.settings import EMBEDDINGS_DIR
 

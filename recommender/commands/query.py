@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from recommender.commands.build import positive_int
+from recommender.commands import positive_int
 from recommender.errors import RecommenderError
 from recommender.index import Hit, Index
 

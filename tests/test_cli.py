@@ -181,3 +181,14 @@ def test_tflite_build_and_query(demo_catalog_dir: Path, tmp_path: Path, capsys: 
     assert main(["query", "--index", str(out), "--image", str(image), "--json", "--k", "3"]) == 0
     results = check_results(json.loads(capsys.readouterr().out), 3)
     assert results[0]["id"] == ids[11]
+
+
+def test_build_summary_names_the_skipped_entries() -> None:
+    from recommender.commands.build import skipped_lines
+
+    skipped = [{"ref": "39403", "reason": "missing image"}, {"ref": "line 7", "reason": "malformed row"},
+               {"ref": "39410", "reason": "missing image"}]
+    assert skipped_lines(skipped) == ["  missing image: 39403, 39410", "  malformed row: line 7"]
+    many = [{"ref": str(i), "reason": "missing image"} for i in range(25)]
+    (line,) = skipped_lines(many, most=3)
+    assert line == "  missing image: 0, 1, 2 and 22 more (all in manifest.json)"

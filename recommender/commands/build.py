@@ -8,6 +8,8 @@ from pathlib import Path
 from recommender.commands import positive_int
 from recommender.settings import EMBEDDINGS_DIR
 
+SHOW_SKIPPED = 20  # skipped entries named per reason in the summary; the manifest lists all
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -40,6 +42,18 @@ def default_out(catalog: Path, backbone: str) -> Path:
     return EMBEDDINGS_DIR / f"{catalog.resolve().name}-{name}"
 
 
+def skipped_lines(skipped: list[dict[str, str]], most: int = SHOW_SKIPPED) -> list[str]:
+    """One line per skipped reason naming the entries, so a merchant can fix exactly those rows."""
+    by_reason: dict[str, list[str]] = {}
+    for entry in skipped:
+        by_reason.setdefault(entry["reason"], []).append(entry["ref"])
+    lines = []
+    for reason, refs in by_reason.items():
+        more = f" and {len(refs) - most} more (all in manifest.json)" if len(refs) > most else ""
+        lines.append(f"  {reason}: {', '.join(refs[:most])}{more}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     from recommender.backbones import load_extractor
     from recommender.catalog import load_catalog
@@ -53,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     skipped = ", ".join(f"{n} {reason}" for reason, n in manifest["skipped_counts"].items()) or "none"
     print(f"Index written to {out}: {manifest['count']} products, {manifest['dim']}-d vectors from "
           f"{manifest['backbone']} (weights {manifest['weights']}); skipped: {skipped}.")
+    for line in skipped_lines(manifest["skipped"]):
+        print(line)
     if manifest["weights"] == "none":
         print("Note: random weights: rankings from this index are not meaningful.")
     return 0

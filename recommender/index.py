@@ -4,7 +4,8 @@ Ranking uses ||x||^2 - 2 x.q (the query's own norm is the same for every row): s
 are computed once at load, so a query is one float32 matrix-vector product (BLAS sgemv) over
 the memory-mapped vectors plus an O(n) top-k selection; the k winners' distances are then
 recomputed exactly. Attribute filters are integer codes
-per attribute, so a filter is a vectorised `np.isin`, never a Python loop over products.
+per attribute with row lists per value, so a filter costs what its smallest selection costs,
+never a Python loop over products.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Index:
             block = self._matrix[start : start + NORM_BLOCK_ROWS]
             np.einsum("ij,ij->i", block, block, out=self._sq_norms[start : start + NORM_BLOCK_ROWS])
         self._codes: dict[str, np.ndarray] = {}
+        self._postings: dict[str, list[np.ndarray]] = {}
         self._vocab: dict[str, dict[str, int]] = {}
         for name in dict.fromkeys(key for p in products for key in p.attributes):
             vocab = self._vocab[name] = {}
@@ -183,22 +185,52 @@ class Index:
                 "index or query with the same backbone."
             )
 
+    def _rows_of(self, name: str, code: int) -> np.ndarray:
+        """Sorted positions of the rows whose attribute `name` has value code `code`.
+
+        Built per attribute on first use (one stable argsort), so a selective filter starts from its
+        few rows instead of scanning every row's code; cold start stays free of this work.
+        """
+        if name not in self._postings:
+            codes = self._codes[name]
+            order = np.argsort(codes, kind="stable").astype(np.int64)
+            counts = np.bincount(codes + 1, minlength=len(self._vocab[name]) + 1)  # slot 0: no value
+            self._postings[name] = np.split(order, np.cumsum(counts)[:-1])[1:]
+        return self._postings[name][code]
+
     def _allowed(self, filters: Mapping[str, Collection[str]] | None, exclude: Collection[str]) -> np.ndarray | None:
-        """Boolean mask of rows a query may return, or None when every row may be returned."""
-        mask: np.ndarray | None = None
+        """Sorted positions of the rows a query may return, or None when every row may be returned.
+
+        Starts from the attribute whose chosen values have the fewest rows, then keeps those rows whose
+        other attributes pass a lookup table indexed by code: the cost follows the smallest selection,
+        not the catalogue size.
+        """
+        wanted: dict[str, list[int]] = {}
         for name, values in (filters or {}).items():
-            codes = self._codes_of(name)
+            self._codes_of(name)  # an unknown attribute is an error, even with no values picked
             if values is None or len(values) == 0:  # an empty selection means "any value"
                 continue
-            wanted = [self._vocab[name][v] for v in ([values] if isinstance(values, str) else values)
-                      if v in self._vocab[name]]
-            keep = np.isin(codes, wanted)
-            mask = keep if mask is None else np.logical_and(mask, keep, out=mask)
+            vocab = self._vocab[name]
+            picked = [values] if isinstance(values, str) else values
+            wanted[name] = sorted({vocab[v] for v in picked if v in vocab})
+        rows: np.ndarray | None = None
+        if wanted:
+            first = min(wanted, key=lambda name: sum(len(self._rows_of(name, c)) for c in wanted[name]))
+            rows = np.sort(np.concatenate([self._rows_of(first, c) for c in wanted[first]] or [np.empty(0, np.int64)]))
+            for name, codes in wanted.items():
+                if name != first:
+                    table = np.zeros(len(self._vocab[name]) + 1, dtype=bool)  # last slot: code -1, no value
+                    table[codes] = True
+                    rows = rows[table[self._codes[name][rows]]]
         positions = [self._position[i] for i in exclude if i in self._position]
         if positions:
-            mask = np.ones(len(self), dtype=bool) if mask is None else mask
-            mask[positions] = False
-        return mask
+            if rows is None:
+                mask = np.ones(len(self), dtype=bool)
+                mask[positions] = False
+                rows = np.flatnonzero(mask)
+            else:
+                rows = rows[~np.isin(rows, positions)]
+        return rows
 
     def search(
         self,
@@ -219,11 +251,10 @@ class Index:
         if q.shape[0] != self.dim:
             raise IncompatibleIndex(f"The query vector has {q.shape[0]} dimensions but index {self.path} "
                                     f"has {self.dim}.")
-        mask = self._allowed(filters, exclude)
-        if mask is None:
-            rows, scores = None, self._scores(q)
+        rows = self._allowed(filters, exclude)
+        if rows is None:
+            scores = self._scores(q)
         else:
-            rows = np.flatnonzero(mask)
             if len(rows) == 0:
                 return []
             if len(rows) < GATHER_FRACTION * len(self):

@@ -61,6 +61,7 @@ FILTERS = [
     {"gender": ["Women", "Unisex"], "baseColour": ["Blue", "Red", "Black"]},
     {"baseColour": ["Green"], "articleType": ["Shoes", "Dresses"], "gender": ["Men"]},
     {"articleType": ["Shirts"]},
+    {"gender": ["Men", "Men"], "articleType": ["Shirts", "Shirts", "Shoes"]},  # repeats change nothing
 ]
 
 
@@ -88,6 +89,9 @@ def test_exclude_fewer_than_k_and_k_beyond_the_index(data) -> None:
     excluded = index.search(query, k=5, exclude=["id17", "not-an-id"])
     assert "id17" not in [h.id for h in excluded]
     assert [h.id for h in excluded] == brute_force(vectors, records, query, 5, exclude=("id17",))[0]
+    same_gender = {"gender": [records[17]["attributes"]["gender"]]}
+    assert [h.id for h in index.search(query, k=5, filters=same_gender, exclude=["id17"])] == \
+        brute_force(vectors, records, query, 5, same_gender, exclude=("id17",))[0]
     combos = [{name: [r["attributes"][name]] for name in ATTRIBUTES} for r in records if len(r["attributes"]) == 3]
     few = next(c for c in combos if 0 < len(brute_force(vectors, records, query, 1000, c)[0]) < 10)
     expected = brute_force(vectors, records, query, 1000, few)[0]

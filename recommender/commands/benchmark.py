@@ -1,0 +1,49 @@
+"""`python -m recommender benchmark`: speed and memory, the project's pipeline vs common baselines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from recommender.benchmark import SECTIONS, BenchmarkConfig, render_table, run_benchmark
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "benchmark",
+        help="measure embedding throughput, query latency, build time and app start-up",
+        description="Measure speed and memory side by side with the usual baselines "
+        "(model.predict one image at a time, scikit-learn brute-force kNN). Progress goes to stderr.",
+    )
+    parser.add_argument("--quick", action="store_true", help="small samples, 44k index only, no build (< 1 min)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--images", type=Path, help="folder of JPEGs to embed (default: the shared Kaggle images)")
+    parser.add_argument("--backbone", default="resnet50", help="Keras backbone to time (default: resnet50)")
+    parser.add_argument("--index-sizes", type=_positive_int, nargs="+", metavar="ROWS",
+                        help="synthetic index sizes (default: 44000 1000000; --quick: 44000)")
+    parser.add_argument("--catalog", type=Path, help="catalogue for the whole-build timing")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
+                        help=f"run only these sections ({', '.join(SECTIONS)})")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides: dict = {"images": args.images, "backbone": args.backbone}
+    if args.index_sizes:
+        overrides["index_sizes"] = tuple(args.index_sizes)
+    if args.catalog:
+        overrides["build_catalog"] = args.catalog
+    if args.only:
+        overrides["sections"] = tuple(s for s in SECTIONS if s in args.only)
+    config = BenchmarkConfig.quick_preset(**overrides) if args.quick else BenchmarkConfig(**overrides)
+    report = run_benchmark(config)
+    print(json.dumps(report, indent=2) if args.json else render_table(report))
+    return 0

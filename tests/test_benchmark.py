@@ -1,0 +1,123 @@
+"""The benchmark runs end to end on tiny inputs and emits well-formed JSON (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender import benchmark
+from recommender.cli import main
+from recommender.index import Index
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def _assert_latency(stats: dict) -> None:
+    assert _positive(stats["p50_ms"]) and _positive(stats["p95_ms"]) and _positive(stats["mean_ms"])
+    assert stats["p50_ms"] <= stats["p95_ms"]
+
+
+def test_count_flops_sums_conv_and_dense_multiply_adds() -> None:
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)  # 8*8 outputs * 3*3*3 taps * 4 filters
+    x = keras.layers.DepthwiseConv2D(3, padding="valid")(x)  # 6*6 outputs * 3*3 taps * 4 channels
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(2)(x)  # 144 inputs * 2 outputs
+    model = keras.Model(inputs, outputs)
+    assert benchmark.count_flops(model) == 2 * (8 * 8 * 27 * 4 + 6 * 6 * 9 * 4 + 144 * 2)
+
+
+def test_synthetic_index_opens_with_the_real_loader_and_knn_agrees_with_sklearn(
+    tmp_path: Path, demo_catalog_dir: Path
+) -> None:
+    images = sorted((demo_catalog_dir / "images").glob("*.jpg"))[:3]
+    index_dir = benchmark.write_synthetic_index(tmp_path / "index", rows=500, dim=16, image_paths=images, chunk_rows=64)
+    index = Index.load(index_dir)
+    assert len(index) == 500 and index.vectors.shape == (500, 16)
+    assert float(np.min(index.vectors)) >= 0  # ReLU-like features
+    assert set(index.attributes()) >= {"gender", "baseColour", "articleType"}
+    assert index.products[4].image == images[4 % 3].resolve()
+
+    results = benchmark.knn_latency(index_dir, repeats=3, k=5)
+    assert [r["filter"] for r in results] == list(benchmark.FILTER_CASES)
+    for entry in results:
+        assert entry["rows"] == 500 and entry["dim"] == 16
+        assert entry["same_results"] is True
+        _assert_latency(entry["ours"])
+        _assert_latency(entry["sklearn"])
+        assert _positive(entry["speedup_p50"])
+    assert results[0]["matching_rows_mean"] == 500
+    assert 0 < results[2]["matching_rows_mean"] < results[1]["matching_rows_mean"] < 500
+
+
+def test_paired_latency_alternates_and_skips_warmup() -> None:
+    calls: list[tuple[str, int]] = []
+    stats = benchmark.paired_latency(
+        {"a": lambda i: calls.append(("a", i)), "b": lambda i: calls.append(("b", i))}, repeats=2, warmup=1
+    )
+    assert calls == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    assert stats["a"]["repeats"] == stats["b"]["repeats"] == 2
+
+
+def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_catalog_dir: Path) -> None:
+    """All sections on tiny inputs, the build and the app as real subprocesses."""
+    config = benchmark.BenchmarkConfig(
+        images=demo_catalog_dir / "images",
+        backbone="mobilenet_v2",
+        pipeline_images=4,
+        loop_images=2,
+        batch_size=2,
+        matmul_size=64,
+        embed_repeats=2,
+        index_sizes=(300,),
+        dim=1280,
+        knn_repeats=2,
+        build_catalog=demo_catalog_dir,
+        build_extractors=("mobilenet_v2",),
+        workdir=tmp_path,
+        log=lambda message: None,
+    )
+    report = json.loads(json.dumps(benchmark.run_benchmark(config)))
+
+    machine = report["machine"]
+    assert machine["cores"] >= 1 and machine["cpu_model"] and isinstance(machine["blas"], list)
+    assert _positive(report["matmul"]["best_gflops"])
+    embedding = report["embedding"]
+    assert embedding["backbone"] == "mobilenet_v2" and embedding["dim"] == 1280
+    for side in ("pipeline", "per_image_loop"):
+        assert _positive(embedding[side]["images_per_s"]) and _positive(embedding[side]["fraction_of_matmul_peak"])
+    assert _positive(embedding["speedup"]) and _positive(embedding["gflops_per_image"])
+    _assert_latency(report["query"]["embed_one"])
+    assert [entry["rows"] for entry in report["query"]["knn"]] == [300] * 3
+    build = report["build"][0]
+    assert build["returncode"] == 0, build
+    assert build["count"] == 60 and _positive(build["seconds"])
+    app = report["app"]
+    assert "error" not in app, app
+    assert app["index_rows"] == 300
+    assert _positive(app["cold_start_s"]) and _positive(app["rss_mib_after_first_page"])
+    assert {t["target"] for t in report["targets"]} >= {"embedding pipeline / per-image loop", "app cold start"}
+    assert list(tmp_path.iterdir()) == []  # the temporary work folder is gone
+    assert "Targets" in benchmark.render_table(report)
+
+
+def test_cli_json_is_one_object(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["benchmark", "--only", "machine", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sections"] == ["machine"] and report["machine"]["cores"] >= 1
+
+
+def test_cli_rejects_unknown_section_and_bad_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--only", "speed"], ["--index-sizes", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["benchmark", *argv])
+        assert exit_info.value.code == 2
+    assert "invalid choice: 'speed'" in capsys.readouterr().err

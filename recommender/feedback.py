@@ -17,6 +17,7 @@ import json
 import math
 import numbers
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -149,11 +150,29 @@ class FeedbackStore:
                 raise
             conn.execute("COMMIT")
 
+    def _enable_wal(self) -> None:
+        """Switch the file to WAL mode (a no-op once it is).
+
+        While another process makes the same switch (two gunicorn workers starting at once), SQLite
+        answers "database is locked" at once instead of waiting on the busy timeout: retry until it.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                with self._connect() as conn:
+                    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except RecommenderError as exc:
+                locked = isinstance(exc.__cause__, sqlite3.OperationalError) and "locked" in str(exc.__cause__)
+                if not locked or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        if mode != "wal":
+            raise RecommenderError(f"The feedback database {self.path} cannot be used: WAL mode is unavailable "
+                                   f"(journal mode is {mode}).")
+
     def _init_schema(self) -> None:
-        with self._connect() as conn:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise sqlite3.OperationalError(f"WAL mode is unavailable (journal mode is {mode})")
+        self._enable_wal()
         with self._write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -488,3 +489,26 @@ def test_page_without_a_category_attribute_leaves_that_chart_out(page, fixed_sto
 def test_thumbnail_url_keeps_the_id_one_path_segment(page) -> None:
     assert page.thumbnail_url("15970") == "/thumbnail/15970"
     assert page.thumbnail_url("../../etc/passwd") == "/thumbnail/..%2F..%2Fetc%2Fpasswd"
+
+
+OPENER = """
+import sys, time
+from recommender.feedback import FeedbackStore
+start = float(sys.argv[2])
+while time.time() < start:  # spin so that every process opens the new file at the same instant
+    pass
+FeedbackStore(sys.argv[1])
+"""
+
+
+def test_processes_creating_the_store_at_the_same_instant_all_succeed(tmp_path: Path) -> None:
+    """Several gunicorn workers start at once on a new file: switching it to WAL must not fail any."""
+    for trial in range(5):
+        path = tmp_path / f"new{trial}.sqlite3"
+        start = time.time() + 0.5
+        procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(path), str(start)], cwd=PROJECT_ROOT,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        assert FeedbackStore(path).summary()["votes"] == 0

@@ -121,9 +121,11 @@ class Index:
             ids = json.loads((path / "ids.json").read_text(encoding="utf-8"))
             lines = (path / "products.jsonl").read_text(encoding="utf-8").splitlines()
             products = [cls._product(json.loads(line)) for line in lines if line.strip()]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: not objects
             raise corrupt(f"ids.json or products.jsonl cannot be read ({exc})") from None
-        if not isinstance(ids, list) or len(ids) != count:
+        if not isinstance(ids, list):
+            raise corrupt("ids.json does not hold a list of ids")
+        if len(ids) != count:
             raise corrupt(f"manifest says {count} vectors but ids.json has {len(ids)} ids")
         if len(products) != count:
             raise corrupt(f"manifest says {count} vectors but products.jsonl has {len(products)} products")

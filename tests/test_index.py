@@ -163,6 +163,12 @@ def corrupt(folder: Path, how: str) -> None:
     elif how == "fewer products":
         lines = (folder / "products.jsonl").read_text().splitlines(keepends=True)
         (folder / "products.jsonl").write_text("".join(lines[:-1]))
+    elif how == "ids not a list":
+        (folder / "ids.json").write_text("400")
+    elif how == "attributes not an object":
+        lines = (folder / "products.jsonl").read_text().splitlines(keepends=True)
+        (folder / "products.jsonl").write_text("".join(lines[:-1]) + json.dumps({"id": "x", "image": "x.jpg",
+                                                                                 "attributes": []}) + "\n")
     elif how == "bad manifest":
         (folder / "manifest.json").write_text("{not json")
 
@@ -174,6 +180,8 @@ def corrupt(folder: Path, how: str) -> None:
     ("missing ids", "ids.json or products.jsonl cannot be read"),
     ("fewer ids", "manifest says 400 vectors but ids.json has 399 ids"),
     ("fewer products", "manifest says 400 vectors but products.jsonl has 399 products"),
+    ("ids not a list", "ids.json does not hold a list of ids"),
+    ("attributes not an object", "ids.json or products.jsonl cannot be read"),
     ("bad manifest", "manifest of index .* is unreadable"),
 ])
 def test_load_rejects_inconsistent_folders(data, how, message) -> None:

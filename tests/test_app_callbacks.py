@@ -170,6 +170,22 @@ def test_results_show_the_sessions_own_votes(app) -> None:
     assert "active" not in theirs
 
 
+def test_results_still_show_when_the_votes_cannot_be_read(app, monkeypatch) -> None:
+    from recommender.errors import RecommenderError
+
+    def unusable(*_args) -> dict:
+        raise RecommenderError("The feedback database votes.sqlite3 cannot be used: database is locked.")
+
+    trail, _, _ = on_upload(_payload(_photo()))
+    monkeypatch.setattr(get_services().feedback, "current_votes", unusable)
+    assert "Top 5 of 5 products" in _text(_results(trail))
+
+
+def test_a_tampered_trail_gets_a_sentence(app) -> None:
+    entry = {"kind": "upload", "ref": "x", "label": "Your photo", "vector": ["not", "numbers"]}
+    assert "start again with a new photo" in _text(_results([entry]))
+
+
 def test_filters_follow_the_catalogue(app) -> None:
     attributes = filter_attributes(get_services().engine.index)
     assert attributes == {"gender": "gender", "colour": "baseColour", "category": "articleType"}

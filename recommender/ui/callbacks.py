@@ -159,7 +159,11 @@ def render_results(
         return [dbc.Alert(str(exc), color="danger")]
     subject = "your photo" if entry["kind"] == "upload" else f"“{entry['label']}”"
     heading = html.H2(f"Looks like {subject}", className="results-title", id="results-title")
-    votes = services.feedback.current_votes(session_id, entry["ref"]) if session_id else {}
+    try:
+        votes = services.feedback.current_votes(session_id, entry["ref"]) if session_id else {}
+    except RecommenderError as exc:  # the results matter more than showing past votes
+        log.warning("votes not shown: %s", exc)
+        votes = {}
     cards = [
         product_card(hit.product, attributes, hit, services.similarity(hit.distance), votes.get(hit.id, 0))
         for hit in hits

@@ -100,7 +100,10 @@ def item_entry(product: Product) -> Entry:
 def run_query(services: Services, entry: Entry, filters: Mapping[str, Sequence[str]]) -> list[Hit]:
     """The current query's nearest products that pass the filters."""
     if entry["kind"] == "upload":
-        vector = np.asarray(entry["vector"], dtype=np.float32)
+        try:  # the trail comes back from the browser, which may have altered it
+            vector = np.asarray(entry["vector"], dtype=np.float32)
+        except (KeyError, TypeError, ValueError):
+            raise RecommenderError("This search's photo data is damaged; start again with a new photo.") from None
         return services.engine.query_vector(vector, RESULTS, filters)
     if entry["kind"] == "item":
         return services.engine.query_id(str(entry["ref"]), RESULTS, filters)

@@ -221,10 +221,11 @@ def _load_chunk(path: Path, expected_ids: list[str], dim: int) -> _Chunk | None:
             ids, skipped, vectors = data["ids"].tolist(), data["skipped"].tolist(), data["vectors"]
     except (OSError, ValueError, KeyError):
         return None
+    unreadable = set(skipped)
     if (
         vectors.shape != (len(ids), dim)
         or vectors.dtype != np.float32
-        or ids != [i for i in expected_ids if i not in set(skipped)]
+        or ids != [i for i in expected_ids if i not in unreadable]
     ):
         return None
     return _Chunk(path, ids, skipped)

@@ -10,7 +10,6 @@ one seeded random generator, so the same seed writes byte-identical files.
 from __future__ import annotations
 
 import math
-import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
+from recommender.atomic import write_text_atomic
 from recommender.colours import BASE_COLOURS
 from recommender.errors import CatalogError
 
@@ -349,7 +349,5 @@ def write_demo_catalog(out: Path, n: int = 240, seed: int = 0) -> Path:
         _draw_item(article, row["baseColour"], pattern, rng).save(images / f"{row['id']}.jpg", quality=90)
 
     lines = [",".join(COLUMNS)] + [",".join(row[c] for c in COLUMNS) for row, _, _ in rows]
-    temp = out / "styles.csv.tmp"
-    temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(temp, out / "styles.csv")
+    write_text_atomic(out / "styles.csv", "\n".join(lines) + "\n")
     return out

@@ -30,11 +30,12 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
+from recommender.atomic import atomic_write
 from recommender.catalog import Catalog, Skipped
 from recommender.errors import CatalogError, RecommenderError
 from recommender.images import load_for_model
@@ -174,19 +175,8 @@ def embed_one(extractor: Extractor, source: Source) -> np.ndarray:
 # atomic files
 
 
-@contextmanager
-def _atomic_file(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Write to a hidden temp file beside `path`, then rename over it: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
-        yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def _write_json(path: Path, data: object) -> None:
-    with _atomic_file(path) as handle:
+    with atomic_write(path) as handle:
         json.dump(data, handle, indent=1, ensure_ascii=False)
         handle.write("\n")
 
@@ -376,7 +366,7 @@ def build_index(
 
 def _save_chunk(path: Path, current: dict[str, list], dim: int) -> _Chunk:
     vectors = np.concatenate(current["vectors"]) if current["vectors"] else np.empty((0, dim), np.float32)
-    with _atomic_file(path, "wb") as handle:
+    with atomic_write(path, "wb") as handle:
         np.savez(handle, ids=np.array(current["ids"], dtype=str), vectors=vectors,
                  skipped=np.array(current["skipped"], dtype=str))
     return _Chunk(path, current["ids"], current["skipped"])
@@ -413,7 +403,7 @@ def _finalize(
 
     _write_json(out / "ids.json", ids)
     by_id = {p.id: p for p in catalog.products}
-    with _atomic_file(out / "products.jsonl") as handle:
+    with atomic_write(out / "products.jsonl") as handle:
         for product_id in ids:
             product = by_id[product_id]
             record = {"id": product.id, "image": str(product.image), "attributes": product.attributes}

@@ -11,12 +11,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image
 
+from recommender.atomic import atomic_write
 from recommender.catalog import Product
 from recommender.images import open_image
 
@@ -72,14 +71,8 @@ class ThumbnailCache:
             return target
         data = _jpeg_bytes(_shrunk(open_image(product.image), self.height))
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(target, "wb") as out:
+            out.write(data)
         return target
 
 

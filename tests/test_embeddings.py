@@ -176,3 +176,19 @@ def test_a_second_build_into_the_same_folder_is_refused(tmp_path: Path) -> None:
             build_index(catalog, tmp_path / "idx", FakeExtractor(), progress=False)
     build_index(catalog, tmp_path / "idx", FakeExtractor(), progress=False)
     assert (tmp_path / "idx" / "manifest.json").exists()
+
+
+def test_atomic_write_replaces_whole_or_leaves_the_old_file(tmp_path: Path) -> None:
+    from recommender.atomic import atomic_write, write_text_atomic
+
+    target = tmp_path / "manifest.json"
+    write_text_atomic(target, "old\n")
+    with pytest.raises(RuntimeError), atomic_write(target) as handle:
+        handle.write("half of the new")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]  # no temp file left behind
+    with atomic_write(target, "wb") as handle:
+        handle.write(b"new\n")
+    assert target.read_bytes() == b"new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from PIL import Image
 
-import recommender.thumbnails as thumbnails
+import recommender.atomic as atomic
 from recommender.catalog import Product
 from recommender.settings import Settings
 from recommender.thumbnails import ThumbnailCache, preview_data_uri
@@ -71,7 +71,7 @@ def test_failed_write_leaves_neither_thumbnail_nor_temp_file(tmp_path: Path, mon
     def crash(*_args, **_kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(thumbnails.os, "replace", crash)
+    monkeypatch.setattr(atomic.os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
         cache.get(product)
     assert not cache.path_for(product).exists()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from recommender.atomic import write_text_atomic
 from recommender.commands import positive_int
 from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
 from recommender.settings import EMBEDDINGS_DIR
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(report, sys.stdout, indent=2)
         print()
     elif args.json:
-        _write_atomic(Path(args.json), json.dumps(report, indent=2) + "\n")
+        _write_report(Path(args.json), json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}", file=log)
     return 0
 
@@ -146,7 +146,7 @@ def _title(index: Index, queries_catalog: Catalog | None) -> str:
 
 def _write_chart(figure, path: Path, log: TextIO) -> None:
     """Self-contained HTML (works offline); a PNG beside it only when kaleido is importable."""
-    _write_atomic(path, figure.to_html(include_plotlyjs=True, full_html=True))
+    _write_report(path, figure.to_html(include_plotlyjs=True, full_html=True))
     print(f"wrote {path}", file=log)
     try:
         import kaleido  # noqa: F401
@@ -157,12 +157,6 @@ def _write_chart(figure, path: Path, log: TextIO) -> None:
     print(f"wrote {png}", file=log)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Temp file in the same folder + os.replace: a reader never sees half a report."""
+def _write_report(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(path, text)

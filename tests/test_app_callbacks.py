@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import importlib
 import io
+import json
 import struct
 import sys
 import zlib
@@ -25,7 +26,7 @@ from recommender.engine import Recommender
 from recommender.images import MIB
 from recommender.settings import Settings
 from recommender.ui import create_app
-from recommender.ui.callbacks import on_upload, render_results
+from recommender.ui.callbacks import on_upload, on_vote, render_results
 from recommender.ui.services import get_services
 from recommender.ui.state import filter_attributes, run_query, selected_filters
 from tests.ui_fakes import build_tiny_index, tiny_engine
@@ -234,3 +235,25 @@ def test_app_main_reports_a_missing_index_in_one_sentence(tmp_path: Path, capsys
     assert module.main(["--index", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: There is no index at") and "\n" not in err
+
+
+def _click_thumb_up(item_id: str) -> None:
+    """Set Dash's callback context as a click on the item's thumbs-up button would."""
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    prop_id = json.dumps({"id": item_id, "type": "vote-up"}, separators=(",", ":")) + ".n_clicks"
+    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": 1}]))
+
+
+def test_a_vote_is_stored_and_a_tampered_card_gets_a_sentence(app) -> None:
+    item = get_services().engine.index.ids[0]
+    entry = {"kind": "item", "ref": item, "label": "x"}
+    _click_thumb_up(item)
+    state, up_class, _, message = on_vote(1, None, {"rank": 1, "distance": 0.5}, [entry], [], [], [], "s1")
+    assert state["vote"] == 1 and message is None and "active" in up_class
+    assert get_services().feedback.current_votes("s1", item) == {item: 1}
+    _click_thumb_up(item)
+    *_, message = on_vote(1, None, {"rank": 1}, [entry], [], [], [], "s1")  # no distance
+    assert message.startswith("Your vote was not saved: this result's data is damaged")
+    assert get_services().feedback.current_votes("s1", item) == {item: 1}

@@ -218,8 +218,8 @@ def on_vote(
     entry = trail[-1]
     services = get_services()
     try:
-        services.feedback.record(
-            VoteEvent(
+        try:  # the card's state and the trail come back from the browser, which may have altered them
+            event = VoteEvent(
                 session_id=session_id,
                 query_kind=entry["kind"],
                 query_ref=entry["ref"],
@@ -230,7 +230,9 @@ def on_vote(
                 backbone=services.engine.index.manifest["backbone"],
                 vote=vote,
             )
-        )
+        except (KeyError, TypeError):
+            raise RecommenderError("this result's data is damaged; search again and vote then") from None
+        services.feedback.record(event)
     except RecommenderError as exc:
         log.warning("vote not recorded: %s", exc)
         return no_update, no_update, no_update, f"Your vote was not saved: {exc}"

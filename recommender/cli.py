@@ -2,8 +2,8 @@
 
 Each subcommand lives in `recommender.commands.<name>` and exposes
 `register(subparsers)`, which adds its parser and sets `func` to a callable
-`(args) -> int`. Expected errors (subclasses of `RecommenderError`) are printed
-as one sentence, never as a traceback.
+`(args) -> int`. Expected errors (subclasses of `RecommenderError`, and operating-system
+errors such as a folder that cannot be written) are printed as one sentence, never as a traceback.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except RecommenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. no permission to write --out, disk full: the system's own words suffice
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume.", file=sys.stderr)

@@ -192,3 +192,11 @@ def test_build_summary_names_the_skipped_entries() -> None:
     many = [{"ref": str(i), "reason": "missing image"} for i in range(25)]
     (line,) = skipped_lines(many, most=3)
     assert line == "  missing image: 0, 1, 2 and 22 more (all in manifest.json)"
+
+
+def test_an_unwritable_output_folder_is_one_sentence(tmp_path: Path) -> None:
+    write_demo = ["demo-catalog", "--n", "3", "--out"]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    line = one_line_error([*write_demo, str(blocker / "demo")])
+    assert str(blocker) in line

@@ -234,6 +234,11 @@ class Index:
                 rows = rows[~np.isin(rows, positions)]
         return rows
 
+    def matching(self, filters: Mapping[str, Collection[str]] | None = None) -> np.ndarray:
+        """Positions of the products passing the filters, in catalogue order (all when none)."""
+        rows = self._allowed(filters, ())
+        return np.arange(len(self)) if rows is None else rows
+
     def search(
         self,
         query: np.ndarray,

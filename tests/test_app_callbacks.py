@@ -28,7 +28,7 @@ from recommender.settings import Settings
 from recommender.ui import create_app
 from recommender.ui.callbacks import on_upload, on_vote, render_results
 from recommender.ui.services import get_services
-from recommender.ui.state import filter_attributes, run_query, selected_filters
+from recommender.ui.state import browse, filter_attributes, run_query, selected_filters
 from tests.ui_fakes import build_tiny_index, tiny_engine
 
 
@@ -257,3 +257,15 @@ def test_a_vote_is_stored_and_a_tampered_card_gets_a_sentence(app) -> None:
     *_, message = on_vote(1, None, {"rank": 1}, [entry], [], [], [], "s1")  # no distance
     assert message.startswith("Your vote was not saved: this result's data is damaged")
     assert get_services().feedback.current_votes("s1", item) == {item: 1}
+
+
+def test_browse_spreads_the_start_page_over_the_matching_products(app) -> None:
+    index = get_services().engine.index
+    everything = browse(index, {}, n=len(index) + 5)
+    assert [p.id for p in everything] == index.ids
+    picked = browse(index, {}, n=3)
+    assert len(picked) == 3 and len({p.id for p in picked}) == 3
+    value = index.products[0].attributes["gender"]
+    some = browse(index, {"gender": [value]}, n=100)
+    assert some and all(p.attributes["gender"] == value for p in some)
+    assert len(some) == sum(p.attributes.get("gender") == value for p in index.products)

@@ -210,3 +210,12 @@ def test_a_tflite_model_is_recognised_by_its_file_name(data) -> None:
     index.check_compatible(FakeExtractor(name="v1.tflite", weights="/elsewhere/v1.tflite", dim=24))
     with pytest.raises(IncompatibleIndex):
         index.check_compatible(FakeExtractor(name="v2.tflite", weights="/models/v2.tflite", dim=24))
+
+
+def test_matching_lists_the_products_passing_the_filters(data) -> None:
+    index, _, records = data
+    assert index.matching().tolist() == list(range(len(records)))
+    filters = {"gender": ["Women", "Unisex"], "articleType": ["Shirts"]}
+    expected = [i for i, r in enumerate(records)
+                if all(r["attributes"].get(name) in values for name, values in filters.items())]
+    assert index.matching(filters).tolist() == expected

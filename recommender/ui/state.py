@@ -112,11 +112,7 @@ def run_query(services: Services, entry: Entry, filters: Mapping[str, Sequence[s
 
 def browse(index: Index, filters: Mapping[str, Sequence[str]], n: int = RESULTS) -> list[Product]:
     """Up to `n` products passing the filters, spread over the catalogue: a place to start from."""
-    matching = [
-        p for p in index.products
-        if all(p.attributes.get(name) in values for name, values in filters.items())
-    ]  # fmt: skip
-    if len(matching) <= n:
-        return matching
-    step = len(matching) / n
-    return [matching[int(i * step)] for i in range(n)]
+    rows = index.matching(filters)
+    if len(rows) > n:
+        rows = rows[(np.arange(n) * (len(rows) / n)).astype(int)]
+    return [index.products[i] for i in rows]

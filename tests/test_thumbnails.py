@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 import recommender.atomic as atomic
+import recommender.thumbnails as thumbnails
 from recommender.catalog import Product
 from recommender.settings import Settings
 from recommender.thumbnails import ThumbnailCache, preview_data_uri

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recommender.errors import CatalogError
+from recommender.roles import Roles
 
 __all__ = ["Product", "Skipped", "Catalog", "CatalogError", "load_catalog"]
 
@@ -31,8 +32,9 @@ class Product:
 
     @property
     def name(self) -> str:
-        """Human-readable name: the product display name when there is one, else the id."""
-        return self.attributes.get("productDisplayName") or self.id
+        """Human-readable name: the attribute playing the name role when there is one, else the id."""
+        attribute = Roles.of(self.attributes).name
+        return (self.attributes.get(attribute) if attribute else None) or self.id
 
 
 @dataclass(frozen=True)

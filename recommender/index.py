@@ -1,34 +1,38 @@
-"""Exact Euclidean nearest neighbours over an index folder written by `recommender.embeddings`.
+"""Exact Euclidean nearest neighbours over an index folder, with attribute filters.
 
-Ranking uses ||x||^2 - 2 x.q (the query's own norm is the same for every row): squared norms
-are computed once at load, so a query is one float32 matrix-vector product (BLAS sgemv) over
-the memory-mapped vectors plus an O(n) top-k selection; the k winners' distances are then
-recomputed exactly. Attribute filters are integer codes
-per attribute with row lists per value, so a filter costs what its smallest selection costs,
-never a Python loop over products.
+Ranking uses ||x||^2 - 2 x.q (the query's own norm is the same for every row): squared norms are
+computed once at load, so a batch of queries is one float32 matrix product (BLAS) over the
+memory-mapped vectors plus an O(n) top-k selection per query; the k winners' distances are then
+recomputed exactly. Attribute filters are integer codes per attribute with row lists per value,
+so a filter costs what its smallest selection costs, never a Python loop over products.
+
+As in FAISS, `search(queries, k)` takes a 2-D batch and returns arrays (distances, positions);
+`hits(query, k)` is the one-query convenience that returns records.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recommender.catalog import Product
 from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
+from recommender.index_format import IndexFiles, Manifest, read_index
+from recommender.model_spec import ModelSpec
+from recommender.roles import Roles
 
-if TYPE_CHECKING:  # the backbones module imports TensorFlow; searching an index must not
-    from recommender.backbones import Extractor
+__all__ = ["Filters", "Hit", "Index"]
 
-__all__ = ["Hit", "Index", "same_backbone"]
+Filters = Mapping[str, Collection[str] | str] | None
 
 NORM_BLOCK_ROWS = 8192  # rows per block when computing norms: bounded extra memory
 GATHER_FRACTION = 0.1  # filters keeping fewer rows gather them; more: one full pass (measured crossover)
+SCORE_BLOCK_CELLS = 16_000_000  # query rows x index rows scored at once (64 MB of float32)
 
 
 @dataclass(frozen=True)
@@ -39,106 +43,44 @@ class Hit:
     product: Product
 
 
-def same_backbone(a: tuple[str, str], b: tuple[str, str]) -> bool:
-    """Whether two (backbone, weights) pairs give comparable vectors.
-
-    A TFLite model is a file that carries its own weights: the same file name counts, so an
-    index moved to another machine (model in another folder) still opens.
-    """
-    if a[0].lower().endswith(".tflite") and b[0].lower().endswith(".tflite"):
-        return Path(a[0]).name == Path(b[0]).name and Path(a[1]).name == Path(b[1]).name
-    return a == b
-
-
 class Index:
-    """A loaded index: ids, products and vectors in the same order, plus what the search needs."""
+    """A loaded index: products and vectors in the same order, plus what the search needs."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], ids: list[str], products: list[Product],
-                 vectors: np.ndarray) -> None:
-        self.path = path
-        self.manifest = manifest
-        self.ids = ids
-        self.products = products
-        self.vectors = vectors
-        self._matrix = np.asarray(vectors)  # plain ndarray view of the memmap, for BLAS
-        self._position = {product_id: i for i, product_id in enumerate(ids)}
-        self._sq_norms = np.empty(len(ids), dtype=np.float32)
-        for start in range(0, len(ids), NORM_BLOCK_ROWS):
+    def __init__(self, files: IndexFiles) -> None:
+        self.path: Path = files.path
+        self.manifest: Manifest = files.manifest
+        self.products = files.products
+        self.ids = files.ids
+        self.vectors = files.vectors
+        self._matrix = np.asarray(files.vectors)  # plain ndarray view of the memmap, for BLAS
+        self._position = {product_id: i for i, product_id in enumerate(self.ids)}
+        self._sq_norms = np.empty(len(self.ids), dtype=np.float32)
+        for start in range(0, len(self.ids), NORM_BLOCK_ROWS):
             block = self._matrix[start : start + NORM_BLOCK_ROWS]
             np.einsum("ij,ij->i", block, block, out=self._sq_norms[start : start + NORM_BLOCK_ROWS])
+        bad = np.flatnonzero(~np.isfinite(self._sq_norms))  # a NaN or infinite value makes its norm one too
+        if len(bad):
+            raise IndexFormatError(
+                f"Index {self.path} is corrupt: {len(bad)} of its {len(self)} vectors hold NaN or infinite "
+                f"values (e.g. product {self.ids[bad[0]]!r}); rebuild it with python -m recommender build "
+                f"--catalog DIR --out {self.path}."
+            )
         self._codes: dict[str, np.ndarray] = {}
         self._postings: dict[str, list[np.ndarray]] = {}
         self._vocab: dict[str, dict[str, int]] = {}
-        for name in dict.fromkeys(key for p in products for key in p.attributes):
+        for name in dict.fromkeys(key for p in self.products for key in p.attributes):
             vocab = self._vocab[name] = {}
             self._codes[name] = np.fromiter(
                 (vocab.setdefault(p.attributes[name], len(vocab)) if name in p.attributes else -1
-                 for p in products),
+                 for p in self.products),
                 dtype=np.int32,
-                count=len(products),
+                count=len(self.products),
             )
-
-    # ---------------------------------------------------------------- loading
 
     @classmethod
     def load(cls, path: str | Path, *, mmap: bool = True) -> "Index":
-        """Open an index folder, checking that its files agree with its manifest."""
-        path = Path(path)
-        rebuild = f"rebuild it with python -m recommender build --catalog DIR --out {path}"
-        if not path.is_dir():
-            raise IndexFormatError(f"There is no index at {path}; build one with python -m recommender build "
-                                   f"--catalog DIR --out {path}.")
-        manifest_path = path / "manifest.json"
-        if not manifest_path.exists():
-            if (path / ".build").exists():
-                raise IndexFormatError(f"The index build in {path} has not finished; rerun the build command "
-                                       "to resume it.")
-            raise IndexFormatError(f"{path} is not an index (no manifest.json); {rebuild}.")
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            count, dim = int(manifest["count"]), int(manifest["dim"])
-            version = manifest["format_version"]
-            for key in ("backbone", "weights"):
-                manifest[key]  # noqa: B018 - presence check
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexFormatError(f"The manifest of index {path} is unreadable ({exc}); {rebuild}.") from None
-        if version != 1:
-            raise IndexFormatError(f"Index {path} has format version {version}, this program reads 1; {rebuild}.")
-
-        def corrupt(detail: str) -> IndexFormatError:
-            return IndexFormatError(f"Index {path} is incomplete or corrupt: {detail}; {rebuild}.")
-
-        try:
-            vectors = np.load(path / "vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise corrupt(f"vectors.npy cannot be read ({exc})") from None
-        if vectors.shape != (count, dim):
-            raise corrupt(f"manifest says {count} vectors of {dim} dimensions but vectors.npy has shape "
-                          f"{tuple(vectors.shape)}")
-        if vectors.dtype != np.float32:
-            raise corrupt(f"vectors.npy holds {vectors.dtype}, not float32")
-        try:
-            ids = json.loads((path / "ids.json").read_text(encoding="utf-8"))
-            lines = (path / "products.jsonl").read_text(encoding="utf-8").splitlines()
-            products = [cls._product(json.loads(line)) for line in lines if line.strip()]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: not objects
-            raise corrupt(f"ids.json or products.jsonl cannot be read ({exc})") from None
-        if not isinstance(ids, list):
-            raise corrupt("ids.json does not hold a list of ids")
-        if len(ids) != count:
-            raise corrupt(f"manifest says {count} vectors but ids.json has {len(ids)} ids")
-        if len(products) != count:
-            raise corrupt(f"manifest says {count} vectors but products.jsonl has {len(products)} products")
-        if [p.id for p in products] != ids:
-            raise corrupt("ids.json and products.jsonl list different products")
-        if len(set(ids)) != count:
-            raise corrupt("ids.json has duplicate ids")
-        return cls(path, manifest, ids, products, vectors)
-
-    @staticmethod
-    def _product(record: dict[str, Any]) -> Product:
-        attributes = {str(k): str(v) for k, v in record["attributes"].items()}
-        return Product(id=str(record["id"]), image=Path(record["image"]), attributes=attributes)
+        """Open an index folder (see `recommender.index_format`), checked against its manifest."""
+        return cls(read_index(path, mmap=mmap))
 
     # ---------------------------------------------------------------- lookup
 
@@ -147,7 +89,20 @@ class Index:
 
     @property
     def dim(self) -> int:
-        return int(self.manifest["dim"])
+        return self.manifest.dim
+
+    @property
+    def model(self) -> ModelSpec:
+        return self.manifest.model
+
+    @cached_property
+    def roles(self) -> Roles:
+        """Which of this catalogue's attributes is the gender, colour, category and name."""
+        return Roles.of(self.attributes())
+
+    def position(self, product_id: str) -> int:
+        """The row of this product (KeyError if the index does not hold it)."""
+        return self._position[product_id]
 
     def product(self, product_id: str) -> Product:
         """The product with this id (KeyError if the index does not hold it)."""
@@ -174,18 +129,16 @@ class Index:
             raise RecommenderError(f"Unknown attribute {name!r}; this index has: {available}.")
         return self._codes[name]
 
-    # ---------------------------------------------------------------- search
-
-    def check_compatible(self, extractor: Extractor) -> None:
-        """Refuse an extractor whose vectors would not be comparable with the stored ones."""
-        ours = (self.manifest["backbone"], self.manifest["weights"], self.dim)
-        theirs = (extractor.name, extractor.weights, extractor.dim)
-        if not (same_backbone(ours[:2], theirs[:2]) and ours[2] == theirs[2]):
+    def check_compatible(self, model: ModelSpec, dim: int) -> None:
+        """Refuse query vectors of another model: they would not be comparable with the stored ones."""
+        ours = self.manifest.model
+        if not (ours.compatible(model) and dim == self.dim):
             raise IncompatibleIndex(
-                f"Index {self.path} was built with backbone {ours[0]} (weights {ours[1]}, {ours[2]} dimensions) "
-                f"but the query uses {theirs[0]} (weights {theirs[1]}, {theirs[2]} dimensions); rebuild the "
-                "index or query with the same backbone."
+                f"Index {self.path} was built with {ours.label} ({self.dim} dimensions) but the query uses "
+                f"{model.label} ({dim} dimensions); rebuild the index or query with the same model."
             )
+
+    # ---------------------------------------------------------------- filters
 
     def _rows_of(self, name: str, code: int) -> np.ndarray:
         """Sorted positions of the rows whose attribute `name` has value code `code`.
@@ -200,12 +153,13 @@ class Index:
             self._postings[name] = np.split(order, np.cumsum(counts)[:-1])[1:]
         return self._postings[name][code]
 
-    def _allowed(self, filters: Mapping[str, Collection[str]] | None, exclude: Collection[str]) -> np.ndarray | None:
+    def allowed(self, filters: Filters = None, exclude: Collection[str] = ()) -> np.ndarray | None:
         """Sorted positions of the rows a query may return, or None when every row may be returned.
 
-        Starts from the attribute whose chosen values have the fewest rows, then keeps those rows whose
-        other attributes pass a lookup table indexed by code: the cost follows the smallest selection,
-        not the catalogue size.
+        Filters AND across attributes and OR within one; an unknown value matches nothing, an empty
+        list of values (nothing picked in a UI) leaves that attribute unconstrained. Starts from the
+        attribute whose chosen values have the fewest rows, then keeps those rows whose other
+        attributes pass a lookup table indexed by code: the cost follows the smallest selection.
         """
         wanted: dict[str, list[int]] = {}
         for name, values in (filters or {}).items():
@@ -218,7 +172,8 @@ class Index:
         rows: np.ndarray | None = None
         if wanted:
             first = min(wanted, key=lambda name: sum(len(self._rows_of(name, c)) for c in wanted[name]))
-            rows = np.sort(np.concatenate([self._rows_of(first, c) for c in wanted[first]] or [np.empty(0, np.int64)]))
+            parts = [self._rows_of(first, c) for c in wanted[first]] or [np.empty(0, np.int64)]
+            rows = np.sort(np.concatenate(parts))
             for name, codes in wanted.items():
                 if name != first:
                     table = np.zeros(len(self._vocab[name]) + 1, dtype=bool)  # last slot: code -1, no value
@@ -234,69 +189,80 @@ class Index:
                 rows = rows[~np.isin(rows, positions)]
         return rows
 
-    def matching(self, filters: Mapping[str, Collection[str]] | None = None) -> np.ndarray:
+    def matching(self, filters: Filters = None) -> np.ndarray:
         """Positions of the products passing the filters, in catalogue order (all when none)."""
-        rows = self._allowed(filters, ())
+        rows = self.allowed(filters)
         return np.arange(len(self)) if rows is None else rows
 
-    def search(
-        self,
-        query: np.ndarray,
-        k: int = 10,
-        filters: Mapping[str, Collection[str]] | None = None,
-        exclude: Collection[str] = (),
-    ) -> list[Hit]:
-        """The k nearest products to `query` among those passing every filter, nearest first.
+    # ---------------------------------------------------------------- search
 
-        Filters AND across attributes and OR within one; an unknown value matches nothing, an empty
-        list of values (nothing picked in a UI) leaves that attribute unconstrained.
-        Equal distances are ordered by index position, so results are deterministic.
+    def _as_queries(self, queries: np.ndarray) -> np.ndarray:
+        q = np.asarray(queries, dtype=np.float32)
+        q = q.reshape(1, -1) if q.ndim == 1 else q
+        if q.ndim != 2 or q.shape[1] != self.dim:
+            raise IncompatibleIndex(f"The query vectors have {q.shape[-1]} dimensions but index {self.path} "
+                                    f"has {self.dim}.")
+        return np.ascontiguousarray(q)
+
+    def search(self, queries: np.ndarray, k: int = 10, filters: Filters = None,
+               exclude: Collection[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest allowed rows of each query: (distances, positions), both (n, k), nearest first.
+
+        Distances are Euclidean (float64, recomputed exactly for the winners); when fewer than k rows
+        are allowed, the rest of a row is padded with distance inf and position -1. Equal distances
+        are ordered by position, so results are deterministic.
         """
         if k < 1:
             raise RecommenderError(f"k must be at least 1, not {k}.")
-        q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
-        if q.shape[0] != self.dim:
-            raise IncompatibleIndex(f"The query vector has {q.shape[0]} dimensions but index {self.path} "
-                                    f"has {self.dim}.")
-        rows = self._allowed(filters, exclude)
-        if rows is None:
-            scores = self._scores(q)
-        else:
-            if len(rows) == 0:
-                return []
-            if len(rows) < GATHER_FRACTION * len(self):
-                scores = self._scores(q, rows)
-            else:  # many rows allowed: one full streaming pass beats copying them out first
-                scores = self._scores(q)[rows]
-        top = _top_k(scores, k)
-        positions = top if rows is None else rows[top]
-        # The float32 expansion ||x||^2 - 2x.q + ||q||^2 loses digits when x is close to q (an identical
-        # image would show 0.016, not 0): recompute the k winners' distances directly, in float64.
-        distances = np.linalg.norm(self._matrix[positions].astype(np.float64) - q, axis=1)
-        order = np.lexsort((positions, distances))
-        positions, distances = positions[order], distances[order]
+        q = self._as_queries(queries)
+        rows = self.allowed(filters, exclude)
+        n_rows = len(self) if rows is None else len(rows)
+        distances = np.full((len(q), k), np.inf)
+        positions = np.full((len(q), k), -1, dtype=np.int64)
+        if n_rows == 0 or len(q) == 0:
+            return distances, positions
+        gather = rows is not None and n_rows < GATHER_FRACTION * len(self)
+        matrix = self._matrix[rows] if gather else self._matrix
+        norms = self._sq_norms[rows] if gather else self._sq_norms
+        block = max(1, SCORE_BLOCK_CELLS // max(len(matrix), 1))
+        kept = min(k, n_rows)
+        for start in range(0, len(q), block):
+            scores = q[start : start + block] @ matrix.T
+            scores *= -2.0
+            scores += norms
+            if rows is not None and not gather:  # many rows allowed: one full pass, then keep theirs
+                scores = scores[:, rows]
+            top = _top_k(scores, kept)
+            found = top if rows is None else rows[top]
+            exact = np.linalg.norm(self._matrix[found].astype(np.float64) - q[start : start + block, None], axis=2)
+            order = np.lexsort((found, exact), axis=1)
+            distances[start : start + block, :kept] = np.take_along_axis(exact, order, axis=1)
+            positions[start : start + block, :kept] = np.take_along_axis(found, order, axis=1)
+        return distances, positions
+
+    def hits(self, query: np.ndarray, k: int = 10, filters: Filters = None,
+             exclude: Collection[str] = ()) -> list[Hit]:
+        """The k nearest products to one query vector among those passing the filters, nearest first."""
+        distances, positions = self.search(query, k, filters, exclude)
+        return self.to_hits(distances[0], positions[0])
+
+    def to_hits(self, distances: np.ndarray, positions: np.ndarray) -> list[Hit]:
+        """One query's (distances, positions) row as records, padding dropped."""
         return [
             Hit(rank=r, id=self.ids[p], distance=float(d), product=self.products[p])
             for r, (p, d) in enumerate(zip(positions.tolist(), distances.tolist()), start=1)
+            if p >= 0
         ]
-
-    def _scores(self, q: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """||x||^2 - 2 x.q for the given rows (all when None), without extra full-size temporaries."""
-        if rows is None:
-            scores = self._matrix @ q
-            norms = self._sq_norms
-        else:
-            scores = self._matrix[rows] @ q
-            norms = self._sq_norms[rows]
-        scores *= -2.0
-        scores += norms
-        return scores
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the k smallest scores, ascending, ties by position."""
-    if k >= len(scores):
-        return np.argsort(scores, kind="stable")
-    kth = np.partition(scores, k - 1)[k - 1]
-    candidates = np.flatnonzero(scores <= kth)  # every row tied with the k-th, in position order
-    return candidates[np.argsort(scores[candidates], kind="stable")[:k]]
+    """Per row, the column positions of the k smallest scores, in any order; ties at the k-th place
+    keep the lowest positions, so results never depend on how argpartition breaks them."""
+    if k >= scores.shape[1]:
+        return np.broadcast_to(np.arange(scores.shape[1]), scores.shape).copy()
+    part = np.argpartition(scores, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(scores, part, axis=1).max(axis=1, keepdims=True)
+    for i in np.flatnonzero((scores <= kth).sum(axis=1) > k):
+        tied = np.flatnonzero(scores[i] <= kth[i])
+        part[i] = tied[np.argsort(scores[i, tied], kind="stable")[:k]]
+    return part

@@ -11,6 +11,7 @@ import pytest
 
 from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
 from recommender.index import Index
+from recommender.model_spec import ModelSpec
 from tests.index_fakes import FakeExtractor
 
 ATTRIBUTES = {"gender": ("Men", "Women", "Unisex"), "baseColour": ("Blue", "Red", "Black", "White", "Green"),
@@ -70,7 +71,7 @@ FILTERS = [
 def test_search_equals_brute_force(data, filters, k) -> None:
     index, vectors, records = data
     for query in np.random.default_rng(2).standard_normal((5, 24)).astype(np.float32) * 3:
-        hits = index.search(query, k=k, filters=filters)
+        hits = index.hits(query, k=k, filters=filters)
         ids, distances = brute_force(vectors, records, query, k, filters)
         assert [h.id for h in hits] == ids
         assert [h.rank for h in hits] == list(range(1, len(ids) + 1))
@@ -84,44 +85,44 @@ def test_search_equals_brute_force(data, filters, k) -> None:
 def test_exclude_fewer_than_k_and_k_beyond_the_index(data) -> None:
     index, vectors, records = data
     query = vectors[17]
-    hits = index.search(query, k=5)
+    hits = index.hits(query, k=5)
     assert hits[0].id == "id17" and hits[0].distance == pytest.approx(0.0, abs=1e-6) and hits[0].distance >= 0
-    excluded = index.search(query, k=5, exclude=["id17", "not-an-id"])
+    excluded = index.hits(query, k=5, exclude=["id17", "not-an-id"])
     assert "id17" not in [h.id for h in excluded]
     assert [h.id for h in excluded] == brute_force(vectors, records, query, 5, exclude=("id17",))[0]
     same_gender = {"gender": [records[17]["attributes"]["gender"]]}
-    assert [h.id for h in index.search(query, k=5, filters=same_gender, exclude=["id17"])] == \
+    assert [h.id for h in index.hits(query, k=5, filters=same_gender, exclude=["id17"])] == \
         brute_force(vectors, records, query, 5, same_gender, exclude=("id17",))[0]
     combos = [{name: [r["attributes"][name]] for name in ATTRIBUTES} for r in records if len(r["attributes"]) == 3]
     few = next(c for c in combos if 0 < len(brute_force(vectors, records, query, 1000, c)[0]) < 10)
     expected = brute_force(vectors, records, query, 1000, few)[0]
-    assert [h.id for h in index.search(query, k=10, filters=few)] == expected
-    everything = index.search(query, k=10_000)
+    assert [h.id for h in index.hits(query, k=10, filters=few)] == expected
+    everything = index.hits(query, k=10_000)
     assert len(everything) == 400 and len({h.id for h in everything}) == 400
     assert [h.distance for h in everything] == sorted(h.distance for h in everything)
 
 
 def test_filters_unknown_values_and_attributes(data) -> None:
     index, vectors, _ = data
-    assert index.search(vectors[0], filters={"gender": ["Martian"]}) == []
-    assert [h.id for h in index.search(vectors[0], filters={"gender": ["Martian", "Women"]})] == \
-        [h.id for h in index.search(vectors[0], filters={"gender": ["Women"]})]
-    assert [h.id for h in index.search(vectors[0], filters={"gender": "Women"})] == \
-        [h.id for h in index.search(vectors[0], filters={"gender": ["Women"]})]
-    assert [h.id for h in index.search(vectors[0], filters={"gender": [], "baseColour": ["Red"]})] == \
-        [h.id for h in index.search(vectors[0], filters={"baseColour": ["Red"]})]
+    assert index.hits(vectors[0], filters={"gender": ["Martian"]}) == []
+    assert [h.id for h in index.hits(vectors[0], filters={"gender": ["Martian", "Women"]})] == \
+        [h.id for h in index.hits(vectors[0], filters={"gender": ["Women"]})]
+    assert [h.id for h in index.hits(vectors[0], filters={"gender": "Women"})] == \
+        [h.id for h in index.hits(vectors[0], filters={"gender": ["Women"]})]
+    assert [h.id for h in index.hits(vectors[0], filters={"gender": [], "baseColour": ["Red"]})] == \
+        [h.id for h in index.hits(vectors[0], filters={"baseColour": ["Red"]})]
     with pytest.raises(RecommenderError, match="Unknown attribute 'colour'.*gender, baseColour, articleType"):
-        index.search(vectors[0], filters={"colour": ["Blue"]})
+        index.hits(vectors[0], filters={"colour": ["Blue"]})
     with pytest.raises(IncompatibleIndex, match="3 dimensions"):
-        index.search(np.zeros(3, np.float32))
+        index.hits(np.zeros(3, np.float32))
 
 
 def test_ties_are_ordered_by_position(tmp_path: Path) -> None:
     vectors = np.array([[1, 0], [0, 1], [1, 0], [0, 0], [1, 0]], dtype=np.float32)
     write_index(tmp_path / "idx", vectors)
     index = Index.load(tmp_path / "idx")
-    assert [h.id for h in index.search(np.array([1, 0]), k=2)] == ["id0", "id2"]
-    assert [h.id for h in index.search(np.array([1, 0]), k=5)] == ["id0", "id2", "id4", "id3", "id1"]
+    assert [h.id for h in index.hits(np.array([1, 0]), k=2)] == ["id0", "id2"]
+    assert [h.id for h in index.hits(np.array([1, 0]), k=5)] == ["id0", "id2", "id4", "id3", "id1"]
 
 
 def test_lookup_helpers(data) -> None:
@@ -142,10 +143,25 @@ def test_lookup_helpers(data) -> None:
 
 def test_check_compatible(data) -> None:
     index = data[0]
-    index.check_compatible(FakeExtractor(dim=24))
+    index.check_compatible(ModelSpec("fake", "none"), 24)
     for other in (FakeExtractor(name="resnet50", dim=24), FakeExtractor(weights="imagenet", dim=24), FakeExtractor(dim=8)):
-        with pytest.raises(IncompatibleIndex, match="built with backbone fake.*the query uses"):
-            index.check_compatible(other)
+        with pytest.raises(IncompatibleIndex, match=r"built with fake \(random\).*the query uses"):
+            index.check_compatible(other.spec, other.dim)
+
+
+def test_batched_search_equals_one_query_at_a_time_and_pads(data) -> None:
+    index, vectors, records = data
+    queries = np.random.default_rng(5).standard_normal((7, 24)).astype(np.float32) * 3
+    filters = {"gender": ["Women"], "baseColour": ["Blue"], "articleType": ["Shoes"]}
+    distances, positions = index.search(queries, k=12, filters=filters)
+    assert distances.shape == positions.shape == (7, 12)
+    for query, row_d, row_p in zip(queries, distances, positions):
+        ids, expected = brute_force(vectors, records, query, 12, filters)
+        found = [index.ids[p] for p in row_p if p >= 0]
+        assert found == ids
+        np.testing.assert_allclose(row_d[: len(ids)], expected, rtol=1e-6)
+        assert (row_p[len(ids):] == -1).all() and np.isinf(row_d[len(ids):]).all()
+    assert len(ids) < 12  # the filters leave fewer rows than k: the padding was exercised
 
 
 def corrupt(folder: Path, how: str) -> None:
@@ -204,12 +220,41 @@ def test_load_explains_missing_and_unfinished_folders(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "plain")
 
 
-def test_a_tflite_model_is_recognised_by_its_file_name(data) -> None:
-    index = data[0]
-    index.manifest.update(backbone="v1.tflite", weights="/models/v1.tflite")
-    index.check_compatible(FakeExtractor(name="v1.tflite", weights="/elsewhere/v1.tflite", dim=24))
-    with pytest.raises(IncompatibleIndex):
-        index.check_compatible(FakeExtractor(name="v2.tflite", weights="/models/v2.tflite", dim=24))
+def test_a_tflite_model_is_recognised_by_its_file_name() -> None:
+    built = ModelSpec.parse("/models/v1.tflite")
+    assert built.compatible(ModelSpec.parse("v1.tflite", "/elsewhere/v1.tflite"))
+    assert not built.compatible(ModelSpec.parse("/models/v2.tflite"))
+    assert not built.compatible(ModelSpec(built.backbone, built.weights, head="h1"))
+
+
+def test_nan_or_infinite_vectors_are_refused_with_a_sentence(tmp_path: Path) -> None:
+    vectors = np.ones((6, 4), np.float32)
+    vectors[2, 1], vectors[4, 0] = np.nan, np.inf
+    write_index(tmp_path / "idx", vectors)
+    with pytest.raises(IndexFormatError, match="2 of its 6 vectors hold NaN or infinite values.*'id2'.*rebuild"):
+        Index.load(tmp_path / "idx")
+
+
+@pytest.mark.parametrize("manifest, problem", [
+    ({"backbone": None}, "backbone and weights must be non-empty texts"),
+    ({"dim": "24"}, "dim is '24'"),
+    ({"count": -1}, "count is -1"),
+    ({"format_version": 9}, "format version 9"),
+    ({"catalog": []}, "catalog is not an object"),
+])
+def test_a_manifest_of_the_wrong_shape_is_one_sentence(data, manifest, problem) -> None:
+    folder = data[0].path
+    on_disk = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**on_disk, **manifest}))
+    with pytest.raises(IndexFormatError, match=f"manifest of index .* is unreadable \\(.*{problem}"):
+        Index.load(folder)
+
+
+def test_an_empty_vectors_file_is_one_sentence(data) -> None:
+    folder = data[0].path
+    (folder / "vectors.npy").write_bytes(b"")
+    with pytest.raises(IndexFormatError, match="vectors.npy cannot be read"):
+        Index.load(folder)
 
 
 def test_matching_lists_the_products_passing_the_filters(data) -> None:

@@ -1,0 +1,260 @@
+"""The index folder on disk: the one place that writes it, reads it and knows its manifest.
+
+An index folder holds:
+  manifest.json   what was built, from what, with which model (written last: its presence means complete)
+  vectors.npy     float32 (count, dim), loadable memory-mapped
+  ids.json        the product ids, in vector order
+  products.jsonl  one {"id", "image", "attributes"} line per vector, same order
+
+`write_index` and `read_index` are the storage half (as FAISS keeps `write_index` apart from the
+search); `Manifest` is the typed manifest, validated on load, so no other module reads a raw dict.
+Format 1 folders (written before the manifest named its model as one object) still load.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender.atomic import atomic_write
+from recommender.catalog import Product, Skipped
+from recommender.errors import IndexFormatError
+from recommender.model_spec import ModelSpec
+
+__all__ = [
+    "FORMAT_VERSION", "READABLE_VERSIONS", "BUILD_DIR", "CatalogInfo", "Manifest", "IndexFiles",
+    "write_index", "read_index", "write_json",
+]  # fmt: skip
+
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+BUILD_DIR = ".build"  # where an unfinished build keeps its chunks (see recommender.build)
+MANIFEST, VECTORS, IDS, PRODUCTS = "manifest.json", "vectors.npy", "ids.json", "products.jsonl"
+DTYPE = np.dtype("<f4")
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    """The catalogue an index was built from: where, which layout, which version (fingerprint)."""
+
+    path: str
+    layout: str
+    fingerprint: str
+    products: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index holds and how it was made."""
+
+    model: ModelSpec
+    input_size: tuple[int, int]  # (height, width) the model's images were resized to
+    dim: int
+    count: int
+    catalog: CatalogInfo
+    skipped: tuple[Skipped, ...] = ()
+    created: str = ""  # UTC, ISO 8601
+    build_seconds: float = 0.0
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def random_weights(self) -> bool:
+        """Built with random weights: its ranking is not meaningful."""
+        return self.model.random
+
+    def skipped_counts(self) -> dict[str, int]:
+        return dict(Counter(s.reason for s in self.skipped))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "model": self.model.to_json(),
+            "input_size": list(self.input_size),
+            "dim": self.dim,
+            "count": self.count,
+            "dtype": "float32",
+            "catalog": vars(self.catalog),
+            "skipped": [{"ref": s.ref, "reason": s.reason} for s in self.skipped],
+            "skipped_counts": self.skipped_counts(),
+            "created": self.created,
+            "build_seconds": self.build_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Manifest":
+        """A validated manifest; ValueError (with what is wrong) for anything else."""
+        if not isinstance(data, dict):
+            raise ValueError("it is not a JSON object")
+        version = data.get("format_version")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"format version {version!r} is not one this program reads ({READABLE_VERSIONS})")
+        if version == 1:
+            model = ModelSpec.from_json({"backbone": data.get("backbone"), "weights": data.get("weights")})
+        else:
+            model = ModelSpec.from_json(data.get("model"))
+        catalog = data.get("catalog")
+        if not isinstance(catalog, dict):
+            raise ValueError("its catalog is not an object")
+        input_size = data.get("input_size")
+        if not (isinstance(input_size, list) and len(input_size) == 2):
+            raise ValueError("its input_size is not [height, width]")
+        skipped = data.get("skipped", [])
+        if not isinstance(skipped, list):
+            raise ValueError("its skipped list is not a list")
+        return cls(
+            model=model,
+            input_size=(_count(input_size[0], "input height", 1), _count(input_size[1], "input width", 1)),
+            dim=_count(data.get("dim"), "dim", 1),
+            count=_count(data.get("count"), "count", 0),
+            catalog=CatalogInfo(
+                path=str(catalog.get("path", "")),
+                layout=str(catalog.get("layout", "")),
+                fingerprint=str(catalog.get("fingerprint", "")),
+                products=_count(catalog.get("products", 0), "catalog products", 0),
+            ),
+            skipped=tuple(Skipped(str(s["ref"]), str(s["reason"])) for s in skipped),
+            created=str(data.get("created", "")),
+            build_seconds=float(data.get("build_seconds", 0.0)),
+            format_version=version,
+        )
+
+
+def _count(value: Any, what: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"its {what} is {value!r}, not a whole number from {least}")
+    return value
+
+
+@dataclass
+class IndexFiles:
+    """An index folder as read: its manifest, products and vectors (same order)."""
+
+    path: Path
+    manifest: Manifest
+    products: list[Product]
+    vectors: np.ndarray  # (count, dim) float32, memory-mapped unless read with mmap=False
+    ids: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ids = [p.id for p in self.products]
+
+
+def write_json(path: Path, data: object) -> None:
+    """A JSON file, replaced atomically."""
+    with atomic_write(path) as handle:
+        json.dump(data, handle, indent=1, ensure_ascii=False)
+        handle.write("\n")
+
+
+def _write_vectors(path: Path, blocks: Iterable[np.ndarray], count: int, dim: int) -> None:
+    """vectors.npy from row blocks, one block in memory at a time, with plain writes.
+
+    Plain writes (not a memory map over a sparse file) turn a full disk into an OSError the
+    caller can report, where a memory map would kill the process with SIGBUS.
+    """
+    written = 0
+    with atomic_write(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(
+            handle, {"descr": np.lib.format.dtype_to_descr(DTYPE), "fortran_order": False, "shape": (count, dim)}
+        )
+        for block in blocks:
+            block = np.ascontiguousarray(block, dtype=DTYPE)
+            if block.ndim != 2 or block.shape[1] != dim:
+                raise ValueError(f"a block of vectors has shape {block.shape}, not (n, {dim})")
+            handle.write(block.tobytes())
+            written += len(block)
+        if written != count:
+            raise ValueError(f"{written} vectors were written for a manifest that says {count}")
+
+
+def write_index(out: Path, manifest: Manifest, products: Sequence[Product],
+                vectors: np.ndarray | Iterable[np.ndarray]) -> None:
+    """Write an index folder; `vectors` is one (count, dim) array or an iterable of row blocks.
+
+    manifest.json is removed first and written last, so a reader sees either a complete index or
+    an unfinished one ("rerun the build"), never old vectors beside new products.
+    """
+    if len(products) != manifest.count:
+        raise ValueError(f"{len(products)} products for a manifest that says {manifest.count}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
+    blocks = [vectors] if isinstance(vectors, np.ndarray) else vectors
+    _write_vectors(out / VECTORS, blocks, manifest.count, manifest.dim)
+    write_json(out / IDS, [p.id for p in products])
+    with atomic_write(out / PRODUCTS) as handle:
+        for product in products:
+            record = {"id": product.id, "image": str(product.image), "attributes": product.attributes}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    write_json(out / MANIFEST, manifest.to_json())
+
+
+def _product(record: Any) -> Product:
+    attributes = {str(k): str(v) for k, v in record["attributes"].items()}
+    return Product(id=str(record["id"]), image=Path(record["image"]), attributes=attributes)
+
+
+def read_manifest(path: Path) -> Manifest:
+    """The validated manifest of the index folder at `path` (IndexFormatError with a sentence otherwise)."""
+    path = Path(path)
+    rebuild = _rebuild_hint(path)
+    if not path.is_dir():
+        raise IndexFormatError(f"There is no index at {path}; build one with python -m recommender build "
+                               f"--catalog DIR --out {path}.")
+    manifest_path = path / MANIFEST
+    if not manifest_path.exists():
+        if (path / BUILD_DIR).exists():
+            raise IndexFormatError(f"The index build in {path} has not finished; rerun the build command to "
+                                   "resume it.")
+        raise IndexFormatError(f"{path} is not an index (no manifest.json); {rebuild}.")
+    try:
+        return Manifest.from_json(json.loads(manifest_path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexFormatError(f"The manifest of index {path} is unreadable ({exc}); {rebuild}.") from None
+
+
+def _rebuild_hint(path: Path) -> str:
+    return f"rebuild it with python -m recommender build --catalog DIR --out {path}"
+
+
+def read_index(path: str | Path, *, mmap: bool = True) -> IndexFiles:
+    """Open an index folder, checking that its files agree with its manifest."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    count, dim = manifest.count, manifest.dim
+
+    def corrupt(detail: str) -> IndexFormatError:
+        return IndexFormatError(f"Index {path} is incomplete or corrupt: {detail}; {_rebuild_hint(path)}.")
+
+    try:
+        vectors = np.load(path / VECTORS, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise corrupt(f"vectors.npy cannot be read ({exc or 'empty file'})") from None
+    if vectors.shape != (count, dim):
+        raise corrupt(f"manifest says {count} vectors of {dim} dimensions but vectors.npy has shape "
+                      f"{tuple(vectors.shape)}")
+    if vectors.dtype != np.float32:
+        raise corrupt(f"vectors.npy holds {vectors.dtype}, not float32")
+    try:
+        ids = json.loads((path / IDS).read_text(encoding="utf-8"))
+        lines = (path / PRODUCTS).read_text(encoding="utf-8").splitlines()
+        products = [_product(json.loads(line)) for line in lines if line.strip()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: not objects
+        raise corrupt(f"ids.json or products.jsonl cannot be read ({exc})") from None
+    if not isinstance(ids, list):
+        raise corrupt("ids.json does not hold a list of ids")
+    if len(ids) != count:
+        raise corrupt(f"manifest says {count} vectors but ids.json has {len(ids)} ids")
+    if len(products) != count:
+        raise corrupt(f"manifest says {count} vectors but products.jsonl has {len(products)} products")
+    if [p.id for p in products] != ids:
+        raise corrupt("ids.json and products.jsonl list different products")
+    if len(set(ids)) != count:
+        raise corrupt("ids.json has duplicate ids")
+    return IndexFiles(path, manifest, products, vectors)

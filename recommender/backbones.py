@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from recommender.errors import RecommenderError, WeightsUnavailable
+from recommender.model_spec import ModelSpec
 
 __all__ = [
     "DEFAULT_BACKBONE",
@@ -42,8 +43,7 @@ __all__ = [
 class Extractor(Protocol):
     """What the index builder and the query side need from a model."""
 
-    name: str
-    weights: str
+    spec: ModelSpec  # which model this is: what an index records and a query must match
     input_size: tuple[int, int]  # (height, width)
     dim: int
 
@@ -125,11 +125,10 @@ def _forward(model: Any, preprocess: Any, batch: Any) -> Any:
 class KerasExtractor:
     """A headless keras.applications model with global average pooling and its own preprocessing."""
 
-    def __init__(self, name: str, weights: str, spec: KerasBackbone, model: Any, keras: Any) -> None:
+    def __init__(self, model_spec: ModelSpec, spec: KerasBackbone, model: Any, keras: Any) -> None:
         import tensorflow as tf
 
-        self.name = name
-        self.weights = weights
+        self.spec = model_spec
         self.input_size = (spec.size, spec.size)
         self.dim = spec.dim
         self.model = model
@@ -152,14 +151,12 @@ class KerasExtractor:
         return vectors.astype(np.float32, copy=False)
 
 
-def _build_keras(name: str, weights: str, seed: int) -> KerasExtractor:
-    """weights is "imagenet", "none" or a file path (checked before the slow model build)."""
+def _build_keras(model_spec: ModelSpec, seed: int) -> KerasExtractor:
+    """Weights "imagenet", "none" or a file (checked before the slow model build)."""
+    name, weights, path = model_spec.backbone, model_spec.weights, model_spec.weights_file
     spec = KERAS_BACKBONES[name]
-    path = None
-    if weights not in ("imagenet", "none"):
-        path = Path(weights).expanduser().resolve()
-        if not path.is_file():
-            raise WeightsUnavailable(f"The weights file {weights} does not exist.")
+    if path is not None and not path.is_file():
+        raise WeightsUnavailable(f"The weights file {weights} does not exist.")
     keras = _import_keras()
     constructor = getattr(keras.applications, spec.constructor)
     shape = dict(include_top=False, pooling="avg", input_shape=(spec.size, spec.size, 3))
@@ -175,7 +172,7 @@ def _build_keras(name: str, weights: str, seed: int) -> KerasExtractor:
                 f"file with --weights PATH.h5 (e.g. downloaded elsewhere into ~/.keras/models) or use a "
                 f"TFLite extractor with --backbone PATH.tflite."
             ) from exc
-        return KerasExtractor(name, "imagenet", spec, model, keras)
+        return KerasExtractor(model_spec, spec, model, keras)
 
     if path is not None:
         model = constructor(weights=None, **shape)
@@ -189,7 +186,7 @@ def _build_keras(name: str, weights: str, seed: int) -> KerasExtractor:
                 f"The weights file {weights} cannot be loaded into the {name} backbone: it must hold Keras "
                 f"weights of that architecture without its top, such as the *_notop.h5 files Keras downloads."
             ) from exc
-        return KerasExtractor(name, str(path), spec, model, keras)
+        return KerasExtractor(model_spec, spec, model, keras)
 
     # Random initial weights drawn from the seed, so every process builds the same model; the
     # Python and NumPy generators are put back so callers' randomness is not disturbed.
@@ -200,7 +197,7 @@ def _build_keras(name: str, weights: str, seed: int) -> KerasExtractor:
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
-    return KerasExtractor(name, "none", spec, model, keras)
+    return KerasExtractor(model_spec, spec, model, keras)
 
 
 def _open_interpreter(path: Path, *, keep_all_tensors: bool = False, num_threads: int | None = None,
@@ -278,8 +275,7 @@ class TFLiteExtractor:
         _, height, width, channels = (int(d) for d in self._input["shape"])
         if channels != 3:
             raise WeightsUnavailable(f"{path} does not take RGB images (its input has {channels} channels).")
-        self.name = path.name
-        self.weights = str(path)
+        self.spec = ModelSpec.parse(str(path))
         self.input_size = (height, width)
         self.dim = int(self._feature["shape"][-1])
         self._batch_size = 1
@@ -339,25 +335,23 @@ class TFLiteExtractor:
         return values.astype(np.float32, copy=False)
 
 
-def load_extractor(backbone: str = DEFAULT_BACKBONE, weights: str = "imagenet", *, seed: int = 0) -> Extractor:
-    """The extractor for a backbone name or a `.tflite` file.
+def load_extractor(spec: ModelSpec, *, seed: int = 0) -> Extractor:
+    """The extractor a spec names: a Keras application or a TensorFlow Lite file.
 
-    weights: "imagenet" (Keras download and cache), "none" (random from `seed`, the same in every
-    process) or a weights file path. A TFLite model carries its own weights; its file is `backbone`,
-    or `weights` when that is a `.tflite` path (so an index manifest's name + path reloads it).
-    Raises WeightsUnavailable (one sentence) when weights cannot be had, RecommenderError for an
-    unknown backbone.
+    Weights "imagenet" are Keras' download (cached), "none" random from `seed` (the same in every
+    process), else a weights file. Raises WeightsUnavailable (one sentence) when weights cannot be
+    had, RecommenderError for an unknown backbone. A spec's head is not applied here: see
+    `recommender.engine`.
     """
-    if backbone.lower().endswith(".tflite"):
-        path = Path(weights if weights.lower().endswith(".tflite") else backbone).expanduser().resolve()
+    if spec.is_tflite:
+        path = Path(spec.backbone)
         if not path.is_file():
             raise WeightsUnavailable(f"The TensorFlow Lite model {path} does not exist.")
         return TFLiteExtractor(path)
-    name = backbone.lower()
-    if name not in KERAS_BACKBONES:
+    if spec.backbone not in KERAS_BACKBONES:
         raise RecommenderError(
-            f"Unknown backbone {backbone!r}: use one of {', '.join(KERAS_BACKBONES)} or the path of a .tflite file."
+            f"Unknown backbone {spec.backbone!r}: use one of {', '.join(KERAS_BACKBONES)} or the path of a "
+            ".tflite file."
         )
-    keyword = weights.lower()
     with _BUILD_LOCK:
-        return _build_keras(name, keyword if keyword in ("imagenet", "none") else weights, seed)
+        return _build_keras(spec.without_head(), seed)

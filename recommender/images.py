@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 
 from recommender.errors import ImageError
 
-__all__ = ["DEFAULT_MAX_BYTES", "ImageError", "open_image", "load_for_model"]
+__all__ = ["DEFAULT_MAX_BYTES", "ImageError", "open_image", "fit_to_model", "load_for_model"]
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 10 * MIB
@@ -109,12 +109,16 @@ def open_image(source: str | Path | bytes, *, max_bytes: int | None = None) -> I
     return _open(source, max_bytes, None)
 
 
+def fit_to_model(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """A decoded image resized (whole, no crop) to the model input `size` = (height, width): uint8 (h, w, 3)."""
+    height, width = size
+    resized = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    return np.asarray(resized, dtype=np.uint8)
+
+
 def load_for_model(
     source: str | Path | bytes, size: tuple[int, int], *, max_bytes: int | None = None
 ) -> np.ndarray:
-    """The image resized (whole, no crop) to the model input `size` = (height, width): uint8 (h, w, 3)."""
-    height, width = size
-    side = max(height, width)  # the draft must cover the target in either orientation (EXIF may rotate)
-    image = _open(source, max_bytes, (side, side))
-    resized = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    return np.asarray(resized, dtype=np.uint8)
+    """Decode and resize in one go, letting JPEG decode at a reduced scale first (the build's reader)."""
+    side = max(size)  # the draft must cover the target in either orientation (EXIF may rotate)
+    return fit_to_model(_open(source, max_bytes, (side, side)), size)

@@ -64,9 +64,11 @@ def demo_catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo_index_dir(tmp_path_factory: pytest.TempPathFactory, demo_catalog_dir: Path) -> Path:
     """An index of the demo catalogue with a fast random-weights backbone (ranking not meaningful)."""
     from recommender.backbones import load_extractor
+    from recommender.build import build_index
     from recommender.catalog import load_catalog
-    from recommender.embeddings import build_index
+    from recommender.model_spec import ModelSpec
 
     out = tmp_path_factory.mktemp("demo-index")
-    build_index(load_catalog(demo_catalog_dir), out, load_extractor("mobilenet_v2", "none"), progress=False)
+    build_index(load_catalog(demo_catalog_dir), out, load_extractor(ModelSpec.parse("mobilenet_v2", "none")),
+                progress=False)
     return out

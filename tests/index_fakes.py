@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from recommender.catalog import Catalog, Product, Skipped
+from recommender.model_spec import ModelSpec
 
 
 class Interrupted(Exception):
@@ -22,7 +23,7 @@ class Interrupted(Exception):
 class FakeExtractor:
     def __init__(self, *, name: str = "fake", weights: str = "none", dim: int = 8, size: tuple[int, int] = (12, 10),
                  fail_after: int | None = None, delay: float = 0.0, seed: int = 0) -> None:
-        self.name, self.weights, self.dim, self.input_size = name, weights, dim, size
+        self.spec, self.dim, self.input_size = ModelSpec.parse(name, weights), dim, size
         self.projection = np.random.default_rng(seed).standard_normal((size[0] * size[1] * 3, dim)).astype(np.float32)
         self.fail_after, self.delay = fail_after, delay
         self.batches = 0

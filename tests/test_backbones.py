@@ -13,6 +13,7 @@ import pytest
 from recommender.backbones import KERAS_BACKBONES, load_extractor
 from recommender.errors import RecommenderError, WeightsUnavailable
 from recommender.images import load_for_model
+from recommender.model_spec import ModelSpec
 from tests.conftest import SHARED_CLOTHING, TFLITE_V1, TFLITE_V2, require
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,7 @@ def random_batch(n: int, size: tuple[int, int], seed: int = 1) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def mobilenet() -> object:
-    return load_extractor("mobilenet_v2", "none", seed=0)
+    return load_extractor(ModelSpec.parse("mobilenet_v2", "none"), seed=0)
 
 
 # --- Keras backbones with random weights ---------------------------------------------------------------
@@ -32,21 +33,21 @@ def mobilenet() -> object:
 
 @pytest.mark.parametrize("name, dim", [("resnet50", 2048), ("mobilenet_v2", 1280)])
 def test_random_weights_shape_and_determinism(name: str, dim: int) -> None:
-    extractor = load_extractor(name, "none", seed=0)
-    assert (extractor.name, extractor.weights, extractor.input_size, extractor.dim) == (name, "none", (224, 224), dim)
+    extractor = load_extractor(ModelSpec.parse(name, "none"), seed=0)
+    assert (extractor.spec, extractor.input_size, extractor.dim) == (ModelSpec(name, "none"), (224, 224), dim)
     batch = random_batch(3, extractor.input_size)
     vectors = extractor.embed(batch)
     assert vectors.shape == (3, dim) and vectors.dtype == np.float32
     assert np.isfinite(vectors).all()
     assert np.array_equal(extractor.embed(batch), vectors)  # same batch, same output
     assert not np.allclose(vectors[0], vectors[1], rtol=1e-3, atol=0)  # different images, different vectors
-    again = load_extractor(name, "none", seed=0)  # a second model from the same seed is the same model
+    again = load_extractor(ModelSpec.parse(name, "none"), seed=0)  # a second model from the same seed is the same model
     np.testing.assert_allclose(again.embed(batch), vectors, rtol=1e-5, atol=0)
 
 
 def test_different_seed_gives_different_vectors(mobilenet: object) -> None:
     batch = random_batch(2, mobilenet.input_size)
-    other = load_extractor("mobilenet_v2", "none", seed=1)
+    other = load_extractor(ModelSpec.parse("mobilenet_v2", "none"), seed=1)
     assert not np.allclose(other.embed(batch), mobilenet.embed(batch), rtol=1e-2, atol=0)
 
 
@@ -56,8 +57,9 @@ def test_seeded_weights_are_the_same_in_another_process(mobilenet: object, tmp_p
     script = (
         "import sys, numpy as np\n"
         "from recommender.backbones import load_extractor\n"
+        "from recommender.model_spec import ModelSpec\n"
         "batch = np.load(sys.argv[1])\n"
-        "np.save(sys.argv[2], load_extractor('mobilenet_v2', 'none', seed=0).embed(batch))\n"
+        "np.save(sys.argv[2], load_extractor(ModelSpec.parse('mobilenet_v2', 'none'), seed=0).embed(batch))\n"
     )
     subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "batch.npy"), str(tmp_path / "out.npy")],
@@ -105,7 +107,7 @@ def test_imagenet_download_failure_is_one_sentence(
 
     monkeypatch.setattr(file_utils, "get_file", offline)  # as keras fails here, cache or not
     with pytest.raises(WeightsUnavailable) as caught:
-        load_extractor("mobilenet_v2", "imagenet")
+        load_extractor(ModelSpec.parse("mobilenet_v2", "imagenet"))
     message = str(caught.value)
     assert "ImageNet weights for mobilenet_v2 could not be downloaded" in message
     assert "--weights" in message and ".tflite" in message and "\n" not in message
@@ -128,8 +130,8 @@ def test_local_weights_file_is_loaded(mobilenet: object, tmp_path: Path, file_na
         mobilenet.model.save_weights(str(path))
     else:
         save_legacy_h5(mobilenet.model, path)
-    loaded = load_extractor("mobilenet_v2", str(path), seed=99)  # the file, not the seed, decides
-    assert loaded.weights == str(path)
+    loaded = load_extractor(ModelSpec.parse("mobilenet_v2", str(path)), seed=99)  # the file, not the seed, decides
+    assert loaded.spec == ModelSpec("mobilenet_v2", str(path))
     batch = random_batch(2, mobilenet.input_size)
     np.testing.assert_allclose(loaded.embed(batch), mobilenet.embed(batch), rtol=1e-5, atol=0)
 
@@ -137,7 +139,7 @@ def test_local_weights_file_is_loaded(mobilenet: object, tmp_path: Path, file_na
 def test_missing_weights_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.h5"
     with pytest.raises(WeightsUnavailable, match="nope.h5 does not exist"):
-        load_extractor("resnet50", str(missing))
+        load_extractor(ModelSpec.parse("resnet50", str(missing)))
 
 
 def test_weights_file_of_another_model(mobilenet: object, tmp_path: Path) -> None:
@@ -149,12 +151,12 @@ def test_weights_file_of_another_model(mobilenet: object, tmp_path: Path) -> Non
     junk.write_text("not weights")
     for bad in (path, legacy, junk):
         with pytest.raises(WeightsUnavailable, match="cannot be loaded into the efficientnet_b0 backbone"):
-            load_extractor("efficientnet_b0", str(bad))
+            load_extractor(ModelSpec.parse("efficientnet_b0", str(bad)))
 
 
 def test_unknown_backbone_lists_the_valid_names() -> None:
     with pytest.raises(RecommenderError) as caught:
-        load_extractor("vgg16", "none")
+        load_extractor(ModelSpec.parse("vgg16", "none"))
     assert not isinstance(caught.value, WeightsUnavailable)
     for name in KERAS_BACKBONES:
         assert name in str(caught.value)
@@ -162,11 +164,11 @@ def test_unknown_backbone_lists_the_valid_names() -> None:
 
 def test_tflite_file_missing_or_invalid(tmp_path: Path) -> None:
     with pytest.raises(WeightsUnavailable, match="does not exist"):
-        load_extractor(str(tmp_path / "model.tflite"))
+        load_extractor(ModelSpec.parse(str(tmp_path / "model.tflite")))
     fake = tmp_path / "fake.tflite"
     fake.write_bytes(b"definitely not a flatbuffer" * 10)
     with pytest.raises(WeightsUnavailable, match="not a TensorFlow Lite model"):
-        load_extractor(str(fake))
+        load_extractor(ModelSpec.parse(str(fake)))
 
 
 # --- TFLite extractors from ../shared/models --------------------------------------------------------------
@@ -179,9 +181,9 @@ def shared_photos(size: tuple[int, int], n: int = 4) -> np.ndarray:
 
 @pytest.mark.parametrize("model, dim", [(TFLITE_V1, 1024), (TFLITE_V2, 1280)])
 def test_tflite_extractor(model: Path, dim: int) -> None:
-    extractor = load_extractor(str(require(model)))
-    assert (extractor.name, extractor.weights, extractor.input_size, extractor.dim) == (
-        model.name, str(model.resolve()), (224, 224), dim,
+    extractor = load_extractor(ModelSpec.parse(str(require(model))))
+    assert (extractor.spec, extractor.input_size, extractor.dim) == (
+        ModelSpec(str(model.resolve()), str(model.resolve())), (224, 224), dim,
     )
     photos = shared_photos(extractor.input_size)
     vectors = extractor.embed(photos)
@@ -193,12 +195,12 @@ def test_tflite_extractor(model: Path, dim: int) -> None:
     distances = np.linalg.norm(vectors[:, None] - vectors[None], axis=-1)
     assert (distances[np.triu_indices(len(photos), 1)] > 0.1).all()  # different photos, different vectors
     # An index manifest stores (name, path): that pair reloads the same model from any directory.
-    reloaded = load_extractor(extractor.name, extractor.weights)
+    reloaded = load_extractor(ModelSpec.from_json(extractor.spec.to_json()))
     assert np.array_equal(reloaded.embed(photos), vectors)
 
 
 def test_tflite_classifier_gives_pooled_features_not_class_scores() -> None:
-    extractor = load_extractor(str(require(TFLITE_V2)))
+    extractor = load_extractor(ModelSpec.parse(str(require(TFLITE_V2))))
     vectors = extractor.embed(shared_photos(extractor.input_size, n=2))
     # 1001 softmax scores would sum to 1; the pooled 1280-d ReLU6 map is larger and bounded by 6.
     assert vectors.shape[1] == 1280
@@ -207,7 +209,7 @@ def test_tflite_classifier_gives_pooled_features_not_class_scores() -> None:
 
 @pytest.mark.parametrize("model", [TFLITE_V1, TFLITE_V2])
 def test_tflite_extractor_is_thread_safe(model: Path) -> None:
-    extractor = load_extractor(str(require(model)))
+    extractor = load_extractor(ModelSpec.parse(str(require(model))))
     photos = shared_photos(extractor.input_size)
     batches = [photos[: n % 4 + 1] for n in range(12)]  # batch sizes change from call to call
     expected = [extractor.embed(batch) for batch in batches]

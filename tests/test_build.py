@@ -1,4 +1,4 @@
-"""The resumable, atomic embedding build (with a fake extractor: no TensorFlow needed)."""
+"""The resumable, atomic embedding build and its reader -> mapper pipeline (a fake extractor: no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.embeddings import build_index, embed_one, embed_sources
+from recommender.build import build_index
 from recommender.errors import CatalogError, IndexFormatError
 from recommender.images import load_for_model
 from recommender.index import Index
+from recommender.pipeline import embed_sources
 from tests.index_fakes import FakeExtractor, Interrupted, make_catalog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,15 +37,16 @@ def test_build_writes_the_documented_files(tmp_path: Path) -> None:
     manifest = build_index(catalog, tmp_path / "idx", extractor, batch_size=4, chunk_size=10, workers=2,
                            progress=False)
     on_disk, ids, vectors, products = read_index(tmp_path / "idx")
-    assert on_disk == manifest
+    assert on_disk == manifest.to_json()
     assert sorted(os.listdir(tmp_path / "idx")) == ["ids.json", "manifest.json", "products.jsonl", "vectors.npy"]
-    assert manifest["format_version"] == 1 and manifest["dtype"] == "float32"
-    assert (manifest["backbone"], manifest["weights"], manifest["dim"], manifest["count"]) == ("fake", "none", 8, 23)
-    assert manifest["input_size"] == [12, 10]
-    assert manifest["catalog"] == {"path": str(catalog.root.resolve()), "layout": "csv",
-                                   "fingerprint": catalog.fingerprint(), "products": 23}
-    assert manifest["skipped"] == [{"ref": "line 99", "reason": "malformed row"}]
-    assert manifest["skipped_counts"] == {"malformed row": 1}
+    assert on_disk["format_version"] == 2 and on_disk["dtype"] == "float32"
+    assert on_disk["model"] == {"backbone": "fake", "weights": "none", "head": None}
+    assert (on_disk["dim"], on_disk["count"]) == (8, 23)
+    assert on_disk["input_size"] == [12, 10]
+    assert on_disk["catalog"] == {"path": str(catalog.root.resolve()), "layout": "csv",
+                                  "fingerprint": catalog.fingerprint(), "products": 23}
+    assert on_disk["skipped"] == [{"ref": "line 99", "reason": "malformed row"}]
+    assert on_disk["skipped_counts"] == {"malformed row": 1}
     assert ids == [p.id for p in catalog.products]
     assert [p["id"] for p in products] == ids
     assert products[3] == {"id": "p003", "image": str(catalog.products[3].image),
@@ -60,12 +62,11 @@ def test_unreadable_images_are_skipped_and_reported(tmp_path: Path, capsys: pyte
     _, ids, vectors, _ = read_index(tmp_path / "idx")
     assert ids == ["p000", "p001", "p003", "p004", "p006", "p008"]
     assert vectors.shape == (6, 8)
-    assert manifest["count"] == 6
-    assert manifest["skipped"] == [{"ref": "line 99", "reason": "malformed row"},
-                                   {"ref": "p002", "reason": "unreadable image"},
-                                   {"ref": "p005", "reason": "unreadable image"},
-                                   {"ref": "p007", "reason": "unreadable image"}]
-    assert manifest["skipped_counts"] == {"malformed row": 1, "unreadable image": 3}
+    assert manifest.count == 6
+    assert [(s.ref, s.reason) for s in manifest.skipped] == [
+        ("line 99", "malformed row"), ("p002", "unreadable image"), ("p005", "unreadable image"),
+        ("p007", "unreadable image")]
+    assert manifest.skipped_counts() == {"malformed row": 1, "unreadable image": 3}
     err = capsys.readouterr().err
     assert "skipped p005" in err and "3 unreadable image" in err and "images/s" in err
 
@@ -98,7 +99,7 @@ def test_interrupted_build_resumes_to_the_uninterrupted_result(tmp_path: Path, c
     assert resumed[1] == whole[1] and len(set(resumed[1])) == len(resumed[1]) == 22
     np.testing.assert_array_equal(resumed[2], whole[2])
     assert resumed[3] == whole[3]
-    assert manifest["skipped"] == whole[0]["skipped"]
+    assert manifest.to_json()["skipped"] == whole[0]["skipped"]
 
 
 def test_different_inputs_start_the_build_over(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -117,7 +118,7 @@ def test_different_inputs_start_the_build_over(tmp_path: Path, capsys: pytest.Ca
 KILLED_BUILD = """
 import sys
 from pathlib import Path
-from recommender.embeddings import build_index
+from recommender.build import build_index
 from tests.index_fakes import FakeExtractor, make_catalog
 root = Path(sys.argv[1])
 catalog = make_catalog(root / "cat", n=24)
@@ -157,8 +158,9 @@ def test_embed_sources_reports_positions_and_failures(tmp_path: Path) -> None:
     assert [position for position, _ in failures] == [1, 3]
     assert all(message for _, message in failures)
     assert vectors.shape == (3, 8) and vectors.dtype == np.float32
-    np.testing.assert_allclose(vectors[1], embed_one(extractor, images[1]), rtol=1e-6)
-    np.testing.assert_allclose(vectors[2], embed_one(extractor, images[4].read_bytes()), rtol=1e-6)
+    for row, image in ((1, images[1]), (2, images[4])):
+        np.testing.assert_allclose(vectors[row], extractor.embed(load_for_model(image, extractor.input_size)[None])[0],
+                                   rtol=1e-6)
     empty, ok, failures = embed_sources(extractor, [])
     assert empty.shape == (0, 8) and ok == [] and failures == []
 

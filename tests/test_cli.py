@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from recommender.build import build_index
+from recommender.catalog import Skipped
 from recommender.cli import main
 from recommender.commands.build import default_out
-from recommender.commands.query import parse_filters
-from recommender.embeddings import build_index
 from recommender.errors import RecommenderError, WeightsUnavailable
+from recommender.filters import parse_filter_items
+from recommender.model_spec import ModelSpec
 from recommender.settings import EMBEDDINGS_DIR
 from tests.index_fakes import FakeExtractor, make_catalog
 
@@ -45,7 +47,7 @@ def cli_index(demo_catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 def test_build_then_query_json(cli_index: Path, demo_catalog_dir: Path, capsys: pytest.CaptureFixture) -> None:
     manifest = json.loads((cli_index / "manifest.json").read_text())
-    assert (manifest["backbone"], manifest["weights"], manifest["count"]) == ("mobilenet_v2", "none", 60)
+    assert (manifest["model"]["backbone"], manifest["model"]["weights"], manifest["count"]) == ("mobilenet_v2", "none", 60)
     assert manifest["dim"] == 1280 and manifest["input_size"] == [224, 224]
     assert not (cli_index / ".build").exists()
     capsys.readouterr()
@@ -91,13 +93,14 @@ def test_query_table(cli_index: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_parse_filters_and_default_out() -> None:
-    assert parse_filters(["gender=Women", "baseColour=Navy Blue", "gender=Unisex", "usage=a=b"]) == {
+    assert parse_filter_items(["gender=Women", "baseColour=Navy Blue", "gender=Unisex", "usage=a=b"]) == {
         "gender": ["Women", "Unisex"], "baseColour": ["Navy Blue"], "usage": ["a=b"]}
     for bad in ("gender", "=Women", "gender="):
         with pytest.raises(RecommenderError, match="write KEY=VALUE"):
-            parse_filters([bad])
-    assert default_out(Path("/data/shop/catalogue"), "resnet50") == EMBEDDINGS_DIR / "catalogue-resnet50"
-    assert default_out(Path("/data/shop"), "/m/mobilenet_v1.tflite") == EMBEDDINGS_DIR / "shop-mobilenet_v1"
+            parse_filter_items([bad])
+    assert default_out(Path("/data/shop/catalogue"), ModelSpec.parse("resnet50")) == EMBEDDINGS_DIR / "catalogue-resnet50"
+    assert default_out(Path("/data/shop"), ModelSpec.parse("/m/mobilenet_v1.tflite")) == EMBEDDINGS_DIR / "shop-mobilenet_v1"
+    assert default_out(Path("/data/shop"), ModelSpec.parse("resnet50", "none")) == EMBEDDINGS_DIR / "shop-resnet50-random"
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +125,7 @@ def one_line_error(argv: list[str]) -> str:
 def test_query_errors_are_one_sentence(fake_index: Path) -> None:
     index = str(fake_index / "index")
     assert "There is no index at" in one_line_error(["query", "--index", str(fake_index / "nope"), "--id", "p001"])
-    assert "Bad --filter 'gender'" in one_line_error(["query", "--index", index, "--id", "p001", "--filter", "gender"])
+    assert "Bad filter 'gender'" in one_line_error(["query", "--index", index, "--id", "p001", "--filter", "gender"])
     assert "No product with id 'zzz'" in one_line_error(["query", "--index", index, "--id", "zzz"])
     assert "Unknown attribute 'colour'" in one_line_error(
         ["query", "--index", index, "--id", "p001", "--filter", "colour=Blue"])
@@ -139,11 +142,11 @@ def test_build_errors_are_one_sentence(fake_index: Path, tmp_path: Path) -> None
 @pytest.fixture
 def offline_backbones(monkeypatch: pytest.MonkeyPatch) -> None:
     """A backbones module that has the fake extractor and no network for ImageNet weights."""
-    def load_extractor(backbone: str = "resnet50", weights: str = "imagenet", *, seed: int = 0) -> FakeExtractor:
-        if weights == "imagenet":
+    def load_extractor(spec: ModelSpec, *, seed: int = 0) -> FakeExtractor:
+        if spec.weights == "imagenet":
             raise WeightsUnavailable("Keras cannot download the imagenet weights (no network); "
                                      "pass --weights PATH to a local weights file.")
-        return FakeExtractor(name=backbone, weights=weights)
+        return FakeExtractor(name=spec.backbone, weights=spec.weights)
 
     module = types.ModuleType("recommender.backbones")
     module.load_extractor = load_extractor  # type: ignore[attr-defined]
@@ -174,7 +177,8 @@ def test_tflite_build_and_query(demo_catalog_dir: Path, tmp_path: Path, capsys: 
     assert main(["build", "--catalog", str(demo_catalog_dir), "--out", str(out), "--backbone", str(model),
                  "--no-progress"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert (manifest["backbone"], manifest["weights"], manifest["dim"]) == (model.name, str(model.resolve()), 1024)
+    assert manifest["model"] == {"backbone": str(model.resolve()), "weights": str(model.resolve()), "head": None}
+    assert manifest["dim"] == 1024
     capsys.readouterr()
     ids = json.loads((out / "ids.json").read_text())
     image = demo_catalog_dir / "images" / f"{ids[11]}.jpg"
@@ -186,10 +190,9 @@ def test_tflite_build_and_query(demo_catalog_dir: Path, tmp_path: Path, capsys: 
 def test_build_summary_names_the_skipped_entries() -> None:
     from recommender.commands.build import skipped_lines
 
-    skipped = [{"ref": "39403", "reason": "missing image"}, {"ref": "line 7", "reason": "malformed row"},
-               {"ref": "39410", "reason": "missing image"}]
+    skipped = (Skipped("39403", "missing image"), Skipped("line 7", "malformed row"), Skipped("39410", "missing image"))
     assert skipped_lines(skipped) == ["  missing image: 39403, 39410", "  malformed row: line 7"]
-    many = [{"ref": str(i), "reason": "missing image"} for i in range(25)]
+    many = tuple(Skipped(str(i), "missing image") for i in range(25))
     (line,) = skipped_lines(many, most=3)
     assert line == "  missing image: 0, 1, 2 and 22 more (all in manifest.json)"
 

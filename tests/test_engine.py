@@ -10,10 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from recommender.embeddings import build_index
-from recommender.engine import Recommender, ensure_demo_index
+from recommender.build import build_index
+from recommender.demo_index import ensure_demo_index
+from recommender.engine import Recommender
 from recommender.errors import IncompatibleIndex, RecommenderError, WeightsUnavailable
+from recommender.images import open_image
+from recommender.index import Index
+from recommender.index_format import read_manifest
+from recommender.model_spec import ModelSpec
 from recommender.settings import Settings
 from tests.index_fakes import FakeExtractor, make_catalog
 
@@ -24,12 +30,12 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     returns FakeExtractors ("imagenet" is unavailable, as offline)."""
     calls: list[tuple[str, str]] = []
 
-    def load_extractor(backbone: str = "resnet50", weights: str = "imagenet", *, seed: int = 0) -> FakeExtractor:
-        calls.append((backbone, weights))
+    def load_extractor(spec: ModelSpec, *, seed: int = 0) -> FakeExtractor:
+        calls.append((spec.backbone, spec.weights))
         time.sleep(0.05)  # widen the window for concurrent first uses
-        if weights == "imagenet":
+        if spec.weights == "imagenet":
             raise WeightsUnavailable("ImageNet weights cannot be downloaded (no network); pass a weights file.")
-        return FakeExtractor(name=backbone, weights=weights)
+        return FakeExtractor(name=spec.backbone, weights=spec.weights)
 
     module = types.ModuleType("recommender.backbones")
     module.load_extractor = load_extractor  # type: ignore[attr-defined]
@@ -63,7 +69,7 @@ def test_query_image_loads_the_index_backbone_once(built, loads) -> None:
     assert engine.random_weights
     assert loads == []  # lazily: nothing loaded until a photo must be embedded
     results: list = []
-    threads = [threading.Thread(target=lambda: results.append(engine.query_image(catalog.products[7].image, k=3)))
+    threads = [threading.Thread(target=lambda: results.append(engine.query_file(catalog.products[7].image, k=3)))
                for _ in range(4)]
     for thread in threads:
         thread.start()
@@ -72,7 +78,7 @@ def test_query_image_loads_the_index_backbone_once(built, loads) -> None:
     assert loads == [("tiny", "none")]
     assert all([h.id for h in r] == [h.id for h in results[0]] for r in results)
     assert results[0][0].id == "p007" and results[0][0].distance == pytest.approx(0, abs=1e-4)
-    hits = engine.query_image(catalog.products[7].image.read_bytes(), k=3)
+    hits = engine.query_image(open_image(catalog.products[7].image.read_bytes()), k=3)
     assert [h.id for h in hits] == [h.id for h in results[0]]
     assert loads == [("tiny", "none")]
 
@@ -80,17 +86,18 @@ def test_query_image_loads_the_index_backbone_once(built, loads) -> None:
 def test_open_refuses_an_incompatible_extractor(built) -> None:
     _, folder = built
     Recommender.open(folder, extractor=FakeExtractor(name="tiny"))
-    with pytest.raises(IncompatibleIndex, match="built with backbone tiny .* the query uses other"):
+    with pytest.raises(IncompatibleIndex, match=r"built with tiny \(random\) .* the query uses other \(random\)"):
         Recommender.open(folder, extractor=FakeExtractor(name="other"))
 
 
 def test_an_offline_imagenet_index_fails_with_the_weights_sentence(built, loads) -> None:
     _, folder = built
-    engine = Recommender(Recommender.open(folder).index)
-    engine.index.manifest["weights"] = "imagenet"
+    manifest_path = folder / "manifest.json"
+    manifest_path.write_text(manifest_path.read_text().replace('"weights": "none"', '"weights": "imagenet"'))
+    engine = Recommender(Index.load(folder))
     assert not engine.random_weights
     with pytest.raises(WeightsUnavailable, match="cannot be downloaded"):
-        engine.query_image(b"irrelevant")
+        engine.query_image(Image.new("RGB", (8, 8)))
 
 
 def test_ensure_demo_index_builds_once_then_reuses(tmp_path: Path, loads, capsys: pytest.CaptureFixture) -> None:
@@ -115,5 +122,5 @@ def test_ensure_demo_index_builds_once_then_reuses(tmp_path: Path, loads, capsys
                        weights="none")
     ensure_demo_index(rebuilt)  # another backbone: rebuilt with it
     assert loads[-1] == ("other", "none")
-    assert Recommender.open(settings.demo_index).index.manifest["backbone"] == "other"
+    assert read_manifest(settings.demo_index).model == ModelSpec("other", "none")
     assert np.isfinite(Recommender.open(settings.demo_index).index.vectors).all()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from recommender.build import build_index
 from recommender.catalog import Catalog, Product
-from recommender.embeddings import build_index
 from recommender.engine import Recommender
 from recommender.index import Index
 from tests.index_fakes import FakeExtractor, write_image

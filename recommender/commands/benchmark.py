@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from recommender.benchmark import SECTIONS, BenchmarkConfig, render_table, run_benchmark
+SECTIONS = ("machine", "matmul", "embedding", "query", "build", "app")
 
 
 def _positive_int(text: str) -> int:
@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recommender.benchmark import BenchmarkConfig, render_table, run_benchmark
+
     overrides: dict = {"images": args.images, "backbone": args.backbone}
     if args.index_sizes:
         overrides["index_sizes"] = tuple(args.index_sizes)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from recommender.catalog import Skipped
 from recommender.commands import positive_int
+from recommender.model_spec import ModelSpec
 from recommender.settings import EMBEDDINGS_DIR
 
 SHOW_SKIPPED = 20  # skipped entries named per reason in the summary; the manifest lists all
@@ -23,11 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--catalog", type=Path, required=True, metavar="DIR",
                         help="catalogue: Kaggle styles.csv + images/, one folder per category, or a CSV file")
     parser.add_argument("--out", type=Path, metavar="DIR",
-                        help=f"index folder to write (default: {EMBEDDINGS_DIR}/<catalogue name>-<backbone>)")
-    parser.add_argument("--backbone", default="resnet50", metavar="NAME|PATH.tflite",
-                        help="Keras backbone name (default: resnet50) or a TensorFlow Lite extractor file")
-    parser.add_argument("--weights", default="imagenet", metavar="imagenet|none|PATH",
-                        help="imagenet (downloaded by Keras), none (random, for tests) or a weights file")
+                        help=f"index folder to write (default: {EMBEDDINGS_DIR}/<catalogue name>-<model>)")
+    add_model_arguments(parser)
     parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="images per model batch")
     parser.add_argument("--chunk-size", type=positive_int, default=1024, metavar="N",
                         help="products per saved chunk: the unit of resumption")
@@ -37,16 +36,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def default_out(catalog: Path, backbone: str) -> Path:
-    name = Path(backbone).stem if backbone.endswith(".tflite") else backbone
-    return EMBEDDINGS_DIR / f"{catalog.resolve().name}-{name}"
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--backbone and --weights, as build and evaluate take them."""
+    parser.add_argument("--backbone", default="resnet50", metavar="NAME|PATH.tflite",
+                        help="Keras backbone name (default: resnet50) or a TensorFlow Lite extractor file")
+    parser.add_argument("--weights", default="imagenet", metavar="imagenet|none|PATH",
+                        help="imagenet (downloaded by Keras), none (random, for tests) or a weights file")
 
 
-def skipped_lines(skipped: list[dict[str, str]], most: int = SHOW_SKIPPED) -> list[str]:
+def default_out(catalog: Path, spec: ModelSpec) -> Path:
+    return EMBEDDINGS_DIR / f"{catalog.resolve().name}-{spec.slug}"
+
+
+def skipped_lines(skipped: tuple[Skipped, ...], most: int = SHOW_SKIPPED) -> list[str]:
     """One line per skipped reason naming the entries, so a merchant can fix exactly those rows."""
     by_reason: dict[str, list[str]] = {}
     for entry in skipped:
-        by_reason.setdefault(entry["reason"], []).append(entry["ref"])
+        by_reason.setdefault(entry.reason, []).append(entry.ref)
     lines = []
     for reason, refs in by_reason.items():
         more = f" and {len(refs) - most} more (all in manifest.json)" if len(refs) > most else ""
@@ -56,19 +62,20 @@ def skipped_lines(skipped: list[dict[str, str]], most: int = SHOW_SKIPPED) -> li
 
 def run(args: argparse.Namespace) -> int:
     from recommender.backbones import load_extractor
+    from recommender.build import build_index
     from recommender.catalog import load_catalog
-    from recommender.embeddings import build_index
 
-    out = args.out or default_out(args.catalog, args.backbone)
+    spec = ModelSpec.parse(args.backbone, args.weights)
+    out = args.out or default_out(args.catalog, spec)
     catalog = load_catalog(args.catalog)
-    extractor = load_extractor(args.backbone, args.weights)
+    extractor = load_extractor(spec)
     manifest = build_index(catalog, out, extractor, batch_size=args.batch_size, chunk_size=args.chunk_size,
                            workers=args.workers, progress=not args.no_progress)
-    skipped = ", ".join(f"{n} {reason}" for reason, n in manifest["skipped_counts"].items()) or "none"
-    print(f"Index written to {out}: {manifest['count']} products, {manifest['dim']}-d vectors from "
-          f"{manifest['backbone']} (weights {manifest['weights']}); skipped: {skipped}.")
-    for line in skipped_lines(manifest["skipped"]):
+    skipped = ", ".join(f"{n} {reason}" for reason, n in manifest.skipped_counts().items()) or "none"
+    print(f"Index written to {out}: {manifest.count} products, {manifest.dim}-d vectors from "
+          f"{manifest.model.label}; skipped: {skipped}.")
+    for line in skipped_lines(manifest.skipped):
         print(line)
-    if manifest["weights"] == "none":
+    if manifest.random_weights:
         print("Note: random weights: rankings from this index are not meaningful.")
     return 0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from recommender.atomic import write_text_atomic
 from recommender.commands import positive_int
 from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
+from recommender.model_spec import ModelSpec
 from recommender.settings import EMBEDDINGS_DIR
 
 if TYPE_CHECKING:
@@ -52,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recommender import evaluate
     from recommender.catalog import load_catalog
+    from recommender.evaluation import report
+    from recommender.evaluation.run import evaluate_index
     from recommender.index import Index
 
     if not args.index and not args.backbone:
@@ -69,67 +71,66 @@ def run(args: argparse.Namespace) -> int:
     if catalog is not None:
         for index in indexes:
             _check_built_from(index, catalog)
-    indexes += [_cached_index(catalog, backbone, args.weights, args.cache, log) for backbone in args.backbone]
+    indexes += [_cached_index(catalog, ModelSpec.parse(backbone, args.weights), args.cache, log)
+                for backbone in args.backbone]
 
     runs = []
     for index in indexes:
         queries = None
         if queries_catalog is not None:  # embedded with this index's own backbone and weights
-            queries = _cached_index(queries_catalog, index.manifest["backbone"], index.manifest["weights"],
-                                    args.cache, log)
+            queries = _cached_index(queries_catalog, index.model, args.cache, log)
         print(f"evaluating {index.path} ...", file=log, flush=True)
-        runs.append(evaluate.evaluate_index(index, args.k, args.attributes, queries=queries, progress=log.isatty()))
-        print(evaluate.format_run(runs[-1], args.k) + "\n", file=log, flush=True)
+        runs.append(evaluate_index(index, args.k, args.attributes, queries=queries, progress=log.isatty()))
+        print(report.format_run(runs[-1], args.k) + "\n", file=log, flush=True)
 
-    feedback = evaluate.feedback_report(args.feedback) if args.feedback else None
+    feedback = report.feedback_report(args.feedback) if args.feedback else None
     if args.feedback:
-        print(evaluate.format_feedback(feedback, args.feedback), file=log)
-    report = evaluate.report_json(runs, args.k, feedback)
+        print(report.format_feedback(feedback, args.feedback), file=log)
+    results = report.report_json(runs, args.k, feedback)
     if args.html:
-        figure = evaluate.comparison_figure(runs, args.k, _title(indexes[0], queries_catalog))
+        figure = report.comparison_figure(runs, args.k, _title(indexes[0], queries_catalog))
         _write_chart(figure, args.html, log)
     if to_stdout:
-        json.dump(report, sys.stdout, indent=2)
+        json.dump(results, sys.stdout, indent=2)
         print()
     elif args.json:
-        _write_report(Path(args.json), json.dumps(report, indent=2) + "\n")
+        _write_report(Path(args.json), json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}", file=log)
     return 0
 
 
 def _check_built_from(index: Index, catalog: Catalog) -> None:
     """Refuse to score an index against the labels of a catalogue it was not built from."""
-    if index.manifest["catalog"]["fingerprint"] != catalog.fingerprint():
+    if index.manifest.catalog.fingerprint != catalog.fingerprint():
         raise IncompatibleIndex(
             f"The index {index.path} was not built from the catalogue {catalog.root} (or that catalogue "
             "changed since); rebuild it or drop --catalog."
         )
 
 
-def _cached_index(catalog: Catalog, backbone: str, weights: str, cache_root: Path, log: TextIO) -> Index:
-    """The index of `catalog` with `backbone` from the evaluation cache: reused when complete, else built.
+def _cached_index(catalog: Catalog, spec: ModelSpec, cache_root: Path, log: TextIO) -> Index:
+    """The index of `catalog` by the model `spec` from the evaluation cache: reused when complete, else built.
 
     The extractor is loaded even to reuse an index, so that one made by a different extractor
     (another output tensor, dimension or weights) is rebuilt rather than scored. An interrupted
     build resumes on the next run (build_index keeps its finished chunks).
     """
-    from recommender import evaluate
     from recommender.backbones import load_extractor
-    from recommender.embeddings import build_index
+    from recommender.build import build_index
+    from recommender.evaluation.run import cache_dir
     from recommender.index import Index
 
-    extractor = load_extractor(backbone, weights)
-    out = evaluate.cache_dir(cache_root, catalog.root, catalog.fingerprint(), extractor.name, extractor.weights)
+    extractor = load_extractor(spec.without_head())
+    out = cache_dir(cache_root, catalog.root, catalog.fingerprint(), extractor.spec)
     try:
         index = Index.load(out)
-        index.check_compatible(extractor)
-        if index.manifest["catalog"]["fingerprint"] == catalog.fingerprint():
+        index.check_compatible(extractor.spec, extractor.dim)
+        if index.manifest.catalog.fingerprint == catalog.fingerprint():
             print(f"reusing {out}", file=log, flush=True)
             return index
     except (IndexFormatError, IncompatibleIndex):
         pass
-    label = evaluate.backbone_label(extractor.name, extractor.weights)
-    print(f"building the index of {catalog.root} with {label} in {out}", file=log, flush=True)
+    print(f"building the index of {catalog.root} with {extractor.spec.label} in {out}", file=log, flush=True)
     build_index(catalog, out, extractor, progress=log.isatty())
     return Index.load(out)
 
@@ -138,7 +139,7 @@ def _title(index: Index, queries_catalog: Catalog | None) -> str:
     def short(path: Path) -> str:  # "clothing-small/train": the last folder alone can be ambiguous
         return "/".join(path.parts[-2:])
 
-    where = short(Path(index.manifest["catalog"]["path"]))
+    where = short(Path(index.manifest.catalog.path))
     if queries_catalog is not None:
         return f"Retrieval precision: {short(queries_catalog.root)} queries against {where}"
     return f"Retrieval precision, leave-one-out on {where}"

@@ -1,0 +1,270 @@
+"""Catalogue -> index folder: a resumable build, chunk by chunk, then one atomic write.
+
+The catalogue is cut into chunks of `chunk_size` products. Each chunk runs reader -> mapper
+(`recommender.pipeline`) -> writer (`.build/chunk-NNNNN.npz`, atomically) on its own, so the same
+chunk worker can run in this process or on any other machine; a rerun with the same inputs keeps
+finished chunks, so a killed build continues where it stopped and ends with exactly the files an
+uninterrupted build writes. Only a few batches of images are ever in memory. When every chunk is
+done, `recommender.index_format.write_index` joins them into the index folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm import tqdm
+
+from recommender.atomic import TEMP_SUFFIX, atomic_write
+from recommender.catalog import Catalog, Product, Skipped
+from recommender.errors import CatalogError, RecommenderError
+from recommender.index_format import BUILD_DIR, FORMAT_VERSION, CatalogInfo, Manifest, write_index, write_json
+from recommender.pipeline import Mapper, Reader, StageTimes
+
+if TYPE_CHECKING:
+    from recommender.backbones import Extractor
+
+__all__ = ["UNREADABLE", "ChunkPlan", "Chunk", "embed_chunk", "build_index"]
+
+UNREADABLE = "unreadable image"
+PLAN_FILE = "plan.json"
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """One unit of work and of resumption: a numbered slice of the catalogue's products."""
+
+    number: int
+    products: tuple[Product, ...]
+
+    def path(self, work: Path) -> Path:
+        return work / f"chunk-{self.number:05d}.npz"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A finished chunk file and what it holds; its vectors stay on disk until the final join."""
+
+    path: Path
+    ids: list[str]
+    skipped: list[str]  # ids of unreadable images
+
+    def vectors(self) -> np.ndarray:
+        with np.load(self.path, allow_pickle=False) as data:
+            return data["vectors"]
+
+
+def plan_chunks(products: Sequence[Product], chunk_size: int) -> list[ChunkPlan]:
+    return [ChunkPlan(c, tuple(products[c * chunk_size : (c + 1) * chunk_size]))
+            for c in range(math.ceil(len(products) / chunk_size))]
+
+
+def load_chunk(plan: ChunkPlan, work: Path, dim: int) -> Chunk | None:
+    """A finished chunk, or None when it is absent or does not match the plan (then it is redone)."""
+    path = plan.path(work)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            ids, skipped, vectors = data["ids"].tolist(), data["skipped"].tolist(), data["vectors"]
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    unreadable = set(skipped)
+    expected = [p.id for p in plan.products if p.id not in unreadable]
+    if vectors.shape != (len(ids), dim) or vectors.dtype != np.float32 or ids != expected:
+        return None
+    return Chunk(path, ids, skipped)
+
+
+def embed_chunk(
+    plan: ChunkPlan,
+    work: Path,
+    reader: Reader,
+    mapper: Mapper,
+    *,
+    batch_size: int,
+    times: StageTimes,
+    on_batch: Callable[[int, list[tuple[Product, str]]], None] = lambda n, failures: None,
+) -> Chunk:
+    """Embed one chunk's images and write its chunk file atomically (the writer stage).
+
+    `on_batch(images_done, [(product, error), ...])` reports progress and unreadable images.
+    """
+    products = plan.products
+    groups = [products[i : i + batch_size] for i in range(0, len(products), batch_size)]
+    ids: list[str] = []
+    skipped: list[str] = []
+    parts: list[np.ndarray] = []
+    with closing(reader.batches(([p.image for p in g] for g in groups), times)) as decoded:
+        for members, batch in zip(groups, decoded):
+            parts.append(mapper(batch.pixels, times))
+            ids.extend(members[i].id for i in batch.ok)
+            failed = [(members[i], error) for i, error in batch.failures]
+            skipped.extend(p.id for p, _ in failed)
+            on_batch(len(members), failed)
+    start = time.perf_counter()
+    vectors = np.concatenate(parts) if parts else np.empty((0, mapper.extractor.dim), np.float32)
+    path = plan.path(work)
+    with atomic_write(path, "wb") as handle:
+        np.savez(handle, ids=np.array(ids, dtype=str), vectors=vectors, skipped=np.array(skipped, dtype=str))
+    times.write += time.perf_counter() - start
+    return Chunk(path, ids, skipped)
+
+
+def _start_or_resume(work: Path, plan: dict[str, Any], say: Callable[[str], None]) -> None:
+    """Keep `.build` when it holds an unfinished build of these exact inputs, else start it afresh."""
+    import json
+
+    plan_path = work / PLAN_FILE
+    try:
+        previous = json.loads(plan_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        previous = None
+    if previous == plan:
+        return
+    if previous is not None:
+        say(f"{work} holds an unfinished build of other inputs (catalogue, model or chunk size differ); "
+            "starting over.")
+    for child in work.iterdir():  # chunks without a matching plan cannot be trusted
+        if child.name != "lock":
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    write_json(plan_path, plan)
+
+
+@contextmanager
+def build_lock(out: Path) -> Iterator[Path]:
+    """One writer per index folder at a time; a second one gets a sentence, not corrupt chunks.
+
+    Yields the work folder (`out/.build`), where chunks and the plan live until the build ends.
+    """
+    work = out / BUILD_DIR
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / "lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RecommenderError(
+                f"Another build is writing to {out}; wait for it to finish or use another --out."
+            ) from None
+        yield work
+
+
+def remove_stale_temp_files(out: Path) -> None:
+    """Temp files of writes that a kill -9 cut short (their process is gone; we hold the lock)."""
+    for stale in out.glob(f".*{TEMP_SUFFIX}"):
+        stale.unlink(missing_ok=True)
+
+
+def _summary(manifest: Manifest, total: int, seconds: float, images: int, times: StageTimes, workers: int) -> str:
+    skipped = ", ".join(f"{n} {reason}" for reason, n in Counter(manifest.skipped_counts()).most_common()) or "none"
+    rate = images / seconds if seconds > 0 else 0.0
+    return (
+        f"indexed {manifest.count} of {total} products (skipped: {skipped}); embedded {images} images "
+        f"this run at {rate:.1f} images/s in {seconds:.1f} s; reader {times.read_work:.1f} s over "
+        f"{workers} threads (model waited {times.read_wait:.1f} s), model {times.model:.1f} s, "
+        f"writer {times.write:.1f} s"
+    )
+
+
+def build_index(
+    catalog: Catalog,
+    out: str | Path,
+    extractor: Extractor,
+    *,
+    batch_size: int = 32,
+    chunk_size: int = 1024,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Manifest:
+    """Embed every catalogue image into an index folder at `out`; return its manifest.
+
+    Resumable: rerun after an interruption and finished chunks are kept. Atomic: each file is
+    renamed into place complete, and `manifest.json` comes last.
+    """
+    if batch_size < 1 or chunk_size < 1:
+        raise ValueError("batch_size and chunk_size must be at least 1")
+    started = time.perf_counter()
+    out = Path(out)
+    workers = workers or os.cpu_count() or 1
+    products = catalog.products
+    duplicates = [i for i, n in Counter(p.id for p in products).items() if n > 1]
+    if duplicates:
+        raise CatalogError(f"The catalogue {catalog.root} has duplicate product ids, e.g. {duplicates[0]!r}.")
+    run_plan = {
+        "format_version": FORMAT_VERSION,
+        "catalog_fingerprint": catalog.fingerprint(),
+        "products": len(products),
+        "model": extractor.spec.to_json(),
+        "input_size": list(extractor.input_size),
+        "dim": extractor.dim,
+        "chunk_size": chunk_size,
+    }
+
+    def say(message: str) -> None:
+        tqdm.write(message, file=sys.stderr)
+
+    times = StageTimes()
+    with build_lock(out) as work:
+        _start_or_resume(work, run_plan, say)
+        plans = plan_chunks(products, chunk_size)
+        chunks: list[Chunk | None] = [load_chunk(plan, work, extractor.dim) for plan in plans]
+        todo = [plan for plan, chunk in zip(plans, chunks) if chunk is None]
+        if len(todo) < len(plans):
+            say(f"Resuming the build in {out}: {len(plans) - len(todo)} of {len(plans)} chunks already done.")
+        images_todo = sum(len(plan.products) for plan in todo)
+        reader, mapper = Reader(extractor.input_size, workers), Mapper(extractor)
+        bar = tqdm(total=len(products), initial=len(products) - images_todo, unit="img", desc="embedding",
+                   disable=not progress, dynamic_ncols=True, smoothing=0.05)
+
+        def on_batch(done: int, failures: list[tuple[Product, str]]) -> None:
+            for product, error in failures:
+                bar.write(f"skipped {product.id} ({product.image}): {error}", file=sys.stderr)
+            bar.update(done)
+
+        with bar:
+            for plan in todo:
+                chunks[plan.number] = embed_chunk(plan, work, reader, mapper, batch_size=batch_size,
+                                                  times=times, on_batch=on_batch)
+        start = time.perf_counter()
+        manifest = _join(catalog, out, extractor, chunks, started)  # type: ignore[arg-type]
+        times.write += time.perf_counter() - start
+        remove_stale_temp_files(out)
+        shutil.rmtree(work)
+    say(_summary(manifest, len(products), time.perf_counter() - started, images_todo, times, workers))
+    return manifest
+
+
+def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk], started: float) -> Manifest:
+    """Write the index folder from the finished chunks, one chunk in memory at a time."""
+    ids = [i for chunk in chunks for i in chunk.ids]
+    unreadable = [i for chunk in chunks for i in chunk.skipped]
+    if not ids:
+        raise CatalogError(
+            f"None of the {len(catalog.products)} images of the catalogue {catalog.root} could be read."
+        )
+    by_id = {p.id: p for p in catalog.products}
+    manifest = Manifest(
+        model=extractor.spec,
+        input_size=extractor.input_size,
+        dim=extractor.dim,
+        count=len(ids),
+        catalog=CatalogInfo(str(Path(catalog.root).resolve()), catalog.layout, catalog.fingerprint(),
+                            len(catalog.products)),
+        skipped=(*catalog.skipped, *(Skipped(ref=i, reason=UNREADABLE) for i in unreadable)),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - started, 3),
+    )
+    write_index(out, manifest, [by_id[i] for i in ids], (chunk.vectors() for chunk in chunks))
+    return manifest

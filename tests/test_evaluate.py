@@ -8,17 +8,38 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recommender.catalog import Product
 from recommender.cli import main
-from recommender.evaluate import (
+from recommender.errors import IncompatibleIndex, RecommenderError
+from recommender.evaluation.metrics import (
     average_precision_at_k,
     chance_precision,
     default_attributes,
     encode_labels,
-    nearest_neighbours,
     precision_at_k,
     relevance,
     score_attribute,
 )
+from recommender.evaluation.run import evaluate_index, neighbours
+from recommender.index import Index
+from recommender.index_format import CatalogInfo, IndexFiles, Manifest
+from recommender.model_spec import ModelSpec
+
+
+def array_index(vectors: np.ndarray, model: ModelSpec = ModelSpec("fake", "none"), labels=None) -> Index:
+    """An in-memory index of these vectors (ids "0", "1", ...), as the evaluation sees a built one."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    products = [Product(str(i), Path(f"/x/{i}.jpg"), {"colour": labels[i]} if labels and labels[i] else {})
+                for i in range(len(vectors))]
+    manifest = Manifest(model=model, input_size=(8, 8), dim=vectors.shape[1], count=len(vectors),
+                        catalog=CatalogInfo("/x", "csv", "f", len(vectors)))
+    return Index(IndexFiles(Path("/x"), manifest, products, vectors))
+
+
+def nearest_neighbours(queries, base, k, *, leave_one_out):
+    """The evaluation's neighbours of `queries` in an index of `base`."""
+    index = array_index(base)
+    return neighbours(index, index.vectors if leave_one_out else queries, k, leave_one_out=leave_one_out)
 
 # Five points on a line, labelled a a b b a. Hand-computed leave-one-out (k = 3):
 #   query 0 (x=0, a): neighbours 1 2 3 -> relevant 1 0 0;  R=2, AP@3 = (1/1) / 2        = 1/2
@@ -32,20 +53,20 @@ LINE_LABELS = ["a", "a", "b", "b", "a"]
 
 
 def test_neighbours_hand_computed() -> None:
-    got = nearest_neighbours(LINE, LINE, 3, leave_one_out=True, block_rows=2)
+    got = nearest_neighbours(LINE, LINE, 3, leave_one_out=True)
     assert got.tolist() == [[1, 2, 3], [0, 2, 3], [1, 0, 3], [4, 2, 1], [3, 2, 1]]
 
 
 def test_metrics_hand_computed() -> None:
-    neighbours = nearest_neighbours(LINE, LINE, 3, leave_one_out=True)
+    found = nearest_neighbours(LINE, LINE, 3, leave_one_out=True)
     codes, base_codes, vocabulary = encode_labels(LINE_LABELS, LINE_LABELS)
-    relevant = relevance(neighbours, codes, base_codes)
+    relevant = relevance(found, codes, base_codes)
     assert relevant.astype(int).tolist() == [[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]]
     assert precision_at_k(relevant, 1).tolist() == [1, 1, 0, 0, 0]
     n_relevant = np.array([2, 2, 1, 1, 2])
     assert average_precision_at_k(relevant, 3, n_relevant) == pytest.approx([1 / 2, 1 / 2, 1 / 3, 1 / 2, 1 / 6])
 
-    scores = score_attribute("colour", neighbours, LINE_LABELS, LINE_LABELS, [1, 3], leave_one_out=True)
+    scores = score_attribute("colour", found, LINE_LABELS, LINE_LABELS, [1, 3], leave_one_out=True)
     assert scores.queries == 5 and scores.values == 2
     assert scores.precision == pytest.approx({1: 2 / 5, 3: 1 / 3})
     assert scores.map == pytest.approx({1: 2 / 5, 3: 2 / 5})
@@ -65,8 +86,8 @@ def test_ap_is_one_only_for_a_perfect_ranking() -> None:
 
 def test_missing_labels_are_neither_queries_nor_matches() -> None:
     labels = ["a", None, "b", "", "a"]
-    neighbours = nearest_neighbours(LINE, LINE, 2, leave_one_out=True)
-    scores = score_attribute("colour", neighbours, labels, labels, [1, 2], leave_one_out=True)
+    found = nearest_neighbours(LINE, LINE, 2, leave_one_out=True)
+    scores = score_attribute("colour", found, labels, labels, [1, 2], leave_one_out=True)
     assert scores.queries == 3
     # query 0 (a): neighbours 1 (none), 2 (b); query 2 (b): 1 (none), 0 (a); query 4 (a): 3 (none), 2 (b)
     assert scores.precision == pytest.approx({1: 0, 2: 0})
@@ -99,8 +120,8 @@ def test_metrics_match_brute_force_on_random_data(leave_one_out: bool) -> None:
     labels_b = [values[i] for i in rng.choice(5, size=len(base), p=[0.4, 0.3, 0.15, 0.1, 0.05])]
     labels_q = labels_b if leave_one_out else [values[i] for i in rng.integers(0, 5, size=len(queries))]
     ks = [1, 4, 9]
-    neighbours = nearest_neighbours(queries, base, max(ks), leave_one_out=leave_one_out, block_rows=32)
-    scores = score_attribute("colour", neighbours, labels_q, labels_b, ks, leave_one_out=leave_one_out)
+    found = nearest_neighbours(queries, base, max(ks), leave_one_out=leave_one_out)
+    scores = score_attribute("colour", found, labels_q, labels_b, ks, leave_one_out=leave_one_out)
     for k in ks:
         precision, mean_ap = _brute_force(queries, base, labels_q, labels_b, k, leave_one_out)
         assert scores.precision[k] == pytest.approx(precision)
@@ -120,7 +141,7 @@ def test_metrics_match_brute_force_on_random_data(leave_one_out: bool) -> None:
 def test_neighbours_match_sorted_distances_float32() -> None:
     rng = np.random.default_rng(3)
     base = rng.normal(size=(257, 20)).astype(np.float32)
-    got = nearest_neighbours(base, base, 5, leave_one_out=True, block_rows=50)
+    got = nearest_neighbours(base, base, 5, leave_one_out=True)
     distances = ((base[:, None, :].astype(np.float64) - base[None]) ** 2).sum(-1)
     np.fill_diagonal(distances, np.inf)
     # compare distances, not indices: float32 rounding may swap near-ties
@@ -128,9 +149,21 @@ def test_neighbours_match_sorted_distances_float32() -> None:
     assert np.take_along_axis(distances, got, axis=1) == pytest.approx(expected, rel=1e-4)
 
 
-def test_neighbours_reject_k_too_large() -> None:
-    with pytest.raises(ValueError):
-        nearest_neighbours(LINE, LINE, 5, leave_one_out=True)
+def test_evaluate_rejects_k_too_large() -> None:
+    with pytest.raises(RecommenderError, match="k=5 needs more than the 5 items"):
+        evaluate_index(array_index(LINE, labels=LINE_LABELS), [5])
+
+
+def test_queries_embedded_by_the_same_tflite_file_elsewhere_are_accepted() -> None:
+    """The bug this fixes: evaluation compared model identities as plain strings, so an index whose
+    TFLite model had moved to another folder was refused against queries embedded by the same file."""
+    here, moved = ModelSpec.parse("/models/mobilenet.tflite"), ModelSpec.parse("/elsewhere/mobilenet.tflite")
+    base = array_index(LINE, here, LINE_LABELS)
+    run = evaluate_index(base, [1], ["colour"], queries=array_index(LINE[:3], moved, LINE_LABELS[:3]))
+    assert run.query_items == 3 and run.attributes[0].queries == 3
+    with pytest.raises(IncompatibleIndex, match="embedded with other"):
+        evaluate_index(base, [1], ["colour"], queries=array_index(LINE[:3], ModelSpec.parse("/m/other.tflite"),
+                                                                  LINE_LABELS[:3]))
 
 
 def test_default_attributes_skip_free_text_ids_and_constants() -> None:
@@ -157,7 +190,7 @@ def test_cli_json_on_demo_index(capsys, demo_catalog_dir: Path, demo_index_dir: 
     (run,) = report["runs"]
     assert run["random_weights"] is True and run["weights"] == "none"
     manifest = json.loads((demo_index_dir / "manifest.json").read_text())
-    assert run["items"] == manifest["count"] and run["backbone"] == manifest["backbone"]
+    assert run["items"] == manifest["count"] and run["backbone"] == manifest["model"]["backbone"]
     names = [a["name"] for a in run["attributes"]]
     assert "productDisplayName" not in names and "year" not in names and names
     for attribute in run["attributes"]:

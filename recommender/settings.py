@@ -5,6 +5,7 @@ Every setting has a sane default; environment variables override them:
   RECOMMENDER_FEEDBACK_DB     SQLite file for thumbs up/down (default: embeddings/feedback.sqlite3)
   RECOMMENDER_MAX_UPLOAD_MB   largest accepted upload in MB (default: 10)
   RECOMMENDER_THUMBNAIL_DIR   cache of resized thumbnails (default: embeddings/.thumbnails)
+  RECOMMENDER_UPLOAD_DIR      shoppers' query photos, kept (bounded) for re-ranking (default: embeddings/.uploads)
   RECOMMENDER_BACKBONE        backbone of the demo index (default: resnet50)
   RECOMMENDER_WEIGHTS         weights of the demo index: imagenet, none or a file (default: imagenet)
 """
@@ -28,6 +29,7 @@ class Settings:
     feedback_db: Path = EMBEDDINGS_DIR / "feedback.sqlite3"
     max_upload_bytes: int = 10 * 1024 * 1024
     thumbnail_dir: Path = EMBEDDINGS_DIR / ".thumbnails"
+    upload_dir: Path = EMBEDDINGS_DIR / ".uploads"
     demo_catalog: Path = EMBEDDINGS_DIR / "demo-catalog"
     demo_index: Path = EMBEDDINGS_DIR / "demo-index"
     backbone: str = "resnet50"
@@ -46,6 +48,8 @@ class Settings:
             settings = replace(settings, max_upload_bytes=_megabytes(env["RECOMMENDER_MAX_UPLOAD_MB"]))
         if env.get("RECOMMENDER_THUMBNAIL_DIR"):
             settings = replace(settings, thumbnail_dir=Path(env["RECOMMENDER_THUMBNAIL_DIR"]))
+        if env.get("RECOMMENDER_UPLOAD_DIR"):
+            settings = replace(settings, upload_dir=Path(env["RECOMMENDER_UPLOAD_DIR"]))
         if env.get("RECOMMENDER_BACKBONE"):
             settings = replace(settings, backbone=env["RECOMMENDER_BACKBONE"])
         if env.get("RECOMMENDER_WEIGHTS"):

@@ -1,4 +1,4 @@
-"""Small JPEG thumbnails of catalogue products, and previews of uploaded photos.
+"""Small JPEG thumbnails of catalogue products and of the shoppers' kept query photos.
 
 A results page shows ten products; sending the full-size catalogue images (up to several MB each
 in a real shop) would make it slow, so each product image is shrunk once, cached on disk and
@@ -8,7 +8,6 @@ request can choose a path on disk.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 from pathlib import Path
@@ -19,7 +18,7 @@ from recommender.atomic import atomic_write
 from recommender.catalog import Product
 from recommender.images import open_image
 
-__all__ = ["ThumbnailCache", "preview_data_uri"]
+__all__ = ["ThumbnailCache"]
 
 JPEG_QUALITY = 85
 
@@ -48,35 +47,33 @@ class ThumbnailCache:
         self.cache_dir = Path(cache_dir)
         self.height = height
 
-    def path_for(self, product: Product) -> Path:
-        """Where the product's thumbnail lives: a hash of its id, image file and size.
+    def path_for(self, image: Path) -> Path:
+        """Where the thumbnail of an image file lives: a hash of its path, size, mtime and the height.
 
-        The image's path, size and modification time are part of the key so that a rebuilt or
-        different catalogue reusing the same ids never gets stale thumbnails.
+        The file's size and modification time are part of the key so that a rebuilt or different
+        catalogue reusing the same paths or ids never gets stale thumbnails.
         """
-        stat = product.image.stat()
-        key = f"{product.id}\0{product.image}\0{stat.st_size}\0{stat.st_mtime_ns}\0{self.height}"
+        stat = image.stat()
+        key = f"{image}\0{stat.st_size}\0{stat.st_mtime_ns}\0{self.height}"
         digest = hashlib.sha256(key.encode()).hexdigest()
         return self.cache_dir / digest[:2] / f"{digest}.jpg"
 
     def get(self, product: Product) -> Path:
-        """The path of the product's thumbnail, making it when missing.
+        """The path of the product's thumbnail, made when missing (see `of_file`)."""
+        return self.of_file(product.image)
 
-        Raises ImageError when the catalogue image cannot be read, and OSError when it is gone.
-        Concurrent requests for the same product each write their own temporary file and
-        atomically replace the target, so a reader never sees a half-written JPEG.
+    def of_file(self, image: Path) -> Path:
+        """The path of an image file's thumbnail, making it when missing.
+
+        Raises ImageError when the image cannot be read, and OSError when it is gone. Concurrent
+        requests for the same image each write their own temporary file and atomically replace the
+        target, so a reader never sees a half-written JPEG.
         """
-        target = self.path_for(product)
+        target = self.path_for(image)
         if target.exists():
             return target
-        data = _jpeg_bytes(_shrunk(open_image(product.image), self.height))
+        data = _jpeg_bytes(_shrunk(open_image(image), self.height))
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(target, "wb") as out:
             out.write(data)
         return target
-
-
-def preview_data_uri(image: Image.Image, height: int = 320) -> str:
-    """A small JPEG of an uploaded photo as a `data:` URI, to show it back without storing it."""
-    encoded = base64.b64encode(_jpeg_bytes(_shrunk(image, height))).decode("ascii")
-    return f"data:image/jpeg;base64,{encoded}"

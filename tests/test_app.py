@@ -32,7 +32,7 @@ def engine(demo_index_dir: Path) -> Recommender:
 @pytest.fixture
 def settings(demo_index_dir: Path, tmp_path: Path) -> Settings:
     return Settings.from_env(index=demo_index_dir, feedback_db=tmp_path / "votes.sqlite3",
-                             thumbnail_dir=tmp_path / "thumbs")
+                             thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads")
 
 
 @pytest.fixture
@@ -78,7 +78,9 @@ def test_upload_filter_more_like_this_and_vote(shop, settings: Settings, demo_ca
     dash_duo.wait_for_text_to_equal("#results-title", "Looks like your photo", timeout=QUERY_WAIT_S)
     _wait(dash_duo, lambda: len(dash_duo.find_elements(RESULT_CARDS)) == 10, "10 result cards")
     assert _texts(dash_duo, f"{RESULT_CARDS} .rank-badge") == [f"#{r}" for r in range(1, 11)]
-    assert dash_duo.find_element(".upload-preview-img").get_attribute("src").startswith("data:image/jpeg")
+    preview = dash_duo.find_element(".upload-preview-img")
+    assert "/upload/" in preview.get_attribute("src")  # served by reference: the photo stays on the server
+    assert dash_duo.driver.execute_script("return arguments[0].naturalWidth > 0;", preview)
     # The photo is a catalogue image, so the nearest product is that very product.
     assert _card_ids(dash_duo)[0] == photo.stem
 
@@ -145,7 +147,7 @@ def test_bad_upload_shows_an_alert_and_the_next_upload_works(shop, demo_catalog_
 def test_product_names_are_shown_as_text_never_as_html(dash_duo, tmp_path: Path) -> None:
     index_dir = build_tiny_index(tmp_path / "catalogue")
     settings = Settings.from_env(index=index_dir, feedback_db=tmp_path / "votes.sqlite3",
-                                 thumbnail_dir=tmp_path / "thumbs")
+                                 thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads")
     dash_duo.start_server(create_app(settings, engine=tiny_engine(index_dir)))
     dash_duo.wait_for_element(".product-card", timeout=30)
     assert HOSTILE_NAME in _texts(dash_duo, ".product-name")

@@ -24,11 +24,11 @@ from PIL import Image
 
 from recommender.engine import Recommender
 from recommender.images import MIB
+from recommender.roles import Roles
 from recommender.settings import Settings
 from recommender.ui import create_app
-from recommender.ui.callbacks import on_upload, on_vote, render_results
 from recommender.ui.services import get_services
-from recommender.ui.state import browse, filter_attributes, run_query, selected_filters
+from recommender.ui.state import browse, run_query, selected_filters
 from tests.ui_fakes import build_tiny_index, tiny_engine
 
 
@@ -40,10 +40,28 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def app(tiny_index: Path, tmp_path: Path):
     settings = Settings.from_env(index=tiny_index, feedback_db=tmp_path / "votes.sqlite3",
-                                 thumbnail_dir=tmp_path / "thumbs", max_upload_bytes=MIB)
+                                 thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads",
+                                 max_upload_bytes=MIB)
     app = create_app(settings, engine=tiny_engine(tiny_index))
     with app.server.app_context():
         yield app
+
+
+def _page():
+    """The search page module as Dash loaded it (its callbacks are plain functions)."""
+    return sys.modules["recommender.ui.pages.search"]
+
+
+def on_upload(payload):
+    return _page().on_upload(payload)
+
+
+def render_results(trail, filters, session_id):
+    return _page().render_results(trail, filters, session_id)
+
+
+def on_vote(*args):
+    return _page().on_vote(*args)
 
 
 def _text(component) -> str:
@@ -139,13 +157,17 @@ def test_odd_but_valid_photos_are_accepted(app, case: str) -> None:
     trail, alert, preview = on_upload(_payload(data))
     assert alert is None
     (entry,) = trail
-    assert entry["kind"] == "upload" and len(entry["vector"]) == get_services().engine.index.dim
-    with Image.open(io.BytesIO(base64.b64decode(entry["image"].split(",", 1)[1]))) as shown:
+    assert set(entry) == {"kind", "ref", "label"} and entry["kind"] == "upload"  # only a reference travels
+    assert len(json.dumps(trail)) < 200
+    assert get_services().uploads.vector(entry["ref"]).shape == (get_services().engine.index.dim,)
+    response = app.server.test_client().get(f"/upload/{entry['ref']}")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    with Image.open(io.BytesIO(response.data)) as shown:
         assert shown.mode == "RGB" and shown.size == preview_size  # upright, at most 320 px tall
 
 
 def _results(trail, gender=None, colour=None, category=None, session="s1"):
-    return render_results(trail, gender, colour, category, session)
+    return render_results(trail, {"gender": gender, "colour": colour, "category": category}, session)
 
 
 def test_few_and_no_results_say_so(app) -> None:
@@ -182,23 +204,30 @@ def test_results_still_show_when_the_votes_cannot_be_read(app, monkeypatch) -> N
     assert "Top 5 of 5 products" in _text(_results(trail))
 
 
-def test_a_tampered_trail_gets_a_sentence(app) -> None:
-    entry = {"kind": "upload", "ref": "x", "label": "Your photo", "vector": ["not", "numbers"]}
-    assert "start again with a new photo" in _text(_results([entry]))
+@pytest.mark.parametrize("entry, sentence", [
+    ({"kind": "upload", "ref": "x", "label": "Your photo"}, "please upload the photo again"),
+    ({"kind": "upload", "ref": "0" * 64, "label": "Your photo"}, "no longer kept on the server"),
+    ({"kind": "item", "ref": ["a list"], "label": "x"}, "start again with a new photo"),
+    ({"kind": "telepathy", "ref": "x"}, "start again with a new photo"),
+    ("not an entry", "start again with a new photo"),
+])
+def test_a_tampered_trail_gets_a_sentence(app, entry, sentence) -> None:
+    assert sentence in _text(_results([entry]))
 
 
 def test_filters_follow_the_catalogue(app) -> None:
-    attributes = filter_attributes(get_services().engine.index)
-    assert attributes == {"gender": "gender", "colour": "baseColour", "category": "articleType"}
-    assert selected_filters(attributes, {"gender": [], "colour": ["Red", "Blue"], "category": None}) == {
+    roles = get_services().engine.index.roles
+    assert dict(roles.filters()) == {"gender": "gender", "colour": "baseColour", "category": "articleType"}
+    assert selected_filters(roles, {"gender": [], "colour": ["Red", "Blue"], "category": None}) == {
         "baseColour": ["Red", "Blue"]
     }
+    assert selected_filters(Roles.of(["category"]), {"colour": ["Red"], "category": ["hat"]}) == {"category": ["hat"]}
 
 
 def test_two_shoppers_at_once_get_their_own_results(demo_index_dir: Path, demo_catalog_dir: Path, tmp_path: Path) -> None:
     """Concurrent uploads through one shared engine (real Keras model) equal the same uploads one by one."""
     settings = Settings.from_env(index=demo_index_dir, feedback_db=tmp_path / "votes.sqlite3",
-                                 thumbnail_dir=tmp_path / "thumbs")
+                                 thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads")
     app = create_app(settings, engine=Recommender.open(demo_index_dir))
     photos = [p.read_bytes() for p in sorted((demo_catalog_dir / "images").glob("*.jpg"))[:6]]
 
@@ -219,6 +248,7 @@ def test_app_module_builds_nothing_until_server_is_asked_for(tiny_index: Path, t
     monkeypatch.setenv("RECOMMENDER_INDEX", str(tiny_index))
     monkeypatch.setenv("RECOMMENDER_FEEDBACK_DB", str(tmp_path / "votes.sqlite3"))
     monkeypatch.setenv("RECOMMENDER_THUMBNAIL_DIR", str(tmp_path / "thumbs"))
+    monkeypatch.setenv("RECOMMENDER_UPLOAD_DIR", str(tmp_path / "uploads"))
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
     sys.modules.pop("app", None)
     module = importlib.import_module("app")
@@ -250,11 +280,11 @@ def test_a_vote_is_stored_and_a_tampered_card_gets_a_sentence(app) -> None:
     item = get_services().engine.index.ids[0]
     entry = {"kind": "item", "ref": item, "label": "x"}
     _click_thumb_up(item)
-    state, up_class, _, message = on_vote(1, None, {"rank": 1, "distance": 0.5}, [entry], [], [], [], "s1")
+    state, up_class, _, message = on_vote(1, None, {"rank": 1, "distance": 0.5}, [entry], {}, "s1")
     assert state["vote"] == 1 and message is None and "active" in up_class
     assert get_services().feedback.current_votes("s1", item) == {item: 1}
     _click_thumb_up(item)
-    *_, message = on_vote(1, None, {"rank": 1}, [entry], [], [], [], "s1")  # no distance
+    *_, message = on_vote(1, None, {"rank": 1}, [entry], {}, "s1")  # no distance
     assert message.startswith("Your vote was not saved: this result's data is damaged")
     assert get_services().feedback.current_votes("s1", item) == {item: 1}
 
@@ -269,3 +299,16 @@ def test_browse_spreads_the_start_page_over_the_matching_products(app) -> None:
     some = browse(index, {"gender": [value]}, n=100)
     assert some and all(p.attributes["gender"] == value for p in some)
     assert len(some) == sum(p.attributes.get("gender") == value for p in index.products)
+
+
+def test_an_upload_is_decoded_once(app, monkeypatch) -> None:
+    """The bug this fixes: a photo was decoded for validation, then decoded again for the model."""
+    import recommender.images as images
+
+    calls = []
+    real = images._open
+    monkeypatch.setattr(images, "_open", lambda *args: calls.append(args) or real(*args))
+    trail, alert, _ = on_upload(_payload(_photo()))
+    assert alert is None and len(calls) == 1
+    assert len(run_query(get_services(), trail[0], {})) == 5
+    assert len(calls) == 1  # re-ranking uses the kept vector: no decode, no embedding

@@ -18,6 +18,8 @@ import pytest
 from recommender.catalog import Product
 from recommender.errors import RecommenderError
 from recommender.feedback import SCHEMA_VERSION, FeedbackStore, VoteEvent
+from recommender.roles import Roles
+from recommender.ui import figures
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -389,6 +391,10 @@ class CatalogIndex:
     def attributes(self) -> list[str]:
         return sorted({name for p in self._products.values() for name in p.attributes})
 
+    @property
+    def roles(self) -> Roles:
+        return Roles.of(self.attributes())
+
 
 INDEX = CatalogIndex(
     [
@@ -429,30 +435,30 @@ def texts(component) -> list[str]:
     return [c.children for c in walk(component) if isinstance(getattr(c, "children", None), str)]
 
 
-def test_category_attribute_prefers_article_type(page) -> None:
-    assert page.category_attribute(["gender", "category", "articleType"]) == "articleType"
-    assert page.category_attribute(["category"]) == "category"
-    assert page.category_attribute(["gender"]) is None
+def test_category_role_prefers_article_type() -> None:
+    assert Roles.of(["gender", "category", "articleType"]).category == "articleType"
+    assert Roles.of(["category"]).category == "category"
+    assert Roles.of(["gender"]).category is None
 
 
-def test_votes_over_time_figure(page, fixed_store: FeedbackStore) -> None:
-    fig = page.votes_over_time_figure(fixed_store)
+def test_votes_over_time_figure(fixed_store: FeedbackStore) -> None:
+    fig = figures.votes_over_time_figure(fixed_store)
     up, down = fig.data
     assert list(up.x) == list(down.x) == ["2024-05-01", "2024-05-02", "2024-05-03"]
     assert list(up.y) == [1, 2, 1] and list(down.y) == [0, 2, 1]
     assert fig.layout.barmode == "stack"
 
 
-def test_rate_by_rank_figure(page, fixed_store: FeedbackStore) -> None:
-    (bars,) = page.rate_by_rank_figure(fixed_store).data
+def test_rate_by_rank_figure(fixed_store: FeedbackStore) -> None:
+    (bars,) = figures.rate_by_rank_figure(fixed_store).data
     assert list(bars.x) == [1, 2, 4, 10]
     assert list(bars.y) == pytest.approx([2 / 3, 0.5, 0.0, 1.0])
     assert list(bars.customdata) == [3, 2, 1, 1]
 
 
-def test_rate_by_category_figure_best_rate_on_top(page, fixed_store: FeedbackStore) -> None:
-    attribute_of = page.attribute_lookup(INDEX, "articleType")
-    fig = page.rate_by_category_figure(fixed_store, attribute_of, label="articleType")
+def test_rate_by_category_figure_best_rate_on_top(fixed_store: FeedbackStore) -> None:
+    attribute_of = figures.attribute_lookup(INDEX, "articleType")
+    fig = figures.rate_by_category_figure(fixed_store, attribute_of, label="articleType")
     (bars,) = fig.data
     assert list(bars.y) == ["unknown", "Shirts", "Shoes"]  # horizontal bars: the last is drawn on top
     assert list(bars.x) == [0.0, 0.6, 1.0]

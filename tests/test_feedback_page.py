@@ -39,6 +39,7 @@ def feedback_app(store: FeedbackStore, index: CatalogIndex):
     page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(page)
     dash.page_registry[page.__name__]["layout"] = page.layout  # what Dash does for a pages folder
+    page.register_callbacks(app)  # what create_app does for each page
     app.layout = html.Div(dash.page_container)
     install_services(app.server, SimpleNamespace(feedback=store, engine=SimpleNamespace(index=index)))
     return app

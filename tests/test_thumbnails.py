@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 from pathlib import Path
 from urllib.parse import quote
@@ -14,7 +13,7 @@ import recommender.atomic as atomic
 import recommender.thumbnails as thumbnails
 from recommender.catalog import Product
 from recommender.settings import Settings
-from recommender.thumbnails import ThumbnailCache, preview_data_uri
+from recommender.thumbnails import ThumbnailCache
 from recommender.ui import create_app
 from tests.ui_fakes import build_tiny_index, tiny_engine
 
@@ -26,7 +25,7 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _client(index_dir: Path, tmp_path: Path):
     settings = Settings.from_env(index=index_dir, feedback_db=tmp_path / "votes.sqlite3",
-                                 thumbnail_dir=tmp_path / "thumbs")
+                                 thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads")
     return create_app(settings, engine=tiny_engine(index_dir)).server.test_client()
 
 
@@ -75,17 +74,26 @@ def test_failed_write_leaves_neither_thumbnail_nor_temp_file(tmp_path: Path, mon
     monkeypatch.setattr(atomic.os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
         cache.get(product)
-    assert not cache.path_for(product).exists()
+    assert not cache.path_for(product.image).exists()
     assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
     monkeypatch.undo()
     assert cache.get(product).exists()
 
 
-def test_preview_is_a_small_jpeg_data_uri(tmp_path: Path) -> None:
-    uri = preview_data_uri(Image.new("RGB", (4000, 3000), "white"), height=320)
-    assert uri.startswith("data:image/jpeg;base64,")
-    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as image:
+def test_an_uploaded_photo_is_served_small_by_its_reference_only(client) -> None:
+    photo = io.BytesIO()
+    Image.new("RGB", (4000, 3000), "white").save(photo, format="JPEG")
+    services = client.application.extensions["recommender"]
+    with client.application.app_context():
+        ref = services.add_upload(photo.getvalue())
+    response = client.get(f"/upload/{ref}")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    with Image.open(io.BytesIO(response.data)) as image:
         assert image.size == (427, 320)
+    stored = services.uploads.photo_path(ref)
+    for url in (f"/upload/{'0' * 64}", "/upload/../../etc/passwd", f"/upload/{ref}/../x", f"/upload/{stored}",
+                f"/upload/{ref.upper()}", "/upload/"):
+        assert client.get(url).status_code == 404, url
 
 
 @pytest.mark.parametrize("product_id", ["1001", "dress/blue-42", "café 7"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from recommender.model_spec import ModelSpec
 from recommender.ui.components import filter_dropdown, random_weights_banner
 
 
@@ -26,7 +27,7 @@ def test_filter_options_show_counts_with_thousands_separators() -> None:
 
 
 def test_random_weights_banner_says_why_and_can_be_closed() -> None:
-    banner = random_weights_banner(SimpleNamespace(manifest={"backbone": "resnet50"}))
+    banner = random_weights_banner(SimpleNamespace(model=ModelSpec("resnet50", "none")))
     text = " ".join(_texts(banner))
     assert text.startswith("Demo mode: the ranking is not meaningful.") and "resnet50 with random weights" in text
     assert "--backbone PATH.tflite" in text

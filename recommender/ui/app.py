@@ -7,6 +7,7 @@ the first page is served before TensorFlow is ready, and an early photo query wa
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from dash import Dash, html
 
 from recommender.engine import Recommender
 from recommender.settings import PROJECT_ROOT, Settings
-from recommender.ui.callbacks import register_callbacks
+from recommender.ui.api import register_api
 from recommender.ui.components import icon
 from recommender.ui.routes import register_routes
 from recommender.ui.services import create_services, install_services, start_warm_up
@@ -40,9 +41,8 @@ def _navbar() -> dbc.Navbar:
                                 className="brand"),
                 dbc.Nav(
                     [
-                        dbc.NavItem(dbc.NavLink("Search", href=dash.get_relative_path("/"), active="exact")),
-                        dbc.NavItem(dbc.NavLink("Feedback", href=dash.get_relative_path("/feedback"),
-                                                active="exact")),
+                        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
+                        for page in dash.page_registry.values()
                     ],
                     className="ms-auto nav-main",
                     navbar=True,
@@ -52,7 +52,7 @@ def _navbar() -> dbc.Navbar:
             className="shop-container",
         ),
         color="white",
-        expand=True,  # two links: they fit on a phone, no need for a collapsed menu
+        expand=True,  # a few links: they fit on a phone, no need for a collapsed menu
         className="shop-navbar",
         sticky="top",
     )
@@ -98,5 +98,7 @@ def create_app(settings: Settings, engine: Recommender | None = None) -> Dash:
     start_warm_up(services, first_request)
     app.server.config["MAX_CONTENT_LENGTH"] = UPLOAD_HEADROOM * settings.max_upload_bytes
     register_routes(app.server, app.config.routes_pathname_prefix)
-    register_callbacks(app)
+    register_api(app.server, app.config.routes_pathname_prefix)
+    for page in dash.page_registry.values():  # each page file holds its layout and its callbacks
+        sys.modules[page["module"]].register_callbacks(app)
     return app

@@ -6,7 +6,7 @@ attribute values, which React escapes: a product named "<script>" shows as those
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
@@ -15,19 +15,25 @@ from dash import dcc, get_relative_path, html
 from recommender.catalog import Product
 from recommender.colours import colour_hex
 from recommender.index import Hit, Index
+from recommender.roles import FILTER_ROLES, ROLE_LABELS, Roles
+from recommender.ui import ids
+from recommender.ui.routes import thumbnail_path, upload_path
 from recommender.ui.state import Entry
 
 __all__ = [
-    "thumbnail_url", "icon", "filter_dropdown", "product_card", "results_grid", "breadcrumb",
+    "thumbnail_url", "upload_url", "icon", "filter_dropdown", "product_card", "results_grid", "breadcrumb",
     "random_weights_banner", "upload_prompt", "upload_preview",
 ]  # fmt: skip
 
-ROLE_LABELS = {"gender": "Gender", "colour": "Colour", "category": "Category"}
 MULTI_COLOURS = {"Multi"}  # drawn as a rainbow swatch rather than one grey
 
 
 def thumbnail_url(product_id: str) -> str:
-    return get_relative_path(f"/thumbnail/{quote(product_id, safe='')}")
+    return get_relative_path(thumbnail_path(quote(product_id, safe="")))  # the id stays one path segment
+
+
+def upload_url(ref: str) -> str:
+    return get_relative_path(upload_path(quote(ref, safe="")))
 
 
 def icon(name: str, extra: str = "") -> html.Span:
@@ -55,9 +61,9 @@ def filter_dropdown(role: str, attribute: str | None, index: Index) -> html.Div:
             options.append({"label": html.Span(parts, className="filter-option"), "value": value, "search": value})
     return html.Div(
         [
-            html.Label(label, htmlFor=f"filter-{role}", className="filter-label"),
+            html.Label(label, htmlFor=ids.filter_id(role), className="filter-label"),
             dcc.Dropdown(
-                id=f"filter-{role}",
+                id=ids.filter_id(role),
                 options=options,
                 value=[],
                 multi=True,
@@ -75,10 +81,10 @@ def _tag(text: str, kind: str, leading: html.Span | None = None) -> html.Span:
     return html.Span([leading, text] if leading else text, className=f"tag tag-{kind}", title=text)
 
 
-def _tags(product: Product, attributes: Mapping[str, str | None]) -> html.Div:
+def _tags(product: Product, roles: Roles) -> html.Div:
     tags = []
-    for role in ("gender", "colour", "category"):
-        attribute = attributes.get(role)
+    for role in FILTER_ROLES:
+        attribute = roles.attribute(role)
         value = product.attributes.get(attribute) if attribute else None
         if value:
             tags.append(_tag(value, role, swatch(value) if role == "colour" else None))
@@ -89,7 +95,7 @@ def _vote_button(product_id: str, direction: str, active: bool) -> html.Button:
     label = "I like this" if direction == "up" else "Not for me"
     return html.Button(
         icon(f"thumbs-{direction}"),
-        id={"type": f"vote-{direction}", "id": product_id},
+        id=ids.product(ids.VOTE_UP if direction == "up" else ids.VOTE_DOWN, product_id),
         n_clicks=0,
         className=vote_class(direction, active),
         title=label,
@@ -103,7 +109,7 @@ def vote_class(direction: str, active: bool) -> str:
 
 def product_card(
     product: Product,
-    attributes: Mapping[str, str | None],
+    roles: Roles,
     hit: Hit | None = None,
     similarity: float | None = None,
     vote: int = 0,
@@ -140,21 +146,21 @@ def product_card(
     actions.append(
         html.Button(
             [icon("images"), html.Span("More like this")],
-            id={"type": "more", "id": product.id},
+            id=ids.product(ids.MORE, product.id),
             n_clicks=0,
             className="more-btn",
         )
     )
     body = [
         html.H3(product.name, className="product-name", title=product.name),
-        _tags(product, attributes),
+        _tags(product, roles),
         html.Div(actions, className="product-actions"),
     ]
     if hit is not None:
         body += [
-            html.Div(id={"type": "vote-msg", "id": product.id}, className="vote-msg"),
+            html.Div(id=ids.product(ids.VOTE_MSG, product.id), className="vote-msg"),
             dcc.Store(
-                id={"type": "vote-state", "id": product.id},
+                id=ids.product(ids.VOTE_STATE, product.id),
                 data={"vote": vote, "rank": hit.rank, "distance": hit.distance},
             ),
         ]
@@ -162,7 +168,7 @@ def product_card(
         [
             html.Div(
                 [html.Img(src=thumbnail_url(product.id), alt=product.name), *badges],
-                id={"type": "more-image", "id": product.id},
+                id=ids.product(ids.MORE_IMAGE, product.id),
                 n_clicks=0,
                 className="product-media",
                 title="Show more like this",  # keyboard users have the "More like this" button
@@ -174,7 +180,7 @@ def product_card(
 
 
 def results_grid(cards: Sequence[html.Article]) -> html.Div:
-    return html.Div(cards, className="results-grid", id="results-grid")
+    return html.Div(cards, className="results-grid", id=ids.RESULTS_GRID)
 
 
 def breadcrumb(trail: Sequence[Entry]) -> html.Nav | None:
@@ -184,18 +190,18 @@ def breadcrumb(trail: Sequence[Entry]) -> html.Nav | None:
     steps = []
     for i, entry in enumerate(trail):
         current = i == len(trail) - 1
-        image = entry.get("image") if entry["kind"] == "upload" else thumbnail_url(entry["ref"])
+        image = upload_url(entry["ref"]) if entry["kind"] == "upload" else thumbnail_url(entry["ref"])
         content = [html.Img(src=image, alt="", className="crumb-thumb"), html.Span(entry["label"], className="crumb-label")]
         if current:
             steps.append(html.Span(content, className="crumb crumb-current", **{"aria-current": "step"}))
         else:
             steps.append(
-                html.Button(content, id={"type": "crumb", "index": i}, n_clicks=0, className="crumb",
+                html.Button(content, id=ids.crumb(i), n_clicks=0, className="crumb",
                             title=f"Back to {entry['label']}")
             )
         if not current:
             steps.append(html.Span("›", className="crumb-sep", **{"aria-hidden": "true"}))
-    return html.Nav(steps, className="crumbs", id="crumbs", **{"aria-label": "Your search path"})
+    return html.Nav(steps, className="crumbs", id=ids.CRUMBS, **{"aria-label": "Your search path"})
 
 
 def random_weights_banner(index: Index) -> dbc.Alert:
@@ -205,7 +211,7 @@ def random_weights_banner(index: Index) -> dbc.Alert:
             html.Strong("Demo mode: the ranking is not meaningful."),
             html.P(
                 [
-                    f"This catalogue was indexed by {index.manifest['backbone']} with random weights, as happens "
+                    f"This catalogue was indexed by {index.model.backbone} with random weights, as happens "
                     "when pretrained ImageNet weights cannot be downloaded. For real recommendations, rebuild "
                     "the index with a local weights file (",
                     html.Code("--weights resnet50.h5"),
@@ -221,7 +227,7 @@ def random_weights_banner(index: Index) -> dbc.Alert:
         ],
         color="warning",
         className="weights-banner",
-        id="weights-banner",
+        id=ids.WEIGHTS_BANNER,
         dismissable=True,  # on a phone it fills the first screen: once read, it can go
     )
 
@@ -242,7 +248,7 @@ def upload_prompt() -> html.Div:
 def upload_preview(entry: Entry) -> html.Div:
     return html.Div(
         [
-            html.Img(src=entry["image"], alt="Your photo", className="upload-preview-img"),
+            html.Img(src=upload_url(entry["ref"]), alt="Your photo", className="upload-preview-img"),
             html.Div([icon("camera"), "Drop another photo or click to replace"], className="upload-replace"),
         ],
         className="upload-preview",

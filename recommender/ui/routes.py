@@ -1,13 +1,14 @@
-"""The thumbnail route: `/thumbnail/<catalogue id>` -> a small cached JPEG.
+"""Image routes: `/thumbnail/<catalogue id>` and `/upload/<photo reference>` -> a small cached JPEG.
 
-The id is only ever a key into the loaded index; the file served is the cache's hash-named copy
-of the product's own image. A request can therefore never name a file: unknown ids, and ids
-that look like paths (`../../etc/passwd`), get a 404.
+A product id is only ever a key into the loaded index, and a photo reference a SHA-256 that the
+upload store checks; the file served is the cache's hash-named copy. A request can therefore never
+name a file: unknown ids, and ids that look like paths (`../../etc/passwd`), get a 404.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import flask
 from dash.exceptions import DependencyException
@@ -15,12 +16,15 @@ from werkzeug.routing import BaseConverter
 
 from recommender.errors import ImageError
 from recommender.ui.services import get_services
+from recommender.uploads import UploadGone
 
-__all__ = ["register_routes", "THUMBNAIL_MAX_AGE_S"]
+__all__ = ["register_routes", "thumbnail_path", "upload_path", "THUMBNAIL_MAX_AGE_S"]
 
 log = logging.getLogger(__name__)
 
 THUMBNAIL_MAX_AGE_S = 24 * 3600  # a day: a rebuilt catalogue may reuse ids with new images
+THUMBNAIL_ROUTE = "thumbnail"
+UPLOAD_ROUTE = "upload"
 
 
 class AnyText(BaseConverter):
@@ -34,6 +38,19 @@ class AnyText(BaseConverter):
     part_isolating = False
 
 
+def thumbnail_path(product_id: str) -> str:
+    """The route of a product's thumbnail, relative to the app's prefix (quote it into a URL)."""
+    return f"/{THUMBNAIL_ROUTE}/{product_id}"
+
+
+def upload_path(ref: str) -> str:
+    return f"/{UPLOAD_ROUTE}/{ref}"
+
+
+def _send(path: Path, max_age: int) -> flask.Response:
+    return flask.send_file(path, mimetype="image/jpeg", max_age=max_age, conditional=True)
+
+
 def thumbnail(product_id: str) -> flask.Response:
     services = get_services()
     try:
@@ -41,11 +58,19 @@ def thumbnail(product_id: str) -> flask.Response:
     except KeyError:
         flask.abort(404)
     try:
-        path = services.thumbnails.get(product)
+        return _send(services.thumbnails.get(product), THUMBNAIL_MAX_AGE_S)
     except (ImageError, OSError) as exc:
         log.warning("no thumbnail for product %r: %s", product_id, exc)
         flask.abort(404)
-    return flask.send_file(path, mimetype="image/jpeg", max_age=THUMBNAIL_MAX_AGE_S, conditional=True)
+
+
+def uploaded_photo(ref: str) -> flask.Response:
+    """A shopper's kept query photo, shrunk: only its reference (a SHA-256) can name it."""
+    services = get_services()
+    try:
+        return _send(services.thumbnails.of_file(services.uploads.photo_path(ref)), THUMBNAIL_MAX_AGE_S)
+    except (UploadGone, ImageError, OSError):
+        flask.abort(404)
 
 
 def not_found(_exc: Exception) -> tuple[str, int]:
@@ -56,5 +81,6 @@ def not_found(_exc: Exception) -> tuple[str, int]:
 
 def register_routes(server: flask.Flask, prefix: str = "/") -> None:
     server.url_map.converters["anytext"] = AnyText
-    server.add_url_rule(f"{prefix}thumbnail/<anytext:product_id>", "thumbnail", thumbnail)
+    server.add_url_rule(f"{prefix}{THUMBNAIL_ROUTE}/<anytext:product_id>", THUMBNAIL_ROUTE, thumbnail)
+    server.add_url_rule(f"{prefix}{UPLOAD_ROUTE}/<anytext:ref>", UPLOAD_ROUTE, uploaded_photo)
     server.register_error_handler(DependencyException, not_found)

@@ -1,9 +1,10 @@
-"""The process-wide objects the app's callbacks share: settings, the engine, the feedback store.
+"""The process-wide objects the app's pages and API share: settings, engine, votes, thumbnails, uploads.
 
-Everything per shopper lives in the browser (`dcc.Store`); only these are shared, and each is
-safe to use from the server's threads: the index is read-only, the engine loads its model once
-under a lock, and the feedback store opens a connection per call. They hang on the Flask app
-(`server.extensions`), so two apps in one process (as in tests) never mix their services.
+A shopper's search lives in the browser as small references (`dcc.Store`, see `ui.state`); these
+objects are shared, and each is safe to use from the server's threads: the index is read-only,
+the engine loads its model once under a lock, the feedback store opens a connection per call, and
+the upload store writes each file atomically. They hang on the Flask app (`server.extensions`),
+so two apps in one process (as in tests) never mix their services.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from functools import cached_property
 import flask
 import numpy as np
 
-from recommender.engine import Recommender, ensure_demo_index
+from recommender.demo_index import ensure_demo_index
+from recommender.engine import Recommender
 from recommender.feedback import FeedbackStore
+from recommender.images import open_image
 from recommender.settings import Settings
 from recommender.thumbnails import ThumbnailCache
+from recommender.uploads import UploadStore
 
 __all__ = ["Services", "create_services", "start_warm_up", "install_services", "get_services"]
 
@@ -36,6 +40,15 @@ class Services:
     engine: Recommender
     feedback: FeedbackStore
     thumbnails: ThumbnailCache
+    uploads: UploadStore
+
+    def add_upload(self, data: bytes) -> str:
+        """Validate and decode an uploaded photo (once), keep it with its vector; return its reference.
+
+        A bad file gets its one-sentence ImageError before the model is touched.
+        """
+        image = open_image(data, max_bytes=self.settings.max_upload_bytes)
+        return self.uploads.add(data, image, self.engine.embed_image)
 
     @cached_property
     def typical_distance(self) -> float | None:
@@ -80,6 +93,7 @@ def create_services(settings: Settings, engine: Recommender | None = None) -> Se
         engine=engine,
         feedback=FeedbackStore(settings.feedback_db),
         thumbnails=ThumbnailCache(settings.thumbnail_dir),
+        uploads=UploadStore(settings.upload_dir / engine.index.model.slug),  # vectors of one model per folder
     )
 
 

@@ -1,18 +1,18 @@
-"""What one shopper's search is, as plain JSON the browser keeps, and how to run it.
+"""What one shopper's search is, as small JSON the browser keeps, and how to run it.
 
 A search is a trail of queries (the photo, then each "more like this" product); the last one is
-current. Each entry is a dict stored in a `dcc.Store`:
-  upload: {"kind": "upload", "ref": sha256 of the bytes, "label", "image": data URI, "vector": [...]}
+current. Each entry is a small dict stored in a `dcc.Store`:
+  upload: {"kind": "upload", "ref": SHA-256 of the photo's bytes, "label": "Your photo"}
   item:   {"kind": "item", "ref": catalogue id, "label": product name}
-An upload keeps its embedding, so a filter change or a step back re-ranks without re-embedding.
-Nothing here is per-process: two shoppers never share a trail.
+The photo and its vector stay on the server (`recommender.uploads`), so re-ranking after a filter
+change or a step back needs neither the bytes nor a new embedding. Entries come back from the
+browser, which may have altered them: `run_query` checks them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,42 +20,29 @@ import numpy as np
 
 from recommender.catalog import Product
 from recommender.errors import ImageError, RecommenderError
-from recommender.images import MIB, open_image
+from recommender.images import MIB
 from recommender.index import Hit, Index
-from recommender.thumbnails import preview_data_uri
+from recommender.roles import Roles
 from recommender.ui.services import Services
 
 __all__ = [
-    "FILTER_ROLES", "RESULTS", "MAX_TRAIL", "Entry", "filter_attributes", "selected_filters",
-    "decode_upload", "too_large", "upload_entry", "item_entry", "run_query", "browse",
+    "RESULTS", "MAX_TRAIL", "Entry", "selected_filters", "decode_upload", "too_large", "upload_entry",
+    "item_entry", "run_query", "browse",
 ]  # fmt: skip
 
 Entry = dict[str, Any]
 
 RESULTS = 10  # products shown per query
 MAX_TRAIL = 12  # queries kept in the breadcrumb; older ones drop off the front
-# Each filter of the page, and the catalogue attributes that can play its part, first found wins:
-# Kaggle-layout catalogues have articleType, folder catalogues a "category" (the folder name).
-FILTER_ROLES: dict[str, tuple[str, ...]] = {
-    "gender": ("gender",),
-    "colour": ("baseColour", "colour", "color"),
-    "category": ("articleType", "category", "subCategory", "masterCategory"),
-}
 
 
-def filter_attributes(index: Index) -> dict[str, str | None]:
-    """Filter role -> the index attribute it filters on (None: this catalogue has none)."""
-    present = set(index.attributes())
-    return {role: next((a for a in names if a in present), None) for role, names in FILTER_ROLES.items()}
-
-
-def selected_filters(attributes: Mapping[str, str | None], values: Mapping[str, Sequence[str] | None]) -> dict[str, list[str]]:
-    """Attribute -> chosen values, leaving out filters set to "any" (empty) or absent here."""
+def selected_filters(roles: Roles, values: Mapping[str, Sequence[str] | None]) -> dict[str, list[str]]:
+    """Role -> chosen values (from the page) as attribute -> values, leaving out "any" and absent roles."""
     chosen: dict[str, list[str]] = {}
-    for role, attribute in attributes.items():
-        picked = [str(v) for v in (values.get(role) or [])]
-        if attribute and picked:
-            chosen[attribute] = picked
+    for role, attribute in roles.filters():
+        picked = values.get(role) or []
+        if attribute and isinstance(picked, list) and picked:
+            chosen[attribute] = [str(v) for v in picked]
     return chosen
 
 
@@ -77,37 +64,22 @@ def too_large(size: int, limit: int) -> ImageError:
 
 
 def upload_entry(services: Services, data: bytes) -> Entry:
-    """Check an uploaded photo, embed it and make it the root of a new trail.
-
-    The size limit and decoding checks run first, so a bad file gets its one-sentence ImageError
-    before the model is touched.
-    """
-    image = open_image(data, max_bytes=services.settings.max_upload_bytes)
-    vector = services.engine.embed(data)
-    return {
-        "kind": "upload",
-        "ref": hashlib.sha256(data).hexdigest(),
-        "label": "Your photo",
-        "image": preview_data_uri(image),
-        "vector": vector.astype(float).tolist(),
-    }
+    """Check an uploaded photo, keep it with its vector on the server, make it the root of a new trail."""
+    return {"kind": "upload", "ref": services.add_upload(data), "label": "Your photo"}
 
 
 def item_entry(product: Product) -> Entry:
     return {"kind": "item", "ref": product.id, "label": product.name}
 
 
-def run_query(services: Services, entry: Entry, filters: Mapping[str, Sequence[str]]) -> list[Hit]:
+def run_query(services: Services, entry: Entry, filters: Mapping[str, Sequence[str]], k: int = RESULTS) -> list[Hit]:
     """The current query's nearest products that pass the filters."""
-    if entry["kind"] == "upload":
-        try:  # the trail comes back from the browser, which may have altered it
-            vector = np.asarray(entry["vector"], dtype=np.float32)
-        except (KeyError, TypeError, ValueError):
-            raise RecommenderError("This search's photo data is damaged; start again with a new photo.") from None
-        return services.engine.query_vector(vector, RESULTS, filters)
-    if entry["kind"] == "item":
-        return services.engine.query_id(str(entry["ref"]), RESULTS, filters)
-    raise RecommenderError(f"Unknown query kind {entry['kind']!r}; start again with a new photo.")
+    kind, ref = (entry.get("kind"), entry.get("ref")) if isinstance(entry, dict) else (None, None)
+    if kind == "upload":
+        return services.engine.query_vector(services.uploads.vector(ref), k, filters)
+    if kind == "item" and isinstance(ref, str):
+        return services.engine.query_id(ref, k, filters)
+    raise RecommenderError("This search's data is damaged; start again with a new photo.")
 
 
 def browse(index: Index, filters: Mapping[str, Sequence[str]], n: int = RESULTS) -> list[Product]:

@@ -1,0 +1,119 @@
+"""The JSON API beside the pages, for shops that integrate without the UI (and for the benchmark).
+
+  POST /api/search         multipart form: `photo` (the image file), optional `k` (1-100, default 10)
+                           and repeated `filter` fields `KEY=VALUE`
+  GET  /api/similar/<id>   more like a catalogue product; optional `k` and repeated `filter` parameters
+
+Both answer `{"query": {"kind", "ref"}, "results": [{"rank", "id", "distance", "attributes",
+"image"}, ...], "notes": [...]}` with the same records as `query --json` (the image as the URL of
+its thumbnail), or an error status with `{"error": "one sentence"}`: 400 for bad input (the same
+limits and sentences as the search page), 404 for an unknown product or path, 405 for a wrong
+method, 413 for a body over the upload limit, 503 when the model cannot be loaded. Several
+`filter` values of one key mean OR, different keys AND.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import flask
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from recommender.engine import hit_record
+from recommender.errors import RecommenderError, WeightsUnavailable
+from recommender.filters import parse_filter_items, unknown_values
+from recommender.images import MIB
+from recommender.index import Hit
+from recommender.ui.routes import THUMBNAIL_ROUTE
+from recommender.ui.services import get_services
+
+__all__ = ["MAX_K", "register_api"]
+
+log = logging.getLogger(__name__)
+
+MAX_K = 100
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _k() -> int:
+    text = flask.request.values.get("k", "10")
+    try:
+        k = int(text)
+    except ValueError:
+        raise ApiError(400, f"k must be a whole number from 1 to {MAX_K}, not {text[:20]!r}.") from None
+    if not 1 <= k <= MAX_K:
+        raise ApiError(400, f"k must be a whole number from 1 to {MAX_K}, not {k}.")
+    return k
+
+
+def _filters() -> tuple[dict[str, list[str]], list[str]]:
+    filters = parse_filter_items(flask.request.values.getlist("filter"))
+    return filters, unknown_values(get_services().engine.index, filters)
+
+
+def _answer(kind: str, ref: str, hits: list[Hit], notes: list[str]) -> flask.Response:
+    results = [{**hit_record(hit), "image": flask.url_for(THUMBNAIL_ROUTE, product_id=hit.id)} for hit in hits]
+    return flask.jsonify({"query": {"kind": kind, "ref": ref}, "results": results, "notes": notes})
+
+
+def search() -> flask.Response:
+    """POST /api/search: a photo's lookalikes."""
+    services = get_services()
+    photo = flask.request.files.get("photo")
+    if photo is None:
+        raise ApiError(400, "Send the photo as a multipart/form-data field named 'photo'.")
+    k, (filters, notes) = _k(), _filters()
+    ref = services.add_upload(photo.read(services.settings.max_upload_bytes + 1))
+    return _answer("upload", ref, services.engine.query_vector(services.uploads.vector(ref), k, filters), notes)
+
+
+def similar(product_id: str) -> flask.Response:
+    """GET /api/similar/<id>: more like a catalogue product (itself left out)."""
+    engine = get_services().engine
+    try:
+        engine.index.position(product_id)
+    except KeyError:
+        raise ApiError(404, f"No product with id {product_id[:100]!r} in this catalogue.") from None
+    k, (filters, notes) = _k(), _filters()
+    return _answer("item", product_id, engine.query_id(product_id, k, filters), notes)
+
+
+def not_here(**_: str) -> flask.Response:
+    """Every other /api path and method gets a JSON answer, not the shop's HTML page."""
+    if flask.request.endpoint == "api.search_get":
+        raise ApiError(405, "Send the photo with POST, as multipart/form-data.")
+    raise ApiError(404, "There is no such API endpoint: use POST /api/search or GET /api/similar/<id>.")
+
+
+def _error(status: int, message: str) -> tuple[flask.Response, int]:
+    return flask.jsonify({"error": message}), status
+
+
+def _handle(exc: Exception) -> tuple[flask.Response, int]:
+    if isinstance(exc, ApiError):
+        return _error(exc.status, str(exc))
+    if isinstance(exc, RequestEntityTooLarge):
+        limit = get_services().settings.max_upload_bytes / MIB
+        return _error(413, f"The request is larger than the {limit:g} MB limit for images.")
+    if isinstance(exc, WeightsUnavailable):
+        log.error("API: the model cannot be loaded: %s", exc)
+        return _error(503, "The image model is not available right now; please try again later.")
+    if isinstance(exc, RecommenderError):
+        return _error(400, str(exc))
+    raise exc
+
+
+def register_api(server: flask.Flask, prefix: str = "/") -> None:
+    api = flask.Blueprint("api", __name__, url_prefix=f"{prefix}api")
+    api.add_url_rule("/search", "search", search, methods=["POST"])
+    api.add_url_rule("/search", "search_get", not_here, methods=["GET"])
+    api.add_url_rule("/similar/<anytext:product_id>", "similar", similar, methods=["GET"])
+    api.add_url_rule("/<anytext:rest>", "other", not_here, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    for error in (ApiError, RequestEntityTooLarge, RecommenderError):
+        api.register_error_handler(error, _handle)
+    server.register_blueprint(api)

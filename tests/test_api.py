@@ -1,0 +1,134 @@
+"""The JSON API (`POST /api/search`, `GET /api/similar/<id>`) through Flask's test client: answers and errors."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recommender.engine import hit_record
+from recommender.images import MIB
+from recommender.settings import Settings
+from recommender.ui import create_app
+from recommender.uploads import upload_ref
+from tests.ui_fakes import build_tiny_index, tiny_engine
+
+RECORD_KEYS = {"rank", "id", "distance", "attributes", "image"}
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_index(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def app(tiny_index: Path, tmp_path: Path):
+    settings = Settings.from_env(index=tiny_index, feedback_db=tmp_path / "votes.sqlite3",
+                                 thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads",
+                                 max_upload_bytes=MIB)
+    return create_app(settings, engine=tiny_engine(tiny_index))
+
+
+@pytest.fixture
+def client(app):
+    return app.server.test_client()
+
+
+def _jpeg(colour=(180, 40, 40), size=(64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def _search(client, data: bytes, **fields):
+    form = {"photo": (io.BytesIO(data), "photo.jpg"), **fields}
+    return client.post("/api/search", data=form, content_type="multipart/form-data")
+
+
+def test_search_answers_records_like_query_json(client, app) -> None:
+    data = _jpeg()
+    response = _search(client, data)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["query"] == {"kind": "upload", "ref": upload_ref(data)}
+    results = body["results"]
+    assert [r["rank"] for r in results] == [1, 2, 3, 4, 5] and all(set(r) == RECORD_KEYS for r in results)
+    assert [r["distance"] for r in results] == sorted(r["distance"] for r in results)
+    for record in results:  # the image is its thumbnail's URL, which serves a JPEG
+        assert record["image"] == f"/thumbnail/{record['id']}" or record["image"] == f"/thumbnail/{quote(record['id'])}"
+        assert client.get(record["image"]).status_code == 200
+    services = app.server.extensions["recommender"]
+    with app.server.app_context():
+        expected = services.engine.query_vector(services.uploads.vector(upload_ref(data)), 10)
+    assert [{k: v for k, v in r.items() if k != "image"} for r in results] == [hit_record(h) for h in expected]
+
+
+def test_k_and_filters(client) -> None:
+    assert len(_search(client, _jpeg(), k="2").get_json()["results"]) == 2
+    either = _search(client, _jpeg(), filter=["baseColour=Black", "baseColour=Red"]).get_json()["results"]
+    assert sorted(r["attributes"]["baseColour"] for r in either) == ["Black", "Black", "Red"]
+    both = _search(client, _jpeg(), filter=["baseColour=Black", "gender=Men"]).get_json()
+    assert both["results"] == [] and both["notes"] == [
+        "note: no product has gender 'Men'; the values of gender are: Women."]
+
+
+@pytest.mark.parametrize("fields, status, sentence", [
+    ({"k": "0"}, 400, "k must be a whole number from 1 to 100, not 0."),
+    ({"k": "ten"}, 400, "k must be a whole number from 1 to 100, not 'ten'."),
+    ({"k": "101"}, 400, "k must be a whole number from 1 to 100, not 101."),
+    ({"filter": "gender"}, 400, "Bad filter 'gender': write KEY=VALUE, e.g. gender=Women."),
+    ({"filter": "fabric=silk"}, 400, "Unknown attribute 'fabric'"),
+])
+def test_bad_parameters_are_one_sentence(client, fields, status, sentence) -> None:
+    response = _search(client, _jpeg(), **fields)
+    assert response.status_code == status and sentence in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("data, sentence", [
+    (b"%PDF-1.4 not a photo", "not an image we can read"),
+    (b"", "The file is empty (0 bytes)"),
+    (_jpeg()[:200], "damaged or incomplete"),
+])
+def test_bad_photos_get_the_pages_sentences(client, data, sentence) -> None:
+    response = _search(client, data)
+    assert response.status_code == 400 and sentence in response.get_json()["error"]
+
+
+def test_size_limits(client) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (900, 900, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="PNG")  # about 2.4 MB: over the 1 MB limit, under the body cap
+    response = _search(client, buffer.getvalue())
+    assert response.status_code == 400 and "more than the 1 MB limit" in response.get_json()["error"]
+    response = _search(client, b"\0" * (5 * MIB))  # over the body cap: refused before it is read
+    assert response.status_code == 413 and "larger than the 1 MB limit" in response.get_json()["error"]
+
+
+def test_missing_photo(client) -> None:
+    response = client.post("/api/search", data={"k": "3"}, content_type="multipart/form-data")
+    assert response.status_code == 400 and "field named 'photo'" in response.get_json()["error"]
+    assert client.get("/api/search").status_code == 405 and "POST" in client.get("/api/search").get_json()["error"]
+    assert client.get("/api/nothing").status_code == 404 and "no such API endpoint" in client.get("/api/x").get_json()["error"]
+
+
+@pytest.mark.parametrize("product_id", ["1001", "dress/blue-42", "café 7"])
+def test_similar_leaves_the_product_out(client, tiny_index: Path, product_id: str) -> None:
+    response = client.get(f"/api/similar/{quote(product_id)}?k=3")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["query"] == {"kind": "item", "ref": product_id}
+    assert len(body["results"]) == 3 and product_id not in [r["id"] for r in body["results"]]
+    expected = tiny_engine(tiny_index).query_id(product_id, 3)
+    assert [r["id"] for r in body["results"]] == [h.id for h in expected]
+
+
+def test_similar_filters_and_unknown_ids(client) -> None:
+    body = client.get("/api/similar/1001?filter=baseColour=Red&filter=baseColour=Cream").get_json()
+    assert sorted(r["attributes"]["baseColour"] for r in body["results"]) == ["Cream", "Red"]
+    response = client.get("/api/similar/nope")
+    assert response.status_code == 404 and response.get_json() == {"error": "No product with id 'nope' in this catalogue."}
+    assert client.get("/api/similar/1001?k=-1").status_code == 400

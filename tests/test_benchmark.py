@@ -9,7 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender import benchmark
+from recommender.benchmark.embedding import count_flops
+from recommender.benchmark.knn import FILTER_CASES, knn_latency, write_synthetic_index
+from recommender.benchmark.report import render_table
+from recommender.benchmark.run import BenchmarkConfig, run_benchmark
+from recommender.benchmark.timing import paired_latency
 from recommender.cli import main
 from recommender.index import Index
 
@@ -32,22 +36,22 @@ def test_count_flops_sums_conv_and_dense_multiply_adds() -> None:
     x = keras.layers.Flatten()(x)
     outputs = keras.layers.Dense(2)(x)  # 144 inputs * 2 outputs
     model = keras.Model(inputs, outputs)
-    assert benchmark.count_flops(model) == 2 * (8 * 8 * 27 * 4 + 6 * 6 * 9 * 4 + 144 * 2)
+    assert count_flops(model) == 2 * (8 * 8 * 27 * 4 + 6 * 6 * 9 * 4 + 144 * 2)
 
 
 def test_synthetic_index_opens_with_the_real_loader_and_knn_agrees_with_sklearn(
     tmp_path: Path, demo_catalog_dir: Path
 ) -> None:
     images = sorted((demo_catalog_dir / "images").glob("*.jpg"))[:3]
-    index_dir = benchmark.write_synthetic_index(tmp_path / "index", rows=500, dim=16, image_paths=images, chunk_rows=64)
+    index_dir = write_synthetic_index(tmp_path / "index", rows=500, dim=16, image_paths=images, chunk_rows=64)
     index = Index.load(index_dir)
     assert len(index) == 500 and index.vectors.shape == (500, 16)
     assert float(np.min(index.vectors)) >= 0  # ReLU-like features
     assert set(index.attributes()) >= {"gender", "baseColour", "articleType"}
     assert index.products[4].image == images[4 % 3].resolve()
 
-    results = benchmark.knn_latency(index_dir, repeats=3, k=5)
-    assert [r["filter"] for r in results] == list(benchmark.FILTER_CASES)
+    results = knn_latency(index_dir, repeats=3, k=5)
+    assert [r["filter"] for r in results] == list(FILTER_CASES)
     for entry in results:
         assert entry["rows"] == 500 and entry["dim"] == 16
         assert entry["same_results"] is True
@@ -60,7 +64,7 @@ def test_synthetic_index_opens_with_the_real_loader_and_knn_agrees_with_sklearn(
 
 def test_paired_latency_alternates_and_skips_warmup() -> None:
     calls: list[tuple[str, int]] = []
-    stats = benchmark.paired_latency(
+    stats = paired_latency(
         {"a": lambda i: calls.append(("a", i)), "b": lambda i: calls.append(("b", i))}, repeats=2, warmup=1
     )
     assert calls == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
@@ -69,7 +73,7 @@ def test_paired_latency_alternates_and_skips_warmup() -> None:
 
 def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_catalog_dir: Path) -> None:
     """All sections on tiny inputs, the build and the app as real subprocesses."""
-    config = benchmark.BenchmarkConfig(
+    config = BenchmarkConfig(
         images=demo_catalog_dir / "images",
         backbone="mobilenet_v2",
         pipeline_images=4,
@@ -85,7 +89,7 @@ def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_c
         workdir=tmp_path,
         log=lambda message: None,
     )
-    report = json.loads(json.dumps(benchmark.run_benchmark(config)))
+    report = json.loads(json.dumps(run_benchmark(config)))
 
     machine = report["machine"]
     assert machine["cores"] >= 1 and machine["cpu_model"] and isinstance(machine["blas"], list)
@@ -106,7 +110,7 @@ def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_c
     assert _positive(app["cold_start_s"]) and _positive(app["rss_mib_after_first_page"])
     assert {t["target"] for t in report["targets"]} >= {"embedding pipeline / per-image loop", "app cold start"}
     assert list(tmp_path.iterdir()) == []  # the temporary work folder is gone
-    assert "Targets" in benchmark.render_table(report)
+    assert "Targets" in render_table(report)
 
 
 def test_cli_json_is_one_object(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,9 +1,15 @@
 """The app as a shopper meets it: `app.py` cold start until its first page answers, its resident
-memory, and one photo query sent the way the browser sends it."""
+memory, and one photo query through the app's JSON search API.
+
+The API (`POST {base}/api/search`): a multipart/form-data body with the field `photo` (the image
+file), optional `k` (default 10) and repeated `filter` fields `KEY=VALUE` (as the CLI's --filter:
+a repeated key is OR, different keys AND). It answers 200 with `{"results": [{"rank", "id",
+"distance", "attributes", "image"}, ...]}`, or 4xx with `{"error": "one sentence"}`.
+"""
 
 from __future__ import annotations
 
-import base64
+import http.client
 import json
 import socket
 import subprocess
@@ -11,6 +17,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
@@ -18,14 +26,74 @@ import psutil
 from recommender.benchmark.jobs import child_env
 from recommender.settings import PROJECT_ROOT
 
+SEARCH_PATH = "/api/search"
 MIB = 2**20
+
+
+class SearchError(Exception):
+    """The search API answered, but not with results: its own sentence, or what was wrong."""
+
+
+def multipart_form(
+    fields: Sequence[tuple[str, str]], files: Sequence[tuple[str, str, str, bytes]]
+) -> tuple[bytes, str]:
+    """A multipart/form-data body (RFC 7578) and its Content-Type header value.
+
+    fields: (name, value) pairs, a name may repeat; files: (name, filename, content type, data).
+    Names and file names are ours (plain ASCII, no quotes), so they need no escaping.
+    """
+    boundary = f"lookalike-{uuid.uuid4().hex}"
+    parts = [
+        (f'Content-Disposition: form-data; name="{name}"\r\n\r\n', value.encode("utf-8"))
+        for name, value in fields
+    ] + [
+        (f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+         f"Content-Type: {content_type}\r\n\r\n", data)
+        for name, filename, content_type, data in files
+    ]  # fmt: skip
+    body = b"".join(f"--{boundary}\r\n{head}".encode() + data + b"\r\n" for head, data in parts)
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def search_request(base: str, photo: bytes, *, k: int = 10, filters: Sequence[str] = ()) -> urllib.request.Request:
+    """The POST a client sends to find the `k` products most like `photo`; filters are "KEY=VALUE"."""
+    fields = [("k", str(k))] + [("filter", item) for item in filters]
+    body, content_type = multipart_form(fields, [("photo", "query.jpg", "image/jpeg", photo)])
+    return urllib.request.Request(f"{base}{SEARCH_PATH}", data=body, method="POST",
+                                  headers={"Content-Type": content_type, "Accept": "application/json"})
+
+
+def parse_search_answer(status: int, body: bytes) -> list[dict]:
+    """The results of a 200 answer; any other answer raises SearchError with the API's sentence."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if status != 200:
+        error = payload.get("error") if isinstance(payload, dict) else None
+        raise SearchError(f"the search API answered {status}: {error or 'no JSON error message'}")
+    if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+        raise SearchError("the search API answered 200 without a JSON list of results")
+    return payload["results"]
+
+
+def search_photo(base: str, photo: bytes, *, k: int = 10, filters: Sequence[str] = (),
+                 timeout_s: float = 120.0) -> list[dict]:
+    """Ask the running app for the products most like `photo` (raises SearchError, OSError)."""
+    request = search_request(base, photo, k=k, filters=filters)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:  # a 4xx/5xx answer: its body holds the API's sentence
+        status, body = exc.code, exc.read()
+    return parse_search_answer(status, body)
 
 
 def app_cold_start(
     index_dir: Path, workdir: Path, *, query_image: Path | None = None, timeout_s: float = 120.0
 ) -> dict:
     """Seconds from launching `app.py` until GET / returns 200, and the app's resident memory then
-    and after one photo query sent the way the browser sends it (which waits for the model)."""
+    and after one photo query through the search API (the first one waits for the model)."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "app.py", "--index", str(index_dir), "--port", str(port)]
@@ -54,13 +122,15 @@ def app_cold_start(
         result["cold_start_with_layout_s"] = time.perf_counter() - start
         result["rss_mib_after_first_page"] = _tree_rss(proc.pid) / MIB
         if query_image is not None:
+            start = time.perf_counter()
             try:
-                start = time.perf_counter()
-                result["first_query_results"] = _dash_photo_query(base, query_image.read_bytes())
+                results = search_photo(base, query_image.read_bytes(), timeout_s=timeout_s)
+            except (OSError, http.client.HTTPException, SearchError) as exc:
+                result["query_error"] = f"POST {SEARCH_PATH}: {exc}"
+            else:
                 result["first_query_s"] = time.perf_counter() - start
+                result["first_query_results"] = len(results)
                 result["rss_mib_after_query"] = _tree_rss(proc.pid) / MIB
-            except (OSError, ValueError, KeyError, StopIteration) as exc:
-                result["query_error"] = f"{type(exc).__name__}: {exc}"
         result["rss_peak_mib"] = _peak_rss(proc.pid) / MIB
         return result
     finally:
@@ -93,50 +163,6 @@ def _peak_rss(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-def _post_json(url: str, body: dict, timeout_s: float = 120.0) -> dict:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:
-        return json.loads(response.read())
-
-
-def _dash_photo_query(base: str, image: bytes) -> int:
-    """Send a photo through the app's own callbacks over HTTP, as the browser does: the upload
-    callback (decode + embed) and then the results callback (kNN); returns the number of results.
-
-    The callbacks are found in `/_dash-dependencies` by the ids the search page uses
-    (`upload-payload`, `trail`, `results-area`).
-    """
-    with urllib.request.urlopen(f"{base}/_dash-dependencies", timeout=30) as response:
-        callbacks = json.loads(response.read())
-
-    def call(callback: dict, values: dict[str, object]) -> dict:
-        def props(items: list[dict]) -> list[dict]:
-            return [{**item, "value": values.get(f"{item['id']}.{item['property']}")} for item in items]
-
-        parts = callback["output"].strip(".").split("...") if callback["output"].startswith("..") else [callback["output"]]
-        outputs = [dict(zip(("id", "property"), part.rsplit(".", 1))) for part in parts]
-        body = {
-            "output": callback["output"],
-            "outputs": outputs if len(outputs) > 1 else outputs[0],
-            "inputs": props(callback["inputs"]),
-            "state": props(callback["state"]),
-            "changedPropIds": [f"{item['id']}.{item['property']}" for item in callback["inputs"]][:1],
-        }
-        return _post_json(f"{base}/_dash-update-component", body)["response"]
-
-    upload = next(c for c in callbacks if any(i["id"] == "upload-payload" for i in c["inputs"]))
-    contents = "data:image/jpeg;base64," + base64.b64encode(image).decode()
-    response = call(upload, {"upload-payload.data": {"filename": "query.jpg", "contents": contents}})
-    trail = response["trail"]["data"]
-    if not trail:
-        raise ValueError("the upload callback returned no query")
-    render = next(c for c in callbacks if c["output"].startswith("results-area.children"))
-    children = call(render, {"trail.data": trail})["results-area"]["children"]
-    return json.dumps(children).count("/thumbnail/")
 
 
 def _count_lines(path: Path) -> int:

@@ -1,4 +1,5 @@
-"""The benchmark runs end to end on tiny inputs and emits well-formed JSON (no timing assertions)."""
+"""The benchmark's arithmetic on known inputs, and its measurements run end to end on tiny inputs
+emitting well-formed JSON (no timing assertions)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.benchmark.embedding import count_flops
+from recommender.benchmark.embedding import add_fraction_of_peak, compare_throughput, count_flops
 from recommender.benchmark.knn import FILTER_CASES, knn_latency, write_synthetic_index
 from recommender.benchmark.report import render_table
 from recommender.benchmark.run import BenchmarkConfig, run_benchmark
-from recommender.benchmark.timing import paired_latency
+from recommender.benchmark.timing import paired_latency, ratio, summarize_ms
 from recommender.cli import main
 from recommender.index import Index
 
@@ -37,6 +38,34 @@ def test_count_flops_sums_conv_and_dense_multiply_adds() -> None:
     outputs = keras.layers.Dense(2)(x)  # 144 inputs * 2 outputs
     model = keras.Model(inputs, outputs)
     assert count_flops(model) == 2 * (8 * 8 * 27 * 4 + 6 * 6 * 9 * 4 + 144 * 2)
+
+
+def test_latency_percentiles_of_known_samples() -> None:
+    stats = summarize_ms([4.0, 1.0, 10.0, 3.0, 2.0])
+    # sorted 1 2 3 4 10: the median is 3; p95 sits 0.8 of the way from 4 to 10 (linear interpolation)
+    assert stats == {"p50_ms": 3.0, "p95_ms": pytest.approx(8.8, rel=1e-12), "mean_ms": 4.0, "repeats": 5}
+
+
+def test_ratio_is_none_when_nothing_was_measured() -> None:
+    assert ratio(98.0, 18.0) == pytest.approx(5.444444444444, rel=1e-12)
+    assert ratio(0.0, 3.0) == 0.0
+    assert ratio(1.0, 0.0) is None
+
+
+def test_speedup_is_the_ratio_of_images_per_second() -> None:
+    # 64 images in 3.2 s against 16 in 2 s: 20 vs 8 images/s, a 2.5x speed-up (not 64/16 = 4x)
+    assert compare_throughput(pipeline=(64, 3.2), per_image_loop=(16, 2.0)) == {
+        "pipeline": {"images": 64, "seconds": 3.2, "images_per_s": 20.0},
+        "per_image_loop": {"images": 16, "seconds": 2.0, "images_per_s": 8.0},
+        "speedup": 2.5,
+    }
+
+
+def test_fraction_of_matmul_peak() -> None:
+    embedding = {"gflops_per_image": 7.5, "pipeline": {"images_per_s": 20.0}, "per_image_loop": {"images_per_s": 8.0}}
+    add_fraction_of_peak(embedding, {"best_gflops": 200.0})
+    assert embedding["pipeline"] == {"images_per_s": 20.0, "gflops": 150.0, "fraction_of_matmul_peak": 0.75}
+    assert embedding["per_image_loop"] == {"images_per_s": 8.0, "gflops": 60.0, "fraction_of_matmul_peak": 0.3}
 
 
 def test_synthetic_index_opens_with_the_real_loader_and_knn_agrees_with_sklearn(

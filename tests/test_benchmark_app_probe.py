@@ -83,6 +83,9 @@ def test_defaults_are_ten_results_and_no_filter(api: SearchAPIStandIn) -> None:
     assert request["form"].getlist("k") == ["10"] and request["form"].getlist("filter") == []
 
 
+NO_RESULTS = "the search API answered 200 without a JSON list of results"
+
+
 @pytest.mark.parametrize(
     "answer, message",
     [
@@ -92,8 +95,8 @@ def test_defaults_are_ten_results_and_no_filter(api: SearchAPIStandIn) -> None:
          "the search API answered 413: The photo is larger than 10 MB."),
         ((404, "text/html", b"<!doctype html><title>404 Not Found</title>"),  # an app without the API
          "the search API answered 404: no JSON error message"),
-        ((200, "application/json", b'{"error": "nothing"}'), "the search API answered 200 without a JSON list of results"),
-        ((200, "text/html", b"<html>the search page</html>"), "the search API answered 200 without a JSON list of results"),
+        ((200, "application/json", b'{"error": "nothing"}'), NO_RESULTS),
+        ((200, "text/html", b"<html>the search page</html>"), NO_RESULTS),
     ],
 )
 def test_an_answer_without_results_is_an_error_with_the_api_sentence(

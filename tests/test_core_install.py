@@ -58,8 +58,8 @@ def test_listing_the_commands_does_not_load_the_benchmark() -> None:
         "import sys\n"
         "from recommender.cli import build_parser\n"
         "build_parser()\n"
-        "print(sorted(name for name in ('psutil', 'threadpoolctl', 'sklearn', 'tensorflow', 'recommender.benchmark.run')"
-        " if name in sys.modules))\n"
+        "measuring = ('psutil', 'threadpoolctl', 'sklearn', 'tensorflow', 'recommender.benchmark.run')\n"
+        "print(sorted(name for name in measuring if name in sys.modules))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -174,6 +174,11 @@ def test_tflite_file_missing_or_invalid(tmp_path: Path) -> None:
 # --- TFLite extractors from tiny converted models (tests/tflite_models.py) --------------------------------
 
 
+def open_tiny(model: TinyTFLite) -> object:
+    """The extractor of a tiny model, loaded as the CLI loads a .tflite backbone."""
+    return load_extractor(str(model.path))
+
+
 def tflite_details(model: TinyTFLite) -> tuple[dict, dict]:
     """The file's own input and output tensors, read without the extractor."""
     from ai_edge_litert.interpreter import Interpreter
@@ -186,7 +191,7 @@ def tflite_details(model: TinyTFLite) -> tuple[dict, dict]:
 def test_tflite_input_encodings_and_dequantisation(tiny_tflite: dict, name: str, input_type: type) -> None:
     model = tiny_tflite[name]
     assert tflite_details(model)[0]["dtype"] == input_type  # the file takes what this case is about
-    extractor = load_extractor(str(model.path))
+    extractor = open_tiny(model)
     assert (extractor.name, extractor.weights, extractor.input_size, extractor.dim) == (
         model.path.name, str(model.path.resolve()), SIZE, CHANNELS,
     )
@@ -202,7 +207,7 @@ def test_tflite_input_encodings_and_dequantisation(tiny_tflite: dict, name: str,
 
 @pytest.mark.parametrize("name", ["float", "int8", "uint8", "classifier", "classifier-uint8", "one-image"])
 def test_tflite_batch_equals_single_images(tiny_tflite: dict, name: str) -> None:
-    extractor = load_extractor(str(tiny_tflite[name].path))
+    extractor = open_tiny(tiny_tflite[name])
     pixels = random_batch(5, SIZE, seed=2)
     one_by_one = np.concatenate([extractor.embed(pixels[i : i + 1]) for i in range(5)])
     for n in (5, 2):  # the batch size changes between calls
@@ -215,7 +220,7 @@ def test_tflite_classifier_gives_the_pooled_last_feature_map(tiny_tflite: dict, 
     """As with MobileNetV2: the file's output is class scores, the embedding the map before the pooling."""
     model = tiny_tflite[name]
     assert list(tflite_details(model)[1]["shape"]) == [1, CLASSES]
-    extractor = load_extractor(str(model.path))
+    extractor = open_tiny(model)
     assert extractor.dim == CHANNELS
     pixels = random_batch(3, SIZE, seed=3)
     reference = model.reference(pixels)  # the Keras model's pooled map
@@ -232,7 +237,7 @@ def test_tflite_model_fixed_to_one_image_runs_image_by_image(tiny_tflite: dict) 
     interpreter.allocate_tensors()
     assert interpreter.get_output_details()[0]["shape"][0] == 1
 
-    extractor = load_extractor(str(model.path))
+    extractor = open_tiny(model)
     pixels = random_batch(3, SIZE, seed=4)
     np.testing.assert_allclose(extractor.embed(pixels), model.reference(pixels), rtol=1e-5, atol=1e-6)
 

@@ -23,12 +23,18 @@ from recommender.index import Filters, Hit, Index
 if TYPE_CHECKING:
     from recommender.backbones import Extractor
 
-__all__ = ["Recommender", "hit_record"]
+__all__ = ["Recommender", "embed_picture", "hit_record"]
 
 
 def hit_record(hit: Hit) -> dict[str, Any]:
     """One result as plain JSON (the CLI's `query --json` and the API add where its image is)."""
     return {"rank": hit.rank, "id": hit.id, "distance": hit.distance, "attributes": hit.product.attributes}
+
+
+def embed_picture(extractor: Extractor, image: Image.Image) -> np.ndarray:
+    """The vector of one decoded, upright RGB picture: resized whole to the model's input, then embedded."""
+    pixels = fit_to_model(image, extractor.input_size)
+    return np.asarray(extractor.embed(pixels[np.newaxis]), dtype=np.float32)[0]
 
 
 class Recommender:
@@ -64,9 +70,7 @@ class Recommender:
 
     def embed_image(self, image: Image.Image) -> np.ndarray:
         """The query vector of a decoded, upright RGB picture (see `recommender.images.open_image`)."""
-        extractor = self.extractor
-        pixels = fit_to_model(image, extractor.input_size)
-        return np.asarray(extractor.embed(pixels[np.newaxis]), dtype=np.float32)[0]
+        return embed_picture(self.extractor, image)
 
     def query_image(self, image: Image.Image, k: int = 10, filters: Filters = None) -> list[Hit]:
         return self.query_vector(self.embed_image(image), k, filters)

@@ -1,4 +1,5 @@
-"""Feature extractors: shapes, determinism (within and across processes), weights errors, TFLite files."""
+"""Feature extractors: shapes, determinism (within and across processes), weights errors, TFLite files
+(tiny ones converted here, and the real ones in ../shared when present)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from recommender.errors import RecommenderError, WeightsUnavailable
 from recommender.images import load_for_model
 from recommender.model_spec import ModelSpec
 from tests.conftest import SHARED_CLOTHING, TFLITE_V1, TFLITE_V2, require
+from tests.tflite_models import CHANNELS, CLASSES, SIZE, TinyTFLite, tiny_tflite  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,6 +171,77 @@ def test_tflite_file_missing_or_invalid(tmp_path: Path) -> None:
     fake.write_bytes(b"definitely not a flatbuffer" * 10)
     with pytest.raises(WeightsUnavailable, match="not a TensorFlow Lite model"):
         load_extractor(ModelSpec.parse(str(fake)))
+
+
+# --- TFLite extractors from tiny converted models (tests/tflite_models.py) --------------------------------
+
+
+def open_tiny(model: TinyTFLite) -> object:
+    """The extractor of a tiny model, loaded as the CLI loads a .tflite backbone."""
+    return load_extractor(ModelSpec.parse(str(model.path)))
+
+
+def tflite_details(model: TinyTFLite) -> tuple[dict, dict]:
+    """The file's own input and output tensors, read without the extractor."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model.path))
+    return interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+
+
+@pytest.mark.parametrize("name, input_type", [("float", np.float32), ("int8", np.int8), ("uint8", np.uint8)])
+def test_tflite_input_encodings_and_dequantisation(tiny_tflite: dict, name: str, input_type: type) -> None:
+    model = tiny_tflite[name]
+    assert tflite_details(model)[0]["dtype"] == input_type  # the file takes what this case is about
+    extractor = open_tiny(model)
+    assert (extractor.spec, extractor.input_size, extractor.dim) == (
+        ModelSpec(str(model.path.resolve()), str(model.path.resolve())), SIZE, CHANNELS,
+    )
+    pixels = random_batch(5, SIZE)
+    vectors = extractor.embed(pixels)
+    assert vectors.shape == (5, CHANNELS) and vectors.dtype == np.float32
+    reference = model.reference(pixels)  # the float Keras model on [-1, 1] pixels
+    if input_type == np.float32:
+        np.testing.assert_allclose(vectors, reference, rtol=1e-5, atol=1e-6)
+    else:  # 8-bit in and out: equal within the quantisation error, a few steps of the output's scale
+        np.testing.assert_allclose(vectors, reference, rtol=0, atol=0.05 * reference.max())
+
+
+@pytest.mark.parametrize("name", ["float", "int8", "uint8", "classifier", "classifier-uint8", "one-image"])
+def test_tflite_batch_equals_single_images(tiny_tflite: dict, name: str) -> None:
+    extractor = open_tiny(tiny_tflite[name])
+    pixels = random_batch(5, SIZE, seed=2)
+    one_by_one = np.concatenate([extractor.embed(pixels[i : i + 1]) for i in range(5)])
+    for n in (5, 2):  # the batch size changes between calls
+        np.testing.assert_allclose(extractor.embed(pixels[:n]), one_by_one[:n], rtol=1e-6, atol=1e-7)
+    assert extractor.embed(np.zeros((0, *SIZE, 3), np.uint8)).shape == (0, CHANNELS)
+
+
+@pytest.mark.parametrize("name", ["classifier", "classifier-uint8"])
+def test_tflite_classifier_gives_the_pooled_last_feature_map(tiny_tflite: dict, name: str) -> None:
+    """As with MobileNetV2: the file's output is class scores, the embedding the map before the pooling."""
+    model = tiny_tflite[name]
+    assert list(tflite_details(model)[1]["shape"]) == [1, CLASSES]
+    extractor = open_tiny(model)
+    assert extractor.dim == CHANNELS
+    pixels = random_batch(3, SIZE, seed=3)
+    reference = model.reference(pixels)  # the Keras model's pooled map
+    atol = 1e-6 if name == "classifier" else 0.05 * reference.max()
+    np.testing.assert_allclose(extractor.embed(pixels), reference, rtol=1e-5 if name == "classifier" else 0, atol=atol)
+
+
+def test_tflite_model_fixed_to_one_image_runs_image_by_image(tiny_tflite: dict) -> None:
+    model = tiny_tflite["one-image"]
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model.path))  # the graph keeps one image whatever the input holds
+    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], [3, *SIZE, 3])
+    interpreter.allocate_tensors()
+    assert interpreter.get_output_details()[0]["shape"][0] == 1
+
+    extractor = open_tiny(model)
+    pixels = random_batch(3, SIZE, seed=4)
+    np.testing.assert_allclose(extractor.embed(pixels), model.reference(pixels), rtol=1e-5, atol=1e-6)
 
 
 # --- TFLite extractors from ../shared/models --------------------------------------------------------------

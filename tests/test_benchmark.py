@@ -1,4 +1,5 @@
-"""The benchmark runs end to end on tiny inputs and emits well-formed JSON (no timing assertions)."""
+"""The benchmark's arithmetic on known inputs, and its measurements run end to end on tiny inputs
+emitting well-formed JSON (no timing assertions)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender import benchmark
+from recommender.benchmark.embedding import add_fraction_of_peak, compare_throughput, count_flops
+from recommender.benchmark.knn import FILTER_CASES, knn_latency, write_synthetic_index
+from recommender.benchmark.report import render_table
+from recommender.benchmark.run import BenchmarkConfig, run_benchmark
+from recommender.benchmark.timing import paired_latency, ratio, summarize_ms
 from recommender.cli import main
 from recommender.index import Index
 
@@ -32,22 +37,50 @@ def test_count_flops_sums_conv_and_dense_multiply_adds() -> None:
     x = keras.layers.Flatten()(x)
     outputs = keras.layers.Dense(2)(x)  # 144 inputs * 2 outputs
     model = keras.Model(inputs, outputs)
-    assert benchmark.count_flops(model) == 2 * (8 * 8 * 27 * 4 + 6 * 6 * 9 * 4 + 144 * 2)
+    assert count_flops(model) == 2 * (8 * 8 * 27 * 4 + 6 * 6 * 9 * 4 + 144 * 2)
+
+
+def test_latency_percentiles_of_known_samples() -> None:
+    stats = summarize_ms([4.0, 1.0, 10.0, 3.0, 2.0])
+    # sorted 1 2 3 4 10: the median is 3; p95 sits 0.8 of the way from 4 to 10 (linear interpolation)
+    assert stats == {"p50_ms": 3.0, "p95_ms": pytest.approx(8.8, rel=1e-12), "mean_ms": 4.0, "repeats": 5}
+
+
+def test_ratio_is_none_when_nothing_was_measured() -> None:
+    assert ratio(98.0, 18.0) == pytest.approx(5.444444444444, rel=1e-12)
+    assert ratio(0.0, 3.0) == 0.0
+    assert ratio(1.0, 0.0) is None
+
+
+def test_speedup_is_the_ratio_of_images_per_second() -> None:
+    # 64 images in 3.2 s against 16 in 2 s: 20 vs 8 images/s, a 2.5x speed-up (not 64/16 = 4x)
+    assert compare_throughput(pipeline=(64, 3.2), per_image_loop=(16, 2.0)) == {
+        "pipeline": {"images": 64, "seconds": 3.2, "images_per_s": 20.0},
+        "per_image_loop": {"images": 16, "seconds": 2.0, "images_per_s": 8.0},
+        "speedup": 2.5,
+    }
+
+
+def test_fraction_of_matmul_peak() -> None:
+    embedding = {"gflops_per_image": 7.5, "pipeline": {"images_per_s": 20.0}, "per_image_loop": {"images_per_s": 8.0}}
+    add_fraction_of_peak(embedding, {"best_gflops": 200.0})
+    assert embedding["pipeline"] == {"images_per_s": 20.0, "gflops": 150.0, "fraction_of_matmul_peak": 0.75}
+    assert embedding["per_image_loop"] == {"images_per_s": 8.0, "gflops": 60.0, "fraction_of_matmul_peak": 0.3}
 
 
 def test_synthetic_index_opens_with_the_real_loader_and_knn_agrees_with_sklearn(
     tmp_path: Path, demo_catalog_dir: Path
 ) -> None:
     images = sorted((demo_catalog_dir / "images").glob("*.jpg"))[:3]
-    index_dir = benchmark.write_synthetic_index(tmp_path / "index", rows=500, dim=16, image_paths=images, chunk_rows=64)
+    index_dir = write_synthetic_index(tmp_path / "index", rows=500, dim=16, image_paths=images, chunk_rows=64)
     index = Index.load(index_dir)
     assert len(index) == 500 and index.vectors.shape == (500, 16)
     assert float(np.min(index.vectors)) >= 0  # ReLU-like features
     assert set(index.attributes()) >= {"gender", "baseColour", "articleType"}
     assert index.products[4].image == images[4 % 3].resolve()
 
-    results = benchmark.knn_latency(index_dir, repeats=3, k=5)
-    assert [r["filter"] for r in results] == list(benchmark.FILTER_CASES)
+    results = knn_latency(index_dir, repeats=3, k=5)
+    assert [r["filter"] for r in results] == list(FILTER_CASES)
     for entry in results:
         assert entry["rows"] == 500 and entry["dim"] == 16
         assert entry["same_results"] is True
@@ -60,7 +93,7 @@ def test_synthetic_index_opens_with_the_real_loader_and_knn_agrees_with_sklearn(
 
 def test_paired_latency_alternates_and_skips_warmup() -> None:
     calls: list[tuple[str, int]] = []
-    stats = benchmark.paired_latency(
+    stats = paired_latency(
         {"a": lambda i: calls.append(("a", i)), "b": lambda i: calls.append(("b", i))}, repeats=2, warmup=1
     )
     assert calls == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
@@ -69,7 +102,7 @@ def test_paired_latency_alternates_and_skips_warmup() -> None:
 
 def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_catalog_dir: Path) -> None:
     """All sections on tiny inputs, the build and the app as real subprocesses."""
-    config = benchmark.BenchmarkConfig(
+    config = BenchmarkConfig(
         images=demo_catalog_dir / "images",
         backbone="mobilenet_v2",
         pipeline_images=4,
@@ -85,7 +118,7 @@ def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_c
         workdir=tmp_path,
         log=lambda message: None,
     )
-    report = json.loads(json.dumps(benchmark.run_benchmark(config)))
+    report = json.loads(json.dumps(run_benchmark(config)))
 
     machine = report["machine"]
     assert machine["cores"] >= 1 and machine["cpu_model"] and isinstance(machine["blas"], list)
@@ -104,9 +137,16 @@ def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_c
     assert "error" not in app, app
     assert app["index_rows"] == 300
     assert _positive(app["cold_start_s"]) and _positive(app["rss_mib_after_first_page"])
-    assert {t["target"] for t in report["targets"]} >= {"embedding pipeline / per-image loop", "app cold start"}
+    targets = {t["target"]: t for t in report["targets"]}
+    memory = targets["app resident memory after a photo query"]
+    if "query_error" in app:  # an app without the JSON search API (or a failed query): said, not passed
+        assert memory["value"] is None and memory["met"] is False and app["query_error"] in memory["reason"]
+    else:
+        assert app["first_query_results"] == 10 and memory["value"] == app["rss_mib_after_query"]
+    assert _positive(targets["embedding pipeline / per-image loop"]["value"])
+    assert targets["kNN p50 44k (none)"]["reason"] == "the 44,000-row index was not in this run"
     assert list(tmp_path.iterdir()) == []  # the temporary work folder is gone
-    assert "Targets" in benchmark.render_table(report)
+    assert "Targets" in render_table(report)
 
 
 def test_cli_json_is_one_object(capsys: pytest.CaptureFixture[str]) -> None:

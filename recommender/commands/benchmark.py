@@ -6,14 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-SECTIONS = ("machine", "matmul", "embedding", "query", "build", "app")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+from recommender.benchmark import SECTIONS  # the package's __init__ imports nothing
+from recommender.commands import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--images", type=Path, help="folder of JPEGs to embed (default: the shared Kaggle images)")
     parser.add_argument("--backbone", default="resnet50", help="Keras backbone to time (default: resnet50)")
-    parser.add_argument("--index-sizes", type=_positive_int, nargs="+", metavar="ROWS",
+    parser.add_argument("--index-sizes", type=positive_int, nargs="+", metavar="ROWS",
                         help="synthetic index sizes (default: 44000 1000000; --quick: 44000)")
     parser.add_argument("--catalog", type=Path, help="catalogue for the whole-build timing")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
@@ -36,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recommender.benchmark import BenchmarkConfig, render_table, run_benchmark
+    # The measuring code (psutil, threadpoolctl, scikit-learn, the index) loads only when a benchmark runs.
+    from recommender.benchmark.report import render_table
+    from recommender.benchmark.run import BenchmarkConfig, run_benchmark
 
     overrides: dict = {"images": args.images, "backbone": args.backbone}
     if args.index_sizes:

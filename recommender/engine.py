@@ -19,6 +19,7 @@ from PIL import Image
 from recommender.errors import RecommenderError
 from recommender.images import fit_to_model, open_image
 from recommender.index import Filters, Hit, Index
+from recommender.tags import TAG_NEIGHBOURS, Tag, neighbour_tags
 
 if TYPE_CHECKING:
     from recommender.backbones import Extractor
@@ -79,14 +80,22 @@ class Recommender:
         """A photo on disk (the CLI); ImageError with a sentence when it cannot be read."""
         return self.query_image(open_image(path), k, filters)
 
-    def query_id(self, product_id: str, k: int = 10, filters: Filters = None) -> list[Hit]:
-        """More like this catalogue product, leaving the product itself out."""
+    def product_vector(self, product_id: str) -> np.ndarray:
+        """A catalogue product's vector, the query of "more like this" (a sentence for an unknown id)."""
         try:
-            vector = self.index.vector(product_id)
+            return self.index.vector(product_id)
         except KeyError:
             raise RecommenderError(f"No product with id {product_id!r} in the index {self.index.path}.") from None
-        return self.query_vector(vector, k, filters, exclude=(product_id,))
+
+    def query_id(self, product_id: str, k: int = 10, filters: Filters = None) -> list[Hit]:
+        """More like this catalogue product, leaving the product itself out."""
+        return self.query_vector(self.product_vector(product_id), k, filters, exclude=(product_id,))
 
     def query_vector(self, vector: np.ndarray, k: int = 10, filters: Filters = None,
                      exclude: Collection[str] = ()) -> list[Hit]:
         return self.index.hits(vector, k, filters, exclude)
+
+    def tags(self, vector: np.ndarray, exclude: Collection[str] = ()) -> list[Tag]:
+        """The predicted category, colour and gender of a query vector, whatever the shopper filters."""
+        distances, positions = self.index.search(vector, TAG_NEIGHBOURS, exclude=exclude)
+        return neighbour_tags(self.index, distances[0], positions[0])

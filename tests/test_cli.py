@@ -25,7 +25,9 @@ RESULT_KEYS = {"rank", "id", "distance", "attributes", "image"}
 
 
 def check_results(payload: dict, k: int) -> list[dict]:
-    assert set(payload) == {"results"}
+    assert set(payload) == {"results", "tags"}
+    assert {t["role"] for t in payload["tags"]} == {"gender", "colour", "category"}
+    assert all(0 < t["confidence"] <= 1 and t["source"] == "neighbours" for t in payload["tags"])
     results = payload["results"]
     assert len(results) == k
     assert [r["rank"] for r in results] == list(range(1, k + 1))
@@ -87,7 +89,7 @@ def test_query_table(cli_index: Path, capsys: pytest.CaptureFixture) -> None:
     assert "Women" in captured.err and "Men" in captured.err
     assert main(["query", "--index", str(cli_index), "--id", ids[0], "--filter", "gender=women", "--json"]) == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out) == {"results": []} and "gender 'women'" in captured.err
+    assert json.loads(captured.out)["results"] == [] and "gender 'women'" in captured.err
     assert main(["query", "--index", str(cli_index), "--id", ids[0], "--filter", "gender=Women", "--k", "2"]) == 0
     assert capsys.readouterr().err == ""
 

@@ -124,3 +124,30 @@ def test_ensure_demo_index_builds_once_then_reuses(tmp_path: Path, loads, capsys
     assert loads[-1] == ("other", "none")
     assert read_manifest(settings.demo_index).model == ModelSpec("other", "none")
     assert np.isfinite(Recommender.open(settings.demo_index).index.vectors).all()
+
+
+def test_neighbour_tags_vote_by_closeness(built) -> None:
+    """Without a head, a query's tags are a distance-weighted vote of its 20 nearest products."""
+    catalog, folder = built
+    engine = Recommender.open(folder)
+    tags = {tag.role: tag for tag in engine.tags(engine.index.vector("p004"))}
+    assert set(tags) == {"gender", "colour"}  # this catalogue has no category attribute
+    assert tags["colour"].attribute == "baseColour" and tags["colour"].source == "neighbours"
+    distances, positions = engine.index.search(engine.index.vector("p004"), 20)
+    weights = 1 / (1 + (distances[0] / np.median(distances[0])) ** 2)
+    shares = {}
+    for position, weight in zip(positions[0], weights):
+        value = engine.index.products[position].attributes["baseColour"]
+        shares[value] = shares.get(value, 0) + weight / weights.sum()
+    best = max(shares, key=shares.get)
+    assert tags["colour"].value == best and tags["colour"].confidence == pytest.approx(shares[best])
+    assert tags["colour"].to_json() == {"attribute": "baseColour", "value": best, "role": "colour",
+                                        "confidence": round(shares[best], 4), "source": "neighbours"}
+
+
+def test_rocchio_moves_the_query_towards_the_liked() -> None:
+    from recommender.refine import rocchio
+
+    query, liked, disliked = np.array([1.0, 0.0]), np.array([[0.0, 2.0], [0.0, 4.0]]), np.array([[10.0, 0.0]])
+    np.testing.assert_allclose(rocchio(query, liked, disliked, alpha=1, beta=0.5, gamma=0.1), [0.0, 1.5])
+    np.testing.assert_allclose(rocchio(query, np.empty((0, 2)), np.empty((0, 2))), query)

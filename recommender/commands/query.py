@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from recommender.engine import Recommender, hit_record
     from recommender.filters import parse_filter_items, unknown_values
+    from recommender.images import open_image
 
     filters = parse_filter_items(args.filter)
     engine = Recommender.open(args.index)
@@ -40,14 +41,14 @@ def run(args: argparse.Namespace) -> int:
     if args.image is not None:
         if not args.image.is_file():
             raise RecommenderError(f"There is no image file at {args.image}.")
-        hits = engine.query_file(args.image, args.k, filters)
-        what = str(args.image)
+        vector, exclude, what = engine.embed_image(open_image(args.image)), (), str(args.image)
     else:
-        hits = engine.query_id(args.id, args.k, filters)
-        what = f"product {args.id}"
+        vector, exclude, what = engine.product_vector(args.id), (args.id,), f"product {args.id}"
+    hits = engine.query_vector(vector, args.k, filters, exclude)
     if args.json:
         records = [{**hit_record(hit), "image": str(hit.product.image)} for hit in hits]
-        print(json.dumps({"results": records}, indent=1, ensure_ascii=False))
+        tags = [tag.to_json() for tag in engine.tags(vector, exclude)]
+        print(json.dumps({"results": records, "tags": tags}, indent=1, ensure_ascii=False))
     else:
         print(_table(engine.index, hits, what, engine.random_weights))
     return 0

@@ -5,8 +5,8 @@
   GET  /api/similar/<id>   more like a catalogue product; optional `k` and repeated `filter` parameters
 
 Both answer `{"query": {"kind", "ref"}, "results": [{"rank", "id", "distance", "attributes",
-"image"}, ...], "notes": [...]}` with the same records as `query --json` (the image as the URL of
-its thumbnail), or an error status with `{"error": "one sentence"}`: 400 for bad input (the same
+"image"}, ...], "tags": [{"attribute", "value", "confidence", "role", "source"}, ...], "notes": [...]}`
+with the same records and tags as `query --json` (the image as the URL of its thumbnail), or an error status with `{"error": "one sentence"}`: 400 for bad input (the same
 limits and sentences as the search page), 404 for an unknown product or path, 405 for a wrong
 method, 413 for a body over the upload limit, 503 when the model cannot be loaded. Several
 `filter` values of one key mean OR, different keys AND.
@@ -24,6 +24,7 @@ from recommender.errors import RecommenderError, WeightsUnavailable
 from recommender.filters import parse_filter_items, unknown_values
 from recommender.images import MIB
 from recommender.index import Hit
+from recommender.tags import Tag
 from recommender.ui.routes import THUMBNAIL_ROUTE
 from recommender.ui.services import get_services
 
@@ -56,9 +57,10 @@ def _filters() -> tuple[dict[str, list[str]], list[str]]:
     return filters, unknown_values(get_services().engine.index, filters)
 
 
-def _answer(kind: str, ref: str, hits: list[Hit], notes: list[str]) -> flask.Response:
+def _answer(kind: str, ref: str, hits: list[Hit], tags: list[Tag], notes: list[str]) -> flask.Response:
     results = [{**hit_record(hit), "image": flask.url_for(THUMBNAIL_ROUTE, product_id=hit.id)} for hit in hits]
-    return flask.jsonify({"query": {"kind": kind, "ref": ref}, "results": results, "notes": notes})
+    return flask.jsonify({"query": {"kind": kind, "ref": ref}, "results": results,
+                          "tags": [tag.to_json() for tag in tags], "notes": notes})
 
 
 def search() -> flask.Response:
@@ -69,7 +71,9 @@ def search() -> flask.Response:
         raise ApiError(400, "Send the photo as a multipart/form-data field named 'photo'.")
     k, (filters, notes) = _k(), _filters()
     ref = services.add_upload(photo.read(services.settings.max_upload_bytes + 1))
-    return _answer("upload", ref, services.engine.query_vector(services.uploads.vector(ref), k, filters), notes)
+    vector = services.uploads.vector(ref)
+    engine = services.engine
+    return _answer("upload", ref, engine.query_vector(vector, k, filters), engine.tags(vector), notes)
 
 
 def similar(product_id: str) -> flask.Response:
@@ -80,7 +84,9 @@ def similar(product_id: str) -> flask.Response:
     except KeyError:
         raise ApiError(404, f"No product with id {product_id[:100]!r} in this catalogue.") from None
     k, (filters, notes) = _k(), _filters()
-    return _answer("item", product_id, engine.query_id(product_id, k, filters), notes)
+    vector, exclude = engine.product_vector(product_id), (product_id,)
+    return _answer("item", product_id, engine.query_vector(vector, k, filters, exclude), engine.tags(vector, exclude),
+                   notes)
 
 
 def not_here(**_: str) -> flask.Response:

@@ -38,6 +38,14 @@ CHROMIUM_FLAGS = (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Start dash_duo's servers on a port range of this run's own (dash.testing counts up from 58050 in
+    every process), so that two test runs on one machine, e.g. two checkouts, never share a port."""
+    from dash.testing.application_runners import BaseDashRunner
+
+    BaseDashRunner._next_port = 20000 + 40 * (os.getpid() % 1000)
+
+
 def pytest_setup_options():
     """dash[testing] hook: drive Debian's headless Chromium with flags that work offline as root."""
     from selenium.webdriver.chrome.options import Options

@@ -307,7 +307,7 @@ def test_an_upload_is_decoded_once(app, monkeypatch) -> None:
 
     calls = []
     real = images._open
-    monkeypatch.setattr(images, "_open", lambda *args: calls.append(args) or real(*args))
+    monkeypatch.setattr(images, "_open", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
     trail, alert, _ = on_upload(_payload(_photo()))
     assert alert is None and len(calls) == 1
     assert len(run_query(get_services(), trail[0], {})) == 5

@@ -20,10 +20,10 @@ import numpy as np
 from recommender.demo_index import ensure_demo_index
 from recommender.engine import Recommender
 from recommender.feedback import FeedbackStore
-from recommender.images import open_image
+from recommender.images import open_upload
 from recommender.settings import Settings
 from recommender.thumbnails import ThumbnailCache
-from recommender.uploads import UploadStore
+from recommender.uploads import STORED_SIDE, UploadStore
 
 __all__ = ["Services", "create_services", "start_warm_up", "install_services", "get_services"]
 
@@ -45,9 +45,10 @@ class Services:
     def add_upload(self, data: bytes) -> str:
         """Validate and decode an uploaded photo (once), keep it with its vector; return its reference.
 
-        A bad file gets its one-sentence ImageError before the model is touched.
+        A bad file gets its one-sentence ImageError before the model is touched; a large one is
+        decoded straight to the size kept on the server (see `recommender.images.open_upload`).
         """
-        image = open_image(data, max_bytes=self.settings.max_upload_bytes)
+        image = open_upload(data, max_bytes=self.settings.max_upload_bytes, longest=STORED_SIDE)
         return self.uploads.add(data, image, self.engine.embed_image)
 
     @cached_property

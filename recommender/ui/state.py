@@ -20,7 +20,7 @@ import numpy as np
 
 from recommender.catalog import Product
 from recommender.errors import ImageError, RecommenderError
-from recommender.images import MIB
+from recommender.images import size_error
 from recommender.index import Hit, Index
 from recommender.roles import Roles
 from recommender.ui.services import Services
@@ -57,10 +57,9 @@ def decode_upload(contents: str) -> bytes:
         raise ImageError("The upload did not arrive complete; please try again.") from None
 
 
-def too_large(size: int, limit: int) -> ImageError:
-    """The error for an upload the browser measured and held back (same wording as the server's check)."""
-    return ImageError(f"The file is {size / MIB:.1f} MB, more than the {limit / MIB:.1f} MB limit for images."
-                      .replace(".0 MB", " MB"))
+def too_large(size: object, limit: int) -> ImageError:
+    """The error for an upload the browser measured and held back (its size is the browser's word)."""
+    return size_error(size, limit)
 
 
 def upload_entry(services: Services, data: bytes) -> Entry:

@@ -167,7 +167,7 @@ def on_upload(payload: dict[str, Any] | None) -> tuple[Any, Any, Any]:
     filename = payload.get("filename") or "This file"
     try:
         if payload.get("contents") is None:  # the browser found it too large and did not send it
-            raise too_large(int(payload.get("size") or 0), services.settings.max_upload_bytes)
+            raise too_large(payload.get("size"), services.settings.max_upload_bytes)
         entry = upload_entry(services, decode_upload(payload["contents"]))
     except RecommenderError as exc:
         alert = dbc.Alert([html.Strong(f"{filename} could not be used. "), str(exc)], color="danger",

@@ -85,7 +85,7 @@ class Recommender:
         try:
             return self.index.vector(product_id)
         except KeyError:
-            raise RecommenderError(f"No product with id {product_id!r} in the index {self.index.path}.") from None
+            raise RecommenderError(f"No product with id {product_id[:100]!r} in this catalogue.") from None
 
     def query_id(self, product_id: str, k: int = 10, filters: Filters = None) -> list[Hit]:
         """More like this catalogue product, leaving the product itself out."""

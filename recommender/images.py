@@ -63,7 +63,8 @@ def size_error(size: object, limit: int) -> ImageError:
     """
     if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size) or size <= limit:
         return ImageError("The browser reported an impossible file size; please choose the photo again.")
-    return ImageError(f"The file is {_mb(size)} MB, more than the {_mb(limit)} MB limit for images.")
+    shown = math.ceil(size / MIB * 10) / 10 * MIB  # rounded up: a file just over 1 MB never reads "1 MB"
+    return ImageError(f"The file is {_mb(shown)} MB, more than the {_mb(limit)} MB limit for images.")
 
 
 def _read_source(source: str | Path | bytes, max_bytes: int | None) -> str | Path | io.BytesIO:

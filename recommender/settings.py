@@ -8,6 +8,8 @@ Every setting has a sane default; environment variables override them:
   RECOMMENDER_UPLOAD_DIR      shoppers' query photos, kept (bounded) for re-ranking (default: embeddings/.uploads)
   RECOMMENDER_BACKBONE        backbone of the demo index (default: resnet50)
   RECOMMENDER_WEIGHTS         weights of the demo index: imagenet, none or a file (default: imagenet)
+  RECOMMENDER_SECRET_KEY      signs the shoppers' session cookies (default: made once, beside the feedback database)
+  RECOMMENDER_SECURE_COOKIES  1: session cookies only over HTTPS (set it when the shop is served over HTTPS)
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class Settings:
     demo_index: Path = EMBEDDINGS_DIR / "demo-index"
     backbone: str = "resnet50"
     weights: str = "imagenet"
+    secret_key: str | None = None
+    secure_cookies: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -54,6 +58,10 @@ class Settings:
             settings = replace(settings, backbone=env["RECOMMENDER_BACKBONE"])
         if env.get("RECOMMENDER_WEIGHTS"):
             settings = replace(settings, weights=env["RECOMMENDER_WEIGHTS"])
+        if env.get("RECOMMENDER_SECRET_KEY"):
+            settings = replace(settings, secret_key=_secret(env["RECOMMENDER_SECRET_KEY"]))
+        if env.get("RECOMMENDER_SECURE_COOKIES"):
+            settings = replace(settings, secure_cookies=env["RECOMMENDER_SECURE_COOKIES"].lower() in ("1", "true", "yes"))
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)
 
@@ -67,3 +75,11 @@ def _megabytes(text: str) -> int:
     if not (math.isfinite(mb) and mb > 0):
         raise RecommenderError(f"RECOMMENDER_MAX_UPLOAD_MB must be a number of megabytes above 0, not {text!r}.")
     return int(mb * 1024 * 1024)
+
+
+def _secret(text: str) -> str:
+    """RECOMMENDER_SECRET_KEY: long enough that session cookies cannot be forged by guessing it."""
+    if len(text) < 32:
+        raise RecommenderError("RECOMMENDER_SECRET_KEY must be at least 32 characters long (e.g. the output of "
+                               "python -c 'import secrets; print(secrets.token_hex(32))').")
+    return text

@@ -8,6 +8,7 @@ demo index with a real Keras backbone, as the app does.
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib
 import io
 import json
@@ -43,7 +44,7 @@ def app(tiny_index: Path, tmp_path: Path):
                                  thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads",
                                  max_upload_bytes=MIB)
     app = create_app(settings, engine=tiny_engine(tiny_index))
-    with app.server.app_context():
+    with app.server.test_request_context():
         yield app
 
 
@@ -56,8 +57,17 @@ def on_upload(payload):
     return _page().on_upload(payload)
 
 
-def render_results(trail, filters, session_id):
-    return _page().render_results(trail, filters, session_id)
+def as_shopper(name: str) -> str:
+    """Make the current request one of shopper `name`'s (their signed cookie's session id); return the id."""
+    import flask
+
+    flask.session["sid"] = hashlib.md5(name.encode()).hexdigest()
+    return flask.session["sid"]
+
+
+def render_results(trail, filters, session):
+    as_shopper(session)
+    return _page().render_results(trail, filters)
 
 
 def on_vote(*args):
@@ -187,7 +197,8 @@ def test_results_show_the_sessions_own_votes(app) -> None:
 
     trail, _, _ = on_upload(_payload(_photo()))
     hit = run_query(get_services(), trail[0], {})[0]
-    get_services().feedback.record(VoteEvent("mine", "upload", trail[0]["ref"], {}, hit.id, 1, hit.distance, "fake", -1))
+    get_services().feedback.record(VoteEvent(as_shopper("mine"), "upload", trail[0]["ref"], {}, hit.id, 1, hit.distance,
+                                             "fake", -1))
     mine, theirs = str(_results(trail, session="mine")), str(_results(trail, session="theirs"))
     assert mine.count("vote-btn vote-down active") == 1
     assert "active" not in theirs
@@ -232,7 +243,7 @@ def test_two_shoppers_at_once_get_their_own_results(demo_index_dir: Path, demo_c
     photos = [p.read_bytes() for p in sorted((demo_catalog_dir / "images").glob("*.jpg"))[:6]]
 
     def shop(data: bytes) -> list[str]:
-        with app.server.app_context():
+        with app.server.test_request_context():
             trail, alert, _ = on_upload(_payload(data))
             assert alert is None
             return [hit.id for hit in run_query(get_services(), trail[0], {})]
@@ -280,13 +291,14 @@ def test_a_vote_is_stored_and_a_tampered_card_gets_a_sentence(app) -> None:
     item = get_services().engine.index.ids[0]
     entry = {"kind": "item", "ref": item, "label": "x"}
     _click_thumb_up(item)
-    state, up_class, _, message = on_vote(1, None, {"rank": 1, "distance": 0.5}, [entry], {}, "s1")
+    session = as_shopper("s1")
+    state, up_class, _, message = on_vote(1, None, {"rank": 1, "distance": 0.5}, [entry], {})
     assert state["vote"] == 1 and message is None and "active" in up_class
-    assert get_services().feedback.current_votes("s1", item) == {item: 1}
+    assert get_services().feedback.current_votes(session, item) == {item: 1}
     _click_thumb_up(item)
-    *_, message = on_vote(1, None, {"rank": 1}, [entry], {}, "s1")  # no distance
+    *_, message = on_vote(1, None, {"rank": 1}, [entry], {})  # no distance
     assert message.startswith("Your vote was not saved: this result's data is damaged")
-    assert get_services().feedback.current_votes("s1", item) == {item: 1}
+    assert get_services().feedback.current_votes(session, item) == {item: 1}
 
 
 def test_browse_spreads_the_start_page_over_the_matching_products(app) -> None:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from recommender.errors import ImageError
 import recommender.images as images
+from recommender.errors import ImageError
 from recommender.images import DEFAULT_MAX_BYTES, UPLOAD_MAX_PIXELS, load_for_model, open_image, open_upload, size_error
 
 

@@ -7,7 +7,6 @@ dicts built by the functions below (their "type" names the kind of component).
 from __future__ import annotations
 
 # search page
-SESSION = "session-id"
 TRAIL = "trail"
 UPLOAD = "upload"
 UPLOAD_INNER = "upload-inner"

@@ -22,6 +22,7 @@ from recommender.ui.figures import (
     rate_by_rank_figure,
     votes_over_time_figure,
 )  # fmt: skip
+from recommender.ui.guard import public_message
 from recommender.ui.services import get_services
 
 dash.register_page(
@@ -161,7 +162,8 @@ def _current_content() -> html.Div | dbc.Alert:
     try:
         return feedback_content(services.feedback, services.engine.index)
     except RecommenderError as exc:
-        return dbc.Alert(str(exc), color="danger")
+        return dbc.Alert(public_message(exc, "The votes cannot be read right now; please try again in a moment."),
+                         color="danger")
 
 
 def layout(**_query: str) -> html.Div:

@@ -2,15 +2,14 @@
 
 Its layout and its callbacks live here; `register_callbacks(app)` attaches the callbacks to one
 app (explicitly, so two apps in a process never share them). Every callback reads the shopper's
-state from the browser (the trail, the filters, the session id) and the shared services from
-`get_services()`; expected failures (a bad photo, a product gone from the catalogue) become
-inline messages, never an error page.
+state from the browser (the trail, the filters), the session id from the signed cookie
+(`ui.session`) and the shared services from `get_services()`; expected failures (a bad photo, a
+product gone from the catalogue) become inline messages, never an error page.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 import dash
@@ -32,7 +31,9 @@ from recommender.ui.components import (
     upload_prompt,
     vote_class,
 )  # fmt: skip
+from recommender.ui.guard import public_message
 from recommender.ui.services import get_services
+from recommender.ui.session import current_session_id
 from recommender.ui.state import (
     MAX_TRAIL,
     RESULTS,
@@ -99,7 +100,6 @@ def layout(**_query: str) -> html.Div:
     )
     return html.Div(
         [
-            dcc.Store(id=ids.SESSION, storage_type="session", data=str(uuid.uuid4())),
             dcc.Store(id=ids.TRAIL, data=[]),
             dcc.Store(id=ids.UPLOAD_PAYLOAD),
             dcc.Store(id=ids.SCROLL_ANCHOR),
@@ -196,7 +196,7 @@ def on_navigate(_more: list[int], _images: list[int], _crumbs: list[int], trail:
     return (trail + [item_entry(product)])[-MAX_TRAIL:]
 
 
-def render_results(trail: list[Entry] | None, filters: dict[str, list[str] | None], session_id: str | None) -> list[Any]:
+def render_results(trail: list[Entry] | None, filters: dict[str, list[str] | None]) -> list[Any]:
     """The current query's results under the filters, or a place to start without one."""
     services = get_services()
     index = services.engine.index
@@ -213,13 +213,14 @@ def render_results(trail: list[Entry] | None, filters: dict[str, list[str] | Non
     try:
         hits = run_query(services, entry, chosen)
     except RecommenderError as exc:
-        return [dbc.Alert(str(exc), color="danger")]
+        return [dbc.Alert(public_message(exc, "These results cannot be shown right now; please try again."),
+                          color="danger")]
     subject = "your photo" if entry["kind"] == "upload" else f"“{entry['label']}”"
     heading = html.H2(f"Looks like {subject}", className="results-title", id=ids.RESULTS_TITLE)
     if not hits:
         return [heading, _no_match(chosen)]
     try:
-        votes = services.feedback.current_votes(session_id, entry["ref"]) if session_id else {}
+        votes = services.feedback.current_votes(current_session_id(), entry["ref"])
     except RecommenderError as exc:  # the results matter more than showing past votes
         log.warning("votes not shown: %s", exc)
         votes = {}
@@ -247,7 +248,7 @@ def _no_match(filters: dict[str, list[str]]) -> dbc.Alert:
 
 
 def on_vote(_up: int, _down: int, state: dict[str, Any] | None, trail: list[Entry] | None,
-            filters: dict[str, list[str] | None], session_id: str | None) -> tuple[Any, str, str, str | None]:
+            filters: dict[str, list[str] | None]) -> tuple[Any, str, str, str | None]:
     """Thumbs up or down; clicking the active thumb again withdraws the vote."""
     if not ctx.triggered or not ctx.triggered[0]["value"] or not trail or not state:
         raise PreventUpdate
@@ -259,7 +260,7 @@ def on_vote(_up: int, _down: int, state: dict[str, Any] | None, trail: list[Entr
     try:
         try:  # the card's state and the trail come back from the browser, which may have altered them
             event = VoteEvent(
-                session_id=session_id,
+                session_id=current_session_id(),
                 query_kind=entry["kind"],
                 query_ref=entry["ref"],
                 filters=selected_filters(index.roles, filters),
@@ -274,7 +275,8 @@ def on_vote(_up: int, _down: int, state: dict[str, Any] | None, trail: list[Entr
         services.feedback.record(event)
     except RecommenderError as exc:
         log.warning("vote not recorded: %s", exc)
-        return no_update, no_update, no_update, f"Your vote was not saved: {exc}"
+        reason = public_message(exc, "votes cannot be saved right now; please try again in a moment")
+        return no_update, no_update, no_update, f"Your vote was not saved: {reason}"
     return {**state, "vote": vote}, vote_class("up", vote == 1), vote_class("down", vote == -1), None
 
 
@@ -310,7 +312,6 @@ def register_callbacks(app: Dash) -> None:
     app.callback(
         output=Output(ids.RESULTS_AREA, "children"),
         inputs=dict(trail=Input(ids.TRAIL, "data"), filters=FILTER_INPUTS),
-        state=dict(session_id=State(ids.SESSION, "data")),
     )(render_results)
     app.callback(
         output=[
@@ -322,6 +323,6 @@ def register_callbacks(app: Dash) -> None:
         inputs=dict(_up=Input(ids.product(ids.VOTE_UP, MATCH), "n_clicks"),
                     _down=Input(ids.product(ids.VOTE_DOWN, MATCH), "n_clicks")),
         state=dict(state=State(ids.product(ids.VOTE_STATE, MATCH), "data"), trail=State(ids.TRAIL, "data"),
-                   filters=FILTER_STATES, session_id=State(ids.SESSION, "data")),
+                   filters=FILTER_STATES),
         prevent_initial_call=True,
     )(on_vote)

@@ -6,9 +6,9 @@ A WSGI middleware in front of the whole app reads each request body before any r
     callbacks to one URL, `_dash-update-component`; the callback is named by the `output` key that
     its renderer writes first in the body, so the first few KB decide the limit before the rest
     is read);
-  * a body must keep arriving: after `GRACE_S` it must average `MIN_BODY_RATE` bytes per second,
-    and no read may wait longer than `GRACE_S` for data, so a client sending a byte every few
-    seconds holds one server thread for seconds, never for minutes;
+  * a body must keep arriving: after `GRACE_S` it must average `MIN_BODY_RATE` bytes per second
+    (a watchdog thread cuts off the reading side of a connection that falls behind), so a client
+    sending a byte every few seconds holds one server thread for seconds, never for minutes;
   * the body read here is handed on from memory, so the app never waits on the network.
 Answers are JSON `{"error": "one sentence"}`: 413 for too large, 408 for too slow, 400 for a
 malformed length. The reverse proxy recommended in the README does the same at the edge; this
@@ -22,8 +22,10 @@ import json
 import logging
 import re
 import socket
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from recommender.images import MIB
@@ -36,6 +38,7 @@ SMALL_BODY_BYTES = 256 * 1024  # any callback's inputs and state, with room to s
 PEEK_BYTES = 4096  # enough to read a callback's `output` key
 GRACE_S = 10.0
 MIN_BODY_RATE = 8 * 1024  # bytes per second: slower than any phone network that can upload a photo
+WATCH_EVERY_S = 1.0
 READ_BYTES = 64 * 1024
 ENVELOPE_BYTES = 64 * 1024  # the JSON or multipart around a photo
 _OUTPUT_KEY = re.compile(rb'\s*\{\s*"output"\s*:\s*("(?:[^"\\]|\\.)*")')
@@ -95,27 +98,22 @@ class BodyLimits:
         if declared == 0:
             return b""
         sock = environ.get("gunicorn.socket")
-        pace = _Pace()
+        pace = _Pace(sock if isinstance(sock, socket.socket) else None)
         try:
-            if isinstance(sock, socket.socket):
-                sock.settimeout(GRACE_S)  # no single read waits longer for data; restored below
-            stream = environ["wsgi.input"]
-            head = _read(stream, PEEK_BYTES if declared is None else min(PEEK_BYTES, declared), pace)
-            limit, what = self._limit(environ.get("PATH_INFO", ""), head)
-            if declared is not None and declared > limit:
-                raise _too_large(what, limit, self.max_upload_bytes)
-            left = limit + 1 - len(head) if declared is None else declared - len(head)
-            body = head + _read(stream, left, pace)
-        except (TimeoutError, socket.timeout):
-            raise _too_slow(pace) from None
-        except OSError as exc:  # the client went away mid-body
+            with _WATCHDOG.watching(pace):
+                stream = environ["wsgi.input"]
+                head = _read(stream, PEEK_BYTES if declared is None else min(PEEK_BYTES, declared), pace)
+                limit, what = self._limit(environ.get("PATH_INFO", ""), head)
+                if declared is not None and declared > limit:
+                    raise _too_large(what, limit, self.max_upload_bytes)
+                left = limit + 1 - len(head) if declared is None else declared - len(head)
+                body = head + _read(stream, left, pace)
+        except OSError as exc:  # the client went away mid-body, or the watchdog cut it off
+            if pace.cut_off:
+                raise _too_slow(pace) from None
             raise _Refused("400 Bad Request", "The request did not arrive complete; please try again.") from exc
-        finally:
-            if isinstance(sock, socket.socket):
-                try:
-                    sock.settimeout(None)
-                except OSError:
-                    pass
+        if pace.cut_off:
+            raise _too_slow(pace)
         if len(body) > limit:
             raise _too_large(what, limit, self.max_upload_bytes)
         if declared is not None and len(body) < declared:
@@ -124,24 +122,78 @@ class BodyLimits:
 
 
 class _Pace:
-    """Bytes received against time: after GRACE_S, at least MIN_BODY_RATE per second on average."""
+    """Bytes of one body received against time: after GRACE_S, at least MIN_BODY_RATE per second on average."""
 
-    def __init__(self) -> None:
+    def __init__(self, sock: socket.socket | None) -> None:
+        self.sock = sock
         self.started = time.monotonic()
         self.received = 0
+        self.cut_off = False
+
+    def behind(self) -> bool:
+        late = time.monotonic() - self.started - GRACE_S
+        return late > 0 and self.received < MIN_BODY_RATE * late
 
     def add(self, n: int) -> None:
         self.received += n
-        late = time.monotonic() - self.started - GRACE_S
-        if late > 0 and self.received < MIN_BODY_RATE * late:
+        if self.behind():
             raise _too_slow(self)
+
+    def cut(self) -> None:
+        """End the body here: the blocked read returns, the connection can still carry the answer."""
+        self.cut_off = True
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+
+
+class _Watchdog:
+    """One thread per process that cuts off bodies falling behind the pace while their read is blocked.
+
+    A server's read of a body waits until the size asked for has arrived, so a client sending a
+    byte every few seconds would never let the reading thread check the pace itself.
+    """
+
+    def __init__(self) -> None:
+        self._paces: set[_Pace] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def watching(self, pace: _Pace) -> Iterator[None]:
+        if pace.sock is None:  # not gunicorn: nothing to cut off (the development server, the test client)
+            yield
+            return
+        with self._lock:
+            self._paces.add(pace)
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(target=self._run, name="body-pace-watchdog", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._paces.discard(pace)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(WATCH_EVERY_S)
+            with self._lock:
+                late = [pace for pace in self._paces if not pace.cut_off and pace.behind()]
+            for pace in late:
+                pace.cut()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _read(stream: Any, most: int, pace: _Pace) -> bytes:
     """Up to `most` bytes of the body (fewer when it ends first), keeping the pace."""
     parts: list[bytes] = []
     got = 0
-    while got < most:
+    while got < most and not pace.cut_off:
         chunk = stream.read(min(READ_BYTES, most - got))
         if not chunk:
             break

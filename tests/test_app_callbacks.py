@@ -196,8 +196,11 @@ def test_results_show_the_sessions_own_votes(app) -> None:
     from recommender.feedback import VoteEvent
 
     trail, _, _ = on_upload(_payload(_photo()))
+    _results(trail, session="mine")  # the server records what it showed to "mine"
     hit = run_query(get_services(), trail[0], {})[0]
-    get_services().feedback.record(VoteEvent(as_shopper("mine"), "upload", trail[0]["ref"], {}, hit.id, 1, hit.distance,
+    catalog = get_services().engine.index.manifest.catalog.identity
+    get_services().feedback.record(VoteEvent(catalog, as_shopper("mine"), "upload", trail[0]["ref"], {}, hit.id, 1,
+                                             hit.distance,
                                              "fake", -1))
     mine, theirs = str(_results(trail, session="mine")), str(_results(trail, session="theirs"))
     assert mine.count("vote-btn vote-down active") == 1
@@ -288,17 +291,30 @@ def _click_thumb_up(item_id: str) -> None:
 
 
 def test_a_vote_is_stored_and_a_tampered_card_gets_a_sentence(app) -> None:
-    item = get_services().engine.index.ids[0]
-    entry = {"kind": "item", "ref": item, "label": "x"}
-    _click_thumb_up(item)
-    session = as_shopper("s1")
-    state, up_class, _, message = on_vote(1, None, {"rank": 1, "distance": 0.5}, [entry], {})
+    index = get_services().engine.index
+    query = index.ids[0]
+    entry = {"kind": "item", "ref": query, "label": "x"}
+    _results([entry], session="s1")  # shown to s1: these results can be voted on
+    hit = run_query(get_services(), entry, {})[1]
+    _click_thumb_up(hit.id)
+    s1 = as_shopper("s1")
+    state, up_class, _, message = on_vote(1, None, {"rank": hit.rank, "distance": hit.distance}, [entry], {})
     assert state["vote"] == 1 and message is None and "active" in up_class
-    assert get_services().feedback.current_votes(session, item) == {item: 1}
-    _click_thumb_up(item)
-    *_, message = on_vote(1, None, {"rank": 1}, [entry], {})  # no distance
+    catalog = index.manifest.catalog.identity
+    assert get_services().feedback.current_votes(catalog, s1, query) == {hit.id: 1}
+    _click_thumb_up(hit.id)
+    *_, message = on_vote(1, None, {"rank": hit.rank}, [entry], {})  # no distance
     assert message.startswith("Your vote was not saved: this result's data is damaged")
-    assert get_services().feedback.current_votes(session, item) == {item: 1}
+    for forged in ({"rank": hit.rank + 1, "distance": hit.distance}, {"rank": 10**30, "distance": 1e308},
+                   {"rank": hit.rank, "distance": hit.distance * 2}):
+        _click_thumb_up(hit.id)
+        *_, message = on_vote(1, None, forged, [entry], {})
+        assert message.startswith("Your vote was not saved: "), message
+    _click_thumb_up(hit.id)
+    as_shopper("another session")
+    *_, message = on_vote(1, None, {"rank": hit.rank, "distance": hit.distance}, [entry], {})
+    assert "not shown to you" in message
+    assert get_services().feedback.current_votes(catalog, s1, query) == {hit.id: 1}
 
 
 def test_browse_spreads_the_start_page_over_the_matching_products(app) -> None:

@@ -24,7 +24,7 @@ __all__ = ["check", "main"]
 def check(settings: Settings) -> None:
     """Raise RecommenderError (one sentence) when the app could not serve these settings."""
     Index.load(settings.index or ensure_demo_index(settings))
-    FeedbackStore(settings.feedback_db)
+    FeedbackStore(settings.feedback_target)
     if settings.secret_key is None:
         load_secret_key(settings.feedback_db.parent)
 

@@ -219,9 +219,12 @@ def render_results(trail: list[Entry] | None, filters: dict[str, list[str] | Non
     heading = html.H2(f"Looks like {subject}", className="results-title", id=ids.RESULTS_TITLE)
     if not hits:
         return [heading, _no_match(chosen)]
-    try:
-        votes = services.feedback.current_votes(current_session_id(), entry["ref"])
-    except RecommenderError as exc:  # the results matter more than showing past votes
+    catalog, session_id = index.manifest.catalog.identity, current_session_id()
+    try:  # votes count only on results the server showed to this session (see FeedbackStore.record)
+        services.feedback.record_shown(session_id, catalog, entry["ref"],
+                                       [(hit.id, hit.rank, hit.distance) for hit in hits])
+        votes = services.feedback.current_votes(catalog, session_id, entry["ref"])
+    except RecommenderError as exc:  # the results matter more than voting on them
         log.warning("votes not shown: %s", exc)
         votes = {}
     cards = [product_card(hit.product, index.roles, hit, services.similarity(hit.distance), votes.get(hit.id, 0))
@@ -260,6 +263,7 @@ def on_vote(_up: int, _down: int, state: dict[str, Any] | None, trail: list[Entr
     try:
         try:  # the card's state and the trail come back from the browser, which may have altered them
             event = VoteEvent(
+                catalog=index.manifest.catalog.identity,
                 session_id=current_session_id(),
                 query_kind=entry["kind"],
                 query_ref=entry["ref"],

@@ -194,9 +194,9 @@ def slow_client(base: str, stop: threading.Event, *, every_s: float = 2.0) -> di
     return outcome
 
 
-def bomb_png(side: int) -> bytes:
+def bomb_png(side: int, mode: str = "RGB") -> bytes:
     """A PNG of side x side pixels in a few hundred KB (mostly one colour): cheap to send, costly to decode."""
-    image = Image.new("RGB", (side, side), "white")
+    image = Image.new(mode, (side, side), "white")
     ImageDraw.Draw(image).rectangle((side // 4, side // 4, side // 2, side // 2), fill="black")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

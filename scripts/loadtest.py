@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from recommender.feedback import FeedbackStore  # noqa: E402
-from recommender.index_format import read_index  # noqa: E402
+from recommender.index_format import read_index, read_manifest  # noqa: E402
 from recommender.traffic.server import MIB, ProductionServer  # noqa: E402
 from recommender.traffic.shopper import Shopper, Tally, bomb_png, percentiles, pixel_bomber, slow_client  # noqa: E402
 
@@ -87,7 +87,8 @@ def _run(base: str, photos: list[bytes], args: argparse.Namespace, server: Produ
                              "attack_errors": attack_tally.errors[:5]}
     if server is not None:
         result["worker_rss_mib_peak"] = round(max(server.peak_worker_rss, server.worker_rss()) / MIB, 1)
-        result["votes_stored"] = FeedbackStore(server.workdir / "feedback.sqlite3").summary()["votes"]
+        catalog = read_manifest(args.index).catalog.identity
+        result["votes_stored"] = FeedbackStore(server.workdir / "feedback.sqlite3").summary(catalog)["votes"]
         findings = server.findings()
         result["server_log"] = {"tracebacks": findings.tracebacks, "server_errors": findings.server_errors,
                                 "workers_killed": findings.workers_killed, "examples": findings.examples}

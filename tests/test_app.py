@@ -12,7 +12,9 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from selenium.webdriver.support.ui import WebDriverWait
 
 from recommender.engine import Recommender
@@ -137,7 +139,14 @@ def test_bad_upload_shows_an_alert_and_the_next_upload_works(shop, demo_catalog_
     _upload(dash_duo, not_an_image)
     dash_duo.wait_for_contains_text(".upload-error", "notes.txt could not be used.", timeout=30)
 
-    _upload(dash_duo, sorted((demo_catalog_dir / "images").glob("*.jpg"))[5])
+    # A phone-sized photo (about 500 KB, twice the limit of every other callback's body) goes through.
+    photo = tmp_path / "phone.jpg"
+    with Image.open(sorted((demo_catalog_dir / "images").glob("*.jpg"))[5]) as image:
+        noise = np.random.default_rng(0).integers(-12, 12, (1200, 1600, 3))
+        big = np.asarray(image.convert("RGB").resize((1600, 1200)), dtype=int) + noise
+        Image.fromarray(big.clip(0, 255).astype(np.uint8)).save(photo, quality=92)
+    assert photo.stat().st_size > 400_000
+    _upload(dash_duo, photo)
     dash_duo.wait_for_text_to_equal("#results-title", "Looks like your photo", timeout=QUERY_WAIT_S)
     _wait(dash_duo, lambda: len(dash_duo.find_elements(RESULT_CARDS)) == 10, "10 result cards")
     assert not dash_duo.find_elements(".upload-error")

@@ -16,6 +16,7 @@ import base64
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -34,7 +35,7 @@ from recommender.index_format import read_manifest
 from recommender.model_spec import ModelSpec
 from recommender.settings import PROJECT_ROOT
 from recommender.traffic.dash_client import DashPage, component_key
-from recommender.traffic.server import ProductionServer
+from recommender.traffic.server import ProductionServer, free_port
 from recommender.traffic.shopper import UPLOAD, Tally, TimedSession, bomb_png, slow_client
 from tests.tflite_models import tiny_tflite  # noqa: F401 (a fixture)
 
@@ -281,6 +282,80 @@ def test_slow_clients_neither_stall_the_shop_nor_get_workers_killed(server: Prod
         for attacker in attackers:
             attacker.join()
     assert [o["answered"] >= 1 for o in outcomes] == [True, True]
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+@pytest.fixture
+def nginx(server: ProductionServer, tmp_path: Path):
+    """deploy/nginx.conf, as the README recommends it, in front of the server (on its own free port)."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (scripts/setup.sh --test installs Debian's nginx-light)")
+    port = free_port()
+    site = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server 127.0.0.1:8050;" in site and "listen 80;" in site
+    site = site.replace("server 127.0.0.1:8050;", f"server 127.0.0.1:{server.port};")
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    (tmp_path / "site.conf").write_text(site)
+    temp = {name: tmp_path / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    for folder in temp.values():
+        folder.mkdir()
+    (tmp_path / "nginx.conf").write_text(f"""
+daemon off;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log info;
+events {{ worker_connections 256; }}
+http {{
+    access_log {tmp_path}/access.log;
+    client_body_temp_path {temp['body']};
+    proxy_temp_path {temp['proxy']};
+    fastcgi_temp_path {temp['fastcgi']};
+    uwsgi_temp_path {temp['uwsgi']};
+    scgi_temp_path {temp['scgi']};
+    include {tmp_path}/site.conf;
+}}
+""")
+    proc = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if requests.get(f"{base}/", timeout=5).status_code == 200:
+                break
+        except requests.RequestException:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+            time.sleep(0.1)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_behind_nginx_slow_clients_never_reach_a_worker(server: ProductionServer, nginx: str) -> None:
+    posts_before = server.log_text().count('"POST /_dash-update-component')
+    stop = threading.Event()
+    outcomes: list[dict] = []
+    attackers = [threading.Thread(target=lambda: outcomes.append(slow_client(nginx, stop, every_s=2.0)))
+                 for _ in range(2)]
+    for attacker in attackers:
+        attacker.start()
+    try:
+        time.sleep(3)
+        page = DashPage(nginx, requests.Session())
+        page.open("/")  # the whole page, through nginx, meanwhile
+        assert page.set(*UPLOAD, {"filename": "photo.jpg", "contents": _data_url(_photo())})
+        time.sleep(4)
+    finally:
+        stop.set()
+        for attacker in attackers:
+            attacker.join()
+    time.sleep(1)
+    assert [o["bytes"] >= 3 for o in outcomes] == [True, True], outcomes  # they kept sending all along
+    # nginx holds the slow bodies (no rate limit on them, but no worker thread either): none reached gunicorn.
+    assert server.log_text().count('"POST /_dash-update-component') - posts_before == len(page.exchanges)
 
 
 @pytest.mark.skipif(not FULL, reason="minutes of load; set RECOMMENDER_HOSTILE_FULL=1")

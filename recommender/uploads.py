@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
 import threading
@@ -26,6 +27,8 @@ from recommender.atomic import atomic_write
 from recommender.errors import RecommenderError
 
 __all__ = ["UploadGone", "UploadStore", "upload_ref"]
+
+log = logging.getLogger(__name__)
 
 REF_PATTERN = re.compile(r"[0-9a-f]{64}")
 STORED_SIDE = 1024  # longest side of the kept copy: enough to re-crop a region, small on disk
@@ -64,15 +67,20 @@ class UploadStore:
             os.utime(photo)  # recently used again
             return ref
         vector = np.asarray(embed(image), dtype=np.float32)
-        self.folder.mkdir(parents=True, exist_ok=True)
         reduced = image.copy()
         reduced.thumbnail((STORED_SIDE, STORED_SIDE), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
         reduced.save(buffer, format="JPEG", quality=JPEG_QUALITY)
-        with atomic_write(vector_path, "wb") as handle:
-            np.save(handle, vector, allow_pickle=False)
-        with atomic_write(photo, "wb") as handle:  # the photo last: its presence means complete
-            handle.write(buffer.getvalue())
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with atomic_write(vector_path, "wb") as handle:
+                np.save(handle, vector, allow_pickle=False)
+            with atomic_write(photo, "wb") as handle:  # the photo last: its presence means complete
+                handle.write(buffer.getvalue())
+        except OSError as exc:  # a full or read-only disk: the shopper gets a sentence, the log the cause
+            log.error("cannot keep an uploaded photo in %s: %s", self.folder, exc)
+            raise RecommenderError("Your photo cannot be kept on the server right now; please try again later.") \
+                from exc
         self._remember(ref, vector)
         self._prune()
         return ref

@@ -129,3 +129,17 @@ def test_similar_filters_and_unknown_ids(client) -> None:
     response = client.get("/api/similar/nope")
     assert response.status_code == 404 and response.get_json() == {"error": "No product with id 'nope' in this catalogue."}
     assert client.get("/api/similar/1001?k=-1").status_code == 400
+
+
+def test_a_full_disk_while_keeping_the_photo_is_a_sentence(client, monkeypatch) -> None:
+    import errno
+
+    import recommender.uploads as uploads
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(uploads, "atomic_write", full)
+    response = _search(client, _jpeg())
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "Your photo cannot be kept on the server right now; please try again later."}

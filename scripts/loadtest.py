@@ -10,8 +10,9 @@ optionally with slow clients and pixel-bomb uploaders alongside, stops by itself
   (read back from the server's feedback database), worker_rss_mib_peak (sampled every 0.25 s),
   server_log {tracebacks, server_errors (5xx), workers_killed}, and the machine's load.
 
-    python scripts/loadtest.py --index embeddings/demo-v2 --users 16 --seconds 60
-    python scripts/loadtest.py --index embeddings/demo-v2 --users 1 --seconds 60 --slow-clients 2 --bombers 4
+    python scripts/loadtest.py --index embeddings/kaggle-small-v2 --photos ../shared/data/clothing-small/validation
+    python scripts/loadtest.py --index embeddings/kaggle-small-v2 --photos ../shared/data/clothing-small/validation \
+        --users 1 --seconds 60 --slow-clients 2 --bombers 4
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 BOMB_SIDES = (7000, 9400)  # the largest PNG an upload may be (49 MP, decoded), and the issue's 88 MP bomb (refused)
 
 
-def _photos(index: Path, most: int = 40) -> list[bytes]:
-    """Query photos: images of the index's own catalogue, spread over it."""
-    products = read_index(index).products
-    step = max(1, len(products) // most)
-    return [p.image.read_bytes() for p in products[::step][:most] if p.image.is_file()]
+def _photos(folder: Path | None, index: Path | None, most: int = 40) -> list[bytes]:
+    """Query photos, spread over what there is: a folder's JPEG and PNG files, else the index's own images."""
+    if folder is not None:
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    else:
+        files = [p.image for p in read_index(index).products] if index is not None else []
+    step = max(1, len(files) // most)
+    return [f.read_bytes() for f in files[::step][:most] if f.is_file()]
 
 
 def _run(base: str, photos: list[bytes], args: argparse.Namespace, server: ProductionServer | None) -> dict:
@@ -100,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--index", type=Path, help="serve this index with gunicorn.conf.py for the run")
     where.add_argument("--url", help="a server already running on this machine (no memory or votes read back)")
-    parser.add_argument("--photos-from", type=Path, metavar="INDEX", help="index whose images are the query photos "
-                        "(default: --index)")
+    parser.add_argument("--photos", type=Path, metavar="DIR", help="a folder of query photos (default: the images "
+                        "of --index's catalogue)")
     parser.add_argument("--users", type=int, default=16, help=f"simulated shoppers (1-{MAX_USERS}, default 16)")
     parser.add_argument("--seconds", type=float, default=60, help=f"length of the run (at most {MAX_SECONDS})")
     parser.add_argument("--slow-clients", type=int, default=0, help="POSTs that send a byte every 2 s")
@@ -113,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"users 1-{MAX_USERS}, seconds up to {MAX_SECONDS}, at most {MAX_ATTACKERS} attackers")
     if args.url and urlsplit(args.url).hostname not in LOOPBACK:
         parser.error("--url must be a server on this machine (127.0.0.1): this kit never sends traffic elsewhere")
-    photos = _photos(args.photos_from or args.index) if (args.photos_from or args.index) else []
+    photos = _photos(args.photos, args.index)
     if not photos:
-        parser.error("no query photos: give --index, or --photos-from INDEX with --url")
+        parser.error("no query photos: give --photos DIR (needed with --url)")
     load = {"users": args.users, "seconds": args.seconds, "slow_clients": args.slow_clients, "bombers": args.bombers,
             "cores": os.cpu_count(), "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     if args.url:

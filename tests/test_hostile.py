@@ -37,17 +37,15 @@ from recommender.settings import PROJECT_ROOT
 from recommender.traffic.dash_client import DashPage, component_key
 from recommender.traffic.server import ProductionServer, free_port
 from recommender.traffic.shopper import UPLOAD, Tally, TimedSession, bomb_png, slow_client
-from tests.tflite_models import tiny_tflite  # noqa: F401 (a fixture)
 
 FULL = os.environ.get("RECOMMENDER_HOSTILE_FULL") == "1"
 CALLBACK = "/_dash-update-component"
 
 
 @pytest.fixture(scope="module")
-def hostile_index(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                  demo_catalog_dir: Path) -> Path:
+def hostile_index(tiny_tflite: dict, tmp_path_factory: pytest.TempPathFactory, demo_catalog_dir: Path) -> Path:
     """The demo catalogue embedded by a tiny TFLite model: the server's workers load it in a blink."""
-    model = request.getfixturevalue("tiny_tflite")["float"].path
+    model = tiny_tflite["float"].path
     out = tmp_path_factory.mktemp("hostile-index")
     build_index(load_catalog(demo_catalog_dir), out, load_extractor(ModelSpec.parse(str(model))), progress=False)
     return out

@@ -27,8 +27,9 @@ from recommender.images import MIB
 from recommender.roles import Roles
 from recommender.settings import Settings
 from recommender.ui import create_app
+from recommender.ui.query import find, selected_filters
 from recommender.ui.services import get_services
-from recommender.ui.state import browse, run_query, selected_filters
+from recommender.ui.state import Search, Step
 from tests.ui_fakes import build_tiny_index, tiny_engine
 
 
@@ -47,21 +48,31 @@ def app(tiny_index: Path, tmp_path: Path):
         yield app
 
 
-def _page():
-    """The search page module as Dash loaded it (its callbacks are plain functions)."""
-    return sys.modules["recommender.ui.pages.search"]
+def on_upload(payload, fragment=""):
+    """The upload callback: (URL fragment, alert, upload area)."""
+    from recommender.ui.search.actions import on_upload
 
-
-def on_upload(payload):
-    return _page().on_upload(payload)
-
-
-def render_results(trail, filters, session_id):
-    return _page().render_results(trail, filters, session_id)
+    return on_upload(payload, fragment)
 
 
 def on_vote(*args):
-    return _page().on_vote(*args)
+    from recommender.ui.search.votes import on_vote
+
+    return on_vote(*args)
+
+
+def _results(fragment, session="s1", **filters):
+    """The results the page draws for a URL fragment, with these filters (role=[values]) added."""
+    from recommender.ui.search.render import render_results
+
+    search = Search.from_fragment(fragment)
+    if filters:
+        fragment = search.with_filters({**search.filters, **filters}).fragment()
+    return render_results(fragment, session)
+
+
+def _ids(fragment):
+    return [hit.id for hit in find(get_services(), Search.from_fragment(fragment)).hits]
 
 
 def _text(component) -> str:
@@ -113,15 +124,15 @@ BAD_UPLOADS = {
 @pytest.mark.parametrize("case", BAD_UPLOADS)
 def test_bad_upload_gets_one_sentence_and_changes_nothing(app, case: str) -> None:
     data, sentence = BAD_UPLOADS[case]
-    trail, alert, preview = on_upload(_payload(data, "upload.bin"))
-    assert trail is no_update and preview is no_update
+    fragment, alert, preview = on_upload(_payload(data, "upload.bin"))
+    assert fragment is no_update and preview is no_update
     text = _text(alert)
     assert text.startswith("upload.bin could not be used. ")
     assert sentence in text
     assert "Traceback" not in text
     # The page keeps working: the next, good upload goes through.
-    trail, alert, _ = on_upload(_payload(_photo()))
-    assert alert is None and trail[0]["kind"] == "upload"
+    fragment, alert, _ = on_upload(_payload(_photo()))
+    assert alert is None and Search.from_fragment(fragment).current.kind == "upload"
 
 
 def test_upload_held_back_by_the_browser_for_its_size(app) -> None:
@@ -154,42 +165,35 @@ ODD_BUT_VALID = {
 @pytest.mark.parametrize("case", ODD_BUT_VALID)
 def test_odd_but_valid_photos_are_accepted(app, case: str) -> None:
     data, preview_size = ODD_BUT_VALID[case]
-    trail, alert, preview = on_upload(_payload(data))
+    fragment, alert, preview = on_upload(_payload(data))
     assert alert is None
-    (entry,) = trail
-    assert set(entry) == {"kind", "ref", "label"} and entry["kind"] == "upload"  # only a reference travels
-    assert len(json.dumps(trail)) < 200
-    assert get_services().uploads.vector(entry["ref"]).shape == (get_services().engine.index.dim,)
-    response = app.server.test_client().get(f"/upload/{entry['ref']}")
+    (step,) = Search.from_fragment(fragment).trail
+    assert step.kind == "upload" and len(fragment) < 200  # only a reference travels, in the URL
+    assert get_services().uploads.vector(step.ref).shape == (get_services().engine.index.dim,)
+    response = app.server.test_client().get(f"/upload/{step.ref}")
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
     with Image.open(io.BytesIO(response.data)) as shown:
         assert shown.mode == "RGB" and shown.size == preview_size  # upright, at most 320 px tall
 
 
-def _results(trail, gender=None, colour=None, category=None, session="s1"):
-    return render_results(trail, {"gender": gender, "colour": colour, "category": category}, session)
-
-
-def test_few_and_no_results_say_so(app) -> None:
-    trail, _, _ = on_upload(_payload(_photo()))
-    few = _text(_results(trail, colour=["Black"]))
-    assert "Only 2 products match these filters (Colour: Black), so fewer than 10 are shown." in few
-    assert "No product matches" not in few
-    none = _text(_results(trail, gender=["Men"]))
-    assert "No product matches these filters." in none and "Try widening them (Gender: Men)" in none
-    everything = _text(_results(trail))
-    assert "Top 5 of 5 products" in everything
-    assert "Only 5 products can be shown from this catalogue, so fewer than 10 are shown." in everything
+def test_counts_say_what_the_filters_leave_and_none_says_so(app) -> None:
+    fragment, _, _ = on_upload(_payload(_photo()))
+    few = _text(_results(fragment, colour=["Black"]))
+    assert "2 of 2 products · Colour: Black" in few and "No product matches" not in few
+    none = _text(_results(fragment, gender=["Men"]))
+    assert "No product matches these filters." in none and "Try widening them (Gender: Men" in none
+    assert "5 of 5 products" in _text(_results(fragment))
 
 
 def test_results_show_the_sessions_own_votes(app) -> None:
     from recommender.feedback import VoteEvent
 
-    trail, _, _ = on_upload(_payload(_photo()))
-    hit = run_query(get_services(), trail[0], {})[0]
-    get_services().feedback.record(VoteEvent("mine", "upload", trail[0]["ref"], {}, hit.id, 1, hit.distance, "fake", -1))
-    mine, theirs = str(_results(trail, session="mine")), str(_results(trail, session="theirs"))
-    assert mine.count("vote-btn vote-down active") == 1
+    fragment, _, _ = on_upload(_payload(_photo()))
+    ref = Search.from_fragment(fragment).current.ref
+    hit = find(get_services(), Search.from_fragment(fragment)).hits[0]
+    get_services().feedback.record(VoteEvent("mine", "upload", ref, {}, hit.id, 1, hit.distance, "fake", -1))
+    mine, theirs = str(_results(fragment, session="mine")), str(_results(fragment, session="theirs"))
+    assert mine.count("vote-btn vote-down active") == 1 and "aria-pressed='true'" in mine
     assert "active" not in theirs
 
 
@@ -199,20 +203,25 @@ def test_results_still_show_when_the_votes_cannot_be_read(app, monkeypatch) -> N
     def unusable(*_args) -> dict:
         raise RecommenderError("The feedback database votes.sqlite3 cannot be used: database is locked.")
 
-    trail, _, _ = on_upload(_payload(_photo()))
+    fragment, _, _ = on_upload(_payload(_photo()))
     monkeypatch.setattr(get_services().feedback, "current_votes", unusable)
-    assert "Top 5 of 5 products" in _text(_results(trail))
+    assert "5 of 5 products" in _text(_results(fragment))
 
 
-@pytest.mark.parametrize("entry, sentence", [
-    ({"kind": "upload", "ref": "x", "label": "Your photo"}, "please upload the photo again"),
-    ({"kind": "upload", "ref": "0" * 64, "label": "Your photo"}, "no longer kept on the server"),
-    ({"kind": "item", "ref": ["a list"], "label": "x"}, "start again with a new photo"),
-    ({"kind": "telepathy", "ref": "x"}, "start again with a new photo"),
-    ("not an entry", "start again with a new photo"),
+@pytest.mark.parametrize("fragment, sentence", [
+    ("#s=upload:" + "0" * 64, "no longer kept on the server"),
+    ("#s=upload:x", "please upload the photo again"),
+    ("#s=item:no-such-product", "no longer in the catalogue"),
 ])
-def test_a_tampered_trail_gets_a_sentence(app, entry, sentence) -> None:
-    assert sentence in _text(_results([entry]))
+def test_a_search_naming_what_is_gone_gets_a_sentence(app, fragment, sentence) -> None:
+    crumbs, chips, body, status = _results(fragment)
+    assert sentence in _text(body) and sentence in status
+
+
+@pytest.mark.parametrize("fragment", ["#s=telepathy:x", "#s=item:", "#n=abc&gender=", "%%%", "#" + "s=a" * 9000])
+def test_a_malformed_url_is_read_as_a_smaller_search(app, fragment) -> None:
+    _, _, body, _ = _results(fragment)
+    assert "Or start from a product" in _text(body)
 
 
 def test_filters_follow_the_catalogue(app) -> None:
@@ -233,9 +242,9 @@ def test_two_shoppers_at_once_get_their_own_results(demo_index_dir: Path, demo_c
 
     def shop(data: bytes) -> list[str]:
         with app.server.app_context():
-            trail, alert, _ = on_upload(_payload(data))
+            fragment, alert, _ = on_upload(_payload(data))
             assert alert is None
-            return [hit.id for hit in run_query(get_services(), trail[0], {})]
+            return _ids(fragment)
 
     alone = [shop(data) for data in photos]
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -278,25 +287,24 @@ def _click_thumb_up(item_id: str) -> None:
 
 def test_a_vote_is_stored_and_a_tampered_card_gets_a_sentence(app) -> None:
     item = get_services().engine.index.ids[0]
-    entry = {"kind": "item", "ref": item, "label": "x"}
+    fragment = Search().followed(Step("item", item)).fragment()
     _click_thumb_up(item)
-    state, up_class, _, message = on_vote(1, None, {"rank": 1, "distance": 0.5}, [entry], {}, "s1")
+    state, up_class, up_pressed, _, down_pressed, message = on_vote(1, None, {"rank": 1, "distance": 0.5}, fragment, "s1")
     assert state["vote"] == 1 and message is None and "active" in up_class
+    assert (up_pressed, down_pressed) == ("true", "false")
     assert get_services().feedback.current_votes("s1", item) == {item: 1}
     _click_thumb_up(item)
-    *_, message = on_vote(1, None, {"rank": 1}, [entry], {}, "s1")  # no distance
+    *_, message = on_vote(1, None, {"rank": 1}, fragment, "s1")  # no distance
     assert message.startswith("Your vote was not saved: this result's data is damaged")
     assert get_services().feedback.current_votes("s1", item) == {item: 1}
 
 
-def test_browse_spreads_the_start_page_over_the_matching_products(app) -> None:
+def test_the_start_page_spreads_over_the_matching_products(app) -> None:
     index = get_services().engine.index
-    everything = browse(index, {}, n=len(index) + 5)
+    everything = find(get_services(), Search(shown=100)).products
     assert [p.id for p in everything] == index.ids
-    picked = browse(index, {}, n=3)
-    assert len(picked) == 3 and len({p.id for p in picked}) == 3
     value = index.products[0].attributes["gender"]
-    some = browse(index, {"gender": [value]}, n=100)
+    some = find(get_services(), Search(filters={"gender": (value,)})).products
     assert some and all(p.attributes["gender"] == value for p in some)
     assert len(some) == sum(p.attributes.get("gender") == value for p in index.products)
 
@@ -308,7 +316,7 @@ def test_an_upload_is_decoded_once(app, monkeypatch) -> None:
     calls = []
     real = images._open
     monkeypatch.setattr(images, "_open", lambda *args: calls.append(args) or real(*args))
-    trail, alert, _ = on_upload(_payload(_photo()))
+    fragment, alert, _ = on_upload(_payload(_photo()))
     assert alert is None and len(calls) == 1
-    assert len(run_query(get_services(), trail[0], {})) == 5
+    assert len(_ids(fragment)) == 5
     assert len(calls) == 1  # re-ranking uses the kept vector: no decode, no embedding

@@ -18,6 +18,7 @@ from dash import Dash, html
 
 from recommender.engine import Recommender
 from recommender.settings import PROJECT_ROOT, Settings
+from recommender.ui import ids
 from recommender.ui.api import register_api
 from recommender.ui.components import icon
 from recommender.ui.routes import register_routes
@@ -31,6 +32,24 @@ ASSETS_FOLDER = PROJECT_ROOT / "assets"
 # Room for an upload over the limit to arrive (base64 adds a third) and be refused with a clear
 # message; anything much larger is cut off by the server before it is read.
 UPLOAD_HEADROOM = 4
+# Dash's page template with the document's language, which screen readers need to pronounce it.
+INDEX_STRING = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <div>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </div>
+    </body>
+</html>"""
 
 
 def _navbar() -> dbc.Navbar:
@@ -61,8 +80,10 @@ def _navbar() -> dbc.Navbar:
 def _shell() -> html.Div:
     return html.Div(
         [
+            html.A("Skip to content", href=f"#{ids.MAIN}", className="skip-link"),  # see assets/skip-link.js
             _navbar(),
-            dbc.Container(dash.page_container, fluid=True, className="page shop-container"),
+            html.Main(dbc.Container(dash.page_container, fluid=True, className="page shop-container"), id=ids.MAIN,
+                      tabIndex=-1),
             html.Footer(
                 f"{BRAND} · visual search over product photos · results ranked by image similarity",
                 className="footer",
@@ -83,6 +104,7 @@ def create_app(settings: Settings, engine: Recommender | None = None) -> Dash:
         pages_folder=str(PAGES_FOLDER),
         assets_folder=str(ASSETS_FOLDER),
         title=BRAND,
+        index_string=INDEX_STRING,
         suppress_callback_exceptions=True,  # page components appear only once their page is shown
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )

@@ -22,6 +22,7 @@ from recommender.engine import Recommender
 from recommender.feedback import FeedbackStore
 from recommender.images import open_image
 from recommender.settings import Settings
+from recommender.text_search import TextIndex
 from recommender.thumbnails import ThumbnailCache
 from recommender.uploads import UploadStore
 
@@ -49,6 +50,12 @@ class Services:
         """
         image = open_image(data, max_bytes=self.settings.max_upload_bytes)
         return self.uploads.add(data, image, self.engine.embed_image)
+
+    @cached_property
+    def text_index(self) -> TextIndex:
+        """TF-IDF over the products' names, built on the first text search (a second or two for 44k)."""
+        index = self.engine.index
+        return TextIndex.of_products(index.products, index.roles.name)
 
     @cached_property
     def typical_distance(self) -> float | None:

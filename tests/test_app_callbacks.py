@@ -140,6 +140,11 @@ def test_upload_held_back_by_the_browser_for_its_size(app) -> None:
     assert _text(alert) == "huge.jpg could not be used. The file is 30 MB, more than the 1 MB limit for images."
 
 
+def test_a_file_the_browser_refused_as_no_picture(app) -> None:
+    _, alert, _ = on_upload({"filename": "cv.pdf", "rejected": True, "at": 1})
+    assert _text(alert) == "cv.pdf could not be used. It is not a photo: choose a JPEG, PNG, WebP or HEIC picture."
+
+
 def test_garbled_upload_data(app) -> None:
     _, alert, _ = on_upload({"filename": "x.jpg", "contents": "data:image/jpeg;base64,@@@not base64@@@"})
     assert "did not arrive complete" in _text(alert)

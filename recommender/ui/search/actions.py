@@ -16,7 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from recommender.errors import RecommenderError
+from recommender.errors import ImageError, RecommenderError
 from recommender.roles import FILTER_ROLES
 from recommender.ui import ids
 from recommender.ui.components import filter_options, upload_preview
@@ -95,6 +95,8 @@ def on_upload(payload: Any, fragment: str | None) -> tuple[Any, Any, Any]:
     filename = payload.get("filename") if isinstance(payload.get("filename"), str) else None
     filename = (filename or "This file")[:120]
     try:
+        if payload.get("rejected"):  # not a picture: the browser's drop zone refused it (assets/upload.js)
+            raise ImageError("It is not a photo: choose a JPEG, PNG, WebP or HEIC picture.")
         contents = payload.get("contents")
         if not isinstance(contents, str):  # the browser found it too large and did not send it
             size = payload.get("size")

@@ -325,3 +325,38 @@ def test_an_upload_is_decoded_once(app, monkeypatch) -> None:
     assert alert is None and len(calls) == 1
     assert len(_ids(fragment)) == 5
     assert len(calls) == 1  # re-ranking uses the kept vector: no decode, no embedding
+
+
+def test_option_counts_follow_the_other_filters_and_the_words(app) -> None:
+    from recommender.ui.query import facet_counts
+
+    services = get_services()
+    black = facet_counts(services, Search(filters={"colour": ("Black",)}))
+    assert black["colour"] == {"Black": 2, "Blue": 1, "Cream": 1, "Red": 1}  # its own filter does not count
+    assert black["gender"] == {"Women": 2} and black["category"] == {"Tops": 2}
+    assert facet_counts(services, Search(filters={"gender": ("Men",)}))["colour"] == {}  # every colour: none left
+    assert facet_counts(services, Search(text="linen"))["colour"] == {"Cream": 1}
+
+
+def test_controls_follow_the_url_and_write_it_back(app) -> None:
+    """The filters and the word box are set from the URL (load, Back, a chip) and a change in them
+    writes the URL; an option that would leave nothing is greyed out."""
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    from recommender.ui.search.actions import sync_controls
+
+    def triggered(prop_id: str, value) -> None:
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
+
+    fragment = "#s=item:1004&gender=Women&colour=Red"
+    triggered("search-url.hash", fragment)
+    drawn = sync_controls(fragment, {}, None)
+    assert drawn["hash"] is no_update and drawn["values"] == {"gender": ["Women"], "colour": ["Red"], "category": []}
+    greyed = {o["value"]: o["disabled"] for o in drawn["options"]["category"]}
+    assert greyed == {"Tops": False}
+    triggered("filter-colour.value", ["Red", "Blue"])
+    written = sync_controls(fragment, {"gender": ["Women"], "colour": ["Red", "Blue", 7], "category": None}, None)
+    assert Search.from_fragment(written["hash"]).filters == {"gender": ("Women",), "colour": ("Red", "Blue")}
+    triggered("text-search.value", "  linen  shirt ")
+    assert Search.from_fragment(sync_controls(fragment, {}, "  linen  shirt ")["hash"]).text == "linen shirt"

@@ -8,6 +8,7 @@ no longer keeps, or a product gone from the catalogue, draws a sentence saying s
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -120,10 +121,9 @@ def _heading(services: Services, search: Search, found: Found) -> tuple[str, str
     shown = len(found.hits) or len(found.products)
     if search.current is not None:
         step = search.current
-        subject = "your photo" if step.kind == "upload" else f"“{step_label(services.engine.index, step)}”"
-        if step.kind == "liked":
-            subject = step_label(services.engine.index, step).lower()
-        title = f"Looks like {subject}"
+        whole = step_label(services.engine.index, replace(step, region=None))
+        subject = {"upload": "your photo", "item": f"“{whole}”"}.get(step.kind, whole.lower())
+        title = f"Looks like {'the framed part of ' if step.region else ''}{subject}"
     elif search.text:
         title = f"Products named “{search.text}”"
     else:

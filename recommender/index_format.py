@@ -48,6 +48,16 @@ class CatalogInfo:
     fingerprint: str
     products: int
 
+    @property
+    def identity(self) -> str:
+        """Which catalogue this is, for keying shoppers' votes: its resolved path at build time.
+
+        Unchanged when an index of the same catalogue is rebuilt (another model, a trained head),
+        different for another catalogue (the demo, the Kaggle set). Not its fingerprint: adding a
+        product to a catalogue must not orphan its votes.
+        """
+        return self.path
+
 
 @dataclass(frozen=True)
 class Manifest:

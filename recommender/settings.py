@@ -3,6 +3,7 @@
 Every setting has a sane default; environment variables override them:
   RECOMMENDER_INDEX           index folder to serve (default: the demo index, built on first run)
   RECOMMENDER_FEEDBACK_DB     SQLite file for thumbs up/down (default: embeddings/feedback.sqlite3)
+  RECOMMENDER_FEEDBACK_URL    postgresql://user:password@host/db: votes in PostgreSQL instead (several app servers)
   RECOMMENDER_MAX_UPLOAD_MB   largest accepted upload in MB (default: 10)
   RECOMMENDER_THUMBNAIL_DIR   cache of resized thumbnails (default: embeddings/.thumbnails)
   RECOMMENDER_UPLOAD_DIR      shoppers' query photos, kept (bounded) for re-ranking (default: embeddings/.uploads)
@@ -28,6 +29,7 @@ EMBEDDINGS_DIR = PROJECT_ROOT / "embeddings"
 class Settings:
     index: Path | None = None
     feedback_db: Path = EMBEDDINGS_DIR / "feedback.sqlite3"
+    feedback_url: str | None = None  # a PostgreSQL URL; replaces feedback_db when set
     max_upload_bytes: int = 10 * 1024 * 1024
     thumbnail_dir: Path = EMBEDDINGS_DIR / ".thumbnails"
     upload_dir: Path = EMBEDDINGS_DIR / ".uploads"
@@ -46,6 +48,8 @@ class Settings:
             settings = replace(settings, index=Path(env["RECOMMENDER_INDEX"]))
         if env.get("RECOMMENDER_FEEDBACK_DB"):
             settings = replace(settings, feedback_db=Path(env["RECOMMENDER_FEEDBACK_DB"]))
+        if env.get("RECOMMENDER_FEEDBACK_URL"):
+            settings = replace(settings, feedback_url=env["RECOMMENDER_FEEDBACK_URL"])
         if env.get("RECOMMENDER_MAX_UPLOAD_MB"):
             settings = replace(settings, max_upload_bytes=_megabytes(env["RECOMMENDER_MAX_UPLOAD_MB"]))
         if env.get("RECOMMENDER_THUMBNAIL_DIR"):
@@ -58,6 +62,11 @@ class Settings:
             settings = replace(settings, weights=env["RECOMMENDER_WEIGHTS"])
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)
+
+    @property
+    def feedback_target(self) -> str | Path:
+        """Where votes are kept: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.feedback_url or self.feedback_db
 
 
 def _megabytes(text: str) -> int:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install requirements.txt (again only when it changed).
-# With --test, also install what the browser tests need: Debian's chromium and chromium-driver.
+# With --test, also install what the browser tests need (Debian's chromium and chromium-driver) and the
+# optional engines the tests cover (requirements-scale.txt: psycopg, pyspark; Debian's Java for Spark).
+# With --scale, only those optional engines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,17 +19,22 @@ apt_install() {
 if [ "${1:-}" = "--test" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
     apt_install chromium chromium-driver
 fi
+if { [ "${1:-}" = "--test" ] || [ "${1:-}" = "--scale" ]; } && ! command -v java >/dev/null 2>&1; then
+    apt_install default-jre-headless
+fi
 
 if [ ! -x .venv/bin/python ]; then
     if ! "$PYTHON" -m venv --help >/dev/null 2>&1; then apt_install python3-venv; fi
     "$PYTHON" -m venv .venv
 fi
 
+requirements=(-r requirements.txt)
+case "${1:-}" in --test|--scale) requirements+=(-r requirements-scale.txt) ;; esac
 stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(echo "${requirements[*]}" | cat - requirements.txt requirements-scale.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "Installing Python packages into .venv (first run takes a few minutes)..."
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -r requirements.txt
+    .venv/bin/python -m pip install -q "${requirements[@]}"
     echo "$want" > "$stamp"
 fi

@@ -195,8 +195,10 @@ def test_results_show_the_sessions_own_votes(app) -> None:
 
     fragment, _, _ = on_upload(_payload(_photo()))
     ref = Search.from_fragment(fragment).current.ref
+    _results(fragment, session="mine")  # the server records what it showed to "mine"
     hit = find(get_services(), Search.from_fragment(fragment)).hits[0]
-    get_services().feedback.record(VoteEvent("mine", "upload", ref, {}, hit.id, 1, hit.distance, "fake", -1))
+    catalog = get_services().engine.index.manifest.catalog.identity
+    get_services().feedback.record(VoteEvent(catalog, "mine", "upload", ref, {}, hit.id, 1, hit.distance, "fake", -1))
     mine, theirs = str(_results(fragment, session="mine")), str(_results(fragment, session="theirs"))
     assert mine.count("vote-btn vote-down active") == 1 and "aria-pressed='true'" in mine
     assert "active" not in theirs
@@ -291,17 +293,30 @@ def _click_thumb_up(item_id: str) -> None:
 
 
 def test_a_vote_is_stored_and_a_tampered_card_gets_a_sentence(app) -> None:
-    item = get_services().engine.index.ids[0]
-    fragment = Search().followed(Step("item", item)).fragment()
-    _click_thumb_up(item)
-    state, up_class, up_pressed, _, down_pressed, message = on_vote(1, None, {"rank": 1, "distance": 0.5}, fragment, "s1")
+    index = get_services().engine.index
+    query = index.ids[0]
+    fragment = Search().followed(Step("item", query)).fragment()
+    _results(fragment, session="s1")  # shown to s1: these results can be voted on
+    hit = find(get_services(), Search.from_fragment(fragment)).hits[1]
+    _click_thumb_up(hit.id)
+    state, up_class, up_pressed, _, down_pressed, message = on_vote(
+        1, None, {"rank": hit.rank, "distance": hit.distance}, fragment, "s1")
     assert state["vote"] == 1 and message is None and "active" in up_class
     assert (up_pressed, down_pressed) == ("true", "false")
-    assert get_services().feedback.current_votes("s1", item) == {item: 1}
-    _click_thumb_up(item)
-    *_, message = on_vote(1, None, {"rank": 1}, fragment, "s1")  # no distance
+    catalog = index.manifest.catalog.identity
+    assert get_services().feedback.current_votes(catalog, "s1", query) == {hit.id: 1}
+    _click_thumb_up(hit.id)
+    *_, message = on_vote(1, None, {"rank": hit.rank}, fragment, "s1")  # no distance
     assert message.startswith("Your vote was not saved: this result's data is damaged")
-    assert get_services().feedback.current_votes("s1", item) == {item: 1}
+    for forged in ({"rank": hit.rank + 1, "distance": hit.distance}, {"rank": 10**30, "distance": 1e308},
+                   {"rank": hit.rank, "distance": hit.distance * 2}):
+        _click_thumb_up(hit.id)
+        *_, message = on_vote(1, None, forged, fragment, "s1")
+        assert message.startswith("Your vote was not saved: "), message
+    _click_thumb_up(hit.id)
+    *_, message = on_vote(1, None, {"rank": hit.rank, "distance": hit.distance}, fragment, "another session")
+    assert "not shown to you" in message
+    assert get_services().feedback.current_votes(catalog, "s1", query) == {hit.id: 1}
 
 
 def test_the_start_page_spreads_over_the_matching_products(app) -> None:

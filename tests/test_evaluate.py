@@ -213,8 +213,12 @@ def test_cli_html_and_feedback(tmp_path: Path, capsys, demo_index_dir: Path) -> 
     db = tmp_path / "feedback.sqlite3"
     store = FeedbackStore(db)
     votes = [(1, 1, "resnet50"), (1, 1, "resnet50"), (2, -1, "resnet50"), (1, -1, "mobilenet_v2")]
+    catalog = Index.load(demo_index_dir).manifest.catalog.identity
     for session, (rank, vote, backbone) in enumerate(votes):
-        store.record(VoteEvent(f"s{session}", "item", "q1", {}, f"item{rank}", rank, 0.5, backbone, vote))
+        store.record_shown(f"s{session}", catalog, "q1", [(f"item{rank}", rank, 0.5)])
+        store.record(VoteEvent(catalog, f"s{session}", "item", "q1", {}, f"item{rank}", rank, 0.5, backbone, vote))
+    store.record_shown("s9", "/another/catalogue", "q1", [("item1", 1, 0.5)])  # not this index's: left out
+    store.record(VoteEvent("/another/catalogue", "s9", "item", "q1", {}, "item1", 1, 0.5, "resnet50", 1))
     html = tmp_path / "charts" / "quality.html"
     report = _run_json(capsys, "--index", str(demo_index_dir), "--k", "1", "--html", str(html), "--feedback", str(db))
     assert "plotly" in html.read_text(encoding="utf-8").lower()

@@ -1,4 +1,5 @@
-"""The vote store (durable, concurrent, append-only) and the feedback page's figures."""
+"""The vote store (durable, concurrent, append-only, per catalogue) on both back ends, SQLite and
+PostgreSQL, and the feedback page's figures."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,12 +22,15 @@ from recommender.errors import RecommenderError
 from recommender.feedback import SCHEMA_VERSION, FeedbackStore, VoteEvent
 from recommender.roles import Roles
 from recommender.ui import figures
+from tests.postgres import fresh_schema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CATALOG = "/shops/kaggle"  # the catalogue identity of every vote below unless said otherwise
 
 
 def event(session: str, query: str, item: str, vote: int, rank: int = 1, backbone: str = "resnet50", **kw) -> VoteEvent:
     fields = dict(
+        catalog=CATALOG,
         session_id=session,
         query_kind="upload",
         query_ref=query,
@@ -40,9 +45,14 @@ def event(session: str, query: str, item: str, vote: int, rank: int = 1, backbon
     return VoteEvent(**fields)
 
 
-def rows(path: Path, sql: str = "SELECT count(*) FROM votes") -> list[tuple]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute(sql).fetchall()
+def cast(store: FeedbackStore, vote: VoteEvent) -> None:
+    """What the app does: show the result to the session, then take the vote on it."""
+    store.record_shown(vote.session_id, vote.catalog, vote.query_ref, [(vote.item_id, vote.rank, vote.distance)])
+    store.record(vote)
+
+
+def rows(store: FeedbackStore, sql: str = "SELECT count(*) FROM votes") -> list[tuple]:
+    return store._query(sql)
 
 
 class Clock:
@@ -61,19 +71,19 @@ class Clock:
 def record_fixed_events(store: FeedbackStore, clock: Clock) -> None:
     """Eleven events; the standing votes they leave are worked out by hand in the tests below."""
     clock.day(1)
-    store.record(event("s1", "q1", "A", 1, rank=1))
-    store.record(event("s1", "q1", "B", -1, rank=2))
-    store.record(event("s1", "q1", "C", 1, rank=3))
-    store.record(event("s1", "q1", "C", 0, rank=3))  # withdrawn
+    cast(store, event("s1", "q1", "A", 1, rank=1))
+    cast(store, event("s1", "q1", "B", -1, rank=2))
+    cast(store, event("s1", "q1", "C", 1, rank=3))
+    cast(store, event("s1", "q1", "C", 0, rank=3))  # withdrawn
     clock.day(2)
-    store.record(event("s2", "q2", "A", 1, rank=1, backbone="densenet121", query_kind="item"))
-    store.record(event("s2", "q2", "B", 1, rank=2, backbone="densenet121", query_kind="item"))
-    store.record(event("s2", "q2", "B", -1, rank=2, backbone="densenet121", query_kind="item"))  # changed
-    store.record(event("s3", "q1", "A", -1, rank=1))
-    store.record(event("s3", "q1", "D", 1, rank=10))
+    cast(store, event("s2", "q2", "A", 1, rank=1, backbone="densenet121", query_kind="item"))
+    cast(store, event("s2", "q2", "B", 1, rank=2, backbone="densenet121", query_kind="item"))
+    cast(store, event("s2", "q2", "B", -1, rank=2, backbone="densenet121", query_kind="item"))  # changed
+    cast(store, event("s3", "q1", "A", -1, rank=1))
+    cast(store, event("s3", "q1", "D", 1, rank=10))
     clock.day(3)
-    store.record(event("s1", "q1", "B", 1, rank=2))  # s1 changes B from down to up two days later
-    store.record(event("s4", "q3", "E", -1, rank=4))
+    cast(store, event("s1", "q1", "B", 1, rank=2))  # s1 changes B from down to up two days later
+    cast(store, event("s4", "q3", "E", -1, rank=4))
     # Standing: s1/A +1 (day 1), s1/B +1 (day 3), s2/A +1, s2/B -1, s3/A -1, s3/D +1 (day 2), s4/E -1 (day 3)
 
 
@@ -82,9 +92,24 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request, tmp_path: Path):
+    """Where a store lives: a new SQLite file, or a new schema on the PostgreSQL test server."""
+    if request.param == "sqlite":
+        yield tmp_path / "nested" / "folder" / "feedback.sqlite3"
+    else:
+        with fresh_schema() as url:
+            yield url
+
+
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> FeedbackStore:
-    return FeedbackStore(tmp_path / "nested" / "folder" / "feedback.sqlite3", clock=clock)
+def store(target, clock: Clock) -> FeedbackStore:
+    return FeedbackStore(target, clock=clock)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path, clock: Clock) -> FeedbackStore:
+    return FeedbackStore(tmp_path / "feedback.sqlite3", clock=clock)
 
 
 @pytest.fixture
@@ -96,37 +121,41 @@ def fixed_store(store: FeedbackStore, clock: Clock) -> FeedbackStore:
 # --------------------------------------------------------------------------- schema and durability
 
 
-def test_schema_is_created_with_version_and_wal(store: FeedbackStore) -> None:
+def test_sqlite_schema_is_created_with_version_and_wal(sqlite_store: FeedbackStore) -> None:
+    store = sqlite_store
     assert store.path.is_file()
-    names = dict(rows(store.path, "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
+    names = dict(rows(store, "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
     assert names == {
         "votes": "table",
         "latest_votes": "table",
-        "votes_update_latest": "trigger",
         "effective_votes": "view",
+        "shown": "table",
+        "shown_by_age": "index",
+        "shown_by_session": "index",
     }
-    assert rows(store.path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
-    assert rows(store.path, "PRAGMA journal_mode") == [("wal",)]
+    assert rows(store, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert rows(store, "PRAGMA journal_mode") == [("wal",)]
 
 
-def test_reopening_keeps_votes_and_does_not_recreate_the_schema(store: FeedbackStore, clock: Clock) -> None:
-    store.record(event("s1", "q1", "A", 1))
-    store.record(event("s1", "q1", "B", -1))
-    reopened = FeedbackStore(store.path, clock=clock)
-    assert reopened.current_votes("s1", "q1") == {"A": 1, "B": -1}
-    assert rows(store.path) == [(2,)]
-    assert rows(store.path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+def test_reopening_keeps_votes_and_does_not_recreate_the_schema(target, store: FeedbackStore, clock: Clock) -> None:
+    cast(store, event("s1", "q1", "A", 1))
+    cast(store, event("s1", "q1", "B", -1))
+    reopened = FeedbackStore(target, clock=clock)
+    assert reopened.current_votes(CATALOG, "s1", "q1") == {"A": 1, "B": -1}
+    assert rows(store) == [(2,)]
 
 
 def test_event_is_stored_with_every_field_and_utc_time(store: FeedbackStore, clock: Clock) -> None:
     clock.now = datetime(2024, 5, 1, 12, 30, 15, 250000, tzinfo=timezone.utc)
-    store.record(event("s1", "abc123", "42", -1, rank=7, backbone="mobilenet_v1.tflite", query_kind="item"))
+    cast(store, event("s1", "abc123", "42", -1, rank=7, backbone="mobilenet_v1.tflite", query_kind="item"))
     (row,) = rows(
-        store.path,
-        "SELECT created, session_id, query_kind, query_ref, filters, item_id, rank, distance, backbone, vote FROM votes",
+        store,
+        "SELECT created, catalog, session_id, query_kind, query_ref, filters, item_id, rank, distance, backbone, vote"
+        " FROM votes",
     )
     assert row == (
         "2024-05-01T12:30:15.250+00:00",
+        CATALOG,
         "s1",
         "item",
         "abc123",
@@ -139,12 +168,12 @@ def test_event_is_stored_with_every_field_and_utc_time(store: FeedbackStore, clo
     )
 
 
-def test_default_clock_is_utc_now(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "f.sqlite3")
+def test_default_clock_is_utc_now(target) -> None:
+    store = FeedbackStore(target)
     before = datetime.now(timezone.utc)
-    store.record(event("s", "q", "i", 1))
+    cast(store, event("s", "q", "i", 1))
     after = datetime.now(timezone.utc)
-    (created,) = rows(store.path, "SELECT created FROM votes")[0]
+    (created,) = rows(store, "SELECT created FROM votes")[0]
     stamp = datetime.fromisoformat(created)
     assert stamp.utcoffset().total_seconds() == 0
     assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= stamp <= after
@@ -159,30 +188,32 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         FeedbackStore(path)
 
 
-def test_a_file_that_is_not_a_database_gives_one_sentence(tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_database_gives_one_sentence_without_its_path(tmp_path: Path) -> None:
     path = tmp_path / "f.sqlite3"
     path.write_bytes(b"this is not a database, just some text" * 100)
-    with pytest.raises(RecommenderError, match=r"^The feedback database .* cannot be used: .*\.$"):
+    with pytest.raises(RecommenderError, match=r"^The feedback database f.sqlite3 cannot be used: .*\.$") as raised:
         FeedbackStore(path)
+    assert str(tmp_path) not in str(raised.value)  # shoppers never see server paths
 
 
 # --------------------------------------------------------------------------- votes
 
 
 def test_current_votes_follow_changes_and_withdrawals(store: FeedbackStore) -> None:
-    store.record(event("s1", "q1", "A", 1))
-    store.record(event("s1", "q1", "B", 1))
-    assert store.current_votes("s1", "q1") == {"A": 1, "B": 1}
-    store.record(event("s1", "q1", "A", -1))  # changed
-    store.record(event("s1", "q1", "B", 0))  # withdrawn
-    assert store.current_votes("s1", "q1") == {"A": -1}
-    store.record(event("s1", "q1", "B", -1))  # voted again after withdrawing
-    assert store.current_votes("s1", "q1") == {"A": -1, "B": -1}
-    # other sessions and other queries are separate
-    assert store.current_votes("s2", "q1") == {}
-    assert store.current_votes("s1", "q2") == {}
+    cast(store, event("s1", "q1", "A", 1))
+    cast(store, event("s1", "q1", "B", 1))
+    assert store.current_votes(CATALOG, "s1", "q1") == {"A": 1, "B": 1}
+    cast(store, event("s1", "q1", "A", -1))  # changed
+    cast(store, event("s1", "q1", "B", 0))  # withdrawn
+    assert store.current_votes(CATALOG, "s1", "q1") == {"A": -1}
+    cast(store, event("s1", "q1", "B", -1))  # voted again after withdrawing
+    assert store.current_votes(CATALOG, "s1", "q1") == {"A": -1, "B": -1}
+    # other sessions, other queries and other catalogues are separate
+    assert store.current_votes(CATALOG, "s2", "q1") == {}
+    assert store.current_votes(CATALOG, "s1", "q2") == {}
+    assert store.current_votes("/shops/demo", "s1", "q1") == {}
     # nothing was updated or deleted: every event is in the log
-    assert rows(store.path, "SELECT item_id, vote FROM votes ORDER BY id") == [
+    assert rows(store, "SELECT item_id, vote FROM votes ORDER BY id") == [
         ("A", 1), ("B", 1), ("A", -1), ("B", 0), ("B", -1)
     ]
 
@@ -190,19 +221,33 @@ def test_current_votes_follow_changes_and_withdrawals(store: FeedbackStore) -> N
 def test_standing_votes_match_the_latest_event_of_the_log(store: FeedbackStore) -> None:
     rng = random.Random(0)
     latest: dict[tuple[str, str, str], int] = {}
-    for _ in range(400):
+    for _ in range(200):
         key = (f"s{rng.randrange(3)}", f"q{rng.randrange(3)}", f"item{rng.randrange(5)}")
         vote = rng.choice([-1, 0, 1])
-        store.record(event(*key, vote))
+        cast(store, event(*key, vote))
         latest[key] = vote
     standing = {key: vote for key, vote in latest.items() if vote}
     for session in ("s0", "s1", "s2"):
         for query in ("q0", "q1", "q2"):
             expected = {item: vote for (s, q, item), vote in standing.items() if (s, q) == (session, query)}
-            assert store.current_votes(session, query) == expected
+            assert store.current_votes(CATALOG, session, query) == expected
     ups = sum(1 for vote in standing.values() if vote == 1)
-    assert store.summary()["votes"] == len(standing) and store.summary()["up"] == ups
-    assert rows(store.path) == [(400,)]
+    assert store.summary(CATALOG)["votes"] == len(standing) and store.summary(CATALOG)["up"] == ups
+    assert rows(store) == [(200,)]
+
+
+def test_votes_of_each_catalogue_stay_apart(store: FeedbackStore) -> None:
+    """Product "A" of the demo catalogue is not product "A" of the Kaggle one."""
+    cast(store, event("s1", "q1", "A", 1))
+    cast(store, event("s1", "q1", "A", -1, catalog="/shops/demo"))
+    cast(store, event("s2", "q1", "B", -1, rank=2, catalog="/shops/demo"))
+    assert store.summary(CATALOG) == {"votes": 1, "up": 1, "down": 0, "up_rate": 1.0, "sessions": 1, "ignored": 0}
+    assert store.summary("/shops/demo")["votes"] == 2 and store.summary("/shops/demo")["up"] == 0
+    assert store.item_totals(CATALOG, liked=False) == []
+    assert store.item_totals("/shops/demo", liked=False) == [("A", 0, 1), ("B", 0, 1)]
+    assert store.rate_by_rank("/shops/demo") == [(1, 1, 0.0), (2, 1, 0.0)]
+    assert store.summary("/shops/other")["votes"] == 0
+    assert store.catalogs() == {"/shops/demo": 2, CATALOG: 1}
 
 
 @pytest.mark.parametrize(
@@ -215,10 +260,19 @@ def test_standing_votes_match_the_latest_event_of_the_log(store: FeedbackStore) 
         {"query_kind": "url"},
         {"rank": 0},
         {"rank": 1.5},
+        {"rank": 101},
+        {"rank": 10**30},
+        {"rank": 2**63 - 1},
+        {"rank": True},
         {"distance": math.nan},
+        {"distance": math.inf},
         {"distance": -1.0},
+        {"distance": "0.5"},
         {"session_id": ""},
+        {"catalog": ""},
+        {"catalog": None},
         {"item_id": None},
+        {"item_id": ["A"]},
         {"query_ref": "x" * 10_000},
         {"filters": {"gender": "Men"}},
         {"filters": ["gender", "Men"]},
@@ -226,24 +280,29 @@ def test_standing_votes_match_the_latest_event_of_the_log(store: FeedbackStore) 
     ],
 )
 def test_invalid_events_are_rejected_and_nothing_is_written(store: FeedbackStore, changes: dict) -> None:
+    store.record_shown("s1", CATALOG, "q1", [("A", 1, 0.25)])
     with pytest.raises(RecommenderError) as raised:
         store.record(dataclasses.replace(event("s1", "q1", "A", 1), **changes))
     message = str(raised.value)
     assert message.endswith(".") and "\n" not in message
-    assert rows(store.path) == [(0,)]
+    assert rows(store) == [(0,)]
 
 
 def test_numpy_numbers_from_the_engine_are_accepted(store: FeedbackStore) -> None:
     np = pytest.importorskip("numpy")
+    store.record_shown("s1", CATALOG, "q1", [("A", np.int64(3), np.float32(0.5))])
     store.record(event("s1", "q1", "A", 1, rank=np.int64(3), distance=np.float32(0.5)))
-    assert rows(store.path, "SELECT rank, distance FROM votes") == [(3, 0.5)]
+    assert rows(store, "SELECT rank, distance FROM votes") == [(3, 0.5)]
 
 
 # --------------------------------------------------------------------------- concurrency
 
 
 def test_concurrent_votes_from_16_threads_lose_nothing(store: FeedbackStore) -> None:
-    threads, per_thread = 16, 50
+    threads, per_thread = 16, 30
+    for t in range(threads):
+        for i in range(per_thread):
+            store.record_shown(f"s{t}", CATALOG, "q", [(f"item{i}", i % 10 + 1, 0.25 * (i % 10 + 1))])
     start = threading.Barrier(threads)
     errors: list[BaseException] = []
 
@@ -261,52 +320,54 @@ def test_concurrent_votes_from_16_threads_lose_nothing(store: FeedbackStore) -> 
     for w in workers:
         w.join()
     assert errors == []
-    assert rows(store.path) == [(threads * per_thread,)]
-    assert rows(store.path, "SELECT count(DISTINCT session_id || '/' || item_id) FROM votes") == [(800,)]
+    assert rows(store) == [(threads * per_thread,)]
+    assert rows(store, "SELECT count(DISTINCT session_id || '/' || item_id) FROM votes") == [(threads * per_thread,)]
     ups = sum(1 for i in range(per_thread) if i % 3)
-    assert store.summary() == {
-        "votes": 800,
+    assert store.summary(CATALOG) == {
+        "votes": threads * per_thread,
         "up": threads * ups,
         "down": threads * (per_thread - ups),
         "up_rate": ups / per_thread,
         "sessions": threads,
+        "ignored": 0,
     }
 
 
-def test_two_store_objects_on_one_file_lose_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "shared.sqlite3"
-    stores = [FeedbackStore(path), FeedbackStore(path)]
+def test_two_store_objects_on_one_database_lose_nothing(target) -> None:
+    stores = [FeedbackStore(target), FeedbackStore(target)]
     start = threading.Barrier(8)
 
     def vote(t: int) -> None:
         start.wait()
-        for i in range(50):
-            stores[t % 2].record(event(f"s{t}", "q", f"item{i}", 1))
+        for i in range(40):
+            cast(stores[t % 2], event(f"s{t}", "q", f"item{i}", 1))
 
     workers = [threading.Thread(target=vote, args=(t,)) for t in range(8)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    assert rows(path) == [(400,)]
-    assert stores[0].summary()["votes"] == stores[1].summary()["votes"] == 400
+    assert rows(stores[0]) == [(320,)]
+    assert stores[0].summary(CATALOG)["votes"] == stores[1].summary(CATALOG)["votes"] == 320
 
 
 WRITER = """
 import sys
 from recommender.feedback import FeedbackStore, VoteEvent
 store = FeedbackStore(sys.argv[1])
+session = sys.argv[2]
+store.record_shown(session, "/shops/kaggle", "q", [(f"item{i}", i % 100 + 1, 0.5) for i in range(100)])
 sys.stdout.write("ready\\n"); sys.stdout.flush(); sys.stdin.readline()
 for i in range(100):
-    store.record(VoteEvent(sys.argv[2], "upload", "q", {}, f"item{i}", 1, 0.5, "resnet50", 1))
+    store.record(VoteEvent("/shops/kaggle", session, "upload", "q", {}, f"item{i}", i % 100 + 1, 0.5, "resnet50", 1))
 """
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "shared.sqlite3"
+def test_two_processes_writing_at_once_lose_nothing(target) -> None:
+    FeedbackStore(target)  # created once, as the first app server does
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), f"process{n}"],
+            [sys.executable, "-c", WRITER, str(target), f"process{n}"],
             cwd=PROJECT_ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -321,40 +382,43 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         p.stdin.flush()
     for p in procs:
         assert p.wait(timeout=120) == 0
-    assert rows(path) == [(200,)]
-    assert FeedbackStore(path).summary()["sessions"] == 2
+    store = FeedbackStore(target)
+    assert rows(store) == [(200,)]
+    assert store.summary(CATALOG)["sessions"] == 2 and store.summary(CATALOG)["votes"] == 200
 
 
 # --------------------------------------------------------------------------- analytics
 
 
 def test_summary(fixed_store: FeedbackStore) -> None:
-    assert fixed_store.summary() == {"votes": 7, "up": 4, "down": 3, "up_rate": 4 / 7, "sessions": 4}
-    assert rows(fixed_store.path) == [(11,)]
+    assert fixed_store.summary(CATALOG) == {"votes": 7, "up": 4, "down": 3, "up_rate": 4 / 7, "sessions": 4,
+                                            "ignored": 0}
+    assert rows(fixed_store) == [(11,)]
 
 
 def test_summary_of_an_empty_store(store: FeedbackStore) -> None:
-    assert store.summary() == {"votes": 0, "up": 0, "down": 0, "up_rate": None, "sessions": 0}
-    assert store.votes_over_time() == []
-    assert store.rate_by_rank() == []
-    assert store.item_totals(liked=True) == []
+    assert store.summary(CATALOG) == {"votes": 0, "up": 0, "down": 0, "up_rate": None, "sessions": 0, "ignored": 0}
+    assert store.votes_over_time(CATALOG) == []
+    assert store.rate_by_rank(CATALOG) == []
+    assert store.item_totals(CATALOG, liked=True) == []
 
 
 def test_current_votes_of_the_fixed_events(fixed_store: FeedbackStore) -> None:
-    assert fixed_store.current_votes("s1", "q1") == {"A": 1, "B": 1}
-    assert fixed_store.current_votes("s2", "q2") == {"A": 1, "B": -1}
+    assert fixed_store.current_votes(CATALOG, "s1", "q1") == {"A": 1, "B": 1}
+    assert fixed_store.current_votes(CATALOG, "s2", "q2") == {"A": 1, "B": -1}
 
 
 def test_votes_over_time(fixed_store: FeedbackStore) -> None:
-    assert fixed_store.votes_over_time() == [("2024-05-01", 1, 0), ("2024-05-02", 2, 2), ("2024-05-03", 1, 1)]
+    assert fixed_store.votes_over_time(CATALOG) == [("2024-05-01", 1, 0), ("2024-05-02", 2, 2),
+                                                    ("2024-05-03", 1, 1)]
 
 
 def test_rate_by_rank(fixed_store: FeedbackStore) -> None:
-    assert fixed_store.rate_by_rank() == [(1, 3, pytest.approx(2 / 3)), (2, 2, 0.5), (4, 1, 0.0), (10, 1, 1.0)]
+    assert fixed_store.rate_by_rank(CATALOG) == [(1, 3, pytest.approx(2 / 3)), (2, 2, 0.5), (4, 1, 0.0), (10, 1, 1.0)]
 
 
 def test_rate_by_backbone(fixed_store: FeedbackStore) -> None:
-    assert fixed_store.rate_by_backbone() == [("densenet121", 2, 0.5), ("resnet50", 5, 0.6)]
+    assert fixed_store.rate_by_backbone(CATALOG) == [("densenet121", 2, 0.5), ("resnet50", 5, 0.6)]
 
 
 CATEGORIES = {"A": "Shirts", "B": "Shirts", "C": "Shoes", "D": "Shoes"}  # E: not in the catalogue
@@ -362,7 +426,7 @@ CATEGORIES = {"A": "Shirts", "B": "Shirts", "C": "Shoes", "D": "Shoes"}  # E: no
 
 def test_rate_by_item_attribute(fixed_store: FeedbackStore) -> None:
     # Shirts: A (2 up, 1 down) + B (1 up, 1 down); Shoes: D (1 up), C withdrawn; unknown: E (1 down)
-    assert fixed_store.rate_by_item_attribute(CATEGORIES.get) == [
+    assert fixed_store.rate_by_item_attribute(CATALOG, CATEGORIES.get) == [
         ("Shirts", 5, 0.6),
         ("Shoes", 1, 1.0),
         ("unknown", 1, 0.0),
@@ -371,9 +435,30 @@ def test_rate_by_item_attribute(fixed_store: FeedbackStore) -> None:
 
 def test_item_totals(fixed_store: FeedbackStore) -> None:
     # A: 2 up 1 down (net +1, more ups than D); D: 1 up; B: 1 up 1 down (in neither list); E: 1 down
-    assert fixed_store.item_totals(liked=True) == [("A", 2, 1), ("D", 1, 0)]
-    assert fixed_store.item_totals(liked=True, n=1) == [("A", 2, 1)]
-    assert fixed_store.item_totals(liked=False) == [("E", 0, 1)]
+    assert fixed_store.item_totals(CATALOG, liked=True) == [("A", 2, 1), ("D", 1, 0)]
+    assert fixed_store.item_totals(CATALOG, liked=True, n=1) == [("A", 2, 1)]
+    assert fixed_store.item_totals(CATALOG, liked=False) == [("E", 0, 1)]
+
+
+def test_analytics_survive_forged_rows_and_count_them(fixed_store: FeedbackStore) -> None:
+    """Rows written past the validation (an old program, a hand edit): ignored by every chart, counted."""
+    with fixed_store._backend.write() as conn:
+        for n, (rank, distance) in enumerate([(4_611_686_018_427_387_904, 0.5), (3, math.inf), (101, 0.5)]):
+            (event_id,) = conn.execute(
+                "INSERT INTO votes (created, catalog, session_id, query_kind, query_ref, filters, item_id, rank,"
+                " distance, backbone, vote) VALUES ('2024-05-04T00:00:00.000+00:00', ?, ?, 'upload', 'q', '{}',"
+                " 'F', ?, ?, 'resnet50', 1) RETURNING id", (CATALOG, f"forger{n}", rank, distance)).fetchone()
+            conn.execute(
+                "INSERT INTO latest_votes (catalog, session_id, query_ref, item_id, event_id, created, rank, distance,"
+                " backbone, vote) VALUES (?, ?, 'q', 'F', ?, '2024-05-04T00:00:00.000+00:00', ?, ?, 'resnet50', 1)",
+                (CATALOG, f"forger{n}", event_id, rank, distance))
+    summary = fixed_store.summary(CATALOG)
+    assert summary["votes"] == 7 and summary["ignored"] == 3
+    assert [r.key for r in fixed_store.rate_by_rank(CATALOG)] == [1, 2, 4, 10]
+    assert "F" not in [t.item_id for t in fixed_store.item_totals(CATALOG, liked=True)]
+    assert fixed_store.votes_over_time(CATALOG)[-1].day == "2024-05-03"
+    fig = figures.rate_by_rank_figure(fixed_store, CATALOG)
+    assert fig.layout.xaxis.range[1] <= 100.5  # a bounded axis: the page stays fast
 
 
 # --------------------------------------------------------------------------- the feedback page's figures
@@ -382,8 +467,9 @@ def test_item_totals(fixed_store: FeedbackStore) -> None:
 class CatalogIndex:
     """The part of `recommender.index.Index` the page uses: products by id and attribute names."""
 
-    def __init__(self, products: list[Product]) -> None:
+    def __init__(self, products: list[Product], catalog: str = CATALOG) -> None:
         self._products = {p.id: p for p in products}
+        self.manifest = SimpleNamespace(catalog=SimpleNamespace(identity=catalog))
 
     def product(self, item_id: str) -> Product:
         return self._products[item_id]
@@ -442,7 +528,7 @@ def test_category_role_prefers_article_type() -> None:
 
 
 def test_votes_over_time_figure(fixed_store: FeedbackStore) -> None:
-    fig = figures.votes_over_time_figure(fixed_store)
+    fig = figures.votes_over_time_figure(fixed_store, CATALOG)
     up, down = fig.data
     assert list(up.x) == list(down.x) == ["2024-05-01", "2024-05-02", "2024-05-03"]
     assert list(up.y) == [1, 2, 1] and list(down.y) == [0, 2, 1]
@@ -450,7 +536,7 @@ def test_votes_over_time_figure(fixed_store: FeedbackStore) -> None:
 
 
 def test_rate_by_rank_figure(fixed_store: FeedbackStore) -> None:
-    (bars,) = figures.rate_by_rank_figure(fixed_store).data
+    (bars,) = figures.rate_by_rank_figure(fixed_store, CATALOG).data
     assert list(bars.x) == [1, 2, 4, 10]
     assert list(bars.y) == pytest.approx([2 / 3, 0.5, 0.0, 1.0])
     assert list(bars.customdata) == [3, 2, 1, 1]
@@ -458,7 +544,7 @@ def test_rate_by_rank_figure(fixed_store: FeedbackStore) -> None:
 
 def test_rate_by_category_figure_best_rate_on_top(fixed_store: FeedbackStore) -> None:
     attribute_of = figures.attribute_lookup(INDEX, "articleType")
-    fig = figures.rate_by_category_figure(fixed_store, attribute_of, label="articleType")
+    fig = figures.rate_by_category_figure(fixed_store, CATALOG, attribute_of, label="articleType")
     (bars,) = fig.data
     assert list(bars.y) == ["unknown", "Shirts", "Shoes"]  # horizontal bars: the last is drawn on top
     assert list(bars.x) == [0.0, 0.6, 1.0]
@@ -486,6 +572,24 @@ def test_page_with_votes_has_cards_charts_and_product_cards(page, fixed_store: F
     assert "E (no longer in the catalogue)" in texts(by_id["feedback-disliked"])
 
 
+def test_page_shows_only_the_votes_of_its_own_catalogue(page, fixed_store: FeedbackStore) -> None:
+    demo = CatalogIndex(INDEX._products.values(), catalog="/shops/demo")
+    assert "No votes yet" in texts(page.feedback_content(fixed_store, demo))
+    cast(fixed_store, event("s9", "q9", "A", -1, catalog="/shops/demo"))
+    content = page.feedback_content(fixed_store, demo)
+    by_id = {c.id: c for c in walk(content) if getattr(c, "id", None)}
+    assert by_id["feedback-votes"].children == "1" and by_id["feedback-sessions"].children == "1"
+
+
+def test_page_counts_ignored_votes(page, fixed_store: FeedbackStore) -> None:
+    with fixed_store._backend.write() as conn:
+        conn.execute("UPDATE latest_votes SET rank = 4611686018427387904 WHERE session_id = 's4'")
+    content = page.feedback_content(fixed_store, INDEX)
+    assert any("1 ignored (impossible rank or distance)" in text for text in texts(content))
+    by_id = {c.id: c for c in walk(content) if getattr(c, "id", None)}
+    assert by_id["feedback-votes"].children == "6"
+
+
 def test_page_without_a_category_attribute_leaves_that_chart_out(page, fixed_store: FeedbackStore) -> None:
     index = CatalogIndex([Product("A", Path("/catalog/A.jpg"), {"gender": "Men"})])
     graphs = [c for c in walk(page.feedback_content(fixed_store, index)) if type(c).__name__ == "Graph"]
@@ -507,14 +611,22 @@ FeedbackStore(sys.argv[1])
 """
 
 
-def test_processes_creating_the_store_at_the_same_instant_all_succeed(tmp_path: Path) -> None:
-    """Several gunicorn workers start at once on a new file: switching it to WAL must not fail any."""
-    for trial in range(5):
-        path = tmp_path / f"new{trial}.sqlite3"
-        start = time.time() + 0.5
-        procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(path), str(start)], cwd=PROJECT_ROOT,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
-        for p in procs:
-            _, err = p.communicate(timeout=120)
-            assert p.returncode == 0, err
-        assert FeedbackStore(path).summary()["votes"] == 0
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_processes_creating_the_store_at_the_same_instant_all_succeed(tmp_path: Path, backend: str) -> None:
+    """Several gunicorn workers start at once on a new database: creating its schema must not fail any."""
+    for trial in range(5 if backend == "sqlite" else 2):
+        if backend == "sqlite":
+            _processes_create_one_store(tmp_path / f"new{trial}.sqlite3")
+        else:
+            with fresh_schema() as url:
+                _processes_create_one_store(url)
+
+
+def _processes_create_one_store(path: Path | str) -> None:
+    start = time.time() + 0.5
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(path), str(start)], cwd=PROJECT_ROOT,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    assert FeedbackStore(path).summary(CATALOG)["votes"] == 0

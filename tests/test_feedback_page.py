@@ -11,7 +11,7 @@ import pytest
 from recommender.catalog import Product
 from recommender.feedback import FeedbackStore, VoteEvent
 from tests.browser_checks import assert_accessible
-from tests.test_feedback import CatalogIndex
+from tests.test_feedback import CATALOG, CatalogIndex
 
 PAGE_FILE = Path(__file__).resolve().parent.parent / "recommender" / "ui" / "pages" / "feedback.py"
 
@@ -63,7 +63,8 @@ def test_feedback_page_shows_empty_state_then_votes(dash_duo, tmp_path: Path, is
 
     votes = [("s1", "11", 1, 1), ("s2", "11", 1, 1), ("s2", "12", -1, 2), ("s3", "99", -1, 3), ("s1", "99", -1, 1)]
     for session, item, vote, rank in votes:  # product 99 was voted on, then left the catalogue
-        store.record(VoteEvent(session, "upload", "q", {}, item, rank, 0.3, "resnet50", vote))
+        store.record_shown(session, CATALOG, "q", [(item, rank, 0.3)])
+        store.record(VoteEvent(CATALOG, session, "upload", "q", {}, item, rank, 0.3, "resnet50", vote))
     dash_duo.find_element("#feedback-refresh").click()
 
     dash_duo.wait_for_text_to_equal("#feedback-votes", "5")

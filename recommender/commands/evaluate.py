@@ -48,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--json", nargs="?", const="-", metavar="PATH", help="write the results as JSON (to stdout without PATH)")
     add("--html", type=Path, metavar="PATH",
         help="write a Plotly chart comparing the backbones (and a PNG beside it if kaleido is installed)")
-    add("--feedback", type=Path, metavar="DB", help="also report thumbs-up rates from this feedback database")
+    add("--feedback", metavar="DB|URL",
+        help="also report this catalogue's thumbs-up rates from this feedback database (SQLite file or postgresql:// URL)")
     parser.set_defaults(func=run)
 
 
@@ -83,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         runs.append(evaluate_index(index, args.k, args.attributes, queries=queries, progress=log.isatty()))
         print(report.format_run(runs[-1], args.k) + "\n", file=log, flush=True)
 
-    feedback = report.feedback_report(args.feedback) if args.feedback else None
+    catalog_identity = indexes[0].manifest.catalog.identity
+    feedback = report.feedback_report(args.feedback, catalog_identity) if args.feedback else None
     if args.feedback:
         print(report.format_feedback(feedback, args.feedback), file=log)
     results = report.report_json(runs, args.k, feedback)

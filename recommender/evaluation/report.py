@@ -13,18 +13,23 @@ from recommender.evaluation.run import IndexEvaluation
 __all__ = ["feedback_report", "report_json", "format_run", "format_feedback", "comparison_figure"]
 
 
-def feedback_report(db: Path) -> dict[str, object] | None:
-    """Thumbs-up rate overall, by rank and by backbone from the feedback store; None if the file is absent."""
-    if not Path(db).is_file():
-        return None
-    from recommender.feedback import FeedbackStore
+def feedback_report(db: str | Path, catalog: str) -> dict[str, object] | None:
+    """Thumbs-up rate overall, by rank and by backbone of one catalogue's votes; None if the file is absent.
 
+    `db` is an SQLite file or a postgresql:// URL; `catalog` the catalogue identity (CatalogInfo.identity).
+    """
+    from recommender.feedback import FeedbackStore, is_database_url
+
+    if not is_database_url(db) and not Path(db).is_file():
+        return None
     store = FeedbackStore(db)
     return {
-        "db": str(store.path),
-        "summary": store.summary(),
-        "by_rank": [{"rank": r.key, "votes": r.votes, "up_rate": r.up_rate} for r in store.rate_by_rank()],
-        "by_backbone": [{"backbone": r.key, "votes": r.votes, "up_rate": r.up_rate} for r in store.rate_by_backbone()],
+        "db": store.label.removeprefix("the feedback database "),
+        "catalog": catalog,
+        "summary": store.summary(catalog),
+        "by_rank": [{"rank": r.key, "votes": r.votes, "up_rate": r.up_rate} for r in store.rate_by_rank(catalog)],
+        "by_backbone": [{"backbone": r.key, "votes": r.votes, "up_rate": r.up_rate}
+                        for r in store.rate_by_backbone(catalog)],
     }
 
 

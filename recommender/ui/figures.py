@@ -51,9 +51,9 @@ def _style(fig: go.Figure, title: str) -> go.Figure:
     return fig
 
 
-def votes_over_time_figure(store: FeedbackStore) -> go.Figure:
-    """Standing thumbs up and down per day, stacked."""
-    days = store.votes_over_time()
+def votes_over_time_figure(store: FeedbackStore, catalog: str) -> go.Figure:
+    """Standing thumbs up and down per day on one catalogue, stacked."""
+    days = store.votes_over_time(catalog)
     x = [d.day for d in days]
     fig = go.Figure(
         [
@@ -67,9 +67,12 @@ def votes_over_time_figure(store: FeedbackStore) -> go.Figure:
     return _style(fig, "Votes per day")
 
 
-def rate_by_rank_figure(store: FeedbackStore) -> go.Figure:
-    """Thumbs-up rate per result position: do the first results please more than the last?"""
-    rates = store.rate_by_rank()
+def rate_by_rank_figure(store: FeedbackStore, catalog: str) -> go.Figure:
+    """Thumbs-up rate per result position: do the first results please more than the last?
+
+    The store only returns ranks 1..MAX_RANK, so the axis stays bounded whatever was forged.
+    """
+    rates = store.rate_by_rank(catalog)
     fig = go.Figure(
         go.Bar(
             x=[r.key for r in rates],
@@ -82,15 +85,15 @@ def rate_by_rank_figure(store: FeedbackStore) -> go.Figure:
         )
     )
     last = max([RESULT_RANKS, *(r.key for r in rates)])
-    fig.update_xaxes(title="rank", tickmode="linear", tick0=1, dtick=1, range=[0.5, last + 0.5])
+    fig.update_xaxes(title="rank", tickmode="linear", tick0=1, dtick=1 if last <= 20 else 10, range=[0.5, last + 0.5])
     return _style(_percent_axis(fig), "Thumbs-up rate by rank")
 
 
 def rate_by_category_figure(
-    store: FeedbackStore, attribute_of: Callable[[str], str | None], label: str = "category"
+    store: FeedbackStore, catalog: str, attribute_of: Callable[[str], str | None], label: str = "category"
 ) -> go.Figure:
     """Thumbs-up rate per category, the most voted categories only, best rate on top."""
-    rates = store.rate_by_item_attribute(attribute_of)
+    rates = store.rate_by_item_attribute(catalog, attribute_of)
     shown = sorted(rates[:MAX_CATEGORIES], key=lambda r: r.up_rate)
     fig = go.Figure(
         go.Bar(

@@ -98,7 +98,7 @@ def create_services(settings: Settings, engine: Recommender | None = None) -> Se
     return Services(
         settings=settings,
         engine=engine,
-        feedback=FeedbackStore(settings.feedback_db),
+        feedback=FeedbackStore(settings.feedback_target),
         thumbnails=ThumbnailCache(settings.thumbnail_dir),
         uploads=UploadStore(settings.upload_dir / engine.index.model.slug),  # vectors of one model per folder
     )

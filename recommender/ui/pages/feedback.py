@@ -39,8 +39,11 @@ REFRESH_MS = 60_000
 def summary_cards(summary: dict[str, object]) -> dbc.Row:
     """Votes, thumbs-up rate and sessions (from `FeedbackStore.summary()`) at a glance."""
     rate = summary["up_rate"]
+    counts = f"{summary['up']:,} up · {summary['down']:,} down"
+    if summary.get("ignored"):  # forged or corrupt rows: counted, never charted
+        counts += f" · {summary['ignored']:,} ignored (impossible rank or distance)"
     figures = (
-        ("votes", "Votes", f"{summary['votes']:,}", f"{summary['up']:,} up · {summary['down']:,} down"),
+        ("votes", "Votes", f"{summary['votes']:,}", counts),
         ("up-rate", "Thumbs-up rate", "–" if rate is None else f"{rate:.0%}", "of the votes standing now"),
         ("sessions", "Sessions", f"{summary['sessions']:,}", "shoppers who voted"),
     )
@@ -69,7 +72,7 @@ def summary_cards(summary: dict[str, object]) -> dbc.Row:
 def item_cards(store: FeedbackStore, index: Index, *, liked: bool, n: int = TOP_ITEMS) -> list:
     """Cards of the most liked or disliked products: thumbnail, name (as text) and vote counts."""
     cards = []
-    for item in store.item_totals(liked=liked, n=n):
+    for item in store.item_totals(index.manifest.catalog.identity, liked=liked, n=n):
         try:
             name = index.product(item.item_id).name
             picture = dbc.CardImg(src=thumbnail_url(item.item_id), alt=name,
@@ -136,8 +139,9 @@ def _graph(fig: go.Figure) -> html.Div:
 
 
 def feedback_content(store: FeedbackStore, index: Index) -> html.Div:
-    """Everything below the page title; a friendly message instead of empty charts without votes."""
-    summary = store.summary()
+    """Everything below the page title (this catalogue's votes only); a message instead of empty charts."""
+    catalog = index.manifest.catalog.identity
+    summary = store.summary(catalog)
     if summary["votes"] == 0:
         return html.Div(
             dbc.Alert(
@@ -157,10 +161,11 @@ def feedback_content(store: FeedbackStore, index: Index) -> html.Div:
             )
         )
     category = index.roles.category
-    charts = [dbc.Col(_graph(votes_over_time_figure(store)), lg=6), dbc.Col(_graph(rate_by_rank_figure(store)), lg=6)]
+    charts = [dbc.Col(_graph(votes_over_time_figure(store, catalog)), lg=6),
+              dbc.Col(_graph(rate_by_rank_figure(store, catalog)), lg=6)]
     if category is not None:
         # "category" whatever the column is called (articleType in Kaggle catalogues): the page's word for it
-        by_category = rate_by_category_figure(store, attribute_lookup(index, category))
+        by_category = rate_by_category_figure(store, catalog, attribute_lookup(index, category))
         charts.append(dbc.Col(_graph(by_category), lg=12))
     return html.Div(
         [

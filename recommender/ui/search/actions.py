@@ -190,8 +190,9 @@ def on_refine(_clicks: Any, fragment: str | None, session_id: Any) -> tuple[str,
     key = search.vote_key()
     if key is None or not isinstance(session_id, str):
         raise PreventUpdate
+    index = get_services().engine.index
     try:
-        votes = get_services().feedback.current_votes(session_id, key[1])
+        votes = get_services().feedback.current_votes(index.manifest.catalog.identity, session_id, key[1])
     except RecommenderError:
         raise PreventUpdate from None
     liked = sorted(i for i, v in votes.items() if v == 1)

@@ -108,10 +108,12 @@ def _cards(services: Services, search: Search, found: Found, session_id: str | N
         return [product_card(p, index.roles, i) for i, p in enumerate(found.products, start=1)]
     votes: dict[str, int] = {}
     key = search.vote_key()
+    catalog = index.manifest.catalog.identity
     if session_id and key:
-        try:
-            votes = services.feedback.current_votes(session_id, key[1])
-        except RecommenderError as exc:  # the results matter more than showing past votes
+        try:  # votes count only on results the server showed to this session (see FeedbackStore.record)
+            services.feedback.record_shown(session_id, catalog, key[1], [(h.id, h.rank, h.distance) for h in found.hits])
+            votes = services.feedback.current_votes(catalog, session_id, key[1])
+        except RecommenderError as exc:  # the results matter more than voting on them
             log.warning("votes not shown: %s", exc)
     return [product_card(h.product, index.roles, i, h, services.similarity(h.distance), votes.get(h.id, 0))
             for i, h in enumerate(found.hits, start=1)]

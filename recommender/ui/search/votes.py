@@ -40,7 +40,7 @@ def on_vote(_up: Any, _down: Any, state: Any, fragment: str | None,
     index = services.engine.index
     try:
         try:  # the card's state comes back from the browser, which may have altered it
-            event = VoteEvent(session_id=session_id, query_kind=key[0], query_ref=key[1],
+            event = VoteEvent(catalog=index.manifest.catalog.identity, session_id=session_id, query_kind=key[0], query_ref=key[1],
                               filters=selected_filters(index.roles, search.filters),
                               item_id=ctx.triggered_id["id"], rank=state["rank"], distance=state["distance"],
                               backbone=index.model.label, vote=vote)

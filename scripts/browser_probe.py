@@ -53,7 +53,7 @@ def _wait_for_server(url: str, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + START_WAIT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the app stopped at start-up (exit {process.returncode}); see its output above")
+            raise SystemExit(f"the app stopped at start-up (exit {process.returncode}); see its log (--workdir)")
         try:
             urllib.request.urlopen(url, timeout=2)
             return
@@ -74,8 +74,10 @@ def probe(index: Path, photos: list[Path], port: int, workdir: Path) -> dict[str
     env = {**os.environ, "RECOMMENDER_UPLOAD_DIR": str(workdir / "uploads"),
            "RECOMMENDER_FEEDBACK_DB": str(workdir / "votes.sqlite3"),
            "RECOMMENDER_THUMBNAIL_DIR": str(workdir / "thumbs")}
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = open(workdir / "app.log", "w")  # the server's request log, kept out of the report
     server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--index", str(index), "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL)
+                              env=env, stdout=log, stderr=log)
     driver = None
     try:
         _wait_for_server(url, server)
@@ -90,6 +92,7 @@ def probe(index: Path, photos: list[Path], port: int, workdir: Path) -> dict[str
             driver.quit()
         server.terminate()
         server.wait(timeout=30)
+        log.close()
     times.sort()
     return {
         "index": str(index), "photos": len(times), "first_upload_s": round(warm, 3),

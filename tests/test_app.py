@@ -228,6 +228,10 @@ def test_show_more_region_reload_and_shared_links(shop, demo_catalog_dir, engine
     dash_duo.driver.get(dash_duo.server_url + "/#s=upload:" + "0" * 64)
     _wait(dash_duo, lambda: "no longer kept on the server" in (_text(dash_duo, "results-area") or ""), "gone")
     assert_accessible(dash_duo.driver, "photo gone")
+    dash_duo.driver.get(dash_duo.server_url + f"/#s=item:{product_id}&colour=No%20such%20colour")
+    _wait(dash_duo, lambda: "No product matches" in (_text(dash_duo, "results-area") or ""), "no results")
+    assert_accessible(dash_duo.driver, "no results")
+    assert dash_duo.get_logs() == []
 
 
 def test_phone_layout_is_touch_sized_and_reads_names(shop, demo_catalog_dir) -> None:

@@ -375,3 +375,34 @@ def test_controls_follow_the_url_and_write_it_back(app) -> None:
     assert Search.from_fragment(written["hash"]).filters == {"gender": ("Women",), "colour": ("Red", "Blue")}
     triggered("text-search.value", "  linen  shirt ")
     assert Search.from_fragment(sync_controls(fragment, {}, "  linen  shirt ")["hash"]).text == "linen shirt"
+
+
+def test_what_a_search_finds_for_each_kind_of_step(app) -> None:
+    """A refinement is Rocchio on the step before it; a product's region re-embeds that crop; words narrow."""
+    from recommender.images import open_image
+    from recommender.refine import rocchio
+    from recommender.regions import Box
+    from recommender.ui.query import step_query
+    from recommender.ui.state import liked_step
+
+    services = get_services()
+    index = services.engine.index
+    base = Step("item", "1004")
+    refined = (base, liked_step(["1005", "gone-from-catalogue"], ["1001"]))
+    vector, excluded = step_query(services, refined)
+    expected = rocchio(index.vector("1004"), index.vector("1005")[None], index.vector("1001")[None])
+    np.testing.assert_allclose(vector, expected, rtol=1e-6)
+    assert excluded == {"1004", "1005", "1001"}  # the query and the voted products are not shown again
+    hits = find(services, Search(trail=refined)).hits
+    assert {h.id for h in hits} == set(index.ids) - excluded
+
+    box = Box(0, 0.5, 1, 1)
+    framed, _ = step_query(services, (Step("item", "1004", box),))
+    crop = box.crop(open_image(index.product("1004").image))
+    np.testing.assert_allclose(framed, services.engine.embed_image(crop), rtol=1e-6)
+    assert not np.allclose(framed, index.vector("1004"))
+
+    narrowed = find(services, Search(trail=(base,), text="linen"))
+    assert [h.id for h in narrowed.hits] == ["café 7"] and narrowed.total == 1
+    alone = find(services, Search(text="black"))
+    assert [p.id for p in alone.products] == ["1005"] and alone.total == 1

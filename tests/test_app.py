@@ -95,6 +95,10 @@ def _title_is(dash_duo, title: str) -> None:
 def test_photo_tags_more_like_this_back_forward_votes_and_refine(shop, settings, demo_catalog_dir, engine) -> None:
     dash_duo = shop
     assert _js(dash_duo, "return document.documentElement.lang;") == "en"
+    assert dash_duo.find_element("#upload input").get_attribute("aria-label") == "Upload a photo to search by"
+    # each filter is named by its label first, then its value ("Colour, Any colour")
+    assert dash_duo.find_element("#filter-colour").get_attribute("aria-labelledby").startswith("filter-colour-label ")
+    assert dash_duo.find_element("a.skip-link").get_attribute("textContent") == "Skip to content"
     assert_accessible(dash_duo.driver, "start page")
     photo = sorted((demo_catalog_dir / "images").glob("*.jpg"))[0]
     _upload(dash_duo, photo)

@@ -1,6 +1,6 @@
 """The process-wide objects the app's pages and API share: settings, engine, votes, thumbnails, uploads.
 
-A shopper's search lives in the browser as small references (`dcc.Store`, see `ui.state`); these
+A shopper's search lives in the browser's URL as small references (see `ui.state`); these
 objects are shared, and each is safe to use from the server's threads: the index is read-only,
 the engine loads its model once under a lock, the feedback store opens a connection per call, and
 the upload store writes each file atomically. They hang on the Flask app (`server.extensions`),

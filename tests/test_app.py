@@ -252,7 +252,10 @@ def test_phone_layout_is_touch_sized_and_reads_names(shop, demo_catalog_dir) -> 
     _title_is(dash_duo, "Looks like your photo")
     _wait(dash_duo, lambda: _js(dash_duo, "return document.getElementById('crumbs-area').getBoundingClientRect()"
                                           ".top < window.innerHeight;"), "results scrolled into view", 10)
-    sizes = _js(dash_duo, "return [...document.querySelectorAll('.vote-btn, .more-btn, .chip, #show-more')]"
+    _click(dash_duo, dash_duo.find_elements(f"{RESULT_CARDS} .more-btn")[0])  # a trail, to touch its steps
+    _wait(dash_duo, lambda: dash_duo.find_elements("#crumbs button.crumb"), "a trail")
+    sizes = _js(dash_duo, "return [...document.querySelectorAll('.vote-btn, .more-btn, .chip, #show-more, "
+                          ".crumb, #clear-all, #refine')]"
                           ".map(e => [e.getBoundingClientRect().width, e.getBoundingClientRect().height]);")
     assert sizes and min(min(w, h) for w, h in sizes) >= 44
     name = dash_duo.find_elements(f"{RESULT_CARDS} .product-name")[0]

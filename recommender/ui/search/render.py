@@ -42,16 +42,14 @@ def _picture(services: Services, step: Step) -> tuple[str, tuple[int, int]]:
     """URL and size (width, height) of a step's picture; RecommenderError when it is gone."""
     if step.kind == "upload":
         path = services.uploads.photo_path(step.ref)
-        url = upload_url(step.ref)
     else:
         try:
             path = services.engine.index.product(step.ref).image
         except KeyError:
             raise RecommenderError("This product is no longer in the catalogue.") from None
-        url = thumbnail_url(step.ref)
     try:
         with Image.open(path) as image:
-            return url, image.size
+            return _picture_url(step), image.size
     except OSError:
         raise RecommenderError("This picture can no longer be read.") from None
 
@@ -66,7 +64,7 @@ def render_query(fragment: str | None, shown: str | None) -> tuple[Any, str | No
     if step is None:
         return None, None
     services = get_services()
-    base = next(s for s in reversed(search.trail) if s.kind != "liked")
+    base = _pictured(search.trail)
     label = step_label(services.engine.index, step)
     try:
         url, size = _picture(services, base)
@@ -170,9 +168,17 @@ def render_results(fragment: str | None, session_id: str | None) -> tuple[Any, A
     return crumbs, chips, body, f"{title}: {count}."
 
 
+def _pictured(trail: tuple[Step, ...]) -> Step:
+    """The step whose picture stands for the last one: itself, or for a refinement the photo or product refined."""
+    return next(s for s in reversed(trail) if s.kind != "liked")
+
+
+def _picture_url(step: Step) -> str:
+    return upload_url(step.ref) if step.kind == "upload" else thumbnail_url(step.ref)
+
+
 def _crumb_image(trail: tuple[Step, ...], position: int) -> str:
-    base = next(s for s in reversed(trail[: position + 1]) if s.kind != "liked")
-    return upload_url(base.ref) if base.kind == "upload" else thumbnail_url(base.ref)
+    return _picture_url(_pictured(trail[: position + 1]))
 
 
 def _refine_button() -> html.Button:

@@ -245,6 +245,7 @@ def test_phone_layout_is_touch_sized_and_reads_names(shop, demo_catalog_dir) -> 
     dash_duo.driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True})
     dash_duo.driver.refresh()
     dash_duo.wait_for_element(".product-card", timeout=30)
+    assert _js(dash_duo, "return window.scrollY;") == 0  # arriving, the shopper starts at the upload
     assert dash_duo.find_element("#upload input").get_attribute("accept") == "image/*,.heic,.heif"
     camera = dash_duo.find_element("#upload-camera input")
     assert camera.get_attribute("capture") == "environment" and camera.get_attribute("accept") == "image/*"

@@ -39,7 +39,7 @@ SHOW_MORE = "show-more"
 REFINE = "refine"
 STATUS = "results-status"  # aria-live: results changed
 FOCUS = "focus-request"  # where focus goes once the next results are drawn
-SCROLL_ANCHOR = "scroll-anchor"
+RESULTS_DRAWN = "results-drawn"  # set once the first results are drawn (no scrolling before)
 WEIGHTS_BANNER = "weights-banner"
 
 # feedback page

@@ -74,8 +74,9 @@ def register_callbacks(app: Dash) -> None:
     app.callback(Output(ids.CRUMBS_AREA, "children"), Output(ids.CHIPS_AREA, "children"),
                  Output(ids.RESULTS_AREA, "children"), Output(ids.STATUS, "children"),
                  Input(ids.URL, "hash"), SESSION)(render.render_results)
-    app.clientside_callback(AFTER_RENDER_JS, Output(ids.SCROLL_ANCHOR, "data"),
-                            Input(ids.RESULTS_AREA, "children"), State(ids.FOCUS, "data"), prevent_initial_call=True)
+    app.clientside_callback(AFTER_RENDER_JS, Output(ids.RESULTS_DRAWN, "data"),
+                            Input(ids.RESULTS_AREA, "children"), State(ids.FOCUS, "data"),
+                            State(ids.RESULTS_DRAWN, "data"), prevent_initial_call=True)
 
     app.callback(
         Output(ids.product(ids.VOTE_STATE, MATCH), "data"),

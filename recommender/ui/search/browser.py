@@ -26,9 +26,10 @@ function(contents, cameraContents, filename, cameraFilename, maxBytes) {
 
 # Once new results are drawn: focus goes where the action asked (the results' heading after "More
 # like this", the first new card after "Show more"); otherwise, when the results start below the
-# screen (a phone, where they sit under the photo and the filters), they are scrolled into view.
+# screen (a phone, where they sit under the photo and the filters), they are scrolled into view, but not
+# when the page is first drawn: a shopper arriving starts at the top, with the upload.
 AFTER_RENDER_JS = """
-function(children, request) {
+function(children, request, drawnBefore) {
     const key = request ? JSON.stringify(request) : null;
     window.requestAnimationFrame(() => {
         if (key && key !== window.__lookalikeFocus) {
@@ -38,10 +39,10 @@ function(children, request) {
             return;
         }
         const anchor = document.getElementById("%(anchor)s");
-        if (anchor && anchor.getBoundingClientRect().top > window.innerHeight * 0.8) {
+        if (drawnBefore && anchor && anchor.getBoundingClientRect().top > window.innerHeight * 0.8) {
             anchor.scrollIntoView({block: "start"});
         }
     });
-    return window.dash_clientside.no_update;
+    return true;
 }
 """ % {"anchor": ids.CRUMBS_AREA}

@@ -108,7 +108,7 @@ def search_layout(services: Services) -> html.Div:
             dcc.Store(id=ids.UPLOAD_PAYLOAD),
             dcc.Store(id=ids.UPLOAD_LIMIT, data=services.settings.max_upload_bytes),
             dcc.Store(id=ids.FOCUS),
-            dcc.Store(id=ids.SCROLL_ANCHOR),
+            dcc.Store(id=ids.RESULTS_DRAWN),
             dcc.Store(id=ids.QUERY_SHOWN),
             random_weights_banner(index) if services.engine.random_weights else None,
             html.Header(

@@ -157,6 +157,7 @@ def test_photo_tags_more_like_this_back_forward_votes_and_refine(shop, settings,
     assert f"s=liked:+{voted}" in _fragment(dash_duo)
     assert voted not in _card_ids(dash_duo) and first_id not in _card_ids(dash_duo)
     _wait(dash_duo, lambda: _focused(dash_duo) == "results-title", "focus on the results' heading", 10)
+    assert_accessible(dash_duo.driver, "refined by votes")
 
     # A step back along the breadcrumb returns to the photo.
     _click(dash_duo, dash_duo.find_elements("#crumbs button.crumb")[0])
@@ -191,6 +192,7 @@ def test_a_new_photo_keeps_filters_visibly_then_clear(shop, demo_catalog_dir, en
     _wait(dash_duo, lambda: f"“{word}”" in (_text(dash_duo, "results-count") or ""), "words applied")
     names = _texts(dash_duo, f"{RESULT_CARDS} .product-name")
     assert names and all(word.lower() in n.lower() for n in names)
+    assert_accessible(dash_duo.driver, "words")
     _click(dash_duo, dash_duo.find_element("#clear-all"))
     _wait(dash_duo, lambda: _text(dash_duo, "results-count") == f"10 of {len(engine.index):,} products", "cleared")
     assert dash_duo.find_element("#text-search").get_attribute("value") == ""

@@ -92,8 +92,8 @@ class Recommender:
         return self.query_vector(self.product_vector(product_id), k, filters, exclude=(product_id,))
 
     def query_vector(self, vector: np.ndarray, k: int = 10, filters: Filters = None,
-                     exclude: Collection[str] = ()) -> list[Hit]:
-        return self.index.hits(vector, k, filters, exclude)
+                     exclude: Collection[str] = (), within: np.ndarray | None = None) -> list[Hit]:
+        return self.index.hits(vector, k, filters, exclude, within)
 
     def tags(self, vector: np.ndarray, exclude: Collection[str] = ()) -> list[Tag]:
         """The predicted category, colour and gender of a query vector, whatever the shopper filters."""

@@ -8,7 +8,8 @@ Every setting has a sane default; environment variables override them:
   RECOMMENDER_THUMBNAIL_DIR   cache of resized thumbnails (default: embeddings/.thumbnails)
   RECOMMENDER_UPLOAD_DIR      shoppers' query photos, kept (bounded) for re-ranking (default: embeddings/.uploads)
   RECOMMENDER_BACKBONE        backbone of the demo index (default: resnet50)
-  RECOMMENDER_WEIGHTS         weights of the demo index: imagenet, none or a file (default: imagenet)
+  RECOMMENDER_WEIGHTS         weights of the demo index: imagenet, none or a file (default: imagenet;
+                              offline, the MobileNetV2 TFLite extractor shipped in models/ is used instead)
   RECOMMENDER_SECRET_KEY      signs the shoppers' session cookies (default: made once, beside the feedback database;
                               several app servers sharing PostgreSQL need the same one)
   RECOMMENDER_SECURE_COOKIES  1: session cookies only over HTTPS (set it when the shop is served over HTTPS)
@@ -35,7 +36,8 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     thumbnail_dir: Path = EMBEDDINGS_DIR / ".thumbnails"
     upload_dir: Path = EMBEDDINGS_DIR / ".uploads"
-    demo_catalog: Path = EMBEDDINGS_DIR / "demo-catalog"
+    demo_catalog: Path = PROJECT_ROOT / "demo" / "catalogue"  # shipped: 691 CC0 photos
+    demo_model: Path = PROJECT_ROOT / "models" / "mobilenet_v2_1.0_224_quant.tflite"  # shipped fallback
     demo_index: Path = EMBEDDINGS_DIR / "demo-index"
     backbone: str = "resnet50"
     weights: str = "imagenet"

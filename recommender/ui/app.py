@@ -36,7 +36,25 @@ PAGES_FOLDER = Path(__file__).resolve().parent / "pages"
 ASSETS_FOLDER = PROJECT_ROOT / "assets"
 # The component properties that carry a shopper's photo to the server (as a base64 data URL): the
 # callbacks taking one of them may receive a body as large as a photo; every other one is small.
-UPLOAD_PROPS = ((ids.UPLOAD, "contents"), (ids.UPLOAD_PAYLOAD, "data"))
+UPLOAD_PROPS = ((ids.UPLOAD, "contents"), (ids.UPLOAD_CAMERA, "contents"), (ids.UPLOAD_PAYLOAD, "data"))
+# Dash's page template with the document's language, which screen readers need to pronounce it.
+INDEX_STRING = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <div>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </div>
+    </body>
+</html>"""
 
 
 def _navbar() -> dbc.Navbar:
@@ -67,8 +85,10 @@ def _navbar() -> dbc.Navbar:
 def _shell() -> html.Div:
     return html.Div(
         [
+            html.A("Skip to content", href=f"#{ids.MAIN}", className="skip-link"),  # see assets/skip-link.js
             _navbar(),
-            dbc.Container(dash.page_container, fluid=True, className="page shop-container"),
+            html.Main(dbc.Container(dash.page_container, fluid=True, className="page shop-container"), id=ids.MAIN,
+                      tabIndex=-1),
             html.Footer(
                 f"{BRAND} · visual search over product photos · results ranked by image similarity",
                 className="footer",
@@ -89,6 +109,7 @@ def create_app(settings: Settings, engine: Recommender | None = None) -> Dash:
         pages_folder=str(PAGES_FOLDER),
         assets_folder=str(ASSETS_FOLDER),
         title=BRAND,
+        index_string=INDEX_STRING,
         suppress_callback_exceptions=True,  # page components appear only once their page is shown
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         on_error=on_callback_error,  # a callback that fails on what a client sent: no update, one log line

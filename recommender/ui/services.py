@@ -1,6 +1,6 @@
 """The process-wide objects the app's pages and API share: settings, engine, votes, thumbnails, uploads.
 
-A shopper's search lives in the browser as small references (`dcc.Store`, see `ui.state`); these
+A shopper's search lives in the browser's URL as small references (see `ui.state`); these
 objects are shared, and each is safe to use from the server's threads: the index is read-only,
 the engine loads its model once under a lock, the feedback store opens a connection per call, and
 the upload store writes each file atomically. They hang on the Flask app (`server.extensions`),
@@ -22,6 +22,7 @@ from recommender.engine import Recommender
 from recommender.feedback import FeedbackStore
 from recommender.images import open_upload
 from recommender.settings import Settings
+from recommender.text_search import TextIndex
 from recommender.thumbnails import ThumbnailCache
 from recommender.uploads import STORED_SIDE, UploadStore
 
@@ -50,6 +51,12 @@ class Services:
         """
         image = open_upload(data, max_bytes=self.settings.max_upload_bytes, longest=STORED_SIDE)
         return self.uploads.add(data, image, self.engine.embed_image)
+
+    @cached_property
+    def text_index(self) -> TextIndex:
+        """TF-IDF over the products' names, built on the first text search (a second or two for 44k)."""
+        index = self.engine.index
+        return TextIndex.of_products(index.products, index.roles.name)
 
     @cached_property
     def typical_distance(self) -> float | None:

@@ -42,7 +42,7 @@ class Box:
             xs = sorted(min(max(float(x), 0.0), 1.0) for x in (x0, x1))
             ys = sorted(min(max(float(y), 0.0), 1.0) for y in (y0, y1))
             return cls(round(xs[0], 4), round(ys[0], 4), round(xs[1], 4), round(ys[1], 4))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer too large for a float
             return None
 
     @classmethod

@@ -17,6 +17,7 @@ def test_boxes_are_checked_and_canonical() -> None:
     assert Box.around(0.9, 0.8, 0.1, -3) == Box(0.1, 0.0, 0.9, 0.8)  # corners in any order, clipped
     assert Box.around(0.1, 0.1, 0.12, 0.9) is None  # thinner than 5 % of the photo
     assert Box.around("a", 0, 1, 1) is None and Box.around(float("nan"), 0, 1, 1) is None
+    assert Box.around(10**400, 0, 0, 1) is None  # JSON may carry an integer no float can hold
     assert Box(0.1, 0.25, 0.5, 1).key() == "0.1,0.25,0.5,1" and Box.parse("0.1,0.25,0.5,1") == Box(0.1, 0.25, 0.5, 1)
     for text in ("0.1,0.2,0.5", "1e-3,0,1,1", "0.5,0.5,0.1,0.1", "nan,0,1,1", None):
         assert Box.parse(text) is None
@@ -35,7 +36,8 @@ def test_a_box_selection_on_the_figure_is_read_in_picture_fractions() -> None:
     # the figure's y axis points up, so a selection from y 0.2 to 0.6 is the band 0.4..0.8 from the top
     assert box_from_selection({"range": {"x": [0.25, 0.75], "y": [0.2, 0.6]}, "points": []}) == Box(0.25, 0.4, 0.75, 0.8)
     for bad in (None, {}, {"range": {"x": [0, 1]}}, {"range": {"x": ["a", 1], "y": [0, 1]}}, {"range": "x"},
-                {"lassoPoints": {"x": [0, 1]}}):
+                {"lassoPoints": {"x": [0, 1]}}, {"range": {"x": [0, 1], "y": [10**400, 0]}},
+                {"range": {"x": [0, 1], "y": ["0.1", [0.9]]}}, {"range": {"x": [0, 1], "y": [float("nan"), 1]}}):
         assert box_from_selection(bad) is None
     figure = query_figure("/thumbnail/1", (300, 600), Box(0.25, 0.4, 0.75, 0.8), "A dress")
     assert figure.layout.yaxis.scaleratio == 2 and figure.layout.dragmode == "select"

@@ -31,6 +31,9 @@ def test_a_search_round_trips_through_the_url() -> None:
     ("#n=99999&gender=Men&gender=Men&shape=round", Search(filters={"gender": ("Men",)}, shown=MAX_RESULTS)),
     ("#text=" + "x" * 500, Search(text="x" * 100)),
     (["not", "text"], Search()),
+    ("#s=item:5&n=²", Search(trail=(Step("item", "5"),))),  # a digit to str.isdigit, not to int
+    ("#s=item:5&n=" + "9" * 5_000, Search(trail=(Step("item", "5"),), shown=MAX_RESULTS)),  # past int's 4,300 digits
+    ("#s=item:5&" + "x=1&" * 5_000 + "colour=Black", Search(trail=(Step("item", "5"),))),  # its first 600 fields
 ])
 def test_malformed_urls_become_smaller_searches(fragment, expected) -> None:
     assert Search.from_fragment(fragment) == expected

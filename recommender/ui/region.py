@@ -61,7 +61,7 @@ def box_from_selection(selection: Any) -> Box | None:
     """The region of a `dcc.Graph` selectedData (a box selection's x and y range); None for anything else."""
     try:
         (x0, x1), (y0, y1) = selection["range"]["x"], selection["range"]["y"]
-    except (KeyError, TypeError, ValueError):
+        top, bottom = 1 - float(y1), 1 - float(y0)  # the figure's y axis points up
+    except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: an integer too large for a float
         return None
-    return Box.around(x0, 1 - float(y1) if isinstance(y1, (int, float)) else None,
-                      x1, 1 - float(y0) if isinstance(y0, (int, float)) else None)
+    return Box.around(x0, top, x1, bottom)

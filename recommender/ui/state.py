@@ -29,6 +29,7 @@ MAX_TRAIL = 12  # queries kept in the trail; older ones drop off the front
 MAX_VOTED = 40  # products a refinement step may name
 MAX_VALUES = 50  # values of one filter
 MAX_TEXT = 200  # longest id or filter value read from a URL
+MAX_FIELDS = 600  # fields read from a URL: a trail, its refinements and every filter value fit
 STEP_KINDS = ("upload", "item", "liked")
 
 
@@ -70,6 +71,14 @@ def liked_step(liked: Sequence[str], disliked: Sequence[str]) -> Step:
     return Step("liked", ",".join(parts[:MAX_VOTED]))
 
 
+def _count(text: str) -> int:
+    """How many results a URL asks for: ASCII digits only ("²" is a digit to Python, not a number), and
+    a number longer than any page (which `int` would refuse past 4,300 digits) asks for the most."""
+    if not (text.isascii() and text.isdigit()):
+        return RESULTS
+    return int(text) if len(text) <= 4 else MAX_RESULTS
+
+
 def voted_ids(ref: str) -> tuple[list[str], list[str]] | None:
     liked: list[str] = []
     disliked: list[str] = []
@@ -109,7 +118,8 @@ class Search:
         """The search a URL fragment describes; whatever is malformed in it is left out."""
         if not isinstance(fragment, str) or len(fragment) > 64_000:
             return cls()
-        params = parse_qs(fragment.removeprefix("#"), keep_blank_values=False, max_num_fields=600)
+        fields = fragment.removeprefix("#").split("&")[:MAX_FIELDS]  # a longer URL keeps its first ones
+        params = parse_qs("&".join(fields), keep_blank_values=False)
         trail = tuple(step for step in map(Step.parse, params.get("s", [])) if step)[-MAX_TRAIL:]
         while trail and trail[0].kind == "liked":  # a refinement needs the step it refines
             trail = trail[1:]
@@ -118,8 +128,7 @@ class Search:
             values = tuple(dict.fromkeys(v for v in params.get(role, []) if 0 < len(v) <= MAX_TEXT))[:MAX_VALUES]
             if values:
                 filters[role] = values
-        shown = params.get("n", [""])[-1]
-        shown = int(shown) if shown.isdigit() else RESULTS
+        shown = _count(params.get("n", [""])[-1])
         return cls(
             trail=trail,
             filters=filters,

@@ -2,11 +2,13 @@
 
 Starts `gunicorn app:server` with `gunicorn.conf.py` on a free loopback port over INDEX (or drives a
 server already running on loopback with --url), runs USERS simulated shoppers for SECONDS (page,
-upload, filter, more like this, vote, and the JSON API; see recommender/traffic/shopper.py),
-optionally with slow clients and pixel-bomb uploaders alongside, stops by itself, and prints JSON:
+upload, filter, vote, more like this, more like the liked ones, Back, and the JSON API, driven as
+the page's renderer drives them; see recommender/traffic/shopper.py), optionally with slow clients
+and pixel-bomb uploaders alongside, stops by itself, and prints JSON:
 
   requests, requests_per_s, latency_s {p50, p95, p99} (every request), upload_to_results_s (a
-  shopper's upload until its results are rendered), errors and examples, votes_sent, votes_stored
+  shopper's upload until its results are rendered), errors and examples, actions (what the
+  shoppers did that worked, by kind), votes_sent, votes_stored
   (read back from the server's feedback database), worker_rss_mib_peak (sampled every 0.25 s),
   server_log {tracebacks, server_errors (5xx), workers_killed}, and the machine's load.
 
@@ -82,6 +84,7 @@ def _run(base: str, photos: list[bytes], args: argparse.Namespace, server: Produ
         "errors": len(tally.errors),
         "error_examples": tally.errors[:5],
         "statuses": tally.statuses,
+        "actions": tally.actions,
         "votes_sent": tally.votes_sent,
         "votes_refused": tally.votes_refused,
     }

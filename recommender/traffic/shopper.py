@@ -1,8 +1,10 @@
 """Simulated visitors of the shop: shoppers who search, filter and vote, and the attackers of the issue.
 
 A `Shopper` opens the search page (its own session cookie), uploads a photo, sometimes sets a
-filter, asks for "more like this", votes on a result, and now and then uses the JSON API, all
-through the app's real HTTP endpoints. Every request is timed in a shared `Tally`. The attackers
+filter, asks for "more like this", votes on results, sometimes asks for more like the ones it
+liked and goes Back, and now and then uses the JSON API, all through the app's real HTTP
+endpoints and as the page's renderer would (the search lives in the URL's fragment, which the
+callbacks write and the `dcc.Location` reports). Every request is timed in a shared `Tally`. The attackers
 (`slow_client`, `pixel_bomber`) run until a stop event, each in its own thread.
 """
 
@@ -23,12 +25,13 @@ import numpy as np
 import requests
 from PIL import Image, ImageDraw
 
-from recommender.traffic.dash_client import CallbackError, DashPage, walk_components
+from recommender.roles import FILTER_ROLES
+from recommender.traffic.dash_client import CallbackError, DashPage, component_key, walk_components
+from recommender.ui import ids
 
 __all__ = ["Tally", "TimedSession", "Shopper", "slow_client", "pixel_bomber", "bomb_png", "percentiles"]
 
-UPLOAD = ("upload-payload", "data")  # what the page's clientside callback sets when a file is chosen
-FILTER_PREFIX = "filter-"
+UPLOAD = (ids.UPLOAD_PAYLOAD, "data")  # what the page's clientside callback sets when a file is chosen
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:
@@ -46,6 +49,7 @@ class Tally:
     upload_to_results: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    actions: dict[str, int] = field(default_factory=dict)  # what the shoppers did and saw work, by kind
     votes_sent: int = 0
     votes_refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -57,6 +61,10 @@ class Tally:
                 self.statuses[status] = self.statuses.get(status, 0) + 1
             if status is None or status >= 400:
                 self.errors.append(f"{what}: {status or 'no answer'}")
+
+    def did(self, action: str) -> None:
+        with self.lock:
+            self.actions[action] = self.actions.get(action, 0) + 1
 
     def error(self, message: str) -> None:
         with self.lock:
@@ -97,24 +105,32 @@ class Shopper:
         self.visits = 0
 
     def visit(self) -> None:
-        """Page -> upload -> (filter) -> vote -> more like this -> vote; every `api_every` visits, the API too."""
+        """Page -> upload -> (filter) -> vote -> more like this -> vote -> (more like the liked ones -> vote)
+        -> (Back); every `api_every` visits, the API too. Each vote is on a different query, as a shopper's are."""
         self.visits += 1
         page = DashPage(self.base, TimedSession(self.tally))
         try:
             page.open("/")
             start = time.perf_counter()
             answers = page.set(*UPLOAD, {"filename": "photo.jpg", "contents": _data_url(self.rng.choice(self.photos))})
-            if not self._results(answers):
-                self.tally.error("an upload gave no results")
+            if not self._moved(page, answers, "", "an upload"):
                 return
             self.tally.upload_to_results.append(time.perf_counter() - start)
             if self.rng.random() < 0.5:
                 self._filter(page)
-            self._vote(page, self._results(answers) or [])
-            cards = self._cards(page)
-            if cards:
-                answers = page.set({"type": "more", "id": self.rng.choice(cards)}, "n_clicks", 1)
-                self._vote(page, self._results(answers) or [])
+            liked = self._vote(page)
+            cards = [i["id"] for i in page.find(ids.MORE)]
+            history = [page.url["hash"]]
+            if cards and self._moved(page, page.set(ids.product(ids.MORE, self.rng.choice(cards)), "n_clicks", 1),
+                                     history[-1], "more like this"):
+                history.append(page.url["hash"])
+                liked = self._vote(page)
+            if liked and self.rng.random() < 0.5 and page.value(ids.REFINE, "disabled") is False and \
+                    self._moved(page, page.set(ids.REFINE, "n_clicks", 1), history[-1], "a refinement"):
+                history.append(page.url["hash"])
+                self._vote(page)
+            if len(history) > 1 and self.rng.random() < 0.3:
+                self._moved(page, page.go_to(history[-2]), history[-1], "going Back")
             if self.visits % self.api_every == 0:
                 self._api(page.http, cards)
         except CallbackError as exc:
@@ -122,49 +138,62 @@ class Shopper:
         except requests.RequestException as exc:
             self.tally.error(f"request: {type(exc).__name__}")
 
-    @staticmethod
-    def _results(answers: list[dict]) -> list[str] | None:
-        """Product ids of the vote buttons in the last answer that rendered results, if any."""
-        for answer in reversed(answers):
-            ids = [c["props"]["id"]["id"] for c in walk_components(answer)
-                   if isinstance(c["props"].get("id"), dict) and c["props"]["id"].get("type") == "vote-state"]
-            if ids:
-                return ids
-        return None
-
-    def _cards(self, page: DashPage) -> list[str]:
-        return [i["id"] for i in page.find("more")]
+    def _moved(self, page: DashPage, answers: list[dict], before: str, action: str) -> bool:
+        """Whether an action moved the URL away from `before` and drew results (an error in the tally if not)."""
+        if page.url.get("hash", "") != before and _results(answers):
+            self.tally.did(action)
+            return True
+        self.tally.error(f"{action} gave no results")
+        return False
 
     def _filter(self, page: DashPage) -> None:
-        dropdowns = [k for k in page.components if isinstance(k, str) and k.startswith(FILTER_PREFIX)
-                     and page.components[k].get("options")]
-        if not dropdowns:
-            return
-        name = self.rng.choice(dropdowns)
-        option = self.rng.choice(page.components[name]["options"])
-        page.set(name, "value", [option["value"] if isinstance(option, dict) else option])
+        """One value of one filter instead of what it holds, among those that leave products (the others
+        cannot be picked)."""
+        choices = [(role, option["value"]) for role in FILTER_ROLES
+                   for option in page.value(ids.filter_id(role), "options") or []
+                   if isinstance(option, dict) and not option.get("disabled")
+                   and option["value"] not in (page.value(ids.filter_id(role), "value") or [])]
+        if choices:
+            role, value = self.rng.choice(choices)
+            before = page.url["hash"]
+            self._moved(page, page.set(ids.filter_id(role), "value", [value]), before, "a filter")
 
-    def _vote(self, page: DashPage, shown: list[str]) -> None:
+    def _vote(self, page: DashPage) -> bool:
+        """Thumbs up or down on one of the results on the page; whether it was a thumbs up that was kept."""
+        shown = [i["id"] for i in page.find(ids.VOTE_STATE)]
         if not shown:
-            return
+            return False
         item = self.rng.choice(shown)
-        kind = self.rng.choice(("vote-up", "vote-down"))
-        answers = page.set({"type": kind, "id": item}, "n_clicks", 1)
-        state = next((props.get("data") for answer in answers for key, props in answer.items()
-                      if '"vote-state"' in key and "data" in props), None)
+        kind = self.rng.choice((ids.VOTE_UP, ids.VOTE_DOWN))
+        answers = page.set(ids.product(kind, item), "n_clicks", 1)
+        state = page.value(ids.product(ids.VOTE_STATE, item), "data")
+        saved = any(component_key(ids.product(ids.VOTE_STATE, item)) in answer for answer in answers)
         with self.tally.lock:
-            if isinstance(state, dict) and state.get("vote") in (1, -1):
+            if saved and isinstance(state, dict) and state.get("vote") in (1, -1):
                 self.tally.votes_sent += 1
-            else:
-                self.tally.votes_refused += 1
-                self.tally.errors.append(f"a vote was not saved: {str(answers)[:200]}")
+                self.tally.actions["a vote"] = self.tally.actions.get("a vote", 0) + 1
+                return state["vote"] == 1
+            self.tally.votes_refused += 1
+            self.tally.errors.append(f"a vote was not saved: {str(answers)[:200]}")
+        return False
 
     def _api(self, http: requests.Session, cards: list[str]) -> None:
         photo = self.rng.choice(self.photos)
-        http.post(f"{self.base}/api/search", files={"photo": ("photo.jpg", photo, "image/jpeg")}, data={"k": "10"},
-                  timeout=60)
-        if cards:
-            http.get(f"{self.base}/api/similar/{quote(self.rng.choice(cards), safe='')}?k=10", timeout=60)
+        if http.post(f"{self.base}/api/search", files={"photo": ("photo.jpg", photo, "image/jpeg")}, data={"k": "10"},
+                     timeout=60).ok:
+            self.tally.did("the API's search")
+        if cards and http.get(f"{self.base}/api/similar/{quote(self.rng.choice(cards), safe='')}?k=10", timeout=60).ok:
+            self.tally.did("the API's similar")
+
+
+def _results(answers: list[dict]) -> list[str]:
+    """Product ids of the result cards (their vote states) drawn by any of these answers."""
+    for answer in reversed(answers):
+        found = [c["props"]["id"]["id"] for c in walk_components(answer)
+                 if isinstance(c["props"].get("id"), dict) and c["props"]["id"].get("type") == ids.VOTE_STATE]
+        if found:
+            return found
+    return []
 
 
 def slow_client(base: str, stop: threading.Event, *, every_s: float = 2.0) -> dict[str, int]:

@@ -36,7 +36,9 @@ from recommender.model_spec import ModelSpec
 from recommender.settings import PROJECT_ROOT
 from recommender.traffic.dash_client import DashPage, component_key
 from recommender.traffic.server import ProductionServer, free_port
-from recommender.traffic.shopper import UPLOAD, Tally, TimedSession, bomb_png, slow_client
+from recommender.traffic.shopper import UPLOAD, Shopper, Tally, TimedSession, bomb_png, slow_client
+from recommender.ui import ids
+from recommender.ui.guard import MALFORMED
 
 FULL = os.environ.get("RECOMMENDER_HOSTILE_FULL") == "1"
 CALLBACK = "/_dash-update-component"
@@ -93,8 +95,12 @@ def _searched(server: ProductionServer) -> tuple[DashPage, list[dict]]:
 
 
 def _vote(page: DashPage, item: str, state: object) -> tuple[object, str | None]:
-    """Click thumbs up on `item` with the card state `state` (as a tampered browser would send it)."""
-    page.components[component_key({"type": "vote-state", "id": item})] = {"data": state}
+    """Click thumbs up on `item` with the card state `state`, as a tampered browser would (on a card it made up,
+    when `item` was not shown)."""
+    for kind in (ids.VOTE_STATE, ids.VOTE_UP, ids.VOTE_DOWN, ids.VOTE_MSG):
+        page.ids.setdefault(component_key(ids.product(kind, item)), ids.product(kind, item))
+        page.components.setdefault(component_key(ids.product(kind, item)), {})
+    page.components[component_key(ids.product(ids.VOTE_STATE, item))]["data"] = state
     answers = page.set({"type": "vote-up", "id": item}, "n_clicks", 1)
     props = {k: v for answer in answers for k, v in answer.items()}
     stored = props.get(component_key({"type": "vote-state", "id": item}), {}).get("data")
@@ -135,6 +141,45 @@ def test_votes_count_only_on_what_the_server_showed(server: ProductionServer, ho
     assert summary["votes"] == before + 1 and summary["ignored"] == 0
 
 
+def test_simulated_shoppers_use_the_whole_page(server: ProductionServer, hostile_index: Path) -> None:
+    """The load test's shoppers do what a shopper does, through the page's own callbacks and URL, and all of it
+    works: upload, filter, vote, more like this, more like the ones liked, Back, and the JSON API."""
+    tally = Tally()
+    votes_before = _votes(server, hostile_index)["votes"]
+    shopper = Shopper(server.base, [_photo(), _photo((40, 40, 180)), _photo((30, 160, 60), "PNG")], tally, seed=3,
+                      api_every=2)
+    wanted = {"an upload", "a filter", "a vote", "more like this", "a refinement", "going Back",
+              "the API's search", "the API's similar"}
+    for _ in range(12):
+        shopper.visit()
+        if wanted <= tally.actions.keys():
+            break
+    assert tally.errors == [] and wanted <= tally.actions.keys(), (tally.errors[:3], tally.actions)
+    assert len(tally.upload_to_results) == tally.actions["an upload"] == shopper.visits
+    assert tally.votes_refused == 0 and _votes(server, hostile_index)["votes"] - votes_before == tally.votes_sent
+
+
+def test_the_client_runs_what_the_browser_runs(server: ProductionServer) -> None:
+    """`DashPage` follows the renderer's rules (recorded from Chromium on this page): a callback writing the
+    URL it reads runs once, new components start the callbacks whose inputs they are, and ALL inputs list
+    only the components on the page."""
+    page = DashPage(server.base, requests.Session())
+    page.open("/")
+    ran = [e.output for e in page.exchanges]
+    assert len(ran) == len(set(ran)) and any("results-area.children" in o for o in ran)
+    page.exchanges.clear()
+    page.set(*UPLOAD, {"filename": "photo.jpg", "contents": _data_url(_photo())})
+    ran = [e.output for e in page.exchanges]
+    assert len(ran) == len(set(ran))  # the upload, then each callback reading the URL, once
+    assert sum("upload-alert" in o or "query-panel" in o or "results-area" in o or "filter-colour.value" in o
+               for o in ran) == 4
+    assert page.url["hash"].startswith("#s=upload:") and len(page.find(ids.VOTE_STATE)) == 10
+    first = {i["id"] for i in page.find(ids.MORE)}
+    page.set(ids.product(ids.MORE, sorted(first)[0]), "n_clicks", 1)
+    assert page.url["hash"].count("&s=item:") == 1 and len(page.find(ids.MORE)) == 10  # the old cards are gone
+    assert [c["index"] for c in page.find(ids.CRUMB)] == [0]  # back to the photo (the product is where it is)
+
+
 def _products(index: Path) -> list[dict]:
     return [json.loads(line) for line in (index / "products.jsonl").read_text().splitlines()]
 
@@ -145,10 +190,8 @@ def _post_callback(server: ProductionServer, body: object, raw: bytes | None = N
                          timeout=30)
 
 
-def _callback(page: DashPage, input_id: str) -> dict:
-    return next(c for c in page.callbacks if any(d["id"] == input_id for d in c["inputs"]))
-
-
+URL = (ids.URL, "hash")  # the search, as the browser's address bar reports it
+CARD_STATE = ("the first result's", "data")  # its vote-state store, which the refine button's callback reads
 TYPE_CONFUSION = [
     ("upload payload a list", UPLOAD, [1, 2]),
     ("contents not a string", UPLOAD, {"filename": "x", "contents": ["data:,"]}),
@@ -157,65 +200,160 @@ TYPE_CONFUSION = [
     ("size a string", UPLOAD, {"filename": "x", "size": "1e999"}),
     ("size negative", UPLOAD, {"filename": "x", "size": -5}),
     ("filename a dict", UPLOAD, {"filename": {"a": 1}, "size": 5}),
-    ("trail a string", ("trail", "data"), "a trail"),
-    ("trail of strings", ("trail", "data"), ["a", "b"]),
-    ("trail entry with a list ref", ("trail", "data"), [{"kind": "item", "ref": ["x"], "label": 1}]),
+    ("hash a number", URL, 12),
+    ("hash a list", URL, ["#s=item:1001"]),
+    ("hash a dict", URL, {"s": "item:1001"}),
+    ("hash of 60,000 characters", URL, "#s=item:" + "9" * 60_000),
+    ("hash longer than is read", URL, "#text=" + "a" * 70_000),
+    ("hash of 5,000 fields", URL, "#" + "&".join(["s=item:1001"] * 5_000)),
+    ("hash asking a unicode digit of results", URL, "#s=item:1001&n=²"),
+    ("hash asking a 5,000-digit number of results", URL, "#s=item:1001&n=" + "9" * 5_000),
+    ("hash of broken steps", URL, "#s=liked:+a&s=nope:1&s=upload:../../etc/passwd&s=item:@0,0,1,1"
+                                  "&s=item:1001@nan,inf,0,1&s=liked:" + ",".join(f"+{i}" for i in range(500))
+                                  + "&s=item:1001@0,0,0.01,0.01"),
+    ("hash of a photo never uploaded", URL, "#s=upload:" + "0" * 64),
+    ("hash of an unknown product and filter", URL, "#s=item:nope&colour=Nope&gender=" + "x" * 300 + "&auto=colour"),
+    ("hash of broken escapes", URL, "#s=item:%00%ff&colour=%E2%28%A1&text=%&n=%31%30"),
     ("filters a number", ("filter-colour", "value"), 42),
     ("filters a dict", ("filter-gender", "value"), {"a": "b"}),
     ("filters of lists", ("filter-category", "value"), [["Tshirts"]]),
+    ("filters of nulls and numbers", ("filter-colour", "value"), [None, 1, 2.5, True, {"a": 1}]),
+    ("filters of 10,000 values", ("filter-colour", "value"), [f"c{i}" for i in range(10_000)]),
+    ("filter value of 100,000 characters", ("filter-colour", "value"), ["x" * 100_000]),
+    ("text a list", (ids.TEXT, "value"), ["floral"]),
+    ("text a dict", (ids.TEXT, "value"), {"a": 1}),
+    ("text of 100,000 characters", (ids.TEXT, "value"), "floral " * 15_000),
+    ("selection a string", (ids.REGION_GRAPH, "selectedData"), "box"),
+    ("selection a list", (ids.REGION_GRAPH, "selectedData"), [0, 1]),
+    ("selection of words", (ids.REGION_GRAPH, "selectedData"), {"range": {"x": ["a", "b"], "y": [0, 1]}}),
+    ("selection of nested lists", (ids.REGION_GRAPH, "selectedData"), {"range": {"x": [[0], [1]], "y": [0, 1]}}),
+    ("selection of huge numbers", (ids.REGION_GRAPH, "selectedData"), {"range": {"x": [10**400, 0], "y": [0, 1]}}),
+    ("selection of 1e308 and NaN", (ids.REGION_GRAPH, "selectedData"),
+     {"range": {"x": [1e308, -1e308], "y": [float("nan"), float("inf")]}}),
+    ("card states a list", CARD_STATE, [1, 2]),
+    ("card states a string", CARD_STATE, "liked"),
+    ("card states of the wrong types", CARD_STATE, {"vote": [1], "rank": "first", "distance": None}),
+    ("show more clicked a list", (ids.SHOW_MORE, "n_clicks"), [1]),
+    ("refine clicked a dict", (ids.REFINE, "n_clicks"), {"a": 1}),
 ]
+
+
+def _guard_lines(server: ProductionServer) -> int:
+    """Callbacks that raised on what a client sent (the guard's last resort answered for the page's own checks)."""
+    return server.log_text().count("failed on its input")
 
 
 @pytest.mark.parametrize("case, target, value", TYPE_CONFUSION, ids=[c[0] for c in TYPE_CONFUSION])
 def test_wrong_input_types_get_an_answer(server: ProductionServer, case: str, target: tuple, value: object) -> None:
-    page = _page(server)
+    """A tampered browser sends a value of the wrong type, size or shape: every callback it starts answers, the
+    page's own checks handle it (no callback fails into the guard), and a forged address still draws a page."""
+    page, states = _searched(server)
+    if target == CARD_STATE:
+        target = (ids.product(ids.VOTE_STATE, states[0]["id"]), "data")
+    sent, failed_before = len(page.exchanges), _guard_lines(server)
     answers = page.set(*target, value)  # raises CallbackError on any status but 200 and 204
+    assert len(page.exchanges) > sent  # the value reached the server's callbacks
+    assert _guard_lines(server) == failed_before, server.log_tail(3)
     text = json.dumps(answers)
-    assert "-0 MB" not in text
+    assert "-0 MB" not in text and "Traceback" not in text
     if case == "size negative":
         assert "The browser reported an impossible file size" in text
+    if target == URL:  # a hand-edited or forged link gives a smaller search, never an error
+        assert any(ids.RESULTS_AREA in answer for answer in answers)
 
 
-def test_ids_and_card_states_of_the_wrong_type_get_an_answer(server: ProductionServer) -> None:
+def test_a_link_with_too_many_fields_keeps_its_first_ones(server: ProductionServer, hostile_index: Path) -> None:
+    product = _products(hostile_index)[0]["id"]
+    page = DashPage(server.base, requests.Session())
+    page.open(f"/#s=item:{product}&" + "&".join(["x=1"] * 5_000) + "&s=item:nope")
+    assert len(page.find(ids.VOTE_STATE)) == 10  # the product's lookalikes, to vote on
+
+
+def test_ids_and_card_states_of_the_wrong_type_get_an_answer(server: ProductionServer, hostile_index: Path) -> None:
     page, states = _searched(server)
     vote = next(c for c in page.callbacks if '"vote-up"' in c["inputs"][0]["id"])
-    more = next(c for c in page.callbacks if '"more"' in c["inputs"][0]["id"])
-    item = states[0]["id"]
-    bodies = [
-        {"output": more["output"], "outputs": {"id": "trail", "property": "data"},
-         "inputs": [[{"id": {"type": "more", "id": ["x"]}, "property": "n_clicks", "value": 1}], [], []],
-         "changedPropIds": ['{"id":["x"],"type":"more"}.n_clicks'], "state": [{"id": "trail", "property": "data"}]},
+    navigate = next(c for c in page.callbacks if '"more"' in c["inputs"][0]["id"])
+    chip = next(c for c in page.callbacks if '"tag-chip"' in c["inputs"][0]["id"])
+    item, fragment = states[0]["id"], page.url["hash"]
+    url_state = [{"id": ids.URL, "property": "hash", "value": fragment}]
+
+    def clicked(callback: dict, component_id: object) -> dict:
+        """`callback` as if `component_id` (any id, forged) had been clicked among its ALL inputs."""
+        inputs = [[{"id": component_id, "property": "n_clicks", "value": 1}]] + [[] for _ in callback["inputs"][1:]]
+        return {"output": callback["output"], "outputs": [{"id": ids.URL, "property": "hash"}] + (
+                    [{"id": ids.FOCUS, "property": "data"}] if ids.FOCUS in callback["output"] else []),
+                "inputs": inputs, "changedPropIds": [component_key(component_id) + ".n_clicks"], "state": url_state}
+
+    def voted(state: object, component: object = item) -> dict:
+        outputs = [{"id": {"type": t, "id": component}, "property": p} for t, p in
+                   ((ids.VOTE_STATE, "data"), (ids.VOTE_UP, "className"), (ids.VOTE_UP, "aria-pressed"),
+                    (ids.VOTE_DOWN, "className"), (ids.VOTE_DOWN, "aria-pressed"), (ids.VOTE_MSG, "children"))]
+        return {"output": vote["output"], "outputs": outputs,
+                "inputs": [{"id": {"type": ids.VOTE_UP, "id": component}, "property": "n_clicks", "value": 1},
+                           {"id": {"type": ids.VOTE_DOWN, "id": component}, "property": "n_clicks", "value": None}],
+                "changedPropIds": [component_key({"type": ids.VOTE_UP, "id": component}) + ".n_clicks"],
+                "state": [{"id": {"type": ids.VOTE_STATE, "id": component}, "property": "data", "value": state}]
+                + url_state}
+
+    refused_by_the_guard = [  # not a component id at all: refused before any callback runs
+        clicked(navigate, {"type": "more", "id": ["x"]}),
+        clicked(navigate, {"type": "crumb", "index": [0]}),
+        clicked(chip, {"type": "tag-chip", "role": ["colour"], "value": "Black"}),
+        voted({"rank": 1, "distance": 0.0}, component=None),
+        {**voted({"rank": 1, "distance": 0.0}), "outputs": [{"id": ["a list"], "property": "data"}]},
+        {**voted({"rank": 1, "distance": 0.0}), "outputs": "not a list"},
     ]
-    for state in ([1, 2], "x", {"rank": "first", "distance": "near"}, None):
-        body = {"output": vote["output"],
-                "outputs": [{"id": {"type": t, "id": item}, "property": p} for t, p in
-                            (("vote-state", "data"), ("vote-up", "className"), ("vote-down", "className"),
-                             ("vote-msg", "children"))],
-                "inputs": [{"id": {"type": "vote-up", "id": item}, "property": "n_clicks", "value": 1},
-                           {"id": {"type": "vote-down", "id": item}, "property": "n_clicks", "value": None}],
-                "changedPropIds": [json.dumps({"id": item, "type": "vote-up"}, separators=(",", ":")) + ".n_clicks"],
-                "state": [{"id": {"type": "vote-state", "id": item}, "property": "data", "value": state}]
-                + [{"id": d["id"], "property": d["property"], "value": None} for d in vote["state"][1:]]}
-        bodies.append(body)
-    bodies.append({**bodies[-1], "outputs": [{"id": ["a list"], "property": "data"}]})
-    bodies.append({**bodies[-1], "outputs": "not a list"})
-    for body in bodies:
+    answered = [  # ids of the right shape with values nobody showed, and card states of every wrong type
+        clicked(navigate, {"type": "more", "id": 12}),
+        clicked(navigate, {"type": "more", "id": "x" * 300}),
+        clicked(navigate, {"type": "more", "id": True}),
+        clicked(navigate, {"type": "crumb", "index": "0"}),
+        clicked(navigate, {"type": "crumb", "index": 10**20}),
+        clicked(navigate, {"type": "crumb", "index": -1}),
+        clicked(chip, {"type": "tag-chip", "role": "colour", "value": 5}),
+        clicked(chip, {"type": "tag-chip", "role": "nope", "value": "Black"}),
+        *(voted(state) for state in ([1, 2], "x", {"rank": "first", "distance": "near"}, None, {"vote": "up"},
+                                     {"rank": 1, "distance": float("nan")}, {"rank": True, "distance": "0"})),
+        voted({"rank": 1, "distance": 0.0}, component=12),
+        voted({"rank": 1, "distance": 0.0}, component="x" * 300),
+    ]
+    votes_before, failed_before = _votes(server, hostile_index)["votes"], _guard_lines(server)
+    for body in refused_by_the_guard:
         response = _post_callback(server, body)
-        assert response.status_code in (200, 204, 400), (response.status_code, response.text[:200])
+        assert response.status_code == 400 and response.json() == {"error": MALFORMED}, body
+    for body in answered:
+        response = _post_callback(server, body)
+        assert response.status_code in (200, 204), (body["changedPropIds"], response.status_code, response.text[:200])
+        assert ids.URL not in response.text  # nothing forged moves the search
+    assert _guard_lines(server) == failed_before, server.log_tail(3)
+    assert _votes(server, hostile_index)["votes"] == votes_before  # and no forged vote counts
 
 
-@pytest.mark.parametrize("raw", [
-    b"null", b"[]", b"[1, 2]", b'"text"', b"{}", b'{"output": 5}', b'{"output": "nope.children", "inputs": []}',
-    b"[" * 100_000 + b"]" * 100_000, json.dumps({"output": "crumbs-area.children", "inputs": [
-        {"id": "trail", "property": "data", "value": {"a": {"a": {"a": {}}}}}]}).encode().replace(b"{}", b'{"a":' * 80 +
-                                                                                                  b"1" + b"}" * 80),
-    b"\xff\xfe not JSON", b'{"output": "crumbs-area.children", "inputs": [{"id": "trail"}], "changedPropIds": 1}',
+RENDER = "..crumbs-area.children...chips-area.children...results-area.children...results-status.children.."
+DEEP_VALUE = json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash", "value": "@"}]}).encode()
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b"null", "the body is not a JSON object"), (b"[]", "the body is not a JSON object"),
+    (b"[1, 2]", "the body is not a JSON object"), (b'"text"', "the body is not a JSON object"),
+    (b"{}", "output is not a text"), (b'{"output": 5}', "output is not a text"),
+    (b'{"output": "nope.children", "inputs": []}', "output names no server callback"),
+    (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+    (DEEP_VALUE.replace(b'"@"', b'{"a":' * 80 + b"1" + b"}" * 80), "the body nests deeper than 64 levels"),
+    (b"\xff\xfe not JSON", "not JSON"),
+    (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL}], "changedPropIds": 1}).encode(),
+     "inputs or state are not lists of component properties"),
+    (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash", "value": ""}], "changedPropIds": 1})
+     .encode(), "changedPropIds is not a list of texts"),
+    (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash"}] * 2}).encode(),
+     "inputs or state do not match the callback"),
 ], ids=["null", "empty list", "list", "string", "empty object", "output a number", "unknown output", "deep list",
-        "deep value", "not UTF-8", "malformed inputs"])
-def test_null_deep_and_malformed_json(server: ProductionServer, raw: bytes) -> None:
+        "deep value", "not UTF-8", "malformed inputs", "changed ids a number", "one input too many"])
+def test_null_deep_and_malformed_json(server: ProductionServer, raw: bytes, reason: str) -> None:
     response = _post_callback(server, None, raw)
     assert response.status_code == 400
-    assert response.json() == {"error": "This request is not one this page sends; please reload the page."}
+    assert response.json() == {"error": MALFORMED}
+    assert f"callback request refused: {reason}" in server.log_tail(2), server.log_tail(2)  # refused for that
 
 
 def test_bodies_too_large_for_their_route_are_refused_and_not_logged(server: ProductionServer) -> None:

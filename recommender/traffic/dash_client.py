@@ -83,6 +83,11 @@ def _wildcard(value: Any) -> str | None:
         else None
 
 
+def _multi(pattern: Any) -> bool:
+    """Whether a dependency takes every component matching it (ALL): its value is a list."""
+    return isinstance(pattern, dict) and any(_wildcard(v) in ("ALL", "ALLSMALLER") for v in pattern.values())
+
+
 def _pattern(dep_id: str) -> Any:
     return json.loads(dep_id) if dep_id.startswith("{") else dep_id
 
@@ -203,9 +208,6 @@ class DashPage:
             return pattern
         return {k: (match[k] if _wildcard(v) == "MATCH" else v) for k, v in pattern.items()}
 
-    def _multi(self, pattern: Any) -> bool:
-        return isinstance(pattern, dict) and any(_wildcard(v) in ("ALL", "ALLSMALLER") for v in pattern.values())
-
     def _prop(self, component_id: Any, prop: str) -> dict:
         """One property as the renderer sends it: without "value" when it was never set."""
         props = self.components.get(component_key(component_id), {})
@@ -215,7 +217,7 @@ class DashPage:
         out = []
         for dep in deps:
             pattern = _pattern(dep["id"])
-            if self._multi(pattern):
+            if _multi(pattern):
                 out.append([self._prop(i, dep["property"]) for i in self._matching(pattern)])
             else:
                 out.append(self._prop(self._resolve(pattern, match), dep["property"]))
@@ -224,7 +226,7 @@ class DashPage:
     def _outputs(self, callback: dict, match: dict | None) -> list[Any]:
         outputs: list[Any] = []
         for pattern, prop in _parse_output(callback["output"]):
-            if self._multi(pattern):
+            if _multi(pattern):
                 outputs.append([{"id": i, "property": prop} for i in self._matching(pattern)])
             else:
                 outputs.append({"id": self._resolve(pattern, match), "property": prop})
@@ -296,7 +298,7 @@ class DashPage:
         """All single inputs and states are on the page (the renderer does not run a callback otherwise)."""
         for dep in item.callback["inputs"] + item.callback["state"]:
             pattern = _pattern(dep["id"])
-            if not self._multi(pattern) and component_key(self._resolve(pattern, item.match)) not in self.components:
+            if not _multi(pattern) and component_key(self._resolve(pattern, item.match)) not in self.components:
                 return False
         return True
 

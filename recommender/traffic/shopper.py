@@ -139,10 +139,16 @@ class Shopper:
             self.tally.error(f"request: {type(exc).__name__}")
 
     def _moved(self, page: DashPage, answers: list[dict], before: str, action: str) -> bool:
-        """Whether an action moved the URL away from `before` and drew results (an error in the tally if not)."""
+        """Whether an action moved the URL away from `before` and drew results (an error in the tally if not).
+
+        Results may rightly be none: a product followed under a filter it alone matches leaves nothing
+        else, and the page says so; that counts as the action done, with nothing to vote on."""
         if page.url.get("hash", "") != before and _results(answers):
             self.tally.did(action)
             return True
+        if page.url.get("hash", "") != before and _says_no_match(answers):
+            self.tally.did(f"{action}, no product matching the filters")
+            return False
         self.tally.error(f"{action} gave no results")
         return False
 
@@ -194,6 +200,12 @@ def _results(answers: list[dict]) -> list[str]:
         if found:
             return found
     return []
+
+
+def _says_no_match(answers: list[dict]) -> bool:
+    """Whether an answer drew the page's "No product matches these filters" instead of results."""
+    return any("no-results" in str(c["props"].get("className", "")).split() for answer in answers
+               for c in walk_components(answer))
 
 
 def slow_client(base: str, stop: threading.Event, *, every_s: float = 2.0) -> dict[str, int]:

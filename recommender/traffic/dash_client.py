@@ -5,6 +5,8 @@ property changes (a click, a file, a dropdown, the URL) posts each server callba
 input to `/_dash-update-component` with the current values of the callback's inputs and state; the
 answer sets properties, which may trigger further callbacks. `DashPage` does the same with plain
 HTTP, following the renderer's rules (checked against Chromium's requests on the search page):
+  * the callbacks a change starts are sent together (up to a browser's 6 connections), and their
+    answers start the next ones;
   * a `dcc.Location` reports the URL when it appears (pathname, search, hash, href): a change, so
     the callbacks taking them run even with `prevent_initial_call`; the URL is `open()`'s, fragment
     included, and a callback writing the hash moves it, as `history.pushState` does;
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +38,7 @@ __all__ = ["DashPage", "CallbackError", "component_key", "walk_components"]
 Key = str  # a component id as Dash writes it in prop ids: the string, or its dict as sorted compact JSON
 Owner = tuple[Key, str] | None  # the property whose value holds a component (None: the page's own layout)
 MAX_CHAIN = 8  # callbacks triggering callbacks: deeper than this is a loop
+MAX_CONNECTIONS = 6  # requests a browser sends to one host at once (HTTP/1.1)
 URL_PROPS = ("pathname", "search", "hash", "href")
 
 
@@ -140,6 +144,7 @@ class DashPage:
     callbacks: list[dict] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
     url: dict[str, str] = field(default_factory=dict)
+    set_at: dict[tuple[Key, str], float] = field(default_factory=dict)  # when an answer last set each property
 
     # ------------------------------------------------------------ opening the page
 
@@ -334,6 +339,7 @@ class DashPage:
             for prop, value in props.items():
                 self._remove((key, prop))
                 self.components[key][prop] = value
+                self.set_at[(key, prop)] = time.perf_counter()
                 if self._is_location(key) and prop in URL_PROPS:
                     self.url[prop] = value  # history.pushState: the address bar follows
                 pending += self._observers(key, prop, predecessors)
@@ -341,7 +347,8 @@ class DashPage:
         return pending
 
     def _run(self, pending: list[Pending]) -> list[dict]:
-        """Run queued callbacks step by step, each step's answers queueing the next; every answer, in order."""
+        """Run queued callbacks step by step, those of a step at once, their answers queueing the next step's;
+        every answer, in order."""
         answers = []
         for _ in range(MAX_CHAIN):
             step: dict[str, Pending] = {}
@@ -352,13 +359,13 @@ class DashPage:
                     step[item.key].changed += [c for c in item.changed if c not in step[item.key].changed]
                 else:
                     step[item.key] = Pending(item.callback, item.match, list(item.changed), item.predecessors)
-            if not step:
+            ready = [item for item in step.values() if self._ready(item)]
+            if not ready:
                 break
+            with ThreadPoolExecutor(min(MAX_CONNECTIONS, len(ready))) as pool:  # sent together, as the renderer does
+                step_answers = list(pool.map(lambda item: self.call(item.callback, item.changed, item.match), ready))
             pending = []
-            for item in step.values():
-                if not self._ready(item):
-                    continue
-                answer = self.call(item.callback, item.changed, item.match)
+            for item, answer in zip(ready, step_answers):
                 answers.append(answer)
                 pending += self._apply(answer, item.predecessors | {item.callback["output"]})
         return answers

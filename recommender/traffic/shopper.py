@@ -84,7 +84,7 @@ class TimedSession(requests.Session):
         try:
             response = super().request(method, url, *args, **kwargs)
         except requests.RequestException as exc:
-            self.tally.request(None, time.perf_counter() - start, f"{what} ({type(exc).__name__})")
+            self.tally.request(None, time.perf_counter() - start, f"{what} ({type(exc).__name__}: {str(exc)[-160:]})")
             raise
         status = response.status_code
         self.tally.request(200 if status in self.expected else status, time.perf_counter() - start, what)

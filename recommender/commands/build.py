@@ -7,6 +7,7 @@ from pathlib import Path
 
 from recommender.catalog import Skipped
 from recommender.commands import positive_int
+from recommender.commands.ann import add_ann_argument, describe
 from recommender.model_spec import ModelSpec
 from recommender.settings import EMBEDDINGS_DIR
 
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="products per saved chunk: the unit of resumption")
     parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help="image decoding threads (default: one per CPU)")
+    add_ann_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -61,9 +63,11 @@ def skipped_lines(skipped: tuple[Skipped, ...], most: int = SHOW_SKIPPED) -> lis
 
 
 def run(args: argparse.Namespace) -> int:
+    from recommender.ann import add_ann, resolve_kind
     from recommender.backbones import load_extractor
     from recommender.build import build_index
     from recommender.catalog import load_catalog
+    from recommender.index_format import remove_ann
 
     spec = ModelSpec.parse(args.backbone, args.weights)
     out = args.out or default_out(args.catalog, spec)
@@ -76,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
           f"{manifest.model.label}; skipped: {skipped}.")
     for line in skipped_lines(manifest.skipped):
         print(line)
+    if resolve_kind(args.ann, manifest.count) == "none":
+        remove_ann(out)  # a rebuilt index never keeps the ANN of earlier vectors
+        ann = None
+    else:
+        ann = add_ann(out, args.ann, progress=not args.no_progress)
+    print(f"Search: {describe(ann)}.")
     if manifest.random_weights:
         print("Note: random weights: rankings from this index are not meaningful.")
     return 0

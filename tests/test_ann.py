@@ -18,7 +18,8 @@ from recommender.errors import IndexFormatError, RecommenderError  # noqa: E402
 from recommender.index import Index  # noqa: E402
 from tests.test_index import write_index  # noqa: E402
 
-SMALL = {"hnsw": {"M": 16, "ef_construction": 64, "ef_search": 64},
+SMALL = {"hnsw": {"M": 16, "ef_construction": 64, "ef_search": 64, "pca": 0},
+         "hnsw-pca": {"M": 16, "ef_construction": 64, "ef_search": 64, "pca": 16},
          "ivfpq": {"pca": 16, "nlist": 16, "pq_m": 8, "pq_nbits": 4, "nprobe": 16, "refine": None, "k_factor": 8}}
 
 
@@ -33,21 +34,26 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a[a >= 0]) & set(b[b >= 0])) / max(1, (b >= 0).sum()) for a, b in zip(found, truth)]))
 
 
-@pytest.fixture(params=["hnsw", "ivfpq"])
+@pytest.fixture(params=["hnsw", "hnsw-pca", "ivfpq", "hnsw-selector"])
 def ann_index(request, tmp_path: Path, monkeypatch) -> tuple[Index, np.ndarray, list[dict]]:
     monkeypatch.setattr(index_module, "EXACT_ROWS", 0)  # small test data: take the ANN path even with filters
     vectors = clustered()
     records = write_index(tmp_path / "idx", vectors)
-    info = add_ann(tmp_path / "idx", request.param, SMALL[request.param], progress=False)
-    assert info.kind == request.param and info.count == len(vectors)
-    return Index.load(tmp_path / "idx"), vectors, records
+    name = request.param.removesuffix("-selector")
+    kind = name.removesuffix("-pca")
+    info = add_ann(tmp_path / "idx", kind, SMALL[name], progress=False)
+    assert info.kind == kind and info.count == len(vectors)
+    index = Index.load(tmp_path / "idx")
+    if request.param.endswith("-selector"):
+        index.ann.filter_mode = "selector"  # FAISS's ID selector instead of over-fetching
+    return index, vectors, records
 
 
 def test_the_ann_is_stored_beside_the_vectors_and_described_by_the_manifest(ann_index) -> None:
     index, _, _ = ann_index
     assert (index.path / "ann.faiss").is_file()
     entry = json.loads((index.path / "manifest.json").read_text())["ann"]
-    assert entry["kind"] == index.ann.info.kind and entry["params"] == SMALL[entry["kind"]]
+    assert entry["kind"] == index.ann.info.kind and entry["params"] in SMALL.values()
     assert entry["count"] == len(index) and entry["faiss_version"]
     assert Index.load(index.path, ann=False).ann is None
 

@@ -147,7 +147,10 @@ def build_index_spark(catalog: Catalog, out: str | Path, spec: ModelSpec, *, mas
     images = sum(r["images"] for r in results)
     executors = len({r["pid"] for r in results})
     rate = images / job_seconds if job_seconds > 0 else 0.0
+    stage = {name: sum(r["times"][name] for r in results) for name in ("read_work", "read_wait", "model")}
     say(f"indexed {manifest.count} of {len(catalog.products)} products with Spark on {master}: embedded {images} "
         f"images in {len(results)} chunks on {executors} executor processes at {rate:.1f} images/s "
-        f"({job_seconds:.1f} s of Spark job, {time.perf_counter() - started:.1f} s in all)")
+        f"({job_seconds:.1f} s of Spark job, {time.perf_counter() - started:.1f} s in all); summed over the "
+        f"executors: reader {stage['read_work']:.1f} s (model waited {stage['read_wait']:.1f} s), "
+        f"model {stage['model']:.1f} s")
     return manifest

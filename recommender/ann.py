@@ -211,8 +211,6 @@ class AnnSearcher:
         """Ask for more candidates than needed in proportion to what the filter drops, keep the allowed
         ones; a query left with fewer than `k * OVERFETCH` is asked again with twice as many."""
         count = self.info.count
-        allowed = np.zeros(count, dtype=bool)
-        allowed[rows] = True
         want = min(k * OVERFETCH, len(rows))
         ask = min(count, MAX_CANDIDATES * 4, math.ceil(want * count / len(rows) * 1.5))
         out = np.full((len(queries), want), -1, dtype=np.int64)
@@ -221,7 +219,7 @@ class AnnSearcher:
             found = self._search(queries[pending], ask, None)
             still = []
             for i, row in zip(pending, found):
-                kept = row[(row >= 0) & allowed[np.maximum(row, 0)]][:want]
+                kept = row[_members(row, rows)][:want]
                 out[i, : len(kept)] = kept
                 if len(kept) < want and ask < count:
                     still.append(i)
@@ -229,3 +227,10 @@ class AnnSearcher:
                 break
             pending, ask = np.array(still), min(count, ask * 2, MAX_CANDIDATES * 4)
         return out
+
+
+def _members(candidates: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Which candidates (-1 = none) are in the sorted `rows`: a binary search each, never a pass over
+    every product (a filter keeping half of 10M products would cost more than the search)."""
+    at = np.minimum(np.searchsorted(rows, candidates), len(rows) - 1)
+    return (candidates >= 0) & (rows[at] == candidates)

@@ -182,7 +182,7 @@ class Index:
         if wanted:
             first = min(wanted, key=lambda name: sum(len(self._rows_of(name, c)) for c in wanted[name]))
             parts = [self._rows_of(first, c) for c in wanted[first]] or [np.empty(0, np.int64)]
-            rows = np.sort(np.concatenate(parts))
+            rows = parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))  # postings are sorted
             for name, codes in wanted.items():
                 if name != first:
                     table = np.zeros(len(self._vocab[name]) + 1, dtype=bool)  # last slot: code -1, no value

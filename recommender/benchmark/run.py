@@ -53,6 +53,8 @@ class BenchmarkConfig:
     app_timeout_s: float = 120.0
     ann_real: Path = PROJECT_ROOT / "embeddings" / "kaggle-small-v2"  # real vectors the ANN section samples
     ann_sizes: tuple[int, ...] = (44_000, 1_000_000, 10_000_000)
+    ann_queries: int = 200
+    ann_workdir: Path | None = None  # where the ann section keeps its large indexes for reruns; None = the temp folder
     quick: bool = False
     workdir: Path | None = None  # where synthetic indexes go; None = a temporary folder
     log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr, flush=True))
@@ -122,7 +124,8 @@ def run_benchmark(config: BenchmarkConfig) -> dict:
 
             with _step(log, f"ann: FAISS vs exact at {', '.join(f'{n:,}' for n in config.ann_sizes)} vectors"):
                 report["ann"] = ann_benchmark(AnnBenchConfig(real=config.ann_real, sizes=config.ann_sizes,
-                                                             workdir=config.workdir or work, log=log))
+                                                             queries=config.ann_queries,
+                                                             workdir=config.ann_workdir or work, log=log))
     report["machine"]["load_average_after"] = load_average()
     report["targets"] = check_targets(report)
     return report

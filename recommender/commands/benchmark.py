@@ -29,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "build it with --backbone ../shared/models/mobilenet_v2_1.0_224_quant.tflite)")
     parser.add_argument("--ann-sizes", type=positive_int, nargs="+", metavar="ROWS",
                         help="ann section sizes (default: 44000 1000000 10000000)")
-    parser.add_argument("--workdir", type=Path, metavar="DIR",
-                        help="where large synthetic indexes are written and kept for reruns (default: a temp folder)")
+    parser.add_argument("--ann-workdir", type=Path, metavar="DIR",
+                        help="where the ann section writes its synthetic indexes and keeps them for reruns (an HNSW "
+                             "over 1M vectors takes about half an hour on 2 cores; default: a temporary folder)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
                         help=f"run only these sections ({', '.join(SECTIONS)})")
     parser.set_defaults(func=run)
@@ -50,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["ann_real"] = args.ann_real
     if args.ann_sizes:
         overrides["ann_sizes"] = tuple(args.ann_sizes)
-    if args.workdir:
-        overrides["workdir"] = args.workdir
+    if args.ann_workdir:
+        overrides["ann_workdir"] = args.ann_workdir
     if args.only:
         overrides["sections"] = tuple(s for s in SECTIONS if s in args.only)
     config = BenchmarkConfig.quick_preset(**overrides) if args.quick else BenchmarkConfig(**overrides)

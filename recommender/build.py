@@ -243,7 +243,13 @@ def build_index(
                 chunks[plan.number] = embed_chunk(plan, work, reader, mapper, batch_size=batch_size,
                                                   times=times, on_batch=on_batch)
         start = time.perf_counter()
-        manifest = _join(catalog, out, extractor, chunks, started)  # type: ignore[arg-type]
+        try:
+            manifest = _join(catalog, out, extractor, chunks, started)  # type: ignore[arg-type]
+        except OSError as exc:  # a full disk: the chunks are kept, so the rerun only joins them
+            raise RecommenderError(
+                f"Writing the index into {out} failed ({exc.strerror or exc}); free some disk space and rerun the "
+                f"same command: the {len(chunks)} finished chunks are kept and only the final files are written."
+            ) from exc
         times.write += time.perf_counter() - start
         remove_stale_temp_files(out)
         shutil.rmtree(work)

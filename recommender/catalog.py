@@ -3,7 +3,12 @@
 Layouts:
   * kaggle  - `styles.csv` + `images/<id>.jpg` (Fashion Product Images, full or small)
   * folders - `<root>/<category>/*.jpg`, the folder name becoming the `category` attribute
-  * csv     - a CSV file with `id,image` plus attribute columns; images relative to the CSV
+  * csv     - a CSV file with `id,image` plus attribute columns; images relative to the CSV, inside
+              its folder (an image path leading outside it, `../x.jpg` or `/srv/x.jpg`, is skipped
+              unless the merchant allows it: `images_outside=True`, `build --images-outside-catalog`)
+
+Product ids are what shoppers' URLs and votes carry: ids longer than `MAX_ID_CHARS` characters
+are skipped and counted in every layout.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from pathlib import Path
 from recommender.errors import CatalogError
 from recommender.roles import Roles
 
-__all__ = ["Product", "Skipped", "Catalog", "CatalogError", "load_catalog"]
+__all__ = ["Product", "Skipped", "Catalog", "CatalogError", "load_catalog", "MAX_ID_CHARS"]
+
+MAX_ID_CHARS = 256  # fits a thumbnail URL (percent-encoded) in a request line and a vote's id column
+ID_TOO_LONG = "id too long"
+OUTSIDE = "image outside the catalogue folder"
 
 
 @dataclass(frozen=True)
@@ -72,14 +81,15 @@ class Catalog:
 
 
 EXPECTED = "expected styles.csv + images/ (Kaggle), one folder per category, or a CSV with id,image columns"
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"})
 
 
-def load_catalog(path: str | Path) -> Catalog:
+def load_catalog(path: str | Path, *, images_outside: bool = False) -> Catalog:
     """Read a catalogue, detecting its layout from what is on disk.
 
     Only file existence is checked, never image contents: decoding 44k images here would
-    take minutes, and the embedding pipeline reports unreadable ones anyway.
+    take minutes, and the embedding pipeline reports unreadable ones anyway. `images_outside`
+    lets a CSV name images outside its own folder.
     """
     given = Path(path).expanduser()
     if not given.exists():
@@ -91,25 +101,35 @@ def load_catalog(path: str | Path) -> Catalog:
         if given.name == "styles.csv" and (given.parent / "images").is_dir():
             catalog = _read_kaggle(given.parent)
         else:
-            catalog = _read_csv(given)
+            catalog = _read_csv(given, images_outside)
     elif (given / "styles.csv").is_file() and (given / "images").is_dir():
         catalog = _read_kaggle(given)
     elif csvs := _id_image_csvs(given):
         if len(csvs) > 1:
             names = ", ".join(p.name for p in csvs)
             raise CatalogError(f"{given} holds several catalogue CSVs ({names}); pass the path of one of them.")
-        catalog = _read_csv(csvs[0])
+        catalog = _read_csv(csvs[0], images_outside)
     elif _category_folders(given):
         catalog = _read_folders(given)
     elif not any(given.iterdir()):
         raise CatalogError(f"The folder {given} is empty: {EXPECTED}.")
     else:
         raise CatalogError(f"No catalogue found at {given}: {EXPECTED}.")
+    catalog = _without_long_ids(catalog)
     if not catalog.products:
         counts = ", ".join(f"{n} {reason}" for reason, n in catalog.skipped_counts().items())
         detail = f" ({len(catalog.skipped)} entries skipped: {counts})" if catalog.skipped else ""
         raise CatalogError(f"The catalogue at {given} has no usable products{detail}.")
     return catalog
+
+
+def _without_long_ids(catalog: Catalog) -> Catalog:
+    """Products whose id a shopper's URL or vote could not carry become skipped entries."""
+    kept = [p for p in catalog.products if len(p.id) <= MAX_ID_CHARS]
+    if len(kept) == len(catalog.products):
+        return catalog
+    long_ids = [Skipped(f"{p.id[:40]}…", ID_TOO_LONG) for p in catalog.products if len(p.id) > MAX_ID_CHARS]
+    return Catalog(catalog.root, catalog.layout, kept, [*catalog.skipped, *long_ids])
 
 
 def _rows(csv_path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -205,8 +225,9 @@ def _id_image_csvs(folder: Path) -> list[Path]:
     return found
 
 
-def _read_csv(csv_path: Path) -> Catalog:
-    """id,image (+ attributes) rows; image paths relative to the CSV's folder unless absolute."""
+def _read_csv(csv_path: Path, images_outside: bool) -> Catalog:
+    """id,image (+ attributes) rows; image paths relative to the CSV's folder, and inside it unless
+    `images_outside` (the path as resolved, links followed: that file is what would be served)."""
     root = csv_path.parent
     rows = _rows(csv_path)
     header = _header(rows)
@@ -231,6 +252,9 @@ def _read_csv(csv_path: Path) -> Catalog:
             file = Path(os.path.abspath(root / Path(image).expanduser())) if image else None
             if file is None or not file.is_file():
                 skipped.append(Skipped(pid, "missing image"))
+                continue
+            if not images_outside and not file.resolve().is_relative_to(root):
+                skipped.append(Skipped(pid, OUTSIDE))
                 continue
             attributes = {k: v for i, (k, v) in enumerate(zip(header, row)) if v and i not in (id_col, image_col)}
             products.append(Product(pid, file, attributes))

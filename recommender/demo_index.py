@@ -1,4 +1,11 @@
-"""The demo index, made on first use, so `python app.py` works on a fresh clone."""
+"""The demo index, made on first use, so `python app.py` works on a fresh clone with no network.
+
+The demo catalogue is shipped in the repository (`demo/catalogue/`: 691 CC0 photos of real second-hand
+clothes). It is indexed with the backbone the settings name (ResNet50 with ImageNet weights by
+default); when those weights cannot be downloaded, with the pretrained MobileNetV2 TFLite extractor
+shipped in `models/`, so the first run ranks with a real model rather than random weights. Random
+weights are used only when asked for (RECOMMENDER_WEIGHTS=none).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from recommender.index_format import read_manifest
 from recommender.model_spec import ModelSpec
 from recommender.settings import Settings
 
-__all__ = ["ensure_demo_index"]
+__all__ = ["ensure_demo_index", "demo_models"]
 
 
 @contextmanager
@@ -25,34 +32,38 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
         yield
 
 
+def demo_models(settings: Settings) -> tuple[ModelSpec, ModelSpec | None]:
+    """The model asked for, and the shipped extractor to fall back to (None when asked for random weights)."""
+    wanted = ModelSpec.parse(settings.backbone, settings.weights)
+    if wanted.random or wanted.is_tflite:
+        return wanted, None
+    return wanted, ModelSpec.parse(str(settings.demo_model))
+
+
 def _fallback_notice(settings: Settings, exc: WeightsUnavailable) -> str:
-    """Why the demo runs on random weights, in the app's terms (environment variables, not CLI flags)."""
+    """Why the demo uses the shipped extractor, in the app's terms (environment variables, not CLI flags)."""
     if settings.weights.lower() == "imagenet":
         why = f"The ImageNet weights for {settings.backbone} cannot be downloaded (no network?)"
     else:
         why = str(exc).rstrip(".")
-    return (f"{why}, so the demo index is built with random weights and its ranking is not meaningful; for real "
-            "weights set RECOMMENDER_WEIGHTS=PATH.h5 or RECOMMENDER_BACKBONE=PATH.tflite, or serve an index built "
-            "with a TFLite extractor: python app.py --index DIR.")
+    return (f"{why}, so the demo index is built with the pretrained MobileNetV2 extractor shipped in "
+            f"{settings.demo_model.parent.name}/ instead; for another model set RECOMMENDER_WEIGHTS=PATH.h5 or "
+            "RECOMMENDER_BACKBONE=PATH.tflite, or serve your own index: python app.py --index DIR.")
 
 
 def ensure_demo_index(settings: Settings) -> Path:
-    """The demo index: demo catalogue written if missing, index built or reused when current."""
+    """The demo index: built from the shipped catalogue, or reused when it is current for the model asked for."""
     from recommender.catalog import load_catalog
-    from recommender.demo import write_demo_catalog
 
     with _exclusive(settings.demo_index.parent / f".{settings.demo_index.name}.lock"):
-        if not (settings.demo_catalog / "styles.csv").exists():
-            write_demo_catalog(settings.demo_catalog)
         catalog = load_catalog(settings.demo_catalog)
-        wanted = ModelSpec.parse(settings.backbone, settings.weights)
+        wanted, fallback = demo_models(settings)
         try:
             manifest = read_manifest(settings.demo_index)
         except IndexFormatError:
             manifest = None
         if manifest is not None and manifest.catalog.fingerprint == catalog.fingerprint():
-            offline = ModelSpec(wanted.backbone, "none")  # what an offline first run fell back to
-            if manifest.model.compatible(wanted) or manifest.model.compatible(offline):
+            if manifest.model.compatible(wanted) or (fallback is not None and manifest.model.compatible(fallback)):
                 return settings.demo_index
 
         from recommender.backbones import load_extractor  # imports TensorFlow: only when building
@@ -61,7 +72,9 @@ def ensure_demo_index(settings: Settings) -> Path:
         try:
             extractor = load_extractor(wanted)
         except WeightsUnavailable as exc:
+            if fallback is None:
+                raise
             print(_fallback_notice(settings, exc), file=sys.stderr)
-            extractor = load_extractor(ModelSpec(wanted.backbone, "none"))
+            extractor = load_extractor(fallback)
         build_index(catalog, settings.demo_index, extractor, progress=sys.stderr.isatty())
         return settings.demo_index

@@ -85,15 +85,15 @@ class Recommender:
         try:
             return self.index.vector(product_id)
         except KeyError:
-            raise RecommenderError(f"No product with id {product_id!r} in the index {self.index.path}.") from None
+            raise RecommenderError(f"No product with id {product_id[:100]!r} in this catalogue.") from None
 
     def query_id(self, product_id: str, k: int = 10, filters: Filters = None) -> list[Hit]:
         """More like this catalogue product, leaving the product itself out."""
         return self.query_vector(self.product_vector(product_id), k, filters, exclude=(product_id,))
 
     def query_vector(self, vector: np.ndarray, k: int = 10, filters: Filters = None,
-                     exclude: Collection[str] = ()) -> list[Hit]:
-        return self.index.hits(vector, k, filters, exclude)
+                     exclude: Collection[str] = (), within: np.ndarray | None = None) -> list[Hit]:
+        return self.index.hits(vector, k, filters, exclude, within)
 
     def tags(self, vector: np.ndarray, exclude: Collection[str] = ()) -> list[Tag]:
         """The predicted category, colour and gender of a query vector, whatever the shopper filters."""

@@ -125,12 +125,13 @@ class Index:
         """Attribute names that can be filtered on, in catalogue column order."""
         return list(self._codes)
 
-    def attribute_values(self, name: str) -> dict[str, int]:
-        """Value -> number of products, most common first."""
+    def attribute_values(self, name: str, rows: np.ndarray | None = None) -> dict[str, int]:
+        """Value -> number of products (of `rows` when given: positions), most common first, zeros left out."""
         codes = self._codes_of(name)
+        codes = codes if rows is None else codes[rows]
         counts = np.bincount(codes[codes >= 0], minlength=len(self._vocab[name]))
         values = list(self._vocab[name])
-        return dict(Counter({values[code]: int(n) for code, n in enumerate(counts)}).most_common())
+        return dict(Counter({values[code]: int(n) for code, n in enumerate(counts) if n}).most_common())
 
     def _codes_of(self, name: str) -> np.ndarray:
         if name not in self._codes:
@@ -162,7 +163,8 @@ class Index:
             self._postings[name] = np.split(order, np.cumsum(counts)[:-1])[1:]
         return self._postings[name][code]
 
-    def allowed(self, filters: Filters = None, exclude: Collection[str] = ()) -> np.ndarray | None:
+    def allowed(self, filters: Filters = None, exclude: Collection[str] = (),
+                within: np.ndarray | None = None) -> np.ndarray | None:
         """Sorted positions of the rows a query may return, or None when every row may be returned.
 
         Filters AND across attributes and OR within one; an unknown value matches nothing, an empty
@@ -188,6 +190,9 @@ class Index:
                     table = np.zeros(len(self._vocab[name]) + 1, dtype=bool)  # last slot: code -1, no value
                     table[codes] = True
                     rows = rows[table[self._codes[name][rows]]]
+        if within is not None:
+            within = np.asarray(within, dtype=np.int64)
+            rows = within if rows is None else rows[np.isin(rows, within, assume_unique=True)]
         positions = [self._position[i] for i in exclude if i in self._position]
         if positions:
             if rows is None:
@@ -214,7 +219,8 @@ class Index:
         return np.ascontiguousarray(q)
 
     def search(self, queries: np.ndarray, k: int = 10, filters: Filters = None,
-               exclude: Collection[str] = (), *, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+               exclude: Collection[str] = (), within: np.ndarray | None = None, *,
+               exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest allowed rows of each query: (distances, positions), both (n, k), nearest first.
 
         Through the approximate index when the folder has one, unless `exact` (see the module notes).
@@ -226,7 +232,7 @@ class Index:
         if k < 1:
             raise RecommenderError(f"k must be at least 1, not {k}.")
         q = self._as_queries(queries)
-        rows = self.allowed(filters, exclude)
+        rows = self.allowed(filters, exclude, within)
         n_rows = len(self) if rows is None else len(rows)
         distances = np.full((len(q), k), np.inf)
         positions = np.full((len(q), k), -1, dtype=np.int64)
@@ -267,9 +273,9 @@ class Index:
         return distances, positions
 
     def hits(self, query: np.ndarray, k: int = 10, filters: Filters = None,
-             exclude: Collection[str] = ()) -> list[Hit]:
+             exclude: Collection[str] = (), within: np.ndarray | None = None) -> list[Hit]:
         """The k nearest products to one query vector among those passing the filters, nearest first."""
-        distances, positions = self.search(query, k, filters, exclude)
+        distances, positions = self.search(query, k, filters, exclude, within)
         return self.to_hits(distances[0], positions[0])
 
     def to_hits(self, distances: np.ndarray, positions: np.ndarray) -> list[Hit]:

@@ -8,7 +8,11 @@ Every setting has a sane default; environment variables override them:
   RECOMMENDER_THUMBNAIL_DIR   cache of resized thumbnails (default: embeddings/.thumbnails)
   RECOMMENDER_UPLOAD_DIR      shoppers' query photos, kept (bounded) for re-ranking (default: embeddings/.uploads)
   RECOMMENDER_BACKBONE        backbone of the demo index (default: resnet50)
-  RECOMMENDER_WEIGHTS         weights of the demo index: imagenet, none or a file (default: imagenet)
+  RECOMMENDER_WEIGHTS         weights of the demo index: imagenet, none or a file (default: imagenet;
+                              offline, the MobileNetV2 TFLite extractor shipped in models/ is used instead)
+  RECOMMENDER_SECRET_KEY      signs the shoppers' session cookies (default: made once, beside the feedback database;
+                              several app servers sharing PostgreSQL need the same one)
+  RECOMMENDER_SECURE_COOKIES  1: session cookies only over HTTPS (set it when the shop is served over HTTPS)
 """
 
 from __future__ import annotations
@@ -32,10 +36,13 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     thumbnail_dir: Path = EMBEDDINGS_DIR / ".thumbnails"
     upload_dir: Path = EMBEDDINGS_DIR / ".uploads"
-    demo_catalog: Path = EMBEDDINGS_DIR / "demo-catalog"
+    demo_catalog: Path = PROJECT_ROOT / "demo" / "catalogue"  # shipped: 691 CC0 photos
+    demo_model: Path = PROJECT_ROOT / "models" / "mobilenet_v2_1.0_224_quant.tflite"  # shipped fallback
     demo_index: Path = EMBEDDINGS_DIR / "demo-index"
     backbone: str = "resnet50"
     weights: str = "imagenet"
+    secret_key: str | None = None
+    secure_cookies: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -58,6 +65,10 @@ class Settings:
             settings = replace(settings, backbone=env["RECOMMENDER_BACKBONE"])
         if env.get("RECOMMENDER_WEIGHTS"):
             settings = replace(settings, weights=env["RECOMMENDER_WEIGHTS"])
+        if env.get("RECOMMENDER_SECRET_KEY"):
+            settings = replace(settings, secret_key=_secret(env["RECOMMENDER_SECRET_KEY"]))
+        if env.get("RECOMMENDER_SECURE_COOKIES"):
+            settings = replace(settings, secure_cookies=env["RECOMMENDER_SECURE_COOKIES"].lower() in ("1", "true", "yes"))
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)
 
@@ -76,3 +87,11 @@ def _megabytes(text: str) -> int:
     if not (math.isfinite(mb) and mb > 0):
         raise RecommenderError(f"RECOMMENDER_MAX_UPLOAD_MB must be a number of megabytes above 0, not {text!r}.")
     return int(mb * 1024 * 1024)
+
+
+def _secret(text: str) -> str:
+    """RECOMMENDER_SECRET_KEY: long enough that session cookies cannot be forged by guessing it."""
+    if len(text) < 32:
+        raise RecommenderError("RECOMMENDER_SECRET_KEY must be at least 32 characters long (e.g. the output of "
+                               "python -c 'import secrets; print(secrets.token_hex(32))').")
+    return text

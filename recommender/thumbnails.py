@@ -72,7 +72,7 @@ class ThumbnailCache:
         target = self.path_for(image)
         if target.exists():
             return target
-        data = _jpeg_bytes(_shrunk(open_image(image), self.height))
+        data = _jpeg_bytes(_shrunk(open_image(image, longest=2 * self.height), self.height))
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(target, "wb") as out:
             out.write(data)

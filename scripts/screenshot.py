@@ -1,8 +1,10 @@
-"""Screenshots of a running app at desktop and phone widths, before and after uploading a photo.
+"""Screenshots of a running app at desktop (1280 px) and phone (390 px) widths, in every state of a search.
 
-Usage: python scripts/screenshot.py URL [--image PHOTO] [--out DIR] [--click-more]
-Writes DIR/{desktop,phone}-start.png and, with --image, DIR/{desktop,phone}-results.png
-(and DIR/{desktop,phone}-more.png with --click-more). Uses Debian's headless Chromium, as the tests do.
+Usage: python scripts/screenshot.py URL --image PHOTO [--second PHOTO] [--out DIR] [--words W]
+Writes DIR/{desktop,phone}-{state}.png for the states: start, results, tag (a tag chip applied),
+region (a box dragged on the photo), more (a product's "More like this"), refined ("More like the
+ones I liked" after two thumbs up), kept (a second photo with the filters kept), words (a word
+search narrowing it), feedback (the Feedback page). Uses Debian's headless Chromium, as the tests do.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import time
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.conftest import CHROMIUM_FLAGS  # noqa: E402 - the same flags as the browser tests
 
-SIZES = {"desktop": (1280, 1600), "phone": (390, 844)}
+SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 TITLE_JS = "const t = document.getElementById('results-title'); return t && t.textContent;"
 WAIT_S = 120  # the first query may wait for the model to load
 
@@ -33,7 +35,7 @@ def _driver(width: int, height: int) -> webdriver.Chrome:
     for flag in CHROMIUM_FLAGS:
         if not flag.startswith("--window-size"):
             options.add_argument(flag)
-    options.add_argument(f"--window-size={width},{height}")
+    options.add_argument(f"--window-size={max(width, 500)},{height}")
     driver = webdriver.Chrome(options=options)
     # Chromium keeps a window at least ~500 px wide, so a 390 px "phone" window would really show a
     # 485 px page: set the viewport itself (and touch/mobile mode for narrow ones) instead.
@@ -41,6 +43,8 @@ def _driver(width: int, height: int) -> webdriver.Chrome:
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
     )
+    if width < 600:
+        driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True})
     return driver
 
 
@@ -48,46 +52,92 @@ def _full_page(driver: webdriver.Chrome, path: Path) -> None:
     """The whole page, below the fold too (growing the window leaves the bottom out in headless mode).
 
     From the top: captured while scrolled, the sticky navbar and sidebar would be drawn mid-page."""
-    driver.execute_script("window.scrollTo(0, 0)")
-    time.sleep(0.5)  # let a smooth scroll started by the page (to the results) settle first
-    driver.execute_script("window.scrollTo(0, 0)")
+    time.sleep(1.0)  # let the results settle and a scroll started by the page end
+    # a sticky navbar is drawn where the viewport was, mid-page, in a capture beyond the viewport
+    driver.execute_script("document.querySelector('.shop-navbar').style.position = 'static'; window.scrollTo(0, 0)")
+    time.sleep(0.3)
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True, "fromSurface": True})
     path.write_bytes(base64.b64decode(shot["data"]))
     print(path)
 
 
-def shoot(url: str, image: Path | None, out: Path, click_more: bool) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for name, (width, height) in SIZES.items():
-        driver = _driver(width, height)
-        try:
-            wait = WebDriverWait(driver, WAIT_S)
-            driver.get(url)
-            wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".product-card")))
-            _full_page(driver, out / f"{name}-start.png")
-            if image is None:
-                continue
-            driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(image.resolve()))
-            wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".rank-badge, .upload-error")))
-            _full_page(driver, out / f"{name}-results.png")
-            if click_more:
-                title = driver.execute_script(TITLE_JS)
-                button = driver.find_elements(By.CSS_SELECTOR, ".more-btn")[0]
-                driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", button)
-                wait.until(lambda d: d.execute_script(TITLE_JS) not in (title, None))
-                _full_page(driver, out / f"{name}-more.png")
-        finally:
-            driver.quit()
+def _click(driver: webdriver.Chrome, element) -> None:
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", element)
+
+
+def _title_changes(driver: webdriver.Chrome, wait: WebDriverWait, before: str | None) -> None:
+    wait.until(lambda d: d.execute_script(TITLE_JS) not in (before, None))
+
+
+def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, words: str, out: Path, name: str) -> None:
+    wait = WebDriverWait(driver, WAIT_S)
+    shoot = lambda state: _full_page(driver, out / f"{name}-{state}.png")  # noqa: E731
+    count = lambda: driver.execute_script("const c = document.getElementById('results-count'); return c && c.textContent;")  # noqa: E731,E501
+    driver.get(url)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".product-card"))
+    shoot("start")
+    driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(image.resolve()))
+    wait.until(lambda d: d.execute_script(TITLE_JS) == "Looks like your photo")
+    shoot("results")
+    before = count()
+    _click(driver, driver.find_element(By.CSS_SELECTOR, "#tag-row .chip"))
+    wait.until(lambda d: count() != before)
+    shoot("tag")
+    before = count()
+    _click(driver, driver.find_element(By.CSS_SELECTOR, "#tag-row .chip[aria-pressed=true]"))  # back to all
+    wait.until(lambda d: count() != before)
+    plot = driver.find_element(By.CSS_SELECTOR, ".region-graph .nsewdrag")
+    size = plot.size
+    ActionChains(driver).move_to_element(plot).move_by_offset(-size["width"] // 3, -size["height"] // 3) \
+        .click_and_hold().pause(0.1).move_by_offset(20, 20).pause(0.1) \
+        .move_by_offset(size["width"] // 2, size["height"] // 3).release().perform()
+    wait.until(lambda d: "@" in d.current_url)
+    wait.until(lambda d: "framed part" in (d.execute_script(TITLE_JS) or ""))
+    shoot("region")
+    _click(driver, driver.find_element(By.ID, "region-reset"))
+    wait.until(lambda d: "@" not in d.current_url)
+    wait.until(lambda d: d.execute_script(TITLE_JS) == "Looks like your photo")
+    title = driver.execute_script(TITLE_JS)
+    _click(driver, driver.find_elements(By.CSS_SELECTOR, ".more-btn")[0])
+    _title_changes(driver, wait, title)
+    shoot("more")
+    for button in driver.find_elements(By.CSS_SELECTOR, ".vote-up")[:2]:
+        _click(driver, button)
+        wait.until(lambda d, b=button: b.get_attribute("aria-pressed") == "true")
+    wait.until(lambda d: d.find_element(By.ID, "refine").is_enabled())
+    title = driver.execute_script(TITLE_JS)
+    _click(driver, driver.find_element(By.ID, "refine"))
+    _title_changes(driver, wait, title)
+    shoot("refined")
+    _click(driver, driver.find_element(By.CSS_SELECTOR, "#tag-row .chip"))  # a filter, to be kept
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tag-row .chip[aria-pressed=true]"))
+    driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(second.resolve()))
+    wait.until(lambda d: d.find_elements(By.ID, "kept-row"))
+    shoot("kept")
+    before = count()
+    driver.find_element(By.ID, "text-search").send_keys(words + "\n")
+    wait.until(lambda d: count() != before)
+    shoot("words")
+    driver.get(url.rstrip("/") + "/feedback")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot, #feedback-empty"))
+    shoot("feedback")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
-    parser.add_argument("--image", type=Path, help="photo to upload")
+    parser.add_argument("--image", type=Path, required=True, help="photo to upload")
+    parser.add_argument("--second", type=Path, help="a second photo (default: the first again)")
+    parser.add_argument("--words", default="kids", help="words to narrow the second photo's search by")
     parser.add_argument("--out", type=Path, default=Path("reports/screenshots"))
-    parser.add_argument("--click-more", action="store_true", help="also click the first 'More like this'")
     args = parser.parse_args(argv)
-    shoot(args.url, args.image, args.out, args.click_more)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, (width, height) in SIZES.items():
+        driver = _driver(width, height)
+        try:
+            _journey(driver, args.url, args.image, args.second or args.image, args.words, args.out, name)
+        finally:
+            driver.quit()
     return 0
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install requirements.txt (again only when it changed).
-# With --test, also install what the browser tests need (Debian's chromium and chromium-driver) and the
+# With --test, also install what the browser tests need (Debian's chromium and chromium-driver), nginx for
+# the reverse-proxy test (Debian's nginx-light, its service left stopped), and the
 # optional engines the tests cover (requirements-scale.txt: psycopg, pyspark; Debian's Java for Spark).
 # With --scale, only those optional engines.
 set -euo pipefail
@@ -18,6 +19,10 @@ apt_install() {
 
 if [ "${1:-}" = "--test" ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
     apt_install chromium chromium-driver
+fi
+if [ "${1:-}" = "--test" ] && [ ! -x /usr/sbin/nginx ]; then
+    apt_install nginx-light  # the hostile-traffic tests put deploy/nginx.conf in front of gunicorn
+    if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 fi
 if { [ "${1:-}" = "--test" ] || [ "${1:-}" = "--scale" ]; } && ! command -v java >/dev/null 2>&1; then
     apt_install default-jre-headless

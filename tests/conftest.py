@@ -25,6 +25,8 @@ def require(path: Path) -> Path:
     return path
 
 
+pytest_plugins = ["tests.tflite_models"]  # its `tiny_tflite` fixture, for every test module that asks for it
+
 CHROMIUM_FLAGS = (
     "--headless=new",
     "--no-sandbox",

@@ -134,7 +134,7 @@ def test_build_takes_ann(tmp_path: Path, monkeypatch) -> None:
 
     catalog = make_catalog(tmp_path / "cat", n=30)
     monkeypatch.setattr("recommender.backbones.load_extractor", lambda spec: FakeExtractor())
-    monkeypatch.setattr("recommender.catalog.load_catalog", lambda path: catalog)
+    monkeypatch.setattr("recommender.catalog.load_catalog", lambda path, **options: catalog)
     out = tmp_path / "out"
     assert main(["build", "--catalog", str(tmp_path / "cat"), "--out", str(out), "--ann", "hnsw",
                  "--no-progress"]) == 0

@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -99,11 +98,9 @@ def test_bad_photos_get_the_pages_sentences(client, data, sentence) -> None:
 
 
 def test_size_limits(client) -> None:
-    noise = np.random.default_rng(0).integers(0, 256, (900, 900, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(noise).save(buffer, format="PNG")  # about 2.4 MB: over the 1 MB limit, under the body cap
-    response = _search(client, buffer.getvalue())
-    assert response.status_code == 400 and "more than the 1 MB limit" in response.get_json()["error"]
+    response = _search(client, b"\xff" * (MIB + 1000))  # over the 1 MB limit, within the body's envelope
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "The file is 1.1 MB, more than the 1 MB limit for images."
     response = _search(client, b"\0" * (5 * MIB))  # over the body cap: refused before it is read
     assert response.status_code == 413 and "larger than the 1 MB limit" in response.get_json()["error"]
 
@@ -132,3 +129,17 @@ def test_similar_filters_and_unknown_ids(client) -> None:
     response = client.get("/api/similar/nope")
     assert response.status_code == 404 and response.get_json() == {"error": "No product with id 'nope' in this catalogue."}
     assert client.get("/api/similar/1001?k=-1").status_code == 400
+
+
+def test_a_full_disk_while_keeping_the_photo_is_a_sentence(client, monkeypatch) -> None:
+    import errno
+
+    import recommender.uploads as uploads
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(uploads, "atomic_write", full)
+    response = _search(client, _jpeg())
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "Your photo cannot be kept on the server right now; please try again later."}

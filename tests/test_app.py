@@ -1,7 +1,7 @@
-"""The shopper's app in a real (headless Chromium) browser: upload, filter, more like this, votes.
+"""The shopper's app in a real (headless Chromium) browser: every page state, checked by axe-core.
 
 Few tests, each a whole journey, because every browser start costs seconds. The engine (and so
-its model, loaded once) is shared by the tests; each test has its own app, votes and thumbnails.
+its model, loaded once) is shared by the tests; each test has its own app, votes and uploads.
 Behaviour that needs no browser (each bad input, odd images, two users at once) is tested in
 test_app_callbacks.py.
 """
@@ -11,13 +11,18 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from urllib.parse import unquote
 
+import numpy as np
 import pytest
+from PIL import Image
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.support.ui import WebDriverWait
 
 from recommender.engine import Recommender
 from recommender.settings import Settings
 from recommender.ui import create_app
+from tests.browser_checks import assert_accessible
 from tests.ui_fakes import HOSTILE_NAME, build_tiny_index, tiny_engine
 
 QUERY_WAIT_S = 90  # the first photo waits for the model to load on a busy 2-core machine
@@ -50,76 +55,219 @@ def _wait(dash_duo, condition, message: str, timeout: float = QUERY_WAIT_S):
     return WebDriverWait(dash_duo.driver, timeout).until(lambda _driver: condition(), message)
 
 
+def _js(dash_duo, script: str, *args):
+    return dash_duo.driver.execute_script(script, *args)
+
+
 def _texts(dash_duo, selector: str) -> list[str]:
-    return dash_duo.driver.execute_script(
-        "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);", selector
-    )
+    return _js(dash_duo, "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);", selector)
+
+
+def _text(dash_duo, element_id: str) -> str | None:
+    return _js(dash_duo, "const e = document.getElementById(arguments[0]); return e && e.textContent;", element_id)
 
 
 def _card_ids(dash_duo) -> list[str]:
-    buttons = dash_duo.find_elements(f"{RESULT_CARDS} .more-btn")
-    return [json.loads(button.get_attribute("id"))["id"] for button in buttons]
+    """The result cards' product ids, read in one script (the cards may be redrawn meanwhile)."""
+    ids = _js(dash_duo, "return [...document.querySelectorAll(arguments[0])].map(b => b.id);", f"{RESULT_CARDS} .more-btn")
+    return [json.loads(i)["id"] for i in ids]
 
 
 def _click(dash_duo, element) -> None:
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", element)
+    _js(dash_duo, "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", element)
+
+
+def _fragment(dash_duo) -> str:
+    return unquote(_js(dash_duo, "return window.location.hash;"))
+
+
+def _focused(dash_duo) -> str:
+    return _js(dash_duo, "return document.activeElement.id;")
 
 
 def _votes(db: Path) -> list[tuple]:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT item_id, vote, query_kind, query_ref, rank, filters FROM votes ORDER BY id").fetchall()
+        return conn.execute("SELECT item_id, vote, query_kind, query_ref, rank FROM votes ORDER BY id").fetchall()
 
 
-def test_upload_filter_more_like_this_and_vote(shop, settings: Settings, demo_catalog_dir: Path, engine) -> None:
+def _title_is(dash_duo, title: str) -> None:
+    _wait(dash_duo, lambda: _text(dash_duo, "results-title") == title, f"results titled {title!r}")
+
+
+def test_photo_tags_more_like_this_back_forward_votes_and_refine(shop, settings, demo_catalog_dir, engine) -> None:
     dash_duo = shop
-    assert dash_duo.find_element("#weights-banner").text.startswith("Demo mode: the ranking is not meaningful")
+    assert _js(dash_duo, "return document.documentElement.lang;") == "en"
+    assert dash_duo.find_element("#upload input").get_attribute("aria-label") == "Upload a photo to search by"
+    # each filter is named by its label first, then its value ("Colour, Any colour")
+    assert dash_duo.find_element("#filter-colour").get_attribute("aria-labelledby").startswith("filter-colour-label ")
+    assert dash_duo.find_element("a.skip-link").get_attribute("textContent") == "Skip to content"
+    assert_accessible(dash_duo.driver, "start page")
     photo = sorted((demo_catalog_dir / "images").glob("*.jpg"))[0]
     _upload(dash_duo, photo)
-    dash_duo.wait_for_text_to_equal("#results-title", "Looks like your photo", timeout=QUERY_WAIT_S)
+    _title_is(dash_duo, "Looks like your photo")
     _wait(dash_duo, lambda: len(dash_duo.find_elements(RESULT_CARDS)) == 10, "10 result cards")
-    assert _texts(dash_duo, f"{RESULT_CARDS} .rank-badge") == [f"#{r}" for r in range(1, 11)]
-    preview = dash_duo.find_element(".upload-preview-img")
-    assert "/upload/" in preview.get_attribute("src")  # served by reference: the photo stays on the server
-    assert dash_duo.driver.execute_script("return arguments[0].naturalWidth > 0;", preview)
-    # The photo is a catalogue image, so the nearest product is that very product.
-    assert _card_ids(dash_duo)[0] == photo.stem
+    assert _card_ids(dash_duo)[0] == photo.stem  # a catalogue image: its own product comes first
+    assert _fragment(dash_duo).startswith("#s=upload:")  # the search is in the URL
+    assert _text(dash_duo, "results-count") == f"10 of {len(engine.index):,} products"
+    assert "Looks like your photo" in _text(dash_duo, "results-status")  # announced (aria-live)
+    assert dash_duo.find_element(".region-graph")  # the photo shown large, to choose a region on
+    assert_accessible(dash_duo.driver, "photo results")
 
-    # A colour filter re-ranks the same photo: every card now has that colour.
-    colour = next(iter(engine.index.attribute_values("baseColour")))  # most common: first option
-    dash_duo.select_dcc_dropdown("#filter-colour", index=0)
+    # Tags: a click applies one as a filter (every card then has it), a second click removes it.
+    chip = dash_duo.find_element('#tag-row .chip[aria-label^="Show only colour"]')
+    colour = chip.text
+    _click(dash_duo, chip)
     _wait(dash_duo, lambda: set(_texts(dash_duo, f"{RESULT_CARDS} .tag-colour")) == {colour}, f"only {colour}")
-    shown = len(dash_duo.find_elements(RESULT_CARDS))
-    expected = min(10, engine.index.attribute_values("baseColour")[colour])
-    assert shown == expected
-    if expected < 10:
-        assert f"Only {expected} products match these filters" in dash_duo.find_element(".few-results").text
-    dash_duo.find_element("body").click()  # close the dropdown menu
+    total = engine.index.attribute_values("baseColour")[colour]
+    shown = min(10, total)
+    assert _text(dash_duo, "results-count") == f"{shown} of {total} products · Colour: {colour}"
+    assert f"colour={colour}" in _fragment(dash_duo)
+    assert dash_duo.find_element('#tag-row .chip[aria-pressed="true"]').text == colour
+    assert_accessible(dash_duo.driver, "tag applied")
 
-    # "More like this": the product becomes the query and the breadcrumb grows.
+    # "More like this": the product becomes the query, focus moves to the new results' heading.
     first_id = _card_ids(dash_duo)[0]
     name = engine.index.product(first_id).name
     _click(dash_duo, dash_duo.find_elements(f"{RESULT_CARDS} .more-btn")[0])
-    dash_duo.wait_for_text_to_equal("#results-title", f"Looks like “{name}”", timeout=30)
+    _title_is(dash_duo, f"Looks like “{name}”")
+    _wait(dash_duo, lambda: _focused(dash_duo) == "results-title", "focus on the results' heading", 10)
     assert _texts(dash_duo, "#crumbs .crumb-label") == ["Your photo", name]
-    assert first_id not in _card_ids(dash_duo)  # the query product is not its own result
+    assert first_id not in _card_ids(dash_duo)
+    assert_accessible(dash_duo.driver, "more like this")
 
-    # Votes show at once, are stored, and clicking the active thumb withdraws.
+    # Back and Forward walk the trail; the filter stays with each step.
+    dash_duo.driver.back()
+    _title_is(dash_duo, "Looks like your photo")
+    assert set(_texts(dash_duo, f"{RESULT_CARDS} .tag-colour")) == {colour}
+    dash_duo.driver.forward()
+    _title_is(dash_duo, f"Looks like “{name}”")
+
+    # A vote names its product, shows at once (aria-pressed) and is kept under this query.
     voted = _card_ids(dash_duo)[1]
     up = dash_duo.find_element(f'[id=\'{{"id":"{voted}","type":"vote-up"}}\']')
+    assert up.get_attribute("aria-label") == f"I like {engine.index.product(voted).name}"
+    assert not dash_duo.find_element("#refine").is_enabled()
     _click(dash_duo, up)
-    _wait(dash_duo, lambda: "active" in up.get_attribute("class"), "thumb up shown", 15)
-    assert _votes(settings.feedback_db) == [
-        (voted, 1, "item", first_id, 2, json.dumps({"baseColour": [colour]})),
-    ]
-    _click(dash_duo, up)
-    _wait(dash_duo, lambda: "active" not in up.get_attribute("class"), "vote withdrawn", 15)
-    assert [row[1] for row in _votes(settings.feedback_db)] == [1, 0]
+    _wait(dash_duo, lambda: up.get_attribute("aria-pressed") == "true", "thumb up shown", 15)
+    assert _votes(settings.feedback_db) == [(voted, 1, "item", first_id, 2)]
+    _wait(dash_duo, lambda: dash_duo.find_element("#refine").is_enabled(), "refine usable", 15)
+    assert_accessible(dash_duo.driver, "voted")
 
-    # Stepping back along the breadcrumb returns to the photo's results, filter kept.
+    # "More like the ones I liked" moves the query towards the liked product (Rocchio).
+    _click(dash_duo, dash_duo.find_element("#refine"))
+    _title_is(dash_duo, "Looks like the one you liked")
+    assert f"s=liked:+{voted}" in _fragment(dash_duo)
+    assert voted not in _card_ids(dash_duo) and first_id not in _card_ids(dash_duo)
+    _wait(dash_duo, lambda: _focused(dash_duo) == "results-title", "focus on the results' heading", 10)
+    assert_accessible(dash_duo.driver, "refined by votes")
+
+    # A step back along the breadcrumb returns to the photo.
     _click(dash_duo, dash_duo.find_elements("#crumbs button.crumb")[0])
-    dash_duo.wait_for_text_to_equal("#results-title", "Looks like your photo", timeout=30)
-    assert _texts(dash_duo, "#crumbs .crumb-label") == ["Your photo"]
-    assert set(_texts(dash_duo, f"{RESULT_CARDS} .tag-colour")) == {colour}
+    _title_is(dash_duo, "Looks like your photo")
+    assert dash_duo.get_logs() == []
+
+
+def test_a_new_photo_keeps_filters_visibly_then_clear(shop, demo_catalog_dir, engine) -> None:
+    dash_duo = shop
+    photos = sorted((demo_catalog_dir / "images").glob("*.jpg"))
+    _upload(dash_duo, photos[0])
+    _title_is(dash_duo, "Looks like your photo")
+    gender = dash_duo.find_element('#tag-row .chip[aria-label^="Show only gender"]')
+    value = gender.text
+    _click(dash_duo, gender)
+    _wait(dash_duo, lambda: f"Gender: {value}" in (_text(dash_duo, "results-count") or ""), "gender applied")
+    assert not dash_duo.find_elements("#kept-row")
+
+    _upload(dash_duo, photos[7])  # another photo: the filter stays, and says so
+    _wait(dash_duo, lambda: dash_duo.find_elements("#kept-row"), "kept-filters row")
+    assert "Kept from your last search:" in dash_duo.find_element("#kept-row").text
+    assert f"Gender: {value}" in dash_duo.find_element("#kept-row").text
+    assert set(_texts(dash_duo, f"{RESULT_CARDS} .tag-gender")) == {value}
+    assert_accessible(dash_duo.driver, "kept filters")
+    _click(dash_duo, dash_duo.find_element("#kept-clear"))
+    _wait(dash_duo, lambda: not dash_duo.find_elements("#kept-row"), "kept row cleared")
+    assert _text(dash_duo, "results-count") == f"10 of {len(engine.index):,} products"
+
+    # Words narrow the photo search; "Clear all" takes filters and words away.
+    word = engine.index.products[0].name.split()[-1]
+    dash_duo.find_element("#text-search").send_keys(word + "\n")
+    _wait(dash_duo, lambda: f"“{word}”" in (_text(dash_duo, "results-count") or ""), "words applied")
+    names = _texts(dash_duo, f"{RESULT_CARDS} .product-name")
+    assert names and all(word.lower() in n.lower() for n in names)
+    assert_accessible(dash_duo.driver, "words")
+    _click(dash_duo, dash_duo.find_element("#clear-all"))
+    _wait(dash_duo, lambda: _text(dash_duo, "results-count") == f"10 of {len(engine.index):,} products", "cleared")
+    assert dash_duo.find_element("#text-search").get_attribute("value") == ""
+
+
+def test_show_more_region_reload_and_shared_links(shop, demo_catalog_dir, engine) -> None:
+    dash_duo = shop
+    _upload(dash_duo, sorted((demo_catalog_dir / "images").glob("*.jpg"))[3])
+    _title_is(dash_duo, "Looks like your photo")
+    _click(dash_duo, dash_duo.find_element("#show-more"))
+    _wait(dash_duo, lambda: len(dash_duo.find_elements(RESULT_CARDS)) == 20, "20 results")
+    _wait(dash_duo, lambda: _focused(dash_duo) == "card-11", "focus on the first new result", 10)
+    assert "n=20" in _fragment(dash_duo)
+
+    # Drag a box on the photo: only that part is searched, and the URL says which.
+    before = _card_ids(dash_duo)
+    plot = dash_duo.find_element(".region-graph .nsewdrag")
+    ActionChains(dash_duo.driver).move_to_element(plot).move_by_offset(-60, -60).click_and_hold().pause(0.1) \
+        .move_by_offset(40, 40).pause(0.1).move_by_offset(50, 60).release().perform()
+    _wait(dash_duo, lambda: "@" in _fragment(dash_duo), "region in the URL", 20)
+    _title_is(dash_duo, "Looks like the framed part of your photo")
+    _wait(dash_duo, lambda: len(dash_duo.find_elements(RESULT_CARDS)) == 10 and _card_ids(dash_duo) != before[:10],
+          "results of the region")
+    assert _text(dash_duo, "region-note") == "Searching only the framed part."
+    assert_accessible(dash_duo.driver, "region")
+
+    # A reload restores the whole search; the region's reset gives the whole photo back.
+    region_ids = _card_ids(dash_duo)
+    dash_duo.driver.refresh()
+    _wait(dash_duo, lambda: _card_ids(dash_duo) == region_ids, "the same results after a reload", 30)
+    _click(dash_duo, dash_duo.find_element("#region-reset"))
+    _wait(dash_duo, lambda: "@" not in _fragment(dash_duo), "region reset", 20)
+    _wait(dash_duo, lambda: _card_ids(dash_duo) == before[:10], "whole-photo results again", 30)
+
+    # A product link opens that search; a link to a photo the server no longer keeps says so.
+    product_id = engine.index.ids[5]
+    dash_duo.driver.get(dash_duo.server_url + f"/#s=item:{product_id}")
+    _title_is(dash_duo, f"Looks like “{engine.index.product(product_id).name}”")
+    dash_duo.driver.get(dash_duo.server_url + "/#s=upload:" + "0" * 64)
+    _wait(dash_duo, lambda: "no longer kept on the server" in (_text(dash_duo, "results-area") or ""), "gone")
+    assert_accessible(dash_duo.driver, "photo gone")
+    dash_duo.driver.get(dash_duo.server_url + f"/#s=item:{product_id}&colour=No%20such%20colour")
+    _wait(dash_duo, lambda: "No product matches" in (_text(dash_duo, "results-area") or ""), "no results")
+    assert_accessible(dash_duo.driver, "no results")
+    assert dash_duo.get_logs() == []
+
+
+def test_phone_layout_is_touch_sized_and_reads_names(shop, demo_catalog_dir) -> None:
+    dash_duo = shop
+    dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    dash_duo.driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True})
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element(".product-card", timeout=30)
+    assert _js(dash_duo, "return window.scrollY;") == 0  # arriving, the shopper starts at the upload
+    assert dash_duo.find_element("#upload input").get_attribute("accept") == "image/*,.heic,.heif"
+    camera = dash_duo.find_element("#upload-camera input")
+    assert camera.get_attribute("capture") == "environment" and camera.get_attribute("accept") == "image/*"
+    assert dash_duo.find_element("#upload-camera").is_displayed()  # a touch screen: "Take a photo" is offered
+    camera.send_keys(str(sorted((demo_catalog_dir / "images").glob("*.jpg"))[2]))  # what the camera hands over
+    _title_is(dash_duo, "Looks like your photo")
+    _wait(dash_duo, lambda: _js(dash_duo, "return document.getElementById('crumbs-area').getBoundingClientRect()"
+                                          ".top < window.innerHeight;"), "results scrolled into view", 10)
+    _click(dash_duo, dash_duo.find_elements(f"{RESULT_CARDS} .more-btn")[0])  # a trail, to touch its steps
+    _wait(dash_duo, lambda: dash_duo.find_elements("#crumbs button.crumb"), "a trail")
+    sizes = _js(dash_duo, "return [...document.querySelectorAll('.vote-btn, .more-btn, .chip, #show-more, "
+                          ".crumb, #clear-all, #refine')]"
+                          ".map(e => [e.getBoundingClientRect().width, e.getBoundingClientRect().height]);")
+    assert sizes and min(min(w, h) for w, h in sizes) >= 44
+    name = dash_duo.find_elements(f"{RESULT_CARDS} .product-name")[0]
+    _js(dash_duo, "arguments[0].focus();", name)  # what a tap does: the name unfolds
+    assert _js(dash_duo, "return getComputedStyle(arguments[0]).webkitLineClamp;", name) in ("none", "unset")
+    assert_accessible(dash_duo.driver, "phone results")
 
 
 def test_bad_upload_shows_an_alert_and_the_next_upload_works(shop, demo_catalog_dir: Path, tmp_path: Path) -> None:
@@ -128,8 +276,15 @@ def test_bad_upload_shows_an_alert_and_the_next_upload_works(shop, demo_catalog_
     not_an_image.write_text("these are not the pixels you are looking for\n")
     _upload(dash_duo, not_an_image)
     dash_duo.wait_for_contains_text(".upload-error", "notes.txt could not be used.", timeout=30)
+    assert "It is not a photo" in dash_duo.find_element(".upload-error").text  # refused in the browser
+
+    disguised = tmp_path / "notes.jpg"  # claims to be a photo: the server reads it and refuses it
+    disguised.write_text("these are not the pixels you are looking for\n")
+    _upload(dash_duo, disguised)
+    dash_duo.wait_for_contains_text(".upload-error", "notes.jpg could not be used.", timeout=30)
     assert "not an image" in dash_duo.find_element(".upload-error").text
     assert not dash_duo.find_elements(RESULT_CARDS)
+    assert_accessible(dash_duo.driver, "upload refused")
 
     # The same file again (a shopper retrying) is read again: the alert, closed meanwhile, comes back.
     _click(dash_duo, dash_duo.find_element(".upload-error .btn-close"))
@@ -137,8 +292,15 @@ def test_bad_upload_shows_an_alert_and_the_next_upload_works(shop, demo_catalog_
     _upload(dash_duo, not_an_image)
     dash_duo.wait_for_contains_text(".upload-error", "notes.txt could not be used.", timeout=30)
 
-    _upload(dash_duo, sorted((demo_catalog_dir / "images").glob("*.jpg"))[5])
-    dash_duo.wait_for_text_to_equal("#results-title", "Looks like your photo", timeout=QUERY_WAIT_S)
+    # A phone-sized photo (about 500 KB, twice the limit of every other callback's body) goes through.
+    photo = tmp_path / "phone.jpg"
+    with Image.open(sorted((demo_catalog_dir / "images").glob("*.jpg"))[5]) as image:
+        noise = np.random.default_rng(0).integers(-12, 12, (1200, 1600, 3))
+        big = np.asarray(image.convert("RGB").resize((1600, 1200)), dtype=int) + noise
+        Image.fromarray(big.clip(0, 255).astype(np.uint8)).save(photo, quality=92)
+    assert photo.stat().st_size > 400_000
+    _upload(dash_duo, photo)
+    _title_is(dash_duo, "Looks like your photo")
     _wait(dash_duo, lambda: len(dash_duo.find_elements(RESULT_CARDS)) == 10, "10 result cards")
     assert not dash_duo.find_elements(".upload-error")
     assert dash_duo.get_logs() == []  # no JavaScript or callback errors on the way
@@ -151,5 +313,5 @@ def test_product_names_are_shown_as_text_never_as_html(dash_duo, tmp_path: Path)
     dash_duo.start_server(create_app(settings, engine=tiny_engine(index_dir)))
     dash_duo.wait_for_element(".product-card", timeout=30)
     assert HOSTILE_NAME in _texts(dash_duo, ".product-name")
-    assert dash_duo.driver.execute_script("return window.pwned === undefined;")
+    assert _js(dash_duo, "return window.pwned === undefined;")
     assert not dash_duo.find_elements("#results-area script, #results-area img[src='x']")

@@ -8,6 +8,7 @@ demo index with a real Keras backbone, as the app does.
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib
 import io
 import json
@@ -27,8 +28,9 @@ from recommender.images import MIB
 from recommender.roles import Roles
 from recommender.settings import Settings
 from recommender.ui import create_app
+from recommender.ui.query import find, selected_filters
 from recommender.ui.services import get_services
-from recommender.ui.state import browse, run_query, selected_filters
+from recommender.ui.state import Search, Step
 from tests.ui_fakes import build_tiny_index, tiny_engine
 
 
@@ -43,25 +45,46 @@ def app(tiny_index: Path, tmp_path: Path):
                                  thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads",
                                  max_upload_bytes=MIB)
     app = create_app(settings, engine=tiny_engine(tiny_index))
-    with app.server.app_context():
+    with app.server.test_request_context():
         yield app
 
 
-def _page():
-    """The search page module as Dash loaded it (its callbacks are plain functions)."""
-    return sys.modules["recommender.ui.pages.search"]
+def on_upload(payload, fragment=""):
+    """The upload callback: (URL fragment, alert, upload area)."""
+    from recommender.ui.search.actions import on_upload
+
+    return on_upload(payload, fragment)
 
 
-def on_upload(payload):
-    return _page().on_upload(payload)
+def as_shopper(name: str) -> str:
+    """Make the current request one of shopper `name`'s (their signed cookie's session id); return the id."""
+    import flask
+
+    flask.session["sid"] = hashlib.md5(name.encode()).hexdigest()
+    return flask.session["sid"]
 
 
-def render_results(trail, filters, session_id):
-    return _page().render_results(trail, filters, session_id)
+def on_vote(*args, session="s1"):
+    """A vote from shopper `session` (the server reads the session from the request's signed cookie)."""
+    from recommender.ui.search.votes import on_vote
+
+    as_shopper(session)
+    return on_vote(*args)
 
 
-def on_vote(*args):
-    return _page().on_vote(*args)
+def _results(fragment, session="s1", **filters):
+    """The results the page draws for a URL fragment, for shopper `session`, with these filters added."""
+    from recommender.ui.search.render import render_results
+
+    search = Search.from_fragment(fragment)
+    if filters:
+        fragment = search.with_filters({**search.filters, **filters}).fragment()
+    as_shopper(session)
+    return render_results(fragment)
+
+
+def _ids(fragment):
+    return [hit.id for hit in find(get_services(), Search.from_fragment(fragment)).hits]
 
 
 def _text(component) -> str:
@@ -113,20 +136,25 @@ BAD_UPLOADS = {
 @pytest.mark.parametrize("case", BAD_UPLOADS)
 def test_bad_upload_gets_one_sentence_and_changes_nothing(app, case: str) -> None:
     data, sentence = BAD_UPLOADS[case]
-    trail, alert, preview = on_upload(_payload(data, "upload.bin"))
-    assert trail is no_update and preview is no_update
+    fragment, alert, preview = on_upload(_payload(data, "upload.bin"))
+    assert fragment is no_update and preview is no_update
     text = _text(alert)
     assert text.startswith("upload.bin could not be used. ")
     assert sentence in text
     assert "Traceback" not in text
     # The page keeps working: the next, good upload goes through.
-    trail, alert, _ = on_upload(_payload(_photo()))
-    assert alert is None and trail[0]["kind"] == "upload"
+    fragment, alert, _ = on_upload(_payload(_photo()))
+    assert alert is None and Search.from_fragment(fragment).current.kind == "upload"
 
 
 def test_upload_held_back_by_the_browser_for_its_size(app) -> None:
     _, alert, _ = on_upload({"filename": "huge.jpg", "size": 30 * MIB})
     assert _text(alert) == "huge.jpg could not be used. The file is 30 MB, more than the 1 MB limit for images."
+
+
+def test_a_file_the_browser_refused_as_no_picture(app) -> None:
+    _, alert, _ = on_upload({"filename": "cv.pdf", "rejected": True, "at": 1})
+    assert _text(alert) == "cv.pdf could not be used. It is not a photo: choose a JPEG, PNG, WebP or HEIC picture."
 
 
 def test_garbled_upload_data(app) -> None:
@@ -154,45 +182,38 @@ ODD_BUT_VALID = {
 @pytest.mark.parametrize("case", ODD_BUT_VALID)
 def test_odd_but_valid_photos_are_accepted(app, case: str) -> None:
     data, preview_size = ODD_BUT_VALID[case]
-    trail, alert, preview = on_upload(_payload(data))
+    fragment, alert, preview = on_upload(_payload(data))
     assert alert is None
-    (entry,) = trail
-    assert set(entry) == {"kind", "ref", "label"} and entry["kind"] == "upload"  # only a reference travels
-    assert len(json.dumps(trail)) < 200
-    assert get_services().uploads.vector(entry["ref"]).shape == (get_services().engine.index.dim,)
-    response = app.server.test_client().get(f"/upload/{entry['ref']}")
+    (step,) = Search.from_fragment(fragment).trail
+    assert step.kind == "upload" and len(fragment) < 200  # only a reference travels, in the URL
+    assert get_services().uploads.vector(step.ref).shape == (get_services().engine.index.dim,)
+    response = app.server.test_client().get(f"/upload/{step.ref}")
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
     with Image.open(io.BytesIO(response.data)) as shown:
         assert shown.mode == "RGB" and shown.size == preview_size  # upright, at most 320 px tall
 
 
-def _results(trail, gender=None, colour=None, category=None, session="s1"):
-    return render_results(trail, {"gender": gender, "colour": colour, "category": category}, session)
-
-
-def test_few_and_no_results_say_so(app) -> None:
-    trail, _, _ = on_upload(_payload(_photo()))
-    few = _text(_results(trail, colour=["Black"]))
-    assert "Only 2 products match these filters (Colour: Black), so fewer than 10 are shown." in few
-    assert "No product matches" not in few
-    none = _text(_results(trail, gender=["Men"]))
-    assert "No product matches these filters." in none and "Try widening them (Gender: Men)" in none
-    everything = _text(_results(trail))
-    assert "Top 5 of 5 products" in everything
-    assert "Only 5 products can be shown from this catalogue, so fewer than 10 are shown." in everything
+def test_counts_say_what_the_filters_leave_and_none_says_so(app) -> None:
+    fragment, _, _ = on_upload(_payload(_photo()))
+    few = _text(_results(fragment, colour=["Black"]))
+    assert "2 of 2 products · Colour: Black" in few and "No product matches" not in few
+    none = _text(_results(fragment, gender=["Men"]))
+    assert "No product matches these filters." in none and "Try widening them (Gender: Men" in none
+    assert "5 of 5 products" in _text(_results(fragment))
 
 
 def test_results_show_the_sessions_own_votes(app) -> None:
     from recommender.feedback import VoteEvent
 
-    trail, _, _ = on_upload(_payload(_photo()))
-    _results(trail, session="mine")  # the server records what it showed to "mine"
-    hit = run_query(get_services(), trail[0], {})[0]
+    fragment, _, _ = on_upload(_payload(_photo()))
+    ref = Search.from_fragment(fragment).current.ref
+    _results(fragment, session="mine")  # the server records what it showed to "mine"
+    hit = find(get_services(), Search.from_fragment(fragment)).hits[0]
     catalog = get_services().engine.index.manifest.catalog.identity
-    get_services().feedback.record(VoteEvent(catalog, "mine", "upload", trail[0]["ref"], {}, hit.id, 1, hit.distance,
+    get_services().feedback.record(VoteEvent(catalog, as_shopper("mine"), "upload", ref, {}, hit.id, 1, hit.distance,
                                              "fake", -1))
-    mine, theirs = str(_results(trail, session="mine")), str(_results(trail, session="theirs"))
-    assert mine.count("vote-btn vote-down active") == 1
+    mine, theirs = str(_results(fragment, session="mine")), str(_results(fragment, session="theirs"))
+    assert mine.count("vote-btn vote-down active") == 1 and "aria-pressed='true'" in mine
     assert "active" not in theirs
 
 
@@ -202,20 +223,25 @@ def test_results_still_show_when_the_votes_cannot_be_read(app, monkeypatch) -> N
     def unusable(*_args) -> dict:
         raise RecommenderError("The feedback database votes.sqlite3 cannot be used: database is locked.")
 
-    trail, _, _ = on_upload(_payload(_photo()))
+    fragment, _, _ = on_upload(_payload(_photo()))
     monkeypatch.setattr(get_services().feedback, "current_votes", unusable)
-    assert "Top 5 of 5 products" in _text(_results(trail))
+    assert "5 of 5 products" in _text(_results(fragment))
 
 
-@pytest.mark.parametrize("entry, sentence", [
-    ({"kind": "upload", "ref": "x", "label": "Your photo"}, "please upload the photo again"),
-    ({"kind": "upload", "ref": "0" * 64, "label": "Your photo"}, "no longer kept on the server"),
-    ({"kind": "item", "ref": ["a list"], "label": "x"}, "start again with a new photo"),
-    ({"kind": "telepathy", "ref": "x"}, "start again with a new photo"),
-    ("not an entry", "start again with a new photo"),
+@pytest.mark.parametrize("fragment, sentence", [
+    ("#s=upload:" + "0" * 64, "no longer kept on the server"),
+    ("#s=upload:x", "please upload the photo again"),
+    ("#s=item:no-such-product", "no longer in the catalogue"),
 ])
-def test_a_tampered_trail_gets_a_sentence(app, entry, sentence) -> None:
-    assert sentence in _text(_results([entry]))
+def test_a_search_naming_what_is_gone_gets_a_sentence(app, fragment, sentence) -> None:
+    crumbs, chips, body, status = _results(fragment)
+    assert sentence in _text(body) and sentence in status
+
+
+@pytest.mark.parametrize("fragment", ["#s=telepathy:x", "#s=item:", "#n=abc&gender=", "%%%", "#" + "s=a" * 9000])
+def test_a_malformed_url_is_read_as_a_smaller_search(app, fragment) -> None:
+    _, _, body, _ = _results(fragment)
+    assert "Or start from a product" in _text(body)
 
 
 def test_filters_follow_the_catalogue(app) -> None:
@@ -235,10 +261,10 @@ def test_two_shoppers_at_once_get_their_own_results(demo_index_dir: Path, demo_c
     photos = [p.read_bytes() for p in sorted((demo_catalog_dir / "images").glob("*.jpg"))[:6]]
 
     def shop(data: bytes) -> list[str]:
-        with app.server.app_context():
-            trail, alert, _ = on_upload(_payload(data))
+        with app.server.test_request_context():
+            fragment, alert, _ = on_upload(_payload(data))
             assert alert is None
-            return [hit.id for hit in run_query(get_services(), trail[0], {})]
+            return _ids(fragment)
 
     alone = [shop(data) for data in photos]
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -266,8 +292,9 @@ def test_app_main_reports_a_missing_index_in_one_sentence(tmp_path: Path, capsys
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
     module = importlib.import_module("app")
     assert module.main(["--index", str(tmp_path / "nowhere")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: There is no index at") and "\n" not in err
+    # (Other tests' apps may still be loading their model in a background thread and log meanwhile.)
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: There is no index at")
 
 
 def _click_thumb_up(item_id: str) -> None:
@@ -282,36 +309,36 @@ def _click_thumb_up(item_id: str) -> None:
 def test_a_vote_is_stored_and_a_tampered_card_gets_a_sentence(app) -> None:
     index = get_services().engine.index
     query = index.ids[0]
-    entry = {"kind": "item", "ref": query, "label": "x"}
-    _results([entry], session="s1")  # shown to s1: these results can be voted on
-    hit = run_query(get_services(), entry, {})[1]
+    fragment = Search().followed(Step("item", query)).fragment()
+    _results(fragment, session="s1")  # shown to s1: these results can be voted on
+    hit = find(get_services(), Search.from_fragment(fragment)).hits[1]
     _click_thumb_up(hit.id)
-    state, up_class, _, message = on_vote(1, None, {"rank": hit.rank, "distance": hit.distance}, [entry], {}, "s1")
+    state, up_class, up_pressed, _, down_pressed, message = on_vote(
+        1, None, {"rank": hit.rank, "distance": hit.distance}, fragment)
     assert state["vote"] == 1 and message is None and "active" in up_class
+    assert (up_pressed, down_pressed) == ("true", "false")
     catalog = index.manifest.catalog.identity
-    assert get_services().feedback.current_votes(catalog, "s1", query) == {hit.id: 1}
+    assert get_services().feedback.current_votes(catalog, as_shopper("s1"), query) == {hit.id: 1}
     _click_thumb_up(hit.id)
-    *_, message = on_vote(1, None, {"rank": hit.rank}, [entry], {}, "s1")  # no distance
+    *_, message = on_vote(1, None, {"rank": hit.rank}, fragment)  # no distance
     assert message.startswith("Your vote was not saved: this result's data is damaged")
     for forged in ({"rank": hit.rank + 1, "distance": hit.distance}, {"rank": 10**30, "distance": 1e308},
                    {"rank": hit.rank, "distance": hit.distance * 2}):
         _click_thumb_up(hit.id)
-        *_, message = on_vote(1, None, forged, [entry], {}, "s1")
+        *_, message = on_vote(1, None, forged, fragment)
         assert message.startswith("Your vote was not saved: "), message
     _click_thumb_up(hit.id)
-    *_, message = on_vote(1, None, {"rank": hit.rank, "distance": hit.distance}, [entry], {}, "another session")
+    *_, message = on_vote(1, None, {"rank": hit.rank, "distance": hit.distance}, fragment, session="another")
     assert "not shown to you" in message
-    assert get_services().feedback.current_votes(catalog, "s1", query) == {hit.id: 1}
+    assert get_services().feedback.current_votes(catalog, as_shopper("s1"), query) == {hit.id: 1}
 
 
-def test_browse_spreads_the_start_page_over_the_matching_products(app) -> None:
+def test_the_start_page_spreads_over_the_matching_products(app) -> None:
     index = get_services().engine.index
-    everything = browse(index, {}, n=len(index) + 5)
+    everything = find(get_services(), Search(shown=100)).products
     assert [p.id for p in everything] == index.ids
-    picked = browse(index, {}, n=3)
-    assert len(picked) == 3 and len({p.id for p in picked}) == 3
     value = index.products[0].attributes["gender"]
-    some = browse(index, {"gender": [value]}, n=100)
+    some = find(get_services(), Search(filters={"gender": (value,)})).products
     assert some and all(p.attributes["gender"] == value for p in some)
     assert len(some) == sum(p.attributes.get("gender") == value for p in index.products)
 
@@ -322,8 +349,74 @@ def test_an_upload_is_decoded_once(app, monkeypatch) -> None:
 
     calls = []
     real = images._open
-    monkeypatch.setattr(images, "_open", lambda *args: calls.append(args) or real(*args))
-    trail, alert, _ = on_upload(_payload(_photo()))
+    monkeypatch.setattr(images, "_open", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
+    fragment, alert, _ = on_upload(_payload(_photo()))
     assert alert is None and len(calls) == 1
-    assert len(run_query(get_services(), trail[0], {})) == 5
+    assert len(_ids(fragment)) == 5
     assert len(calls) == 1  # re-ranking uses the kept vector: no decode, no embedding
+
+
+def test_option_counts_follow_the_other_filters_and_the_words(app) -> None:
+    from recommender.ui.query import facet_counts
+
+    services = get_services()
+    black = facet_counts(services, Search(filters={"colour": ("Black",)}))
+    assert black["colour"] == {"Black": 2, "Blue": 1, "Cream": 1, "Red": 1}  # its own filter does not count
+    assert black["gender"] == {"Women": 2} and black["category"] == {"Tops": 2}
+    assert facet_counts(services, Search(filters={"gender": ("Men",)}))["colour"] == {}  # every colour: none left
+    assert facet_counts(services, Search(text="linen"))["colour"] == {"Cream": 1}
+
+
+def test_controls_follow_the_url_and_write_it_back(app) -> None:
+    """The filters and the word box are set from the URL (load, Back, a chip) and a change in them
+    writes the URL; an option that would leave nothing is greyed out."""
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    from recommender.ui.search.actions import sync_controls
+
+    def triggered(prop_id: str, value) -> None:
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
+
+    fragment = "#s=item:1004&gender=Women&colour=Red"
+    triggered("search-url.hash", fragment)
+    drawn = sync_controls(fragment, {}, None)
+    assert drawn["hash"] is no_update and drawn["values"] == {"gender": ["Women"], "colour": ["Red"], "category": []}
+    greyed = {o["value"]: o["disabled"] for o in drawn["options"]["category"]}
+    assert greyed == {"Tops": False}
+    triggered("filter-colour.value", ["Red", "Blue"])
+    written = sync_controls(fragment, {"gender": ["Women"], "colour": ["Red", "Blue", 7], "category": None}, None)
+    assert Search.from_fragment(written["hash"]).filters == {"gender": ("Women",), "colour": ("Red", "Blue")}
+    triggered("text-search.value", "  linen  shirt ")
+    assert Search.from_fragment(sync_controls(fragment, {}, "  linen  shirt ")["hash"]).text == "linen shirt"
+
+
+def test_what_a_search_finds_for_each_kind_of_step(app) -> None:
+    """A refinement is Rocchio on the step before it; a product's region re-embeds that crop; words narrow."""
+    from recommender.images import open_image
+    from recommender.refine import rocchio
+    from recommender.regions import Box
+    from recommender.ui.query import step_query
+    from recommender.ui.state import liked_step
+
+    services = get_services()
+    index = services.engine.index
+    base = Step("item", "1004")
+    refined = (base, liked_step(["1005", "gone-from-catalogue"], ["1001"]))
+    vector, excluded = step_query(services, refined)
+    expected = rocchio(index.vector("1004"), index.vector("1005")[None], index.vector("1001")[None])
+    np.testing.assert_allclose(vector, expected, rtol=1e-6)
+    assert excluded == {"1004", "1005", "1001"}  # the query and the voted products are not shown again
+    hits = find(services, Search(trail=refined)).hits
+    assert {h.id for h in hits} == set(index.ids) - excluded
+
+    box = Box(0, 0.5, 1, 1)
+    framed, _ = step_query(services, (Step("item", "1004", box),))
+    crop = box.crop(open_image(index.product("1004").image))
+    np.testing.assert_allclose(framed, services.engine.embed_image(crop), rtol=1e-6)
+    assert not np.allclose(framed, index.vector("1004"))
+
+    narrowed = find(services, Search(trail=(base,), text="linen"))
+    assert [h.id for h in narrowed.hits] == ["café 7"] and narrowed.total == 1
+    alone = find(services, Search(text="black"))
+    assert [p.id for p in alone.products] == ["1005"] and alone.total == 1

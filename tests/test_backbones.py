@@ -16,7 +16,7 @@ from recommender.errors import RecommenderError, WeightsUnavailable
 from recommender.images import load_for_model
 from recommender.model_spec import ModelSpec
 from tests.conftest import SHARED_CLOTHING, TFLITE_V1, TFLITE_V2, require
-from tests.tflite_models import CHANNELS, CLASSES, SIZE, TinyTFLite, tiny_tflite  # noqa: F401 (a fixture)
+from tests.tflite_models import CHANNELS, CLASSES, SIZE, TinyTFLite
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from recommender.catalog import Catalog, CatalogError, Skipped, load_catalog
+from recommender.catalog import MAX_ID_CHARS, Catalog, CatalogError, Skipped, load_catalog
 from tests.conftest import SHARED_CLOTHING, SHARED_FASHION, require
 
 HEADER = "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName"
@@ -131,7 +131,7 @@ def test_plain_csv(tmp_path: Path) -> None:
             "d,pics/a.jpg,Green",
         ]) + "\n"  # fmt: skip
     )
-    catalog = load_catalog(root / "catalog.csv")
+    catalog = load_catalog(root / "catalog.csv", images_outside=True)
 
     assert catalog.layout == "csv"
     assert catalog.root == root.resolve()
@@ -147,7 +147,37 @@ def test_plain_csv(tmp_path: Path) -> None:
         Skipped("line 7", "malformed row"),
     ]
     # A folder holding one such CSV is the same catalogue (so a catalogue root can be reloaded).
-    assert load_catalog(root).fingerprint() == catalog.fingerprint()
+    assert load_catalog(root, images_outside=True).fingerprint() == catalog.fingerprint()
+
+
+def test_a_csv_names_images_outside_its_folder_only_when_the_merchant_allows_it(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    _image(root / "pics" / "in.jpg")
+    secret = _image(tmp_path / "server" / "secret.jpg")
+    (root / "pics" / "link.jpg").symlink_to(secret)  # inside by its name, outside in fact
+    (root / "catalog.csv").write_text("id,image\nin,pics/in.jpg\nup,../server/secret.jpg\n"
+                                      f"abs,{secret}\nlink,pics/link.jpg\ndots,pics/../pics/in.jpg\n")
+    catalog = load_catalog(root / "catalog.csv")
+    assert [p.id for p in catalog.products] == ["in", "dots"]
+    assert catalog.skipped == [Skipped(ref, "image outside the catalogue folder") for ref in ("up", "abs", "link")]
+    allowed = load_catalog(root / "catalog.csv", images_outside=True)
+    assert [p.id for p in allowed.products] == ["in", "up", "abs", "link", "dots"] and not allowed.skipped
+
+
+def test_ids_too_long_for_a_url_or_a_vote_are_skipped_in_every_layout(tmp_path: Path) -> None:
+    long_id = "x" * (MAX_ID_CHARS + 1)
+    shop = tmp_path / "shop"
+    _image(shop / "a.jpg")
+    (shop / "catalog.csv").write_text(f"id,image\nok,a.jpg\n{long_id},a.jpg\n{'y' * MAX_ID_CHARS},a.jpg\n")
+    catalog = load_catalog(shop / "catalog.csv")
+    assert [p.id for p in catalog.products] == ["ok", "y" * MAX_ID_CHARS]
+    assert catalog.skipped == [Skipped("x" * 40 + "…", "id too long")]
+    folders = tmp_path / "folders"
+    _image(folders / "dresses" / "short.jpg")
+    _image(folders / "dresses" / f"{'z' * 250}.jpg")  # "dresses/" + 250 characters: over the limit
+    catalog = load_catalog(folders)
+    assert [p.id for p in catalog.products] == ["dresses/short"]
+    assert [s.reason for s in catalog.skipped] == ["id too long"]
 
 
 def _error(path: Path | str) -> str:
@@ -226,3 +256,11 @@ def test_real_clothing_folders() -> None:
     assert catalog.layout == "folders"
     assert len({p.attributes["category"] for p in catalog.products}) == 10
     assert len(catalog) > 3000 and catalog.skipped == []
+
+
+def test_the_cli_lets_the_merchant_allow_images_outside_the_catalogue() -> None:
+    from recommender.cli import build_parser
+
+    for command in ("build", "evaluate"):
+        assert build_parser().parse_args([command, "--catalog", "x.csv", "--images-outside-catalog"]).images_outside_catalog
+        assert not build_parser().parse_args([command, "--catalog", "x.csv"]).images_outside_catalog

@@ -100,30 +100,48 @@ def test_an_offline_imagenet_index_fails_with_the_weights_sentence(built, loads)
         engine.query_image(Image.new("RGB", (8, 8)))
 
 
-def test_ensure_demo_index_builds_once_then_reuses(tmp_path: Path, loads, capsys: pytest.CaptureFixture) -> None:
-    settings = Settings(demo_catalog=tmp_path / "demo-catalog", demo_index=tmp_path / "demo-index",
-                        backbone="tiny", weights="imagenet")
+def test_ensure_demo_index_falls_back_to_the_shipped_extractor_then_reuses(
+    tmp_path: Path, loads, capsys: pytest.CaptureFixture
+) -> None:
+    from recommender.demo import write_demo_catalog
+
+    shipped = tmp_path / "models" / "shipped.tflite"
+    settings = Settings(demo_catalog=write_demo_catalog(tmp_path / "catalogue", n=12), demo_index=tmp_path / "index",
+                        demo_model=shipped, backbone="tiny", weights="imagenet")
     assert ensure_demo_index(settings) == settings.demo_index
-    assert loads == [("tiny", "imagenet"), ("tiny", "none")]
+    assert loads == [("tiny", "imagenet"), (str(shipped), str(shipped))]  # offline: the shipped model, not random
     notice = capsys.readouterr().err.splitlines()[0]  # then the build's own summary line
-    assert "cannot be downloaded" in notice and "random weights" in notice
+    assert "cannot be downloaded" in notice and "shipped" in notice and "random" not in notice
     # said in the app's terms: it is started without CLI flags, so the notice names the environment variables
     assert "RECOMMENDER_WEIGHTS=PATH.h5" in notice and "--weights" not in notice
-    assert (settings.demo_catalog / "styles.csv").exists()
     engine = Recommender.open(settings.demo_index)
-    assert len(engine.index) == 240 and engine.random_weights
+    assert len(engine.index) == 12 and not engine.random_weights
     manifest_time = (settings.demo_index / "manifest.json").stat().st_mtime_ns
 
     assert ensure_demo_index(settings) == settings.demo_index
     assert len(loads) == 2  # reused: no extractor loaded, nothing rebuilt
     assert (settings.demo_index / "manifest.json").stat().st_mtime_ns == manifest_time
 
-    rebuilt = Settings(demo_catalog=settings.demo_catalog, demo_index=settings.demo_index, backbone="other",
-                       weights="none")
-    ensure_demo_index(rebuilt)  # another backbone: rebuilt with it
+    random = Settings(demo_catalog=settings.demo_catalog, demo_index=settings.demo_index, demo_model=shipped,
+                      backbone="other", weights="none")
+    ensure_demo_index(random)  # random weights only when asked for: rebuilt with them, no fallback
     assert loads[-1] == ("other", "none")
     assert read_manifest(settings.demo_index).model == ModelSpec("other", "none")
-    assert np.isfinite(Recommender.open(settings.demo_index).index.vectors).all()
+    assert Recommender.open(settings.demo_index).random_weights
+
+
+def test_the_demo_catalogue_and_model_ship_with_the_repository() -> None:
+    from recommender.catalog import load_catalog
+    from recommender.settings import Settings as Defaults
+
+    defaults = Defaults()
+    catalog = load_catalog(defaults.demo_catalog)
+    assert len(catalog) == 691 and catalog.skipped == []
+    categories = {p.attributes["category"] for p in catalog.products}
+    assert {"Dress", "Pants", "Shoes", "T-Shirt"} <= categories and len(categories) == 16
+    assert "CC0" in (defaults.demo_catalog / "LICENSE").read_text()
+    assert defaults.demo_model.is_file() and defaults.demo_model.stat().st_size < 4 * 1024 * 1024
+    assert "Apache License" in (defaults.demo_model.parent / "LICENSE").read_text()
 
 
 def test_neighbour_tags_vote_by_closeness(built) -> None:

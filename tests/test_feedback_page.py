@@ -10,6 +10,7 @@ import pytest
 
 from recommender.catalog import Product
 from recommender.feedback import FeedbackStore, VoteEvent
+from tests.browser_checks import assert_accessible
 from tests.test_feedback import CATALOG, CatalogIndex
 
 PAGE_FILE = Path(__file__).resolve().parent.parent / "recommender" / "ui" / "pages" / "feedback.py"
@@ -32,9 +33,11 @@ def feedback_app(store: FeedbackStore, index: CatalogIndex):
     import dash
     from dash import html
 
+    from recommender.ui.app import INDEX_STRING
     from recommender.ui.services import install_services
 
-    app = dash.Dash(__name__, use_pages=True, pages_folder="")  # no CDN stylesheet: tests run offline
+    # no CDN stylesheet: tests run offline; the shop's page template (its language)
+    app = dash.Dash(__name__, use_pages=True, pages_folder="", index_string=INDEX_STRING)
     spec = importlib.util.spec_from_file_location("feedback_page_under_test", PAGE_FILE)
     page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(page)
@@ -56,21 +59,30 @@ def test_feedback_page_shows_empty_state_then_votes(dash_duo, tmp_path: Path, is
     dash_duo.start_server(feedback_app(store, index))
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/feedback")
     dash_duo.wait_for_contains_text("#feedback-empty", "No votes yet")
+    assert_accessible(dash_duo.driver, "feedback without votes")
 
-    for session, item, vote, rank in [("s1", "11", 1, 1), ("s2", "11", 1, 1), ("s2", "12", -1, 2)]:
+    votes = [("s1", "11", 1, 1), ("s2", "11", 1, 1), ("s2", "12", -1, 2), ("s3", "99", -1, 3), ("s1", "99", -1, 1)]
+    for session, item, vote, rank in votes:  # product 99 was voted on, then left the catalogue
         store.record_shown(session, CATALOG, "q", [(item, rank, 0.3)])
         store.record(VoteEvent(CATALOG, session, "upload", "q", {}, item, rank, 0.3, "resnet50", vote))
     dash_duo.find_element("#feedback-refresh").click()
 
-    dash_duo.wait_for_text_to_equal("#feedback-votes", "3")
-    dash_duo.wait_for_text_to_equal("#feedback-up-rate", "67%")
-    dash_duo.wait_for_text_to_equal("#feedback-sessions", "2")
+    dash_duo.wait_for_text_to_equal("#feedback-votes", "5")
+    dash_duo.wait_for_text_to_equal("#feedback-up-rate", "40%")
+    dash_duo.wait_for_text_to_equal("#feedback-sessions", "3")
     dash_duo.wait_for_contains_text("#feedback-liked", "Navy <script>Shirt</script>")  # the name as text
     dash_duo.wait_for_contains_text("#feedback-disliked", "Black Sneakers")
+    gone = dash_duo.find_element("#feedback-disliked .feedback-gone")  # no broken image for a removed product
+    assert gone.text == "No longer in the catalogue"
+    assert "99 (no longer in the catalogue)" in dash_duo.find_element("#feedback-disliked").text
+    assert len(dash_duo.find_elements("#feedback-disliked img")) == 1
     thumbs = [img.get_attribute("src") for img in dash_duo.find_elements("#feedback-liked img")]
     assert [src.removeprefix(dash_duo.server_url) for src in thumbs] == ["/thumbnail/11"]
     dash_duo.wait_for_element_by_css_selector(".js-plotly-plot")
     assert len(dash_duo.find_elements(".js-plotly-plot")) == 3
     titles = [title.text for title in dash_duo.find_elements(".gtitle")]
     assert "Thumbs-up rate by category" in titles, titles  # the page's word, not the column name articleType
+    spoken = [chart.get_attribute("aria-label") for chart in dash_duo.find_elements("[role=img]")]
+    assert any(text.startswith("Thumbs-up rate by category.") and "Shirts: 100%" in text for text in spoken), spoken
+    assert_accessible(dash_duo.driver, "feedback with votes")
     assert [entry for entry in dash_duo.get_logs() if "thumbnail" not in entry["message"]] == []

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
+import recommender.images as images
 from recommender.errors import ImageError
-from recommender.images import DEFAULT_MAX_BYTES, load_for_model, open_image
+from recommender.images import DEFAULT_MAX_BYTES, UPLOAD_MAX_PIXELS, load_for_model, open_image, open_upload, size_error
 
 
 def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
@@ -119,6 +120,77 @@ def test_huge_jpeg_is_decoded_and_resized(tmp_path: Path) -> None:
     assert array.shape == (299, 299, 3) and array.dtype == np.uint8
     # Whole-image resize, no crop: the red ramp still runs from the left edge to the right edge.
     assert array[:, 0, 0].mean() < 10 and array[:, -1, 0].mean() > 245
+
+
+def test_iphone_heic_photo_is_accepted() -> None:
+    """An HEIC file as an iPhone sends it (made here by pillow-heif's own encoder)."""
+    data = encode(gradient(64, 48), "HEIF", quality=90)
+    assert data[4:12] == b"ftypheic"
+    pixels = assert_rgb8(open_upload(data, max_bytes=DEFAULT_MAX_BYTES, longest=1024), (64, 48))
+    assert pixels[:, 0, 0].mean() < 40 and pixels[:, -1, 0].mean() > 215  # the red ramp survived the codec
+    assert load_for_model(data, (16, 16)).shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize("fmt, mode", [("JPEG", "RGB"), ("PNG", "RGB"), ("PNG", "P"), ("PNG", "I;16"), ("WEBP", "RGBA")])
+def test_a_large_picture_is_decoded_only_as_large_as_needed(fmt: str, mode: str) -> None:
+    """Uploads and thumbnails keep a longest side of at least `longest`, never the full size."""
+    source = gradient(4000, 3000) if mode != "I;16" else Image.new("I;16", (4000, 3000), 40000)
+    data = encode(source.convert(mode) if mode not in ("RGB", "I;16") else source, fmt)
+    picture = open_upload(data, max_bytes=50 * images.MIB, longest=1000)
+    assert picture.mode == "RGB" and 1000 <= max(picture.size) < 2000
+    assert abs(picture.width / picture.height - 4 / 3) < 0.01
+    full = open_image(data)
+    assert full.size == (4000, 3000)  # without `longest`, the full size
+    def coarse(image: Image.Image) -> np.ndarray:  # blocks average out palette dithering
+        return np.asarray(image.resize((40, 30), Image.Resampling.BOX), dtype=np.float32)
+
+    assert np.abs(coarse(picture) - coarse(full)).mean() < 6  # the same picture, smaller
+
+
+def test_uploads_have_a_lower_pixel_limit_than_catalogue_images() -> None:
+    side = int(UPLOAD_MAX_PIXELS**0.5) + 1
+    data = encode(Image.new("L", (side, side)), "PNG")  # a small file of more pixels than an upload may have
+    with pytest.raises(ImageError, match="more than 50 megapixels"):
+        open_upload(data, max_bytes=DEFAULT_MAX_BYTES, longest=1024)
+    assert 100 <= open_image(data, longest=100).width < 200  # a trusted catalogue file of that size still opens
+
+
+def test_large_decodes_take_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads decoding large pictures at once never hold two full-size decodes."""
+    import threading
+
+    monkeypatch.setattr(images, "LARGE_DECODE_BYTES", 100_000)
+    inside, most = [0], [0]
+    lock = threading.Lock()
+    real_reduce = images._reduce
+
+    def counting_reduce(image, box):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            return real_reduce(image, box)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(images, "_reduce", counting_reduce)
+    data = encode(gradient(400, 300), "PNG")  # 360,000 bytes of pixels: a "large" decode here
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            sizes = list(pool.map(lambda _: open_image(data, longest=100).size, range(30)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert sizes == [(100, 75)] * 30 and most[0] == 1
+
+
+@pytest.mark.parametrize("size", [-5, 0, "1e999", float("inf"), float("nan"), None, [1], True, 1024])
+def test_a_browser_reported_size_that_is_no_byte_count_gets_a_sentence(size: object) -> None:
+    message = str(size_error(size, 1024))
+    assert message == "The browser reported an impossible file size; please choose the photo again."
+    assert str(size_error(3 * 1024 * 1024, 1024 * 1024)) == "The file is 3 MB, more than the 1 MB limit for images."
 
 
 def test_load_for_model_size_is_height_width() -> None:

@@ -56,6 +56,21 @@ def test_cache_makes_a_small_jpeg_once_then_reuses_it(tmp_path: Path, monkeypatc
     assert cache.get(product) == path
 
 
+def test_a_huge_jpeg_is_decoded_at_a_reduced_scale_for_its_thumbnail(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import recommender.images as images
+
+    image = tmp_path / "huge.jpg"
+    Image.new("RGB", (6000, 4500), (20, 90, 200)).save(image, quality=80)
+    decoded = []
+    real = images._decoded_bytes
+    monkeypatch.setattr(images, "_decoded_bytes", lambda picture: decoded.append(picture.size) or real(picture))
+    path = ThumbnailCache(tmp_path / "cache", height=320).of_file(image)
+    assert decoded == [(750, 563)]  # 1/8 of each side: about 1/64 of the full decode's memory
+    with Image.open(path) as thumb:
+        assert thumb.size[1] == 320 and abs(thumb.size[0] - 427) <= 1
+
+
 def test_cache_key_follows_the_image_file(tmp_path: Path) -> None:
     cache = ThumbnailCache(tmp_path / "cache")
     product = _product(tmp_path)

@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--catalog", type=Path, required=True, metavar="DIR",
                         help="catalogue: Kaggle styles.csv + images/, one folder per category, or a CSV file")
+    add_outside_argument(parser)
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help=f"index folder to write (default: {EMBEDDINGS_DIR}/<catalogue name>-<model>)")
     add_model_arguments(parser)
@@ -41,6 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_ann_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
+
+
+def add_outside_argument(parser: argparse.ArgumentParser) -> None:
+    """--images-outside-catalog, as build and evaluate take it."""
+    parser.add_argument("--images-outside-catalog", action="store_true",
+                        help="let a CSV catalogue name images outside its own folder (../x.jpg, /srv/x.jpg); "
+                             "without it they are skipped, as the app would serve those files to anyone")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = ModelSpec.parse(args.backbone, args.weights)
     out = args.out or default_out(args.catalog, spec)
-    catalog = load_catalog(args.catalog)
+    catalog = load_catalog(args.catalog, images_outside=args.images_outside_catalog)
     if args.engine == "spark":
         from recommender.spark_build import build_index_spark
 

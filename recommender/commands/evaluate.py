@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from recommender.atomic import write_text_atomic
 from recommender.commands import positive_int
+from recommender.commands.build import add_outside_argument
 from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
 from recommender.model_spec import ModelSpec
 from recommender.settings import EMBEDDINGS_DIR
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add = parser.add_argument
     add("--catalog", type=Path, metavar="DIR",
         help="labelled catalogue (any layout); needed with --backbone, checked against --index")
+    add_outside_argument(parser)
     add("--index", type=Path, nargs="+", default=[], metavar="DIR", help="built index(es) of the catalogue")
     add("--backbone", nargs="+", default=[], metavar="NAME|PATH.tflite",
         help="backbone(s) to embed the catalogue with; the index is built once into --cache and reused")
@@ -66,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
     to_stdout = args.json == "-"
     log = sys.stderr if to_stdout else sys.stdout  # keep stdout pure JSON when it carries the JSON
 
-    catalog = load_catalog(args.catalog) if args.catalog else None
-    queries_catalog = load_catalog(args.queries) if args.queries else None
+    outside = args.images_outside_catalog
+    catalog = load_catalog(args.catalog, images_outside=outside) if args.catalog else None
+    queries_catalog = load_catalog(args.queries, images_outside=outside) if args.queries else None
     indexes = [Index.load(index_dir) for index_dir in args.index]
     if catalog is not None:
         for index in indexes:

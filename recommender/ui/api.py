@@ -25,6 +25,7 @@ from recommender.filters import parse_filter_items, unknown_values
 from recommender.images import MIB
 from recommender.index import Hit
 from recommender.tags import Tag
+from recommender.ui.guard import public_message
 from recommender.ui.routes import THUMBNAIL_ROUTE
 from recommender.ui.services import get_services
 
@@ -110,7 +111,7 @@ def _handle(exc: Exception) -> tuple[flask.Response, int]:
         log.error("API: the model cannot be loaded: %s", exc)
         return _error(503, "The image model is not available right now; please try again later.")
     if isinstance(exc, RecommenderError):
-        return _error(400, str(exc))
+        return _error(400, public_message(exc, "This request cannot be answered right now; please try again later."))
     raise exc
 
 

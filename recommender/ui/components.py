@@ -1,12 +1,13 @@
-"""Building blocks of the search page: filters, product cards, breadcrumb, notices.
+"""Building blocks of the search page: filters, chips, product cards, the trail, notices.
 
 Product data (names, attribute values) only ever goes into components as text children or
 attribute values, which React escapes: a product named "<script>" shows as those characters.
+Every control is named for a screen reader by what it does to which product or filter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
@@ -16,13 +17,14 @@ from recommender.catalog import Product
 from recommender.colours import colour_hex
 from recommender.index import Hit, Index
 from recommender.roles import FILTER_ROLES, ROLE_LABELS, Roles
+from recommender.tags import Tag
 from recommender.ui import ids
 from recommender.ui.routes import thumbnail_path, upload_path
-from recommender.ui.state import Entry
 
 __all__ = [
-    "thumbnail_url", "upload_url", "icon", "filter_dropdown", "product_card", "results_grid", "breadcrumb",
-    "random_weights_banner", "upload_prompt", "upload_preview",
+    "thumbnail_url", "upload_url", "icon", "swatch", "filter_dropdown", "filter_options", "product_card",
+    "results_grid", "breadcrumb", "tag_chips", "kept_row", "random_weights_banner", "upload_prompt",
+    "upload_preview", "vote_class", "vote_label",
 ]  # fmt: skip
 
 MULTI_COLOURS = {"Multi"}  # drawn as a rainbow swatch rather than one grey
@@ -50,22 +52,21 @@ def swatch(value: str) -> html.Span:
     return html.Span(className="swatch", style={"backgroundColor": hex_code})
 
 
-def filter_dropdown(role: str, attribute: str | None, index: Index) -> html.Div:
-    """A multi-select for one filter, empty meaning "any"; hidden when the catalogue lacks it."""
+# ---------------------------------------------------------------- filters
+
+
+def filter_dropdown(role: str, attribute: str | None) -> html.Div:
+    """A multi-select for one filter, empty meaning "any"; hidden when the catalogue lacks it.
+
+    Its options come from `filter_options`, redrawn for every search so their counts are honest.
+    """
     label = ROLE_LABELS[role]
-    options: list[dict[str, object]] = []
-    if attribute:
-        for value, count in index.attribute_values(attribute).items():
-            parts = [swatch(value)] if role == "colour" else []
-            parts += [html.Span(value, className="option-name"), html.Span(f"{count:,}", className="option-count")]
-            options.append({"label": html.Span(parts, className="filter-option"), "value": value, "search": value})
     return html.Div(
         [
-            html.Label(label, htmlFor=ids.filter_id(role), className="filter-label"),
+            html.Label(label, htmlFor=ids.filter_id(role), className="filter-label", id=ids.filter_label(role)),
             dcc.Dropdown(
                 id=ids.filter_id(role),
-                options=options,
-                value=[],
+                options=[],
                 multi=True,
                 placeholder=f"Any {label.lower()}",
                 className=f"filter-dropdown filter-{role}",
@@ -77,8 +78,75 @@ def filter_dropdown(role: str, attribute: str | None, index: Index) -> html.Div:
     )
 
 
-def _tag(text: str, kind: str, leading: html.Span | None = None) -> html.Span:
-    return html.Span([leading, text] if leading else text, className=f"tag tag-{kind}", title=text)
+def filter_options(role: str, counts: Mapping[str, int], everywhere: Mapping[str, int],
+                   chosen: Sequence[str]) -> list[dict[str, object]]:
+    """Options of one filter: every value of the catalogue (`everywhere`), each with the number of
+    products it would leave with the other filters (`counts`); a value that would leave none is
+    greyed out and cannot be picked, unless it is already chosen (so it can be removed)."""
+    options = []
+    for value in list(everywhere) + [v for v in chosen if v not in everywhere]:
+        count = counts.get(value, 0)
+        parts = [swatch(value)] if role == "colour" else []
+        parts += [html.Span(value, className="option-name"), html.Span(f"{count:,}", className="option-count")]
+        options.append({"label": html.Span(parts, className="filter-option"), "value": value, "search": value,
+                        "disabled": count == 0 and value not in chosen})
+    return options
+
+
+def _chip(text: Sequence[object], chip_id: dict[str, str], label: str, pressed: bool | None = None,
+          extra: str = "") -> html.Button:
+    attributes = {"aria-label": label}
+    if pressed is not None:
+        attributes["aria-pressed"] = "true" if pressed else "false"
+    return html.Button(list(text), id=chip_id, n_clicks=0, className=f"chip {extra}".strip(), title=label,
+                       **attributes)
+
+
+def tag_chips(tags: Sequence[Tag], filters: Mapping[str, Sequence[str]], auto: Sequence[str]) -> html.Div | None:
+    """"Looks like: Dress · Black · Women": each tag a toggle that applies or removes it as a filter;
+    a tag the page applied by itself says so and is undone with one click."""
+    chips: list[object] = []
+    for tag in sorted(tags, key=lambda t: FILTER_ROLES.index(t.role)):
+        role_label = ROLE_LABELS[tag.role].lower()
+        applied = tag.value in filters.get(tag.role, ())
+        lead = [swatch(tag.value)] if tag.role == "colour" else []
+        if chips:
+            chips.append(html.Span("·", className="chip-sep", **{"aria-hidden": "true"}))
+        if tag.role in auto and applied:
+            chips.append(_chip([*lead, tag.value, html.Span(" · applied automatically", className="chip-note"),
+                                html.Span("×", className="chip-x", **{"aria-hidden": "true"})],
+                               ids.chip(ids.AUTO_UNDO, tag.role, tag.value),
+                               f"{ROLE_LABELS[tag.role]} {tag.value} was applied automatically: remove it",
+                               extra="chip-auto"))
+            continue
+        label = f"{'Remove' if applied else 'Show only'} {role_label} {tag.value}"
+        chips.append(_chip([*lead, tag.value], ids.chip(ids.TAG_CHIP, tag.role, tag.value), label, applied,
+                           extra="chip-on" if applied else ""))
+    if not chips:
+        return None
+    return html.Div([html.Span("Looks like:", className="chips-title"), *chips], className="chip-row tag-row",
+                    id=ids.TAG_ROW, role="group", **{"aria-label": "What your query looks like; click to filter"})
+
+
+def kept_row(filters: Mapping[str, Sequence[str]], auto: Sequence[str]) -> html.Div | None:
+    """The filters carried over from the last search, each removable, and one click to clear them."""
+    chips = [
+        _chip([f"{ROLE_LABELS[role]}: {value}", html.Span("×", className="chip-x", **{"aria-hidden": "true"})],
+              ids.chip(ids.KEPT_CHIP, role, value), f"Remove the {ROLE_LABELS[role].lower()} filter {value}",
+              extra="chip-kept")
+        for role in FILTER_ROLES if role not in auto for value in filters.get(role, ())
+    ]
+    if not chips:
+        return None
+    return html.Div(
+        [html.Span("Kept from your last search:", className="chips-title"), *chips,
+         html.Button("Clear these", id=ids.KEPT_CLEAR, n_clicks=0, className="link-btn")],
+        className="chip-row kept-row", id=ids.KEPT_ROW, role="group",
+        **{"aria-label": "Filters kept from your last search"},
+    )
+
+
+# ---------------------------------------------------------------- product cards
 
 
 def _tags(product: Product, roles: Roles) -> html.Div:
@@ -87,19 +155,23 @@ def _tags(product: Product, roles: Roles) -> html.Div:
         attribute = roles.attribute(role)
         value = product.attributes.get(attribute) if attribute else None
         if value:
-            tags.append(_tag(value, role, swatch(value) if role == "colour" else None))
+            lead = [swatch(value)] if role == "colour" else []
+            tags.append(html.Span([*lead, value], className=f"tag tag-{role}", title=value))
     return html.Div(tags, className="product-tags")
 
 
-def _vote_button(product_id: str, direction: str, active: bool) -> html.Button:
-    label = "I like this" if direction == "up" else "Not for me"
+def vote_label(direction: str, name: str) -> str:
+    return f"I like {name}" if direction == "up" else f"{name} is not for me"
+
+
+def _vote_button(product: Product, direction: str, active: bool) -> html.Button:
     return html.Button(
         icon(f"thumbs-{direction}"),
-        id=ids.product(ids.VOTE_UP if direction == "up" else ids.VOTE_DOWN, product_id),
+        id=ids.product(ids.VOTE_UP if direction == "up" else ids.VOTE_DOWN, product.id),
         n_clicks=0,
         className=vote_class(direction, active),
-        title=label,
-        **{"aria-label": label},
+        title="I like this" if direction == "up" else "Not for me",
+        **{"aria-label": vote_label(direction, product.name), "aria-pressed": "true" if active else "false"},
     )
 
 
@@ -107,75 +179,43 @@ def vote_class(direction: str, active: bool) -> str:
     return f"vote-btn vote-{direction}" + (" active" if active else "")
 
 
-def product_card(
-    product: Product,
-    roles: Roles,
-    hit: Hit | None = None,
-    similarity: float | None = None,
-    vote: int = 0,
-) -> html.Article:
-    """One product: image (click for more like it), name, tags and, for a result, rank, match and votes."""
+def product_card(product: Product, roles: Roles, position: int, hit: Hit | None = None,
+                 similarity: float | None = None, vote: int = 0) -> html.Article:
+    """One product: image (click for more like it), name (tap to read it whole), tags and, for a
+    result, rank, match and votes. `position` (1-based) lets focus land on a card after "Show more"."""
     badges = []
     if hit is not None:
         badges.append(html.Span(f"#{hit.rank}", className="rank-badge", title=f"Rank {hit.rank}"))
         if similarity is not None:
-            badges.append(
-                html.Span(
-                    f"{similarity:.0%} match",
-                    className="match-badge",
-                    title=f"Similarity {similarity:.0%}: 100% is identical, 50% as far apart as two random "
-                    f"products of the catalogue (Euclidean distance {hit.distance:.3g})",
-                )
-            )
+            badges.append(html.Span(
+                f"{similarity:.0%} match", className="match-badge",
+                title=f"Similarity {similarity:.0%}: 100% is identical, 50% as far apart as two random "
+                      f"products of the catalogue (Euclidean distance {hit.distance:.3g})"))
     actions = []
     if hit is not None:
-        actions.append(
-            html.Div(
-                [
-                    html.Span("Good match?", className="vote-label"),
-                    html.Div(
-                        [_vote_button(product.id, "up", vote == 1), _vote_button(product.id, "down", vote == -1)],
-                        className="vote-group",
-                        role="group",
-                        **{"aria-label": "Rate this result"},
-                    ),
-                ],
-                className="vote-row",
-            )
-        )
-    actions.append(
-        html.Button(
-            [icon("images"), html.Span("More like this")],
-            id=ids.product(ids.MORE, product.id),
-            n_clicks=0,
-            className="more-btn",
-        )
-    )
+        actions.append(html.Div(
+            [html.Span("Good match?", className="vote-label"),
+             html.Div([_vote_button(product, "up", vote == 1), _vote_button(product, "down", vote == -1)],
+                      className="vote-group", role="group", **{"aria-label": f"Rate {product.name}"})],
+            className="vote-row"))
+    actions.append(html.Button([icon("images"), html.Span("More like this")], id=ids.product(ids.MORE, product.id),
+                               n_clicks=0, className="more-btn", **{"aria-label": f"More like {product.name}"}))
     body = [
-        html.H3(product.name, className="product-name", title=product.name),
+        # focusable, so a tap (or Tab) unfolds a name cut to two lines: see .product-name:focus
+        html.H3(product.name, className="product-name", title=product.name, tabIndex=0),
         _tags(product, roles),
         html.Div(actions, className="product-actions"),
     ]
     if hit is not None:
-        body += [
-            html.Div(id=ids.product(ids.VOTE_MSG, product.id), className="vote-msg"),
-            dcc.Store(
-                id=ids.product(ids.VOTE_STATE, product.id),
-                data={"vote": vote, "rank": hit.rank, "distance": hit.distance},
-            ),
-        ]
+        body += [html.Div(id=ids.product(ids.VOTE_MSG, product.id), className="vote-msg", role="alert"),
+                 dcc.Store(id=ids.product(ids.VOTE_STATE, product.id),
+                           data={"vote": vote, "rank": hit.rank, "distance": hit.distance})]
     return html.Article(
-        [
-            html.Div(
-                [html.Img(src=thumbnail_url(product.id), alt=product.name), *badges],
-                id=ids.product(ids.MORE_IMAGE, product.id),
-                n_clicks=0,
-                className="product-media",
-                title="Show more like this",  # keyboard users have the "More like this" button
-            ),
-            html.Div(body, className="product-body"),
-        ],
-        className="product-card",
+        [html.Div([html.Img(src=thumbnail_url(product.id), alt=product.name), *badges],
+                  id=ids.product(ids.MORE_IMAGE, product.id), n_clicks=0, className="product-media",
+                  title="Show more like this"),  # keyboard users have the "More like this" button
+         html.Div(body, className="product-body")],
+        className="product-card", id=ids.card(position), tabIndex=-1,
     )
 
 
@@ -183,25 +223,23 @@ def results_grid(cards: Sequence[html.Article]) -> html.Div:
     return html.Div(cards, className="results-grid", id=ids.RESULTS_GRID)
 
 
-def breadcrumb(trail: Sequence[Entry]) -> html.Nav | None:
-    """The queries so far; every step but the current one is a button that goes back to it."""
-    if not trail:
+def breadcrumb(steps: Sequence[tuple[str, str]]) -> html.Nav | None:
+    """The queries so far as (label, image URL); every step but the current one goes back to it."""
+    if len(steps) < 2:
         return None
-    steps = []
-    for i, entry in enumerate(trail):
-        current = i == len(trail) - 1
-        image = upload_url(entry["ref"]) if entry["kind"] == "upload" else thumbnail_url(entry["ref"])
-        content = [html.Img(src=image, alt="", className="crumb-thumb"), html.Span(entry["label"], className="crumb-label")]
-        if current:
-            steps.append(html.Span(content, className="crumb crumb-current", **{"aria-current": "step"}))
+    items = []
+    for i, (label, image) in enumerate(steps):
+        content = [html.Img(src=image, alt="", className="crumb-thumb"), html.Span(label, className="crumb-label")]
+        if i == len(steps) - 1:
+            items.append(html.Span(content, className="crumb crumb-current", **{"aria-current": "step"}))
         else:
-            steps.append(
-                html.Button(content, id=ids.crumb(i), n_clicks=0, className="crumb",
-                            title=f"Back to {entry['label']}")
-            )
-        if not current:
-            steps.append(html.Span("›", className="crumb-sep", **{"aria-hidden": "true"}))
-    return html.Nav(steps, className="crumbs", id=ids.CRUMBS, **{"aria-label": "Your search path"})
+            items.append(html.Button(content, id=ids.crumb(i), n_clicks=0, className="crumb",
+                                     title=f"Back to {label}", **{"aria-label": f"Back to {label}"}))
+            items.append(html.Span("›", className="crumb-sep", **{"aria-hidden": "true"}))
+    return html.Nav(items, className="crumbs", id=ids.CRUMBS, **{"aria-label": "Your search path"})
+
+
+# ---------------------------------------------------------------- upload and notices
 
 
 def random_weights_banner(index: Index) -> dbc.Alert:
@@ -209,25 +247,15 @@ def random_weights_banner(index: Index) -> dbc.Alert:
     return dbc.Alert(
         [
             html.Strong("Demo mode: the ranking is not meaningful."),
-            html.P(
-                [
-                    f"This catalogue was indexed by {index.model.backbone} with random weights, as happens "
-                    "when pretrained ImageNet weights cannot be downloaded. For real recommendations, rebuild "
-                    "the index with a local weights file (",
-                    html.Code("--weights resnet50.h5"),
-                    ") or a TFLite extractor (",
-                    html.Code("--backbone PATH.tflite"),
-                    "), then serve it:",
-                ]
-            ),
-            html.Pre(
-                "python -m recommender build --catalog DIR --out INDEX --backbone PATH.tflite\n"
-                "python app.py --index INDEX"
-            ),
+            html.P([
+                f"This catalogue was indexed by {index.model.backbone} with random weights, as asked for "
+                "(RECOMMENDER_WEIGHTS=none). For real recommendations, rebuild the index with ImageNet weights, "
+                "a local weights file (", html.Code("--weights resnet50.h5"), ") or a TFLite extractor (",
+                html.Code("--backbone PATH.tflite"), "), then serve it:"]),
+            html.Pre("python -m recommender build --catalog DIR --out INDEX --backbone PATH.tflite\n"
+                     "python app.py --index INDEX"),
         ],
-        color="warning",
-        className="weights-banner",
-        id=ids.WEIGHTS_BANNER,
+        color="warning", className="weights-banner", id=ids.WEIGHTS_BANNER,
         dismissable=True,  # on a phone it fills the first screen: once read, it can go
     )
 
@@ -237,19 +265,13 @@ def upload_prompt() -> html.Div:
         [
             icon("cloud-arrow-up", "upload-icon"),
             html.Div("Upload a photo", className="upload-title"),
-            html.Div(["Drag it here or ", html.Span("click to browse", className="upload-link")],
+            html.Div(["Drag it here or ", html.Span("choose a file", className="upload-link")],
                      className="upload-sub"),
-            html.Div("JPEG, PNG or WebP", className="upload-hint"),
+            html.Div("JPEG, PNG, WebP or iPhone HEIC", className="upload-hint"),
         ],
         className="upload-prompt",
     )
 
 
-def upload_preview(entry: Entry) -> html.Div:
-    return html.Div(
-        [
-            html.Img(src=upload_url(entry["ref"]), alt="Your photo", className="upload-preview-img"),
-            html.Div([icon("camera"), "Drop another photo or click to replace"], className="upload-replace"),
-        ],
-        className="upload-preview",
-    )
+def upload_preview() -> html.Div:
+    return html.Div([icon("camera"), "Drop another photo or click to replace"], className="upload-replace")

@@ -1,25 +1,44 @@
 """Component ids of the pages, in one place: layouts, callbacks, browser scripts and tests share them.
 
-Plain ids are strings; ids of components repeated per product or per step are pattern-matching
-dicts built by the functions below (their "type" names the kind of component).
+Plain ids are strings; ids of components repeated per product, per chip or per step are
+pattern-matching dicts built by the functions below (their "type" names the kind of component).
 """
 
 from __future__ import annotations
 
+# shell
+MAIN = "main-content"  # target of the skip link
+
 # search page
-SESSION = "session-id"
-TRAIL = "trail"
+URL = "search-url"  # its fragment holds the whole search (see ui.state)
 UPLOAD = "upload"
+UPLOAD_CAMERA = "upload-camera"  # phones: take a photo with the camera
 UPLOAD_INNER = "upload-inner"
 UPLOAD_PAYLOAD = "upload-payload"
 UPLOAD_LIMIT = "upload-limit"
 UPLOAD_ALERT = "upload-alert"
+QUERY_PANEL = "query-panel"
+QUERY_SHOWN = "query-shown"  # which query's picture the panel shows (redrawn only when it changes)
+REGION_GRAPH = "region-graph"
+REGION_RESET = "region-reset"
+REGION_NOTE = "region-note"
+TEXT = "text-search"
+CLEAR_ALL = "clear-all"
 CRUMBS_AREA = "crumbs-area"
 CRUMBS = "crumbs"
+CHIPS_AREA = "chips-area"
+TAG_ROW = "tag-row"
+KEPT_ROW = "kept-row"
+KEPT_CLEAR = "kept-clear"
 RESULTS_AREA = "results-area"
 RESULTS_TITLE = "results-title"
+RESULTS_COUNT = "results-count"
 RESULTS_GRID = "results-grid"
-SCROLL_ANCHOR = "scroll-anchor"
+SHOW_MORE = "show-more"
+REFINE = "refine"
+STATUS = "results-status"  # aria-live: results changed
+FOCUS = "focus-request"  # where focus goes once the next results are drawn
+RESULTS_DRAWN = "results-drawn"  # set once the first results are drawn (no scrolling before)
 WEIGHTS_BANNER = "weights-banner"
 
 # feedback page
@@ -38,6 +57,9 @@ VOTE_UP = "vote-up"
 VOTE_DOWN = "vote-down"
 VOTE_MSG = "vote-msg"
 VOTE_STATE = "vote-state"
+TAG_CHIP = "tag-chip"  # "Looks like" tag: toggles its filter
+AUTO_UNDO = "auto-undo"  # an automatically applied tag: removes it
+KEPT_CHIP = "kept-chip"  # a filter kept from the last search: removes it
 
 
 def filter_id(role: str) -> str:
@@ -45,10 +67,24 @@ def filter_id(role: str) -> str:
     return f"filter-{role}"
 
 
+def filter_label(role: str) -> str:
+    return f"filter-{role}-label"
+
+
 def product(kind: str, product_id: str) -> dict[str, str]:
     """A per-product component (MORE, MORE_IMAGE, VOTE_*) of the card of `product_id`."""
     return {"type": kind, "id": product_id}
 
 
+def chip(kind: str, role: str, value: str) -> dict[str, str]:
+    """A chip (TAG_CHIP, AUTO_UNDO, KEPT_CHIP) for one value of one filter role."""
+    return {"type": kind, "role": role, "value": value}
+
+
 def crumb(step: int) -> dict[str, object]:
     return {"type": CRUMB, "index": step}
+
+
+def card(position: int) -> str:
+    """The result card at this 1-based position (focus goes to the first new one after "Show more")."""
+    return f"card-{position}"

@@ -1,6 +1,6 @@
 """The process-wide objects the app's pages and API share: settings, engine, votes, thumbnails, uploads.
 
-A shopper's search lives in the browser as small references (`dcc.Store`, see `ui.state`); these
+A shopper's search lives in the browser's URL as small references (see `ui.state`); these
 objects are shared, and each is safe to use from the server's threads: the index is read-only,
 the engine loads its model once under a lock, the feedback store opens a connection per call, and
 the upload store writes each file atomically. They hang on the Flask app (`server.extensions`),
@@ -20,10 +20,11 @@ import numpy as np
 from recommender.demo_index import ensure_demo_index
 from recommender.engine import Recommender
 from recommender.feedback import FeedbackStore
-from recommender.images import open_image
+from recommender.images import open_upload
 from recommender.settings import Settings
+from recommender.text_search import TextIndex
 from recommender.thumbnails import ThumbnailCache
-from recommender.uploads import UploadStore
+from recommender.uploads import STORED_SIDE, UploadStore
 
 __all__ = ["Services", "create_services", "start_warm_up", "install_services", "get_services"]
 
@@ -45,10 +46,17 @@ class Services:
     def add_upload(self, data: bytes) -> str:
         """Validate and decode an uploaded photo (once), keep it with its vector; return its reference.
 
-        A bad file gets its one-sentence ImageError before the model is touched.
+        A bad file gets its one-sentence ImageError before the model is touched; a large one is
+        decoded straight to the size kept on the server (see `recommender.images.open_upload`).
         """
-        image = open_image(data, max_bytes=self.settings.max_upload_bytes)
+        image = open_upload(data, max_bytes=self.settings.max_upload_bytes, longest=STORED_SIDE)
         return self.uploads.add(data, image, self.engine.embed_image)
+
+    @cached_property
+    def text_index(self) -> TextIndex:
+        """TF-IDF over the products' names, built on the first text search (a second or two for 44k)."""
+        index = self.engine.index
+        return TextIndex.of_products(index.products, index.roles.name)
 
     @cached_property
     def typical_distance(self) -> float | None:

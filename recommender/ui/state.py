@@ -1,90 +1,214 @@
-"""What one shopper's search is, as small JSON the browser keeps, and how to run it.
+"""A shopper's search, as the page's URL holds it: what is searched, how it is narrowed, the trail.
 
-A search is a trail of queries (the photo, then each "more like this" product); the last one is
-current. Each entry is a small dict stored in a `dcc.Store`:
-  upload: {"kind": "upload", "ref": SHA-256 of the photo's bytes, "label": "Your photo"}
-  item:   {"kind": "item", "ref": catalogue id, "label": product name}
-The photo and its vector stay on the server (`recommender.uploads`), so re-ranking after a filter
-change or a step back needs neither the bytes nor a new embedding. Entries come back from the
-browser, which may have altered them: `run_query` checks them.
+The URL's fragment is the whole state (`#s=upload:<sha256>&s=item:15970&colour=Black&n=20`), so
+Back and Forward walk the trail, a reload restores the page and a link can be shared. It is read
+with `Search.from_fragment`, which accepts anything a browser sends and keeps only what is
+well-formed (a hand-edited or forged link gives a smaller search, never an error), and written with
+`Search.fragment`. Every shopper action is a pure method returning the next search.
+
+A step of the trail is a photo kept on the server (`upload`, its SHA-256), a catalogue product
+(`item`, its id), or a refinement by the shopper's votes (`liked`: the products liked and disliked
+in the step before it). An upload or item step may be narrowed to a region of its picture.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
-import numpy as np
+from recommender.regions import Box
+from recommender.roles import FILTER_ROLES
+from recommender.text_search import MAX_QUERY_CHARS
 
-from recommender.catalog import Product
-from recommender.errors import ImageError, RecommenderError
-from recommender.images import MIB
-from recommender.index import Hit, Index
-from recommender.roles import Roles
-from recommender.ui.services import Services
+__all__ = ["Step", "Search", "RESULTS", "MAX_RESULTS", "MAX_TRAIL", "MAX_VOTED"]
 
-__all__ = [
-    "RESULTS", "MAX_TRAIL", "Entry", "selected_filters", "decode_upload", "too_large", "upload_entry",
-    "item_entry", "run_query", "browse",
-]  # fmt: skip
-
-Entry = dict[str, Any]
-
-RESULTS = 10  # products shown per query
-MAX_TRAIL = 12  # queries kept in the breadcrumb; older ones drop off the front
+RESULTS = 10  # products shown per query, and added by "Show more"
+MAX_RESULTS = 100
+MAX_TRAIL = 12  # queries kept in the trail; older ones drop off the front
+MAX_VOTED = 40  # products a refinement step may name
+MAX_VALUES = 50  # values of one filter
+MAX_TEXT = 200  # longest id or filter value read from a URL
+STEP_KINDS = ("upload", "item", "liked")
 
 
-def selected_filters(roles: Roles, values: Mapping[str, Sequence[str] | None]) -> dict[str, list[str]]:
-    """Role -> chosen values (from the page) as attribute -> values, leaving out "any" and absent roles."""
-    chosen: dict[str, list[str]] = {}
-    for role, attribute in roles.filters():
-        picked = values.get(role) or []
-        if attribute and isinstance(picked, list) and picked:
-            chosen[attribute] = [str(v) for v in picked]
-    return chosen
+@dataclass(frozen=True)
+class Step:
+    kind: str  # "upload" | "item" | "liked"
+    ref: str  # the photo's SHA-256, a product id, or for "liked" the voted ids (see `liked_step`)
+    region: Box | None = None
+
+    def token(self) -> str:
+        """The step as one URL value: `kind:ref`, then `@left,top,right,bottom` for a region."""
+        return f"{self.kind}:{self.ref}" + (f"@{self.region.key()}" if self.region else "")
+
+    @classmethod
+    def parse(cls, token: object) -> "Step | None":
+        if not isinstance(token, str):
+            return None
+        kind, sep, rest = token.partition(":")
+        if not sep or kind not in STEP_KINDS:
+            return None
+        region = None
+        head, at, tail = rest.rpartition("@")
+        if at and kind != "liked" and (box := Box.parse(tail)) is not None:
+            rest, region = head, box
+        if not rest or len(rest) > MAX_TEXT * (MAX_VOTED if kind == "liked" else 1):
+            return None
+        if kind == "liked" and voted_ids(rest) is None:
+            return None
+        return cls(kind, rest, region)
+
+    def voted(self) -> tuple[list[str], list[str]]:
+        """A "liked" step's (liked ids, disliked ids)."""
+        return voted_ids(self.ref) or ([], [])
 
 
-def decode_upload(contents: str) -> bytes:
-    """The bytes of a `dcc.Upload` data URL ("data:<type>;base64,<data>")."""
-    _, sep, payload = contents.partition(",")
-    if not sep:
-        raise ImageError("The upload did not arrive complete; please try again.")
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise ImageError("The upload did not arrive complete; please try again.") from None
+def liked_step(liked: Sequence[str], disliked: Sequence[str]) -> Step:
+    """The refinement step of these votes: `+id,-id,...` with each id quoted (ids may hold anything)."""
+    parts = [f"+{quote(i, safe='')}" for i in liked] + [f"-{quote(i, safe='')}" for i in disliked]
+    return Step("liked", ",".join(parts[:MAX_VOTED]))
 
 
-def too_large(size: int, limit: int) -> ImageError:
-    """The error for an upload the browser measured and held back (same wording as the server's check)."""
-    return ImageError(f"The file is {size / MIB:.1f} MB, more than the {limit / MIB:.1f} MB limit for images."
-                      .replace(".0 MB", " MB"))
+def voted_ids(ref: str) -> tuple[list[str], list[str]] | None:
+    liked: list[str] = []
+    disliked: list[str] = []
+    for part in ref.split(","):
+        if len(part) < 2 or part[0] not in "+-":
+            return None
+        (liked if part[0] == "+" else disliked).append(unquote(part[1:]))
+    return (liked, disliked) if liked and len(liked) + len(disliked) <= MAX_VOTED else None
 
 
-def upload_entry(services: Services, data: bytes) -> Entry:
-    """Check an uploaded photo, keep it with its vector on the server, make it the root of a new trail."""
-    return {"kind": "upload", "ref": services.add_upload(data), "label": "Your photo"}
+@dataclass(frozen=True)
+class Search:
+    trail: tuple[Step, ...] = ()
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # role -> chosen values (OR)
+    text: str = ""  # words to find in product names
+    shown: int = RESULTS
+    kept: bool = False  # the filters were carried over from the previous photo
+    auto: tuple[str, ...] = ()  # roles whose filter the page applied by itself (undoable)
 
+    # ------------------------------------------------------------ the URL
 
-def item_entry(product: Product) -> Entry:
-    return {"kind": "item", "ref": product.id, "label": product.name}
+    def fragment(self) -> str:
+        """`#...` for the browser's address bar; "" for an empty search (the start page)."""
+        pairs: list[tuple[str, str]] = [("s", step.token()) for step in self.trail]
+        pairs += [(role, value) for role in FILTER_ROLES for value in self.filters.get(role, ())]
+        if self.text:
+            pairs.append(("text", self.text))
+        if self.shown != RESULTS:
+            pairs.append(("n", str(self.shown)))
+        if self.kept:
+            pairs.append(("kept", "1"))
+        pairs += [("auto", role) for role in self.auto]
+        return "#" + urlencode(pairs, safe=":@,", quote_via=quote) if pairs else ""
 
+    @classmethod
+    def from_fragment(cls, fragment: object) -> "Search":
+        """The search a URL fragment describes; whatever is malformed in it is left out."""
+        if not isinstance(fragment, str) or len(fragment) > 64_000:
+            return cls()
+        params = parse_qs(fragment.removeprefix("#"), keep_blank_values=False, max_num_fields=600)
+        trail = tuple(step for step in map(Step.parse, params.get("s", [])) if step)[-MAX_TRAIL:]
+        while trail and trail[0].kind == "liked":  # a refinement needs the step it refines
+            trail = trail[1:]
+        filters = {}
+        for role in FILTER_ROLES:
+            values = tuple(dict.fromkeys(v for v in params.get(role, []) if 0 < len(v) <= MAX_TEXT))[:MAX_VALUES]
+            if values:
+                filters[role] = values
+        shown = params.get("n", [""])[-1]
+        shown = int(shown) if shown.isdigit() else RESULTS
+        return cls(
+            trail=trail,
+            filters=filters,
+            text=" ".join(params.get("text", [""])[-1].split())[:MAX_QUERY_CHARS],
+            shown=min(max(RESULTS, shown - shown % RESULTS), MAX_RESULTS),
+            kept=params.get("kept", [""])[-1] == "1" and bool(filters),
+            auto=tuple(r for r in dict.fromkeys(params.get("auto", [])) if r in filters),
+        )
 
-def run_query(services: Services, entry: Entry, filters: Mapping[str, Sequence[str]], k: int = RESULTS) -> list[Hit]:
-    """The current query's nearest products that pass the filters."""
-    kind, ref = (entry.get("kind"), entry.get("ref")) if isinstance(entry, dict) else (None, None)
-    if kind == "upload":
-        return services.engine.query_vector(services.uploads.vector(ref), k, filters)
-    if kind == "item" and isinstance(ref, str):
-        return services.engine.query_id(ref, k, filters)
-    raise RecommenderError("This search's data is damaged; start again with a new photo.")
+    # ------------------------------------------------------------ what it is
 
+    @property
+    def current(self) -> Step | None:
+        return self.trail[-1] if self.trail else None
 
-def browse(index: Index, filters: Mapping[str, Sequence[str]], n: int = RESULTS) -> list[Product]:
-    """Up to `n` products passing the filters, spread over the catalogue: a place to start from."""
-    rows = index.matching(filters)
-    if len(rows) > n:
-        rows = rows[(np.arange(n) * (len(rows) / n)).astype(int)]
-    return [index.products[i] for i in rows]
+    def vote_key(self) -> tuple[str, str] | None:
+        """(query kind, query ref) under which votes on the current results are kept.
+
+        A plain photo or product is its own reference, as before regions and refinements existed;
+        a region or a refinement is a different query, named by its trail.
+        """
+        step = self.current
+        if step is None:
+            return None
+        root = self.trail[0].kind if step.kind == "liked" else step.kind
+        if step.kind != "liked" and step.region is None:
+            return root, step.ref
+        chain = "|".join(s.token() for s in self.trail)
+        return root, chain if len(chain) <= 480 else f"{root}|…{chain[-470:]}"
+
+    # ------------------------------------------------------------ what the shopper does
+
+    def _narrowed(self, filters: Mapping[str, Sequence[str]], **changes: object) -> "Search":
+        """New filters, chosen by the shopper: the carried-over row and automatic marks go where they change."""
+        clean = {role: tuple(values) for role, values in filters.items() if role in FILTER_ROLES and values}
+        auto = tuple(r for r in self.auto if clean.get(r) == self.filters.get(r))
+        return replace(self, filters=clean, kept=False, auto=auto, shown=RESULTS, **changes)
+
+    def with_filters(self, filters: Mapping[str, Sequence[str]]) -> "Search":
+        return self._narrowed(filters)
+
+    def toggled(self, role: str, value: str) -> "Search":
+        """A tag chip clicked: that value added to its filter, or removed when already chosen."""
+        values = list(self.filters.get(role, ()))
+        values = [v for v in values if v != value] if value in values else values + [value]
+        return self._narrowed({**self.filters, role: tuple(values)})
+
+    def without(self, role: str, value: str | None = None) -> "Search":
+        """One value (or the whole filter of a role) removed; other carried-over filters stay marked."""
+        values = () if value is None else tuple(v for v in self.filters.get(role, ()) if v != value)
+        filters = {r: v for r, v in {**self.filters, role: values}.items() if v}
+        return replace(self, filters=filters, kept=self.kept and bool(filters), shown=RESULTS,
+                       auto=tuple(r for r in self.auto if filters.get(r) == self.filters.get(r)))
+
+    def cleared(self) -> "Search":
+        """"Clear all": every filter and the text."""
+        return replace(self, filters={}, text="", kept=False, auto=(), shown=RESULTS)
+
+    def with_text(self, text: object) -> "Search":
+        words = " ".join(str(text or "").split())[:MAX_QUERY_CHARS]
+        return replace(self, text=words, shown=RESULTS)
+
+    def new_photo(self, step: Step, auto: Mapping[str, str] = {}) -> "Search":
+        """A new photo starts a new trail; the filters stay, marked as carried over, and a confident
+        tag may apply itself to a role the shopper left free."""
+        filters = dict(self.filters)
+        applied = tuple(role for role in auto if role not in filters)
+        filters.update({role: (auto[role],) for role in applied})
+        return Search(trail=(step,), filters=filters, text=self.text, kept=bool(self.filters),
+                      auto=applied)
+
+    def followed(self, step: Step) -> "Search":
+        """"More like this" or a refinement: the step appended to the trail."""
+        if self.current == step:
+            return self
+        return replace(self, trail=(self.trail + (step,))[-MAX_TRAIL:], shown=RESULTS)
+
+    def back_to(self, position: int) -> "Search":
+        if not 0 <= position < len(self.trail):
+            return self
+        return replace(self, trail=self.trail[: position + 1], shown=RESULTS)
+
+    def with_region(self, box: Box | None) -> "Search":
+        """The current photo or product searched by one part of it (None: the whole picture)."""
+        step = self.current
+        if step is None or step.kind == "liked" or step.region == box:
+            return self
+        return replace(self, trail=self.trail[:-1] + (replace(step, region=box),), shown=RESULTS)
+
+    def more(self) -> "Search":
+        """"Show more": the next ten, up to MAX_RESULTS."""
+        return replace(self, shown=min(self.shown + RESULTS, MAX_RESULTS))

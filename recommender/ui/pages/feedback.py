@@ -22,6 +22,7 @@ from recommender.ui.figures import (
     rate_by_rank_figure,
     votes_over_time_figure,
 )  # fmt: skip
+from recommender.ui.guard import public_message
 from recommender.ui.services import get_services
 
 dash.register_page(
@@ -75,17 +76,16 @@ def item_cards(store: FeedbackStore, index: Index, *, liked: bool, n: int = TOP_
     for item in store.item_totals(index.manifest.catalog.identity, liked=liked, n=n):
         try:
             name = index.product(item.item_id).name
-        except KeyError:
+            picture = dbc.CardImg(src=thumbnail_url(item.item_id), alt=name,
+                                  style={"objectFit": "contain", "height": "120px", "background": "#f8f9fa"})
+        except KeyError:  # voted on, then removed from the catalogue: no picture to show, no broken image
             name = f"{item.item_id} (no longer in the catalogue)"
+            picture = html.Div("No longer in the catalogue", className="feedback-gone")
         cards.append(
             dbc.Col(
                 dbc.Card(
                     [
-                        dbc.CardImg(
-                            src=thumbnail_url(item.item_id),
-                            alt=name,
-                            style={"objectFit": "contain", "height": "120px", "background": "#f8f9fa"},
-                        ),
+                        picture,
                         dbc.CardBody(
                             [
                                 html.Div(name, className="small fw-semibold text-truncate", title=name),
@@ -116,8 +116,27 @@ def item_cards(store: FeedbackStore, index: Index, *, liked: bool, n: int = TOP_
     return cards
 
 
-def _graph(fig: go.Figure) -> dcc.Graph:
-    return dcc.Graph(figure=fig, config={"displayModeBar": False, "responsive": True})
+MAX_SPOKEN_POINTS = 12
+
+
+def figure_summary(fig: go.Figure) -> str:
+    """A chart in words, for screen readers: its title, then each series' points (the first dozen)."""
+    title = fig.layout.title.text or "Chart"
+    parts = []
+    for trace in fig.data:
+        xs, ys = list(trace.x or []), list(trace.y or [])
+        if getattr(trace, "orientation", None) == "h":
+            xs, ys = ys, xs
+        points = [f"{x}: {y:.0%}" if isinstance(y, float) and 0 <= y <= 1 else f"{x}: {y}" for x, y in zip(xs, ys)]
+        more = f" and {len(points) - MAX_SPOKEN_POINTS} more" if len(points) > MAX_SPOKEN_POINTS else ""
+        parts.append(f"{trace.name or 'values'}: " + "; ".join(points[:MAX_SPOKEN_POINTS]) + more)
+    return f"{title}. " + ". ".join(parts) + "."
+
+
+def _graph(fig: go.Figure) -> html.Div:
+    """The chart, named for screen readers by its numbers in words (the drawing itself says nothing)."""
+    return html.Div(dcc.Graph(figure=fig, config={"displayModeBar": False, "responsive": True}), role="img",
+                    **{"aria-label": figure_summary(fig)})
 
 
 def feedback_content(store: FeedbackStore, index: Index) -> html.Div:
@@ -166,7 +185,8 @@ def _current_content() -> html.Div | dbc.Alert:
     try:
         return feedback_content(services.feedback, services.engine.index)
     except RecommenderError as exc:
-        return dbc.Alert(str(exc), color="danger")
+        return dbc.Alert(public_message(exc, "The votes cannot be read right now; please try again in a moment."),
+                         color="danger")
 
 
 def layout(**_query: str) -> html.Div:

@@ -1,0 +1,205 @@
+"""Callbacks that change the search: each turns a shopper's action into the next URL fragment.
+
+The URL (see `ui.state`) is the one place a search lives; these callbacks read the current one,
+apply the action with a pure `Search` method and write the result, which pushes a browser history
+entry (Back undoes it) and makes the drawing callbacks (`render`) redraw. They are plain functions:
+`pages/search.py` registers them. Whatever arrives from the browser (ids of clicked components,
+dropdown values, a selection) is checked for shape here; a malformed one changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from recommender.errors import ImageError, RecommenderError
+from recommender.roles import FILTER_ROLES
+from recommender.ui import ids
+from recommender.ui.components import filter_options, upload_preview
+from recommender.ui.guard import public_message
+from recommender.ui.query import confident_tags, facet_counts
+from recommender.ui.region import box_from_selection
+from recommender.ui.services import get_services
+from recommender.ui.session import current_session_id
+from recommender.ui.state import Search, Step, liked_step
+from recommender.ui.upload_payload import decode_upload, too_large
+
+__all__ = ["sync_controls", "on_upload", "on_navigate", "on_chip", "on_clear_all", "on_clear_kept",
+           "on_region", "on_region_reset", "on_show_more", "on_refine"]
+
+
+def _clicked() -> dict[str, Any] | str:
+    """The id of the component whose click triggered the callback (PreventUpdate for a render's 0 clicks)."""
+    if not ctx.triggered or not ctx.triggered[0].get("value"):
+        raise PreventUpdate
+    return ctx.triggered_id
+
+
+def _write(before: Search, after: Search) -> str:
+    if after == before:
+        raise PreventUpdate
+    return after.fragment()
+
+
+def _focus(fragment: str, target: str) -> tuple[str, dict[str, str]]:
+    """The new URL, and where focus goes once its results are drawn (the fragment tells requests apart)."""
+    return fragment, {"to": target, "at": fragment}
+
+
+def _values(value: object) -> list[str]:
+    """A dropdown's value as a list of strings (the browser may send anything)."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, str)]
+
+
+def sync_controls(fragment: str | None, values: Mapping[str, Any], text: Any) -> dict[str, Any]:
+    """The filters and the text box, both ways: the URL sets them (load, Back, a chip), and a change
+    made in them writes the URL. Options are redrawn with counts under the other filters."""
+    search = Search.from_fragment(fragment)
+    trigger = ctx.triggered_id
+    hash_out: Any = no_update
+    if trigger is not None and trigger != ids.URL:
+        if trigger == ids.TEXT:
+            after = search.with_text(text)
+        else:
+            after = search.with_filters({**search.filters, **{role: tuple(_values(values.get(role)))
+                                                               for role in FILTER_ROLES}})
+        if after == search:
+            raise PreventUpdate
+        search, hash_out = after, after.fragment()
+    services = get_services()
+    index = services.engine.index
+    counts = facet_counts(services, search)
+    options = {}
+    for role, attribute in index.roles.filters():
+        everywhere = index.attribute_values(attribute) if attribute else {}
+        options[role] = filter_options(role, counts.get(role, {}), everywhere, search.filters.get(role, ()))
+    return {
+        "hash": hash_out,
+        "values": {role: list(search.filters.get(role, ())) for role in FILTER_ROLES},
+        "options": options,
+        "text": search.text,
+    }
+
+
+def on_upload(payload: Any, fragment: str | None) -> tuple[Any, Any, Any]:
+    """A new photo starts a new trail; a bad one gets an alert and changes nothing else."""
+    if not isinstance(payload, dict):
+        raise PreventUpdate
+    services = get_services()
+    filename = payload.get("filename") if isinstance(payload.get("filename"), str) else None
+    filename = (filename or "This file")[:120]
+    try:
+        if payload.get("rejected"):  # not a picture: the browser's drop zone refused it (assets/upload.js)
+            raise ImageError("It is not a photo: choose a JPEG, PNG, WebP or HEIC picture.")
+        contents = payload.get("contents")
+        if not isinstance(contents, str):  # the browser found it too large and did not send it
+            raise too_large(payload.get("size"), services.settings.max_upload_bytes)
+        ref = services.add_upload(decode_upload(contents))
+        tags = services.engine.tags(services.uploads.vector(ref))
+    except RecommenderError as exc:
+        alert = dbc.Alert([html.Strong(f"{filename} could not be used. "),
+                           public_message(exc, "The photo cannot be used right now; please try again.")], color="danger",
+                          dismissable=True, className="upload-error")
+        return no_update, alert, no_update
+    search = Search.from_fragment(fragment)
+    after = search.new_photo(Step("upload", ref), confident_tags(tags))
+    return after.fragment(), None, upload_preview()
+
+
+def on_navigate(_more: Any, _images: Any, _crumbs: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:
+    """"More like this" appends a product to the trail; a breadcrumb step goes back to it."""
+    target = _clicked()
+    search = Search.from_fragment(fragment)
+    if not isinstance(target, dict):
+        raise PreventUpdate
+    if target.get("type") == ids.CRUMB:
+        position = target.get("index")
+        after = search.back_to(position) if isinstance(position, int) else search
+    else:
+        product_id = target.get("id")
+        try:
+            get_services().engine.index.position(product_id)
+        except (KeyError, TypeError):  # not a product of this catalogue (a forged or stale click)
+            raise PreventUpdate from None
+        after = search.followed(Step("item", product_id))
+    return _focus(_write(search, after), ids.RESULTS_TITLE)
+
+
+def on_chip(_tags: Any, _auto: Any, _kept: Any, fragment: str | None) -> str:
+    """A "Looks like" tag toggles its filter; an automatic one or a kept one is removed."""
+    target = _clicked()
+    if not isinstance(target, dict) or target.get("role") not in FILTER_ROLES or \
+            not isinstance(target.get("value"), str):
+        raise PreventUpdate
+    search = Search.from_fragment(fragment)
+    role, value = target["role"], target["value"]
+    after = search.toggled(role, value) if target.get("type") == ids.TAG_CHIP else search.without(role, value)
+    return _write(search, after)
+
+
+def on_clear_all(_clicks: Any, fragment: str | None) -> str:
+    _clicked()
+    search = Search.from_fragment(fragment)
+    return _write(search, search.cleared())
+
+
+def on_clear_kept(_clicks: Any, fragment: str | None) -> str:
+    """"Clear these": the filters carried over from the last photo."""
+    _clicked()
+    search = Search.from_fragment(fragment)
+    after = search
+    for role in FILTER_ROLES:
+        if role not in search.auto:
+            after = after.without(role)
+    return _write(search, after)
+
+
+def on_region(selection: Any, fragment: str | None) -> str:
+    """A box dragged on the query's picture: search only that part."""
+    box = box_from_selection(selection)
+    if box is None:
+        raise PreventUpdate
+    search = Search.from_fragment(fragment)
+    return _write(search, search.with_region(box))
+
+
+def on_region_reset(_clicks: Any, fragment: str | None) -> str:
+    _clicked()
+    search = Search.from_fragment(fragment)
+    return _write(search, search.with_region(None))
+
+
+def on_show_more(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:
+    """The next ten; focus goes to the first of them."""
+    _clicked()
+    search = Search.from_fragment(fragment)
+    after = search.more()
+    return _focus(_write(search, after), ids.card(search.shown + 1))
+
+
+def on_refine(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:
+    """"More like the ones I liked": a step moving the query by the votes given on these results."""
+    _clicked()
+    search = Search.from_fragment(fragment)
+    key = search.vote_key()
+    if key is None:
+        raise PreventUpdate
+    session_id = current_session_id()
+    index = get_services().engine.index
+    try:
+        votes = get_services().feedback.current_votes(index.manifest.catalog.identity, session_id, key[1])
+    except RecommenderError:
+        raise PreventUpdate from None
+    liked = sorted(i for i, v in votes.items() if v == 1)
+    if not liked:
+        raise PreventUpdate
+    step = liked_step(liked, sorted(i for i, v in votes.items() if v == -1))
+    return _focus(_write(search, search.followed(step)), ids.RESULTS_TITLE)

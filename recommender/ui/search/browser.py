@@ -1,0 +1,48 @@
+"""Callbacks that run in the browser: forwarding an upload, and focus and scrolling after a redraw."""
+
+from __future__ import annotations
+
+from recommender.ui import ids
+
+__all__ = ["FORWARD_UPLOAD_JS", "AFTER_RENDER_JS"]
+
+# A file over the limit is refused before its bytes cross the network, and the upload is cleared so
+# that choosing the same file again triggers a new upload: both the component's contents and the
+# file input's own value (the browser fires no change event for the file the input already holds).
+FORWARD_UPLOAD_JS = """
+function(contents, cameraContents, filename, cameraFilename, maxBytes) {
+    const fromCamera = window.dash_clientside.callback_context.triggered_id === "%(camera)s";
+    const data = fromCamera ? cameraContents : contents;
+    const name = fromCamera ? cameraFilename : filename;
+    const nothing = window.dash_clientside.no_update;
+    if (!data) { return [nothing, nothing, nothing]; }
+    document.querySelectorAll("#%(upload)s input[type=file], #%(camera)s input[type=file]")
+        .forEach(input => { input.value = ""; });
+    const size = Math.floor((data.length - data.indexOf(",") - 1) * 3 / 4);
+    const payload = size > maxBytes ? {filename: name, size: size} : {filename: name, contents: data};
+    return [payload, null, null];
+}
+""" % {"upload": ids.UPLOAD, "camera": ids.UPLOAD_CAMERA}
+
+# Once new results are drawn: focus goes where the action asked (the results' heading after "More
+# like this", the first new card after "Show more"); otherwise, when the results start below the
+# screen (a phone, where they sit under the photo and the filters), they are scrolled into view, but not
+# when the page is first drawn: a shopper arriving starts at the top, with the upload.
+AFTER_RENDER_JS = """
+function(children, request, drawnBefore) {
+    const key = request ? JSON.stringify(request) : null;
+    window.requestAnimationFrame(() => {
+        if (key && key !== window.__lookalikeFocus) {
+            window.__lookalikeFocus = key;
+            const target = document.getElementById(request.to);
+            if (target) { target.focus({preventScroll: true}); target.scrollIntoView({block: "start"}); }
+            return;
+        }
+        const anchor = document.getElementById("%(anchor)s");
+        if (drawnBefore && anchor && anchor.getBoundingClientRect().top > window.innerHeight * 0.8) {
+            anchor.scrollIntoView({block: "start"});
+        }
+    });
+    return true;
+}
+""" % {"anchor": ids.CRUMBS_AREA}

@@ -1,0 +1,111 @@
+"""Corrupt index folders are refused with one sentence and exit status 2 by every way in: the CLI,
+`python app.py`, and gunicorn's start (its preflight), never with a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender.cli import main as cli_main
+from recommender.settings import PROJECT_ROOT
+from tests.ui_fakes import build_tiny_index
+
+
+def _manifest(edit: Callable[[dict], None]) -> Callable[[Path], None]:
+    def corrupt(index: Path) -> None:
+        manifest = json.loads((index / "manifest.json").read_text())
+        edit(manifest)
+        (index / "manifest.json").write_text(json.dumps(manifest))
+    return corrupt
+
+
+def _vectors(edit: Callable[[np.ndarray], np.ndarray]) -> Callable[[Path], None]:
+    def corrupt(index: Path) -> None:
+        np.save(index / "vectors.npy", edit(np.load(index / "vectors.npy")))
+    return corrupt
+
+
+def _set(array: np.ndarray, value: float) -> np.ndarray:
+    array[2, 3] = value
+    return array
+
+
+CORRUPTIONS = {
+    "empty vectors.npy": (lambda index: (index / "vectors.npy").write_bytes(b""), "vectors.npy cannot be read"),
+    "truncated vectors.npy": (lambda index: (index / "vectors.npy").write_bytes((index / "vectors.npy").read_bytes()[:150]),
+                              "vectors.npy cannot be read"),
+    "vectors of another dtype": (_vectors(lambda a: a.astype(np.float64)), "not float32"),
+    "a NaN row": (_vectors(lambda a: _set(a, np.nan)), "NaN or infinite"),
+    "an infinite row": (_vectors(lambda a: _set(a, -np.inf)), "NaN or infinite"),
+    "backbone null": (_manifest(lambda m: m["model"].update(backbone=None)), "backbone and weights must be"),
+    "model a list": (_manifest(lambda m: m.update(model=[1])), "the model is not an object"),
+    "dim a text": (_manifest(lambda m: m.update(dim="8")), "its dim is '8'"),
+    "count too high": (_manifest(lambda m: m.update(count=m["count"] + 1)), "manifest says 6 vectors"),
+    "skipped entries not objects": (_manifest(lambda m: m.update(skipped=["x"])), "manifest of index"),
+    "build_seconds null": (_manifest(lambda m: m.update(build_seconds=None)), "manifest of index"),
+    "manifest not JSON": (lambda index: (index / "manifest.json").write_text("{not json"), "manifest of index"),
+    "products not objects": (lambda index: (index / "products.jsonl").write_text("[1]\n" * 5),
+                             "products.jsonl cannot be read"),
+    "ids not a list": (lambda index: (index / "ids.json").write_text('{"a": 1}'), "ids.json"),
+}
+
+
+@pytest.fixture(scope="module")
+def good_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_index(tmp_path_factory.mktemp("good"))
+
+
+@pytest.fixture(params=list(CORRUPTIONS))
+def corrupt(request: pytest.FixtureRequest, good_index: Path, tmp_path: Path) -> tuple[Path, str]:
+    index = tmp_path / "index"
+    shutil.copytree(good_index, index)
+    damage, sentence = CORRUPTIONS[request.param]
+    damage(index)
+    return index, sentence
+
+
+def _one_sentence(stderr: str, sentence: str) -> None:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and sentence in lines[0], stderr
+    assert lines[0].endswith(".") and "Traceback" not in stderr
+
+
+def test_the_cli_refuses_it_in_one_sentence(corrupt: tuple[Path, str], capsys: pytest.CaptureFixture) -> None:
+    index, sentence = corrupt
+    assert cli_main(["query", "--index", str(index), "--id", "1001"]) == 2
+    _one_sentence(capsys.readouterr().err, sentence)
+
+
+def test_the_app_refuses_to_start_in_one_sentence(corrupt: tuple[Path, str], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import app
+
+    index, sentence = corrupt
+    monkeypatch.setenv("RECOMMENDER_FEEDBACK_DB", str(tmp_path / "votes.sqlite3"))
+    assert app.main(["--index", str(index)]) == 2
+    _one_sentence(capsys.readouterr().err, sentence)
+
+
+@pytest.mark.parametrize("case", ["empty vectors.npy", "backbone null", "a NaN row"])
+def test_gunicorn_refuses_to_start_in_one_sentence(case: str, good_index: Path, tmp_path: Path) -> None:
+    """`gunicorn app:server` with gunicorn.conf.py: the master exits 2 with the sentence before any worker starts."""
+    index = tmp_path / "index"
+    shutil.copytree(good_index, index)
+    damage, sentence = CORRUPTIONS[case]
+    damage(index)
+    env = {**os.environ, "RECOMMENDER_INDEX": str(index), "RECOMMENDER_FEEDBACK_DB": str(tmp_path / "votes.sqlite3"),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and sentence in errors[0] and "Traceback" not in done.stderr, done.stderr
+    assert "Booting worker" not in done.stderr

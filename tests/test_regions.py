@@ -1,0 +1,64 @@
+"""Regions of a photo: boxes from a browser's selection, their crops, and the upload store's region vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recommender.regions import Box
+from recommender.ui.region import box_from_selection, query_figure
+from recommender.uploads import UploadGone, UploadStore
+
+
+def test_boxes_are_checked_and_canonical() -> None:
+    assert Box.around(0.9, 0.8, 0.1, -3) == Box(0.1, 0.0, 0.9, 0.8)  # corners in any order, clipped
+    assert Box.around(0.1, 0.1, 0.12, 0.9) is None  # thinner than 5 % of the photo
+    assert Box.around("a", 0, 1, 1) is None and Box.around(float("nan"), 0, 1, 1) is None
+    assert Box(0.1, 0.25, 0.5, 1).key() == "0.1,0.25,0.5,1" and Box.parse("0.1,0.25,0.5,1") == Box(0.1, 0.25, 0.5, 1)
+    for text in ("0.1,0.2,0.5", "1e-3,0,1,1", "0.5,0.5,0.1,0.1", "nan,0,1,1", None):
+        assert Box.parse(text) is None
+    with pytest.raises(ValueError):
+        Box(0, 0, 1.5, 1)
+
+
+def test_a_crop_is_the_boxed_part_of_the_picture() -> None:
+    picture = Image.new("RGB", (200, 100), "white")
+    picture.paste((255, 0, 0), (100, 50, 200, 100))  # bottom-right quarter red
+    crop = Box(0.5, 0.5, 1, 1).crop(picture)
+    assert crop.size == (100, 50) and crop.getcolors() == [(5000, (255, 0, 0))]
+
+
+def test_a_box_selection_on_the_figure_is_read_in_picture_fractions() -> None:
+    # the figure's y axis points up, so a selection from y 0.2 to 0.6 is the band 0.4..0.8 from the top
+    assert box_from_selection({"range": {"x": [0.25, 0.75], "y": [0.2, 0.6]}, "points": []}) == Box(0.25, 0.4, 0.75, 0.8)
+    for bad in (None, {}, {"range": {"x": [0, 1]}}, {"range": {"x": ["a", 1], "y": [0, 1]}}, {"range": "x"},
+                {"lassoPoints": {"x": [0, 1]}}):
+        assert box_from_selection(bad) is None
+    figure = query_figure("/thumbnail/1", (300, 600), Box(0.25, 0.4, 0.75, 0.8), "A dress")
+    assert figure.layout.yaxis.scaleratio == 2 and figure.layout.dragmode == "select"
+    frame = figure.layout.shapes[-1]
+    assert (frame.x0, frame.x1) == (0.25, 0.75) and (round(frame.y0, 6), round(frame.y1, 6)) == (0.2, 0.6)
+
+
+def test_region_vectors_embed_the_kept_copy_once(tmp_path: Path) -> None:
+    store = UploadStore(tmp_path / "uploads", max_photos=1)
+    picture = Image.new("RGB", (400, 200), "white")
+    picture.paste((0, 0, 255), (0, 0, 200, 200))
+    seen = []
+
+    def embed(image: Image.Image) -> np.ndarray:
+        seen.append(image.size)
+        return np.asarray(image, dtype=np.float32).mean(axis=(0, 1))
+
+    ref = store.add(b"photo-1", picture, embed)
+    left = store.region_vector(ref, Box(0, 0, 0.5, 1), embed)
+    assert seen == [(400, 200), (200, 200)] and left[2] > 250 and left[0] < 5  # the blue half
+    assert np.array_equal(UploadStore(tmp_path / "uploads").region_vector(ref, Box(0, 0, 0.5, 1), embed), left)
+    assert len(seen) == 2  # kept on disk: another process reads it back without embedding
+    store.add(b"photo-2", picture, embed)  # over max_photos: the first photo and its regions go
+    assert not list((tmp_path / "uploads").glob(f"{ref}*"))
+    with pytest.raises(UploadGone):
+        store.region_vector(ref, Box(0, 0, 0.5, 1), embed)

@@ -1,0 +1,83 @@
+"""The search as the URL holds it: every shopper action, and what a forged or damaged URL becomes."""
+
+from __future__ import annotations
+
+import pytest
+
+from recommender.regions import Box
+from recommender.ui.state import MAX_RESULTS, MAX_TRAIL, Search, Step, liked_step
+
+PHOTO = Step("upload", "a" * 64)
+
+
+def test_a_search_round_trips_through_the_url() -> None:
+    search = Search(trail=(PHOTO, Step("item", "dress/blue 42@x,1"), liked_step(["1", "a,b"], ["+3"]),
+                           Step("item", "7", Box(0.1, 0.2, 0.6, 0.9))),
+                    filters={"colour": ("Black", "Navy Blue"), "category": ("Dresses",)}, text="floral print",
+                    shown=30, kept=True, auto=("category",))
+    fragment = search.fragment()
+    assert fragment.startswith("#s=upload:aaaa") and "@0.1,0.2,0.6,0.9" in fragment and "colour=Navy%20Blue" in fragment
+    assert Search.from_fragment(fragment) == search
+    assert Search().fragment() == "" and Search.from_fragment("") == Search()
+    assert search.trail[2].voted() == (["1", "a,b"], ["+3"])
+
+
+@pytest.mark.parametrize("fragment, expected", [
+    ("#s=telepathy:1&s=item:&s=liked:1,2", Search()),  # unknown kind, empty id, a refinement of nothing
+    ("#s=liked:+1&s=item:5", Search(trail=(Step("item", "5"),))),
+    ("#s=item:5@2,0,1,1", Search(trail=(Step("item", "5@2,0,1,1"),))),  # not a box: part of the id
+    ("#s=item:5@0.5,0.5,0.51,0.9", Search(trail=(Step("item", "5@0.5,0.5,0.51,0.9"),))),  # too thin a box
+    ("#n=15&kept=1&auto=colour", Search(shown=10)),  # kept and auto need filters; n in tens
+    ("#n=99999&gender=Men&gender=Men&shape=round", Search(filters={"gender": ("Men",)}, shown=MAX_RESULTS)),
+    ("#text=" + "x" * 500, Search(text="x" * 100)),
+    (["not", "text"], Search()),
+])
+def test_malformed_urls_become_smaller_searches(fragment, expected) -> None:
+    assert Search.from_fragment(fragment) == expected
+
+
+def test_the_trail_keeps_its_last_steps() -> None:
+    search = Search()
+    for i in range(MAX_TRAIL + 5):
+        search = search.followed(Step("item", str(i)))
+    assert len(search.trail) == MAX_TRAIL and search.current == Step("item", str(MAX_TRAIL + 4))
+    assert Search.from_fragment(search.fragment()) == search
+    assert search.back_to(2).trail == search.trail[:3] and search.back_to(99) == search
+    assert search.followed(search.current) == search  # clicking the current product again changes nothing
+
+
+def test_a_new_photo_keeps_the_filters_visibly_and_may_apply_a_confident_category() -> None:
+    before = Search(trail=(Step("item", "1"),), filters={"colour": ("Black",)}, text="floral", shown=40)
+    after = before.new_photo(PHOTO, {"category": "Dresses", "colour": "Red"})
+    assert after.trail == (PHOTO,) and after.kept and after.shown == 10 and after.text == "floral"
+    assert after.filters == {"colour": ("Black",), "category": ("Dresses",)}  # colour was the shopper's
+    assert after.auto == ("category",)
+    assert Search().new_photo(PHOTO).kept is False
+    undone = after.without("category", "Dresses")
+    assert undone.filters == {"colour": ("Black",)} and undone.auto == () and undone.kept
+    assert after.without("colour").kept and not after.without("colour").without("category").kept
+
+
+def test_the_shoppers_own_filter_changes_end_the_carried_over_state() -> None:
+    after = Search(filters={"colour": ("Black",)}).new_photo(PHOTO, {"category": "Dresses"})
+    chosen = after.toggled("gender", "Women")
+    assert chosen.filters["gender"] == ("Women",) and not chosen.kept and chosen.auto == ("category",)
+    assert chosen.toggled("gender", "Women").filters.get("gender") is None
+    assert after.with_filters({"category": ("Skirts",)}).auto == ()  # the shopper changed the automatic one
+    cleared = after.more().cleared()
+    assert cleared.filters == {} and cleared.text == "" and not cleared.kept and cleared.shown == 10
+
+
+def test_regions_show_more_and_the_vote_key() -> None:
+    search = Search(trail=(PHOTO,))
+    assert search.vote_key() == ("upload", "a" * 64)
+    box = Box(0.1, 0.1, 0.5, 0.5)
+    framed = search.with_region(box)
+    assert framed.current.region == box and framed.with_region(None) == search
+    assert framed.vote_key()[1] == f"upload:{'a' * 64}@0.1,0.1,0.5,0.5"  # another query, other votes
+    refined = framed.followed(liked_step(["3"], []))
+    assert refined.with_region(box) == refined and refined.vote_key()[0] == "upload"
+    more = search
+    for _ in range(20):
+        more = more.more()
+    assert more.shown == MAX_RESULTS and more.with_text("x").shown == 10

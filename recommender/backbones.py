@@ -260,12 +260,13 @@ def _feature_tensor(probe: Any) -> int:
 class TFLiteExtractor:
     """A TensorFlow Lite image model used as a feature extractor (dequantized, spatially averaged)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int | None = None) -> None:
         try:
             probe = _open_interpreter(path, allocate=False)
             feature = _feature_tensor(probe)
             is_output = feature in {o["index"] for o in probe.get_output_details()}
-            interpreter = _open_interpreter(path, keep_all_tensors=not is_output, num_threads=os.cpu_count())
+            interpreter = _open_interpreter(path, keep_all_tensors=not is_output,
+                                            num_threads=threads or os.cpu_count())
         except (ValueError, RuntimeError) as exc:
             raise WeightsUnavailable(f"{path} is not a TensorFlow Lite model that can be loaded.") from exc
 
@@ -335,19 +336,20 @@ class TFLiteExtractor:
         return values.astype(np.float32, copy=False)
 
 
-def load_extractor(spec: ModelSpec, *, seed: int = 0) -> Extractor:
+def load_extractor(spec: ModelSpec, *, seed: int = 0, threads: int | None = None) -> Extractor:
     """The extractor a spec names: a Keras application or a TensorFlow Lite file.
 
     Weights "imagenet" are Keras' download (cached), "none" random from `seed` (the same in every
     process), else a weights file. Raises WeightsUnavailable (one sentence) when weights cannot be
     had, RecommenderError for an unknown backbone. A spec's head is not applied here: see
-    `recommender.engine`.
+    `recommender.engine`. `threads` caps a TFLite model's threads (a Spark executor's share of a
+    machine); Keras models follow TF_NUM_INTRAOP_THREADS, set before TensorFlow loads.
     """
     if spec.is_tflite:
         path = Path(spec.backbone)
         if not path.is_file():
             raise WeightsUnavailable(f"The TensorFlow Lite model {path} does not exist.")
-        return TFLiteExtractor(path)
+        return TFLiteExtractor(path, threads)
     if spec.backbone not in KERAS_BACKBONES:
         raise RecommenderError(
             f"Unknown backbone {spec.backbone!r}: use one of {', '.join(KERAS_BACKBONES)} or the path of a "

@@ -178,6 +178,22 @@ def _summary(manifest: Manifest, total: int, seconds: float, images: int, times:
     )
 
 
+def build_plan(catalog: Catalog, extractor: Extractor, chunk_size: int) -> dict[str, Any]:
+    """What a build's chunks depend on: a rerun with the same plan (any engine) keeps finished chunks."""
+    duplicates = [i for i, n in Counter(p.id for p in catalog.products).items() if n > 1]
+    if duplicates:
+        raise CatalogError(f"The catalogue {catalog.root} has duplicate product ids, e.g. {duplicates[0]!r}.")
+    return {
+        "format_version": FORMAT_VERSION,
+        "catalog_fingerprint": catalog.fingerprint(),
+        "products": len(catalog.products),
+        "model": extractor.spec.to_json(),
+        "input_size": list(extractor.input_size),
+        "dim": extractor.dim,
+        "chunk_size": chunk_size,
+    }
+
+
 def build_index(
     catalog: Catalog,
     out: str | Path,
@@ -199,18 +215,7 @@ def build_index(
     out = Path(out)
     workers = workers or os.cpu_count() or 1
     products = catalog.products
-    duplicates = [i for i, n in Counter(p.id for p in products).items() if n > 1]
-    if duplicates:
-        raise CatalogError(f"The catalogue {catalog.root} has duplicate product ids, e.g. {duplicates[0]!r}.")
-    run_plan = {
-        "format_version": FORMAT_VERSION,
-        "catalog_fingerprint": catalog.fingerprint(),
-        "products": len(products),
-        "model": extractor.spec.to_json(),
-        "input_size": list(extractor.input_size),
-        "dim": extractor.dim,
-        "chunk_size": chunk_size,
-    }
+    run_plan = build_plan(catalog, extractor, chunk_size)
 
     def say(message: str) -> None:
         tqdm.write(message, file=sys.stderr)

@@ -7,7 +7,10 @@ recomputed exactly. Attribute filters are integer codes per attribute with row l
 so a filter costs what its smallest selection costs, never a Python loop over products.
 
 As in FAISS, `search(queries, k)` takes a 2-D batch and returns arrays (distances, positions);
-`hits(query, k)` is the one-query convenience that returns records.
+`hits(query, k)` is the one-query convenience that returns records. An index folder with an
+approximate-search file (`recommender.ann`) is searched through it unless `exact=True` is asked
+(evaluation), or a filter leaves few enough rows to score them all; its candidates are re-ranked by
+their exact distance here, so the two paths return the same kind of answer.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from recommender.ann import EXACT_ROWS, AnnSearcher
 from recommender.catalog import Product
 from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
-from recommender.index_format import IndexFiles, Manifest, read_index
+from recommender.index_format import IndexFiles, Manifest, read_ann, read_index
 from recommender.model_spec import ModelSpec
 from recommender.roles import Roles
 
@@ -46,7 +50,7 @@ class Hit:
 class Index:
     """A loaded index: products and vectors in the same order, plus what the search needs."""
 
-    def __init__(self, files: IndexFiles) -> None:
+    def __init__(self, files: IndexFiles, *, ann: bool = True) -> None:
         self.path: Path = files.path
         self.manifest: Manifest = files.manifest
         self.products = files.products
@@ -76,11 +80,16 @@ class Index:
                 dtype=np.int32,
                 count=len(self.products),
             )
+        faiss_index = read_ann(self.path, self.manifest, self.vectors) if ann and self.manifest.ann else None
+        self.ann: AnnSearcher | None = AnnSearcher(faiss_index, self.manifest.ann) if faiss_index else None
 
     @classmethod
-    def load(cls, path: str | Path, *, mmap: bool = True) -> "Index":
-        """Open an index folder (see `recommender.index_format`), checked against its manifest."""
-        return cls(read_index(path, mmap=mmap))
+    def load(cls, path: str | Path, *, mmap: bool = True, ann: bool = True) -> "Index":
+        """Open an index folder (see `recommender.index_format`), checked against its manifest.
+
+        `ann=False` leaves its approximate-search file unread (exact search only, e.g. evaluation).
+        """
+        return cls(read_index(path, mmap=mmap), ann=ann)
 
     # ---------------------------------------------------------------- lookup
 
@@ -175,7 +184,7 @@ class Index:
         if wanted:
             first = min(wanted, key=lambda name: sum(len(self._rows_of(name, c)) for c in wanted[name]))
             parts = [self._rows_of(first, c) for c in wanted[first]] or [np.empty(0, np.int64)]
-            rows = np.sort(np.concatenate(parts))
+            rows = parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))  # postings are sorted
             for name, codes in wanted.items():
                 if name != first:
                     table = np.zeros(len(self._vocab[name]) + 1, dtype=bool)  # last slot: code -1, no value
@@ -210,8 +219,11 @@ class Index:
         return np.ascontiguousarray(q)
 
     def search(self, queries: np.ndarray, k: int = 10, filters: Filters = None,
-               exclude: Collection[str] = (), within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               exclude: Collection[str] = (), within: np.ndarray | None = None, *,
+               exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest allowed rows of each query: (distances, positions), both (n, k), nearest first.
+
+        Through the approximate index when the folder has one, unless `exact` (see the module notes).
 
         Distances are Euclidean (float64, recomputed exactly for the winners); when fewer than k rows
         are allowed, the rest of a row is padded with distance inf and position -1. Equal distances
@@ -226,6 +238,8 @@ class Index:
         positions = np.full((len(q), k), -1, dtype=np.int64)
         if n_rows == 0 or len(q) == 0:
             return distances, positions
+        if self.ann is not None and not exact and n_rows > EXACT_ROWS:
+            return self._rerank(q, self.ann.candidates(q, k, rows), k)
         gather = rows is not None and n_rows < GATHER_FRACTION * len(self)
         matrix = self._matrix[rows] if gather else self._matrix
         norms = self._sq_norms[rows] if gather else self._sq_norms
@@ -243,6 +257,19 @@ class Index:
             order = np.lexsort((found, exact), axis=1)
             distances[start : start + block, :kept] = np.take_along_axis(exact, order, axis=1)
             positions[start : start + block, :kept] = np.take_along_axis(found, order, axis=1)
+        return distances, positions
+
+    def _rerank(self, q: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest of each query's candidate rows by exact distance (ties by position), padded."""
+        distances = np.full((len(q), k), np.inf)
+        positions = np.full((len(q), k), -1, dtype=np.int64)
+        for i, row in enumerate(candidates):
+            row = np.unique(row[row >= 0])
+            if len(row):
+                exact = np.linalg.norm(self._matrix[row].astype(np.float64) - q[i], axis=1)
+                order = np.lexsort((row, exact))[:k]
+                distances[i, : len(order)] = exact[order]
+                positions[i, : len(order)] = row[order]
         return distances, positions
 
     def hits(self, query: np.ndarray, k: int = 10, filters: Filters = None,

@@ -5,6 +5,8 @@ An index folder holds:
   vectors.npy     float32 (count, dim), loadable memory-mapped
   ids.json        the product ids, in vector order
   products.jsonl  one {"id", "image", "attributes"} line per vector, same order
+  ann.faiss       optional: a FAISS approximate-search index over the vectors (see recommender.ann),
+                  described by the manifest's "ann" entry (kind, parameters, FAISS version, digest)
 
 `write_index` and `read_index` are the storage half (as FAISS keeps `write_index` apart from the
 search); `Manifest` is the typed manifest, validated on load, so no other module reads a raw dict.
@@ -14,6 +16,7 @@ Format 1 folders (written before the manifest named its model as one object) sti
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,20 +25,22 @@ from typing import Any
 
 import numpy as np
 
-from recommender.atomic import atomic_write
+from recommender.atomic import TEMP_SUFFIX, atomic_write, fsync_dir
 from recommender.catalog import Product, Skipped
 from recommender.errors import IndexFormatError
 from recommender.model_spec import ModelSpec
 
 __all__ = [
     "FORMAT_VERSION", "READABLE_VERSIONS", "BUILD_DIR", "CatalogInfo", "Manifest", "IndexFiles",
-    "write_index", "read_index", "write_json",
+    "write_index", "read_index", "write_json", "AnnInfo", "vectors_digest", "write_ann", "read_ann", "remove_ann",
 ]  # fmt: skip
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 BUILD_DIR = ".build"  # where an unfinished build keeps its chunks (see recommender.build)
 MANIFEST, VECTORS, IDS, PRODUCTS = "manifest.json", "vectors.npy", "ids.json", "products.jsonl"
+ANN = "ann.faiss"
+DIGEST_ROWS = 64  # rows hashed (evenly spaced, plus the last) to tie an ANN file to its vectors
 DTYPE = np.dtype("<f4")
 
 
@@ -60,6 +65,29 @@ class CatalogInfo:
 
 
 @dataclass(frozen=True)
+class AnnInfo:
+    """The FAISS index beside the vectors: which kind, built how, by which FAISS, over which vectors."""
+
+    kind: str  # "hnsw" | "ivfpq"
+    params: dict[str, Any]
+    faiss_version: str
+    count: int
+    dim: int
+    digest: str  # vectors_digest of the vectors it was built from
+    build_seconds: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: Any) -> "AnnInfo":
+        if not isinstance(data, dict) or data.get("kind") not in ("hnsw", "ivfpq"):
+            raise ValueError("its ann entry is not an object with kind hnsw or ivfpq")
+        if not isinstance(data.get("params"), dict):
+            raise ValueError("its ann parameters are not an object")
+        return cls(kind=data["kind"], params=dict(data["params"]), faiss_version=str(data.get("faiss_version", "")),
+                   count=_count(data.get("count"), "ann count", 0), dim=_count(data.get("dim"), "ann dim", 1),
+                   digest=str(data.get("digest", "")), build_seconds=float(data.get("build_seconds", 0.0)))
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What an index holds and how it was made."""
 
@@ -72,6 +100,7 @@ class Manifest:
     created: str = ""  # UTC, ISO 8601
     build_seconds: float = 0.0
     format_version: int = FORMAT_VERSION
+    ann: AnnInfo | None = None  # an approximate-search index stored beside the vectors
 
     @property
     def random_weights(self) -> bool:
@@ -94,6 +123,7 @@ class Manifest:
             "skipped_counts": self.skipped_counts(),
             "created": self.created,
             "build_seconds": self.build_seconds,
+            **({"ann": vars(self.ann)} if self.ann else {}),
         }
 
     @classmethod
@@ -132,6 +162,7 @@ class Manifest:
             created=str(data.get("created", "")),
             build_seconds=float(data.get("build_seconds", 0.0)),
             format_version=version,
+            ann=AnnInfo.from_json(data["ann"]) if data.get("ann") is not None else None,
         )
 
 
@@ -268,3 +299,97 @@ def read_index(path: str | Path, *, mmap: bool = True) -> IndexFiles:
     if len(set(ids)) != count:
         raise corrupt("ids.json has duplicate ids")
     return IndexFiles(path, manifest, products, vectors)
+
+
+# ---------------------------------------------------------------- the approximate-search index
+
+
+def vectors_digest(vectors: np.ndarray) -> str:
+    """A fingerprint of a (count, dim) array from a few rows: cheap on a 50 GB file, and it changes when
+    the vectors are rebuilt (another model, another catalogue), so a stale ANN file is caught."""
+    import hashlib
+
+    count = len(vectors)
+    digest = hashlib.sha256(f"{count}x{vectors.shape[1]}".encode())
+    if count:
+        rows = np.unique(np.linspace(0, count - 1, num=min(count, DIGEST_ROWS)).astype(np.int64))
+        digest.update(np.ascontiguousarray(vectors[rows], dtype=DTYPE).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _ann_hint(path: Path) -> str:
+    return f"rebuild it with python -m recommender ann --index {path} (or build with --ann none to search exactly)"
+
+
+def write_ann(path: Path, faiss_index: Any, info: AnnInfo) -> Manifest:
+    """Store a FAISS index beside the vectors of the index folder at `path` and record it in the manifest.
+
+    The file is written under a temp name and renamed, then the manifest is replaced: a reader sees the
+    old ANN (or none) or the new one, never a half-written file.
+    """
+    import faiss
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    if (info.count, info.dim) != (manifest.count, manifest.dim):
+        raise ValueError(f"an ANN of {info.count}x{info.dim} for an index of {manifest.count}x{manifest.dim}")
+    target = path / ANN
+    tmp = target.with_name(f".{ANN}.{os.getpid()}{TEMP_SUFFIX}")
+    try:
+        faiss.write_index(faiss_index, str(tmp))  # FAISS writes by file name (no Python handle to flush)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        fsync_dir(path)
+    except RuntimeError as exc:  # FAISS reports a full disk as a RuntimeError
+        raise OSError(f"the approximate-search file could not be written: {exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    from dataclasses import replace
+
+    manifest = replace(manifest, ann=info)
+    write_json(path / MANIFEST, manifest.to_json())
+    return manifest
+
+
+def read_ann(path: Path, manifest: Manifest, vectors: np.ndarray) -> Any:
+    """The FAISS index recorded in the manifest, checked against the vectors it must describe.
+
+    Any mismatch (another build's vectors, a truncated file, a file FAISS cannot read, e.g. from
+    another version) is an IndexFormatError with a rebuild hint, never a wrong answer.
+    """
+    info = manifest.ann
+    if info is None:
+        return None
+    path = Path(path)
+    hint = _ann_hint(path)
+    if (info.count, info.dim) != (manifest.count, manifest.dim) or info.digest != vectors_digest(vectors):
+        raise IndexFormatError(f"The approximate-search file of index {path} does not match its vectors (they were "
+                               f"rebuilt after it); {hint}.")
+    try:
+        import faiss
+    except ImportError:
+        raise IndexFormatError(f"Index {path} has an approximate-search file but the faiss-cpu package is not "
+                               "installed; install it with pip install -r requirements.txt.") from None
+    try:
+        ann = faiss.read_index(str(path / ANN))
+    except (RuntimeError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or ["unreadable"])[-1][:200]
+        raise IndexFormatError(f"The approximate-search file of index {path} cannot be read by FAISS "
+                               f"{faiss.__version__} (it was written by FAISS {info.faiss_version}: {first}); "
+                               f"{hint}.") from None
+    if ann.ntotal != info.count or ann.d != info.dim:
+        raise IndexFormatError(f"The approximate-search file of index {path} holds {ann.ntotal} vectors of {ann.d} "
+                               f"dimensions, not {info.count} of {info.dim}; {hint}.")
+    return ann
+
+
+def remove_ann(path: Path) -> None:
+    """Drop the approximate-search index (manifest entry first, then the file): exact search from then on."""
+    from dataclasses import replace
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    if manifest.ann is not None:
+        write_json(path / MANIFEST, replace(manifest, ann=None).to_json())
+    (path / ANN).unlink(missing_ok=True)

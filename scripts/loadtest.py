@@ -15,6 +15,10 @@ and pixel-bomb uploaders alongside, stops by itself, and prints JSON:
     python scripts/loadtest.py --index embeddings/kaggle-small-v2 --photos ../shared/data/clothing-small/validation
     python scripts/loadtest.py --index embeddings/kaggle-small-v2 --photos ../shared/data/clothing-small/validation \
         --users 1 --seconds 60 --slow-clients 2 --bombers 4
+
+With --nodes 2 --feedback-url postgresql://... it starts two app servers (the README's two-node set-up:
+one index, one upload folder, one secret key, one PostgreSQL), each shopper on one of them, and reads
+the votes back from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -53,7 +59,13 @@ def _photos(folder: Path | None, index: Path | None, most: int = 40) -> list[byt
     return [f.read_bytes() for f in files[::step][:most] if f.is_file()]
 
 
-def _run(base: str, photos: list[bytes], args: argparse.Namespace, server: ProductionServer | None) -> dict:
+def _run(bases: list[str], photos: list[bytes], args: argparse.Namespace, servers: list[ProductionServer]) -> dict:
+    """The run against one server or several (shopper n on node n mod nodes; attackers on the first)."""
+    base = bases[0]
+    if servers:  # votes already in a shared database are not this run's
+        catalog = read_manifest(args.index).catalog.identity
+        store = FeedbackStore(args.feedback_url or servers[0].workdir / "feedback.sqlite3")
+        votes_before = store.summary(catalog)["votes"]
     tally, attack_tally = Tally(), Tally()
     stop = threading.Event()
     deadline = time.monotonic() + args.seconds
@@ -65,7 +77,7 @@ def _run(base: str, photos: list[bytes], args: argparse.Namespace, server: Produ
         time.sleep(min(5.0, args.seconds / 4))  # let the attack get going before the shoppers arrive
 
     def shop(user: int) -> None:
-        shopper = Shopper(base, photos, tally, seed=user)
+        shopper = Shopper(bases[user % len(bases)], photos, tally, seed=user)
         while time.monotonic() < deadline:
             shopper.visit()
 
@@ -92,13 +104,15 @@ def _run(base: str, photos: list[bytes], args: argparse.Namespace, server: Produ
         result["attacks"] = {"slow_clients": attack_outcomes[: args.slow_clients],
                              "pixel_bombs_sent": attack_outcomes[args.slow_clients :],
                              "attack_errors": attack_tally.errors[:5]}
-    if server is not None:
-        result["worker_rss_mib_peak"] = round(max(server.peak_worker_rss, server.worker_rss()) / MIB, 1)
-        catalog = read_manifest(args.index).catalog.identity
-        result["votes_stored"] = FeedbackStore(server.workdir / "feedback.sqlite3").summary(catalog)["votes"]
-        findings = server.findings()
-        result["server_log"] = {"tracebacks": findings.tracebacks, "server_errors": findings.server_errors,
-                                "workers_killed": findings.workers_killed, "examples": findings.examples}
+    if servers:
+        result["nodes"] = len(servers)
+        result["worker_rss_mib_peak"] = round(max(max(s.peak_worker_rss, s.worker_rss()) for s in servers) / MIB, 1)
+        result["votes_stored"] = store.summary(catalog)["votes"] - votes_before
+        found = [s.findings() for s in servers]
+        result["server_log"] = {"tracebacks": sum(f.tracebacks for f in found),
+                                "server_errors": sum(f.server_errors for f in found),
+                                "workers_killed": sum(f.workers_killed for f in found),
+                                "examples": [e for f in found for e in f.examples][:5]}
     return result
 
 
@@ -114,7 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-clients", type=int, default=0, help="POSTs that send a byte every 2 s")
     parser.add_argument("--bombers", type=int, default=0, help="uploaders of pixel bombs (49 MP and 88 MP PNGs)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (with --index)")
+    parser.add_argument("--nodes", type=int, default=1, help="app servers started over --index (1-4); with more "
+                        "than one, give --feedback-url: they share one PostgreSQL")
+    parser.add_argument("--feedback-url", help="postgresql://... for the votes of the servers started (default: an "
+                        "SQLite file of the run)")
     args = parser.parse_args(argv)
+    if not 1 <= args.nodes <= 4 or (args.nodes > 1 and not (args.index and args.feedback_url)):
+        parser.error("--nodes is 1 to 4, and more than one needs --index and --feedback-url (one shared database)")
     if not (1 <= args.users <= MAX_USERS and 0 < args.seconds <= MAX_SECONDS
             and 0 <= args.slow_clients + args.bombers <= MAX_ATTACKERS):
         parser.error(f"users 1-{MAX_USERS}, seconds up to {MAX_SECONDS}, at most {MAX_ATTACKERS} attackers")
@@ -126,12 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     load = {"users": args.users, "seconds": args.seconds, "slow_clients": args.slow_clients, "bombers": args.bombers,
             "cores": os.cpu_count(), "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     if args.url:
-        result = _run(args.url.rstrip("/"), photos, args, None)
+        result = _run([args.url.rstrip("/")], photos, args, [])
     else:
-        with tempfile.TemporaryDirectory(prefix="loadtest-") as work:
+        with tempfile.TemporaryDirectory(prefix="loadtest-") as work, ExitStack() as stack:
             env = {"RECOMMENDER_INDEX": str(args.index.resolve())}
-            with ProductionServer(Path(work), env, workers=args.workers) as server:
-                result = _run(server.base, photos, args, server)
+            if args.feedback_url:  # nodes share the database, the uploads and the key that signs sessions
+                env.update(RECOMMENDER_FEEDBACK_URL=args.feedback_url, RECOMMENDER_UPLOAD_DIR=str(Path(work) / "uploads"),
+                           RECOMMENDER_SECRET_KEY=secrets.token_hex(32))
+            servers = [stack.enter_context(ProductionServer(Path(work) / f"node{n}", env, workers=args.workers))
+                       for n in range(args.nodes)]
+            result = _run([s.base for s in servers], photos, args, servers)
     load["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps({"load": load, **result}, indent=1))
     return 0

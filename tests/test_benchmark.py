@@ -100,7 +100,8 @@ def test_paired_latency_alternates_and_skips_warmup() -> None:
     assert stats["a"]["repeats"] == stats["b"]["repeats"] == 2
 
 
-def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_catalog_dir: Path) -> None:
+def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_catalog_dir: Path,
+                                                          demo_index_dir: Path) -> None:
     """All sections on tiny inputs, the build and the app as real subprocesses."""
     config = BenchmarkConfig(
         images=demo_catalog_dir / "images",
@@ -116,9 +117,18 @@ def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_c
         build_catalog=demo_catalog_dir,
         build_extractors=("mobilenet_v2",),
         workdir=tmp_path,
+        ann_real=demo_index_dir,
+        ann_sizes=(100, 2_000),  # the real index itself, then vectors sampled from it
+        ann_queries=20,
         log=lambda message: None,
     )
     report = json.loads(json.dumps(run_benchmark(config)))
+    real, synthetic = report["ann"]["sizes"]
+    assert synthetic["rows"] == 2_000 and real["rows"] < 2_000
+    for size in (real, synthetic):
+        assert 0.5 <= size["no_filter"]["hnsw"]["recall_at_10"] <= 1.0
+        _assert_latency(size["no_filter"]["exact"])
+        assert [row["ef_search"] for row in size["ef_sweep"]] == [32, 64, 96, 128, 192]
 
     machine = report["machine"]
     assert machine["cores"] >= 1 and machine["cpu_model"] and isinstance(machine["blas"], list)

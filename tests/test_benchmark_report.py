@@ -159,3 +159,26 @@ def test_table_rows() -> None:
         "  MISS app resident memory after a photo query: not measured: the photo query failed: "
         "POST /api/search: the search API answered 404: no JSON error message (goal < 1536 MiB)",
     ]
+
+
+def ann_size(rows: int, method: str, p50: float, recall: float, rss: int) -> dict:
+    case = {method: {**latency(p50, p50 * 2), "recall_at_10": recall}, "exact": latency(200.0, 250.0)}
+    return {"rows": rows, "dim": 1280, "ann": method, "params": {"M": 32, "pca": 256, "refine": None}, "build_s": 60.0,
+            "ann_file_mb": 300, "process_rss_after_queries_mb": rss, "no_filter": case,
+            "gender_filter": copy.deepcopy(case), "ef_sweep": [{"ef_search": 96, "p50_ms": p50, "recall_at_10": recall}]}
+
+
+def test_ann_targets_and_table() -> None:
+    ann = {"k": 10, "synthetic": "kde", "neighbour_contrast": {"real": 0.53, "synthetic": 0.63},
+           "sizes": [ann_size(1_000_000, "hnsw", 9.9, 0.95, 7000), ann_size(10_000_000, "ivfpq", 30.0, 0.89, 8192)]}
+    report = known_report(sections=["ann"], ann=ann)
+    checks = by_name(check_targets(report))
+    assert checks["ANN 1M p50 (no_filter)"] == {"goal": "< 10 ms", "value": 9.9, "met": True}
+    assert checks["ANN 1M recall@10 (gender_filter)"]["met"] is True  # 0.95 is at the limit
+    assert checks["ANN 10M recall@10"] == {"goal": ">= 0.9", "value": 0.89, "met": False}
+    assert checks["ANN 10M serving memory"]["met"] is False  # 8192 MiB is not under 8192
+    without_10m = by_name(check_targets(known_report(sections=["ann"], ann={**ann, "sizes": ann["sizes"][:1]})))
+    assert without_10m["ANN 10M recall@10"]["reason"] == "10,000,000 vectors were not in this run (--ann-sizes)"
+    report["targets"] = check_targets(report)
+    table = render_table(report)
+    assert "1,000,000 x 1280: hnsw (M=32, pca=256)" in table and "recall@10 0.890" in table

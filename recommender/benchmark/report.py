@@ -81,6 +81,19 @@ def _app_memory(report: dict) -> float:
     return app["rss_mib_after_query"]
 
 
+def _ann(rows: int, case: str, method: str, key: str) -> Callable[[dict], float]:
+    """A measure reading one ANN figure at `rows` vectors (the ann section)."""
+
+    def measure(report: dict) -> float:
+        for size in report["ann"]["sizes"]:
+            if size["rows"] == rows:
+                value = size.get(case, {}).get(method, {}).get(key) if case else size.get(key)
+                return _measured(value, f"{case} {method} {key} missing from the {rows:,} run")
+        raise NotMeasured(f"{rows:,} vectors were not in this run (--ann-sizes)")
+
+    return measure
+
+
 TARGETS: tuple[Target, ...] = (
     Target("embedding pipeline / per-image loop", "embedding", _embedding_speedup, ">=", 2, "x"),
     *(Target(f"kNN p50 44k ({case})", "query", _knn(case, lambda e: e["ours"]["p50_ms"]), "<", 25, " ms")
@@ -89,6 +102,13 @@ TARGETS: tuple[Target, ...] = (
       for case in FILTER_CASES),
     Target("app cold start", "app", _app("cold_start_s"), "<", 5, " s"),
     Target("app resident memory after a photo query", "app", _app_memory, "<", 1536, " MiB"),
+    *(Target(f"ANN 1M p50 ({case})", "ann", _ann(1_000_000, case, "hnsw", "p50_ms"), "<", 10, " ms")
+      for case in ("no_filter", "gender_filter")),
+    *(Target(f"ANN 1M recall@10 ({case})", "ann", _ann(1_000_000, case, "hnsw", "recall_at_10"), ">=", 0.95, "")
+      for case in ("no_filter", "gender_filter")),
+    Target("ANN 10M recall@10", "ann", _ann(10_000_000, "no_filter", "ivfpq", "recall_at_10"), ">=", 0.9, ""),
+    Target("ANN 10M serving memory", "ann", _ann(10_000_000, "", "", "process_rss_after_queries_mb"), "<", 8192,
+           " MiB"),
 )  # fmt: skip
 
 
@@ -173,9 +193,29 @@ def render_table(report: dict) -> str:
                 lines.append(f"  photo query not measured: {a.get('query_error', 'no image')}")
         else:
             lines += ["", f"App: {a['error']}: {a.get('log_tail', '')}"]
+    if "ann" in report:
+        lines += ["", *ann_lines(report["ann"])]
     if report.get("targets"):
         lines += ["", "Targets"]
         for t in report["targets"]:
             value = f"{t['value']:.2f}" if t["value"] is not None else f"not measured: {t['reason']}"
             lines.append(f"  {'MET ' if t['met'] else 'MISS'} {t['target']}: {value} (goal {t['goal']})")
     return "\n".join(lines)
+
+
+def ann_lines(ann: dict) -> list[str]:
+    """The ann section: per size and filter case, each method's p50 / p95, recall@10, and the costs."""
+    contrast = ann["neighbour_contrast"]
+    lines = [f"Approximate search (top {ann['k']}; {ann['synthetic']}; 10th-neighbour / median distance: real "
+             f"{contrast['real']:.2f}, synthetic {contrast['synthetic']:.2f})"]
+    for size in ann["sizes"]:
+        params = ", ".join(f"{k}={v}" for k, v in size["params"].items() if v is not None)
+        lines.append(f"  {size['rows']:,} x {size['dim']}: {size['ann']} ({params}), built in {size['build_s']:.0f} s, "
+                     f"file {size['ann_file_mb']:,} MB, process RSS {size['process_rss_after_queries_mb']:,} MB")
+        for case in ("no_filter", "gender_filter"):
+            for method, m in size.get(case, {}).items():
+                recall = f", recall@10 {m['recall_at_10']:.3f}" if "recall_at_10" in m else ""
+                lines.append(f"    {case:<14}{method:<8} p50 {m['p50_ms']:8.2f} ms  p95 {m['p95_ms']:8.2f} ms{recall}")
+        for row in size.get("ef_sweep", []):
+            lines.append(f"    efSearch {row['ef_search']:<4} p50 {row['p50_ms']:.2f} ms, recall@10 {row['recall_at_10']:.3f}")
+    return lines

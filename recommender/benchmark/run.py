@@ -51,6 +51,10 @@ class BenchmarkConfig:
     build_catalog: Path = DEFAULT_CATALOG
     build_extractors: tuple[str, ...] = (str(DEFAULT_TFLITE), "resnet50")  # the short job first
     app_timeout_s: float = 120.0
+    ann_real: Path = PROJECT_ROOT / "embeddings" / "kaggle-small-v2"  # real vectors the ANN section samples
+    ann_sizes: tuple[int, ...] = (44_000, 1_000_000, 10_000_000)
+    ann_queries: int = 200
+    ann_workdir: Path | None = None  # where the ann section keeps its large indexes for reruns; None = the temp folder
     quick: bool = False
     workdir: Path | None = None  # where synthetic indexes go; None = a temporary folder
     log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr, flush=True))
@@ -59,7 +63,7 @@ class BenchmarkConfig:
     def quick_preset(cls, **overrides: object) -> "BenchmarkConfig":
         """Under a minute on 2 cores: small samples, the 44k index only, no whole-catalogue build."""
         base = dict(
-            sections=tuple(s for s in SECTIONS if s != "build"),
+            sections=tuple(s for s in SECTIONS if s not in ("build", "ann")),
             pipeline_images=64, loop_images=16, rounds=2, embed_repeats=10, index_sizes=(44_000,),
             knn_repeats=20, quick=True,
         )  # fmt: skip
@@ -115,6 +119,13 @@ def run_benchmark(config: BenchmarkConfig) -> dict:
         elif "app" in sections:
             with _step(log, f"app: cold start with the synthetic {config.index_sizes[0]:,}-item index"):
                 report["app"] = app_cold_start(app_index, work, query_image=paths[0], timeout_s=config.app_timeout_s)
+        if "ann" in sections:
+            from recommender.benchmark.ann import AnnBenchConfig, ann_benchmark
+
+            with _step(log, f"ann: FAISS vs exact at {', '.join(f'{n:,}' for n in config.ann_sizes)} vectors"):
+                report["ann"] = ann_benchmark(AnnBenchConfig(real=config.ann_real, sizes=config.ann_sizes,
+                                                             queries=config.ann_queries,
+                                                             workdir=config.ann_workdir or work, log=log))
     report["machine"]["load_average_after"] = load_average()
     report["targets"] = check_targets(report)
     return report

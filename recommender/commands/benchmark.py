@@ -24,6 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--index-sizes", type=positive_int, nargs="+", metavar="ROWS",
                         help="synthetic index sizes (default: 44000 1000000; --quick: 44000)")
     parser.add_argument("--catalog", type=Path, help="catalogue for the whole-build timing")
+    parser.add_argument("--ann-real", type=Path, metavar="DIR",
+                        help="index folder of real vectors for the ann section (default: embeddings/kaggle-small-v2, "
+                             "build it with --backbone ../shared/models/mobilenet_v2_1.0_224_quant.tflite)")
+    parser.add_argument("--ann-sizes", type=positive_int, nargs="+", metavar="ROWS",
+                        help="ann section sizes (default: 44000 1000000 10000000)")
+    parser.add_argument("--ann-workdir", type=Path, metavar="DIR",
+                        help="where the ann section writes its synthetic indexes and keeps them for reruns (an HNSW "
+                             "over 1M vectors takes about half an hour on 2 cores; default: a temporary folder)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
                         help=f"run only these sections ({', '.join(SECTIONS)})")
     parser.set_defaults(func=run)
@@ -39,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
         overrides["index_sizes"] = tuple(args.index_sizes)
     if args.catalog:
         overrides["build_catalog"] = args.catalog
+    if args.ann_real:
+        overrides["ann_real"] = args.ann_real
+    if args.ann_sizes:
+        overrides["ann_sizes"] = tuple(args.ann_sizes)
+    if args.ann_workdir:
+        overrides["ann_workdir"] = args.ann_workdir
     if args.only:
         overrides["sections"] = tuple(s for s in SECTIONS if s in args.only)
     config = BenchmarkConfig.quick_preset(**overrides) if args.quick else BenchmarkConfig(**overrides)

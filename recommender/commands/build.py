@@ -7,6 +7,7 @@ from pathlib import Path
 
 from recommender.catalog import Skipped
 from recommender.commands import positive_int
+from recommender.commands.ann import add_ann_argument, describe
 from recommender.model_spec import ModelSpec
 from recommender.settings import EMBEDDINGS_DIR
 
@@ -33,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="products per saved chunk: the unit of resumption")
     parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help="image decoding threads (default: one per CPU)")
+    parser.add_argument("--engine", choices=("local", "spark"), default="local",
+                        help="local: this process (default); spark: the chunks on Spark executors (pyspark + Java, "
+                             "see README 'Scaling out')")
+    parser.add_argument("--master", default="local[*]", metavar="URL",
+                        help="Spark master with --engine spark: local[N], spark://host:7077, yarn (default: local[*])")
+    add_ann_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -69,21 +76,35 @@ def skipped_lines(skipped: tuple[Skipped, ...], most: int = SHOW_SKIPPED) -> lis
 
 
 def run(args: argparse.Namespace) -> int:
+    from recommender.ann import add_ann, resolve_kind
     from recommender.backbones import load_extractor
     from recommender.build import build_index
     from recommender.catalog import load_catalog
+    from recommender.index_format import remove_ann
 
     spec = ModelSpec.parse(args.backbone, args.weights)
     out = args.out or default_out(args.catalog, spec)
     catalog = load_catalog(args.catalog, images_outside=args.images_outside_catalog)
-    extractor = load_extractor(spec)
-    manifest = build_index(catalog, out, extractor, batch_size=args.batch_size, chunk_size=args.chunk_size,
-                           workers=args.workers, progress=not args.no_progress)
+    if args.engine == "spark":
+        from recommender.spark_build import build_index_spark
+
+        manifest = build_index_spark(catalog, out, spec, master=args.master, batch_size=args.batch_size,
+                                     chunk_size=args.chunk_size, progress=not args.no_progress)
+    else:
+        extractor = load_extractor(spec)
+        manifest = build_index(catalog, out, extractor, batch_size=args.batch_size, chunk_size=args.chunk_size,
+                               workers=args.workers, progress=not args.no_progress)
     skipped = ", ".join(f"{n} {reason}" for reason, n in manifest.skipped_counts().items()) or "none"
     print(f"Index written to {out}: {manifest.count} products, {manifest.dim}-d vectors from "
           f"{manifest.model.label}; skipped: {skipped}.")
     for line in skipped_lines(manifest.skipped):
         print(line)
+    if resolve_kind(args.ann, manifest.count) == "none":
+        remove_ann(out)  # a rebuilt index never keeps the ANN of earlier vectors
+        ann = None
+    else:
+        ann = add_ann(out, args.ann, progress=not args.no_progress)
+    print(f"Search: {describe(ann)}.")
     if manifest.random_weights:
         print("Note: random weights: rankings from this index are not meaningful.")
     return 0

@@ -7,9 +7,9 @@ body can fail:
   1. before Dash sees it: the body must be JSON (not too deep), shaped as Dash's renderer writes
      it, and name one of this app's server-side callbacks with the right number of inputs and
      state; otherwise 400 with a sentence;
-  2. inside a callback: a value of the wrong type (contents a list, a trail that is a string...)
-     raises somewhere in the page's code; `on_callback_error` (Dash's `on_error`) answers "no
-     update" and logs one line;
+  2. inside a callback: a value of a wrong type or shape that the page's own checks missed (they
+     handle every case of tests/test_hostile.py) raises somewhere in the page's code;
+     `on_callback_error` (Dash's `on_error`) answers "no update" and logs one line;
   3. around Dash's dispatch: anything else (outputs that do not match the callback) is one log
      line and a 400.
 Log lines name the exception and where it was raised, never the body, and are cut to

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,18 +27,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
+from recommender.appearance import COLOUR_NAMES, Appearance, colour_names, describe
 from recommender.atomic import TEMP_SUFFIX, atomic_write
 from recommender.catalog import Catalog, Product, Skipped
 from recommender.errors import CatalogError, RecommenderError
 from recommender.index_format import BUILD_DIR, FORMAT_VERSION, CatalogInfo, Manifest, write_index, write_json
 from recommender.pipeline import Mapper, Reader, StageTimes
+from recommender.roles import Roles
+from recommender.vectors import unit_rows
 
 if TYPE_CHECKING:
     from recommender.backbones import Extractor
 
-__all__ = ["UNREADABLE", "ChunkPlan", "Chunk", "embed_chunk", "build_index"]
+__all__ = ["UNREADABLE", "BLANK", "COMPUTED_COLOUR", "ChunkPlan", "Chunk", "embed_chunk", "build_index"]
 
 UNREADABLE = "unreadable image"
+BLANK = "blank image"  # (almost) no pixel away from the border colour: nothing a shopper could want
+COMPUTED_COLOUR = "colour"  # the attribute a catalogue without colours gets from its pictures
 PLAN_FILE = "plan.json"
 
 
@@ -60,10 +65,15 @@ class Chunk:
     path: Path
     ids: list[str]
     skipped: list[str]  # ids of unreadable images
+    blank: list[str]  # ids of blank images (left out of the index, counted)
 
     def vectors(self) -> np.ndarray:
         with np.load(self.path, allow_pickle=False) as data:
             return data["vectors"]
+
+    def appearance(self) -> Appearance:
+        with np.load(self.path, allow_pickle=False) as data:
+            return Appearance(data["colours"], data["digests"], np.zeros(len(self.ids), dtype=bool))
 
 
 def plan_chunks(products: Sequence[Product], chunk_size: int) -> list[ChunkPlan]:
@@ -78,14 +88,16 @@ def load_chunk(plan: ChunkPlan, work: Path, dim: int) -> Chunk | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            ids, skipped, vectors = data["ids"].tolist(), data["skipped"].tolist(), data["vectors"]
+            ids, skipped, blank = data["ids"].tolist(), data["skipped"].tolist(), data["blank"].tolist()
+            vectors, colours, digests = data["vectors"], data["colours"], data["digests"]
     except (OSError, ValueError, KeyError, EOFError):
         return None
-    unreadable = set(skipped)
-    expected = [p.id for p in plan.products if p.id not in unreadable]
-    if vectors.shape != (len(ids), dim) or vectors.dtype != np.float32 or ids != expected:
+    left_out = set(skipped) | set(blank)
+    expected = [p.id for p in plan.products if p.id not in left_out]
+    if vectors.shape != (len(ids), dim) or vectors.dtype != np.float32 or ids != expected \
+            or colours.shape != (len(ids), len(COLOUR_NAMES)) or len(digests) != len(ids):
         return None
-    return Chunk(path, ids, skipped)
+    return Chunk(path, ids, skipped, blank)
 
 
 def embed_chunk(
@@ -100,27 +112,38 @@ def embed_chunk(
 ) -> Chunk:
     """Embed one chunk's images and write its chunk file atomically (the writer stage).
 
-    `on_batch(images_done, [(product, error), ...])` reports progress and unreadable images.
+    Vectors are stored as unit vectors, beside each picture's appearance (colour, digest); blank
+    pictures are left out and listed. `on_batch(images_done, [(product, error), ...])` reports
+    progress and unreadable images.
     """
     products = plan.products
     groups = [products[i : i + batch_size] for i in range(0, len(products), batch_size)]
     ids: list[str] = []
     skipped: list[str] = []
+    blank: list[str] = []
     parts: list[np.ndarray] = []
+    looks: list[Appearance] = []
     with closing(reader.batches(([p.image for p in g] for g in groups), times)) as decoded:
         for members, batch in zip(groups, decoded):
-            parts.append(mapper(batch.pixels, times))
-            ids.extend(members[i].id for i in batch.ok)
+            vectors = unit_rows(mapper(batch.pixels, times))
+            appearance = describe(batch.pixels)
+            keep = ~appearance.blank
+            parts.append(vectors[keep])
+            looks.append(appearance.take(np.flatnonzero(keep)))
+            ids.extend(members[i].id for i, kept in zip(batch.ok, keep) if kept)
+            blank.extend(members[i].id for i, kept in zip(batch.ok, keep) if not kept)
             failed = [(members[i], error) for i, error in batch.failures]
             skipped.extend(p.id for p, _ in failed)
             on_batch(len(members), failed)
     start = time.perf_counter()
     vectors = np.concatenate(parts) if parts else np.empty((0, mapper.extractor.dim), np.float32)
+    appearance = Appearance.concat(looks)
     path = plan.path(work)
     with atomic_write(path, "wb") as handle:
-        np.savez(handle, ids=np.array(ids, dtype=str), vectors=vectors, skipped=np.array(skipped, dtype=str))
+        np.savez(handle, ids=np.array(ids, dtype=str), vectors=vectors, skipped=np.array(skipped, dtype=str),
+                 blank=np.array(blank, dtype=str), colours=appearance.colours, digests=appearance.digests.astype(str))
     times.write += time.perf_counter() - start
-    return Chunk(path, ids, skipped)
+    return Chunk(path, ids, skipped, blank)
 
 
 def _start_or_resume(work: Path, plan: dict[str, Any], say: Callable[[str], None]) -> None:
@@ -261,11 +284,20 @@ def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk]
     """Write the index folder from the finished chunks, one chunk in memory at a time."""
     ids = [i for chunk in chunks for i in chunk.ids]
     unreadable = [i for chunk in chunks for i in chunk.skipped]
+    blank = [i for chunk in chunks for i in chunk.blank]
     if not ids:
         raise CatalogError(
-            f"None of the {len(catalog.products)} images of the catalogue {catalog.root} could be read."
+            f"None of the {len(catalog.products)} images of the catalogue {catalog.root} could be read "
+            f"({len(blank)} blank)."
         )
     by_id = {p.id: p for p in catalog.products}
+    products = [by_id[i] for i in ids]
+    appearance = Appearance.concat([chunk.appearance() for chunk in chunks])
+    computed: tuple[str, ...] = ()
+    if Roles.of({a for p in products for a in p.attributes}).colour is None:
+        products = [replace(p, attributes={**p.attributes, COMPUTED_COLOUR: name})
+                    for p, (name, _) in zip(products, colour_names(appearance.colours))]
+        computed = (COMPUTED_COLOUR,)
     manifest = Manifest(
         model=extractor.spec,
         input_size=extractor.input_size,
@@ -273,9 +305,13 @@ def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk]
         count=len(ids),
         catalog=CatalogInfo(str(Path(catalog.root).resolve()), catalog.layout, catalog.fingerprint(),
                             len(catalog.products)),
-        skipped=(*catalog.skipped, *(Skipped(ref=i, reason=UNREADABLE) for i in unreadable)),
+        skipped=(*catalog.skipped, *(Skipped(ref=i, reason=UNREADABLE) for i in unreadable),
+                 *(Skipped(ref=i, reason=BLANK) for i in blank)),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 3),
+        normalized=True,
+        appearance=True,
+        computed=computed,
     )
-    write_index(out, manifest, [by_id[i] for i in ids], (chunk.vectors() for chunk in chunks))
+    write_index(out, manifest, products, (chunk.vectors() for chunk in chunks), appearance)
     return manifest

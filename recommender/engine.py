@@ -4,6 +4,12 @@ The model is loaded lazily, once, from the spec recorded in the index's manifest
 this" by id never pays for loading TensorFlow, and a query photo is always embedded exactly like
 the catalogue was. A photo is decoded once by the caller (`recommender.images.open_image`, which
 also validates it) and handed over as a picture.
+
+A query is one float32 array, its "code": the vector in the index's space, followed, for indexes
+that keep their products' appearance (format 3), by the foreground colour histogram of what the
+query shows. Callers keep, store and refine codes without looking inside; only this module splits
+them. Results come from `recommender.ranking.Ranker`, so the app, the API, the CLI and evaluation
+rank alike.
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from recommender.errors import RecommenderError
+from recommender.appearance import COLOUR_NAMES, colour_names, describe
+from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.images import fit_to_model, open_image
 from recommender.index import Filters, Hit, Index
-from recommender.tags import TAG_NEIGHBOURS, Tag, neighbour_tags
+from recommender.ranking import Ranker, RankingSettings
+from recommender.tags import TAG_NEIGHBOURS, Tag, head_tags, neighbour_tags
+from recommender.vectors import unit_rows
 
 if TYPE_CHECKING:
     from recommender.backbones import Extractor
@@ -39,18 +48,42 @@ def embed_picture(extractor: Extractor, image: Image.Image) -> np.ndarray:
 
 
 class Recommender:
-    """Query an index by photo, by catalogue id or by vector."""
+    """Query an index by photo, by catalogue id or by query code (module notes)."""
 
-    def __init__(self, index: Index, extractor: Extractor | None = None) -> None:
+    def __init__(self, index: Index, extractor: Extractor | None = None,
+                 settings: RankingSettings | None = None) -> None:
         if extractor is not None:
             index.check_compatible(extractor.spec, extractor.dim)
         self.index = index
+        self.ranker = Ranker(index, settings)
         self._extractor = extractor
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, index_dir: str | Path, *, extractor: Extractor | None = None) -> "Recommender":
-        return cls(Index.load(index_dir), extractor)
+    def open(cls, index_dir: str | Path, *, extractor: Extractor | None = None,
+             settings: RankingSettings | None = None) -> "Recommender":
+        return cls(Index.load(index_dir), extractor, settings)
+
+    @property
+    def colour_dim(self) -> int:
+        """Length of the colour part of a query code (0 for indexes without appearance)."""
+        return len(COLOUR_NAMES) if self.index.appearance is not None else 0
+
+    @property
+    def query_dim(self) -> int:
+        return self.index.dim + self.colour_dim
+
+    def split(self, code: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(vector, colour histogram or None) of a query code; a sentence for a code of another index."""
+        code = np.asarray(code, dtype=np.float32).reshape(-1)
+        if len(code) != self.query_dim:
+            raise IncompatibleIndex(f"The query has {len(code)} values but index {self.index.path} expects "
+                                    f"{self.query_dim}; search again.")
+        if not self.colour_dim:
+            return code, None
+        colour = np.clip(code[self.index.dim :], 0.0, None)
+        total = float(colour.sum())
+        return code[: self.index.dim], colour / total if total > 0 else colour
 
     @property
     def extractor(self) -> Extractor:
@@ -70,8 +103,14 @@ class Recommender:
         return self.index.manifest.random_weights
 
     def embed_image(self, image: Image.Image) -> np.ndarray:
-        """The query vector of a decoded, upright RGB picture (see `recommender.images.open_image`)."""
-        return embed_picture(self.extractor, image)
+        """The query code of a decoded, upright RGB picture (see `recommender.images.open_image`)."""
+        pixels = fit_to_model(image, self.extractor.input_size)[np.newaxis]
+        vector = np.asarray(self.extractor.embed(pixels), dtype=np.float32)[0]
+        if self.index.manifest.normalized:
+            vector = unit_rows(vector)
+        if not self.colour_dim:
+            return vector
+        return np.concatenate([vector, describe(pixels).colours[0]])
 
     def query_image(self, image: Image.Image, k: int = 10, filters: Filters = None) -> list[Hit]:
         return self.query_vector(self.embed_image(image), k, filters)
@@ -81,21 +120,44 @@ class Recommender:
         return self.query_image(open_image(path), k, filters)
 
     def product_vector(self, product_id: str) -> np.ndarray:
-        """A catalogue product's vector, the query of "more like this" (a sentence for an unknown id)."""
+        """A catalogue product's query code, the query of "more like this" (a sentence for an unknown id)."""
         try:
-            return self.index.vector(product_id)
+            vector = self.index.vector(product_id)
         except KeyError:
             raise RecommenderError(f"No product with id {product_id[:100]!r} in this catalogue.") from None
+        if not self.colour_dim:
+            return vector
+        return np.concatenate([vector, self.index.appearance.colours[self.index.position(product_id)]])
 
     def query_id(self, product_id: str, k: int = 10, filters: Filters = None) -> list[Hit]:
         """More like this catalogue product, leaving the product itself out."""
         return self.query_vector(self.product_vector(product_id), k, filters, exclude=(product_id,))
 
-    def query_vector(self, vector: np.ndarray, k: int = 10, filters: Filters = None,
+    def query_vector(self, code: np.ndarray, k: int = 10, filters: Filters = None,
                      exclude: Collection[str] = (), within: np.ndarray | None = None) -> list[Hit]:
-        return self.index.hits(vector, k, filters, exclude, within)
+        """The k best products for a query code, ranked by `recommender.ranking`."""
+        vector, colour = self.split(code)
+        colours = None if colour is None else colour[np.newaxis]
+        distances, positions = self.ranker.search(vector[np.newaxis], colours, k, filters, exclude, within)
+        return self.index.to_hits(distances[0], positions[0])
 
-    def tags(self, vector: np.ndarray, exclude: Collection[str] = ()) -> list[Tag]:
-        """The predicted category, colour and gender of a query vector, whatever the shopper filters."""
-        distances, positions = self.index.search(vector, TAG_NEIGHBOURS, exclude=exclude)
-        return neighbour_tags(self.index, distances[0], positions[0])
+    def tags(self, code: np.ndarray, exclude: Collection[str] = ()) -> list[Tag]:
+        """The predicted category, colour and gender of a query, whatever the shopper filters.
+
+        From the trained head's classifiers when the index has one, else a vote of the nearest
+        products; a colour the catalogue did not label (computed at build) is named from the query's
+        own foreground colour.
+        """
+        vector, colour = self.split(code)
+        roles = self.index.roles
+        head = self.index.head
+        tags = head_tags(head, roles, vector) if head is not None else []
+        missing = [t.role for t in tags]
+        if len(missing) < 3:
+            distances, positions = self.index.search(vector, TAG_NEIGHBOURS, exclude=exclude)
+            tags += [t for t in neighbour_tags(self.index, distances[0], positions[0]) if t.role not in missing]
+        if colour is not None and roles.colour in self.index.manifest.computed:
+            name, share = colour_names(colour)[0]
+            tags = [t for t in tags if t.role != "colour"] + [Tag("colour", roles.colour, name, share, "colour")]
+        order = {"category": 0, "colour": 1, "gender": 2}
+        return sorted(tags, key=lambda t: order.get(t.role, 3))

@@ -20,15 +20,19 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recommender.ann import EXACT_ROWS, AnnSearcher
 from recommender.catalog import Product
 from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
-from recommender.index_format import IndexFiles, Manifest, read_ann, read_index
+from recommender.index_format import IndexFiles, Manifest, read_ann, read_hubness, read_index
 from recommender.model_spec import ModelSpec
 from recommender.roles import Roles
+
+if TYPE_CHECKING:
+    from recommender.head import Head
 
 __all__ = ["Filters", "Hit", "Index"]
 
@@ -56,6 +60,7 @@ class Index:
         self.products = files.products
         self.ids = files.ids
         self.vectors = files.vectors
+        self.appearance = files.appearance  # colour histograms and pixel digests (format 3), else None
         self._matrix = np.asarray(files.vectors)  # plain ndarray view of the memmap, for BLAS
         self._position = {product_id: i for i, product_id in enumerate(self.ids)}
         self._sq_norms = np.empty(len(self.ids), dtype=np.float32)
@@ -96,6 +101,9 @@ class Index:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __contains__(self, product_id: object) -> bool:
+        return product_id in self._position
+
     @property
     def dim(self) -> int:
         return self.manifest.dim
@@ -103,6 +111,20 @@ class Index:
     @property
     def model(self) -> ModelSpec:
         return self.manifest.model
+
+    @cached_property
+    def head(self) -> Head | None:
+        """The trained head whose embedding the vectors are (None for a raw backbone index)."""
+        if self.model.head is None:
+            return None
+        from recommender.head import read_head
+
+        return read_head(self.path)
+
+    @cached_property
+    def hubness(self) -> np.ndarray | None:
+        """Per product, how close it sits to everything (written by train); None when not measured."""
+        return read_hubness(self.path, len(self))
 
     @cached_property
     def roles(self) -> Roles:

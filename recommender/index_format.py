@@ -7,6 +7,12 @@ An index folder holds:
   products.jsonl  one {"id", "image", "attributes"} line per vector, same order
   ann.faiss       optional: a FAISS approximate-search index over the vectors (see recommender.ann),
                   described by the manifest's "ann" entry (kind, parameters, FAISS version, digest)
+  appearance.npz  format 3: each product's foreground colour histogram and pixel digest
+                  (recommender.appearance), for colour ranking, colour tags and collapsing duplicates
+  head.npz, hubness.npy   a trained index (python -m recommender train): its head and per-product hubness
+
+Format 3 indexes hold unit vectors (`Manifest.normalized`), so Euclidean order is cosine order;
+older folders still load and rank as they were built.
 
 `write_index` and `read_index` are the storage half (as FAISS keeps `write_index` apart from the
 search); `Manifest` is the typed manifest, validated on load, so no other module reads a raw dict.
@@ -18,13 +24,14 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from recommender.appearance import COLOUR_NAMES, Appearance
 from recommender.atomic import TEMP_SUFFIX, atomic_write, fsync_dir
 from recommender.catalog import Product, Skipped
 from recommender.errors import IndexFormatError
@@ -33,13 +40,15 @@ from recommender.model_spec import ModelSpec
 __all__ = [
     "FORMAT_VERSION", "READABLE_VERSIONS", "BUILD_DIR", "CatalogInfo", "Manifest", "IndexFiles",
     "write_index", "read_index", "write_json", "AnnInfo", "vectors_digest", "write_ann", "read_ann", "remove_ann",
+    "Holdout", "HEAD", "HUBNESS", "read_hubness",
 ]  # fmt: skip
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 BUILD_DIR = ".build"  # where an unfinished build keeps its chunks (see recommender.build)
 MANIFEST, VECTORS, IDS, PRODUCTS = "manifest.json", "vectors.npy", "ids.json", "products.jsonl"
 ANN = "ann.faiss"
+APPEARANCE, HEAD, HUBNESS = "appearance.npz", "head.npz", "hubness.npy"
 DIGEST_ROWS = 64  # rows hashed (evenly spaced, plus the last) to tie an ANN file to its vectors
 DTYPE = np.dtype("<f4")
 
@@ -88,6 +97,31 @@ class AnnInfo:
 
 
 @dataclass(frozen=True)
+class Holdout:
+    """Which products a trained head never saw: a fixed share, chosen by hashing (seed, id).
+
+    Recomputable by anyone from the manifest alone, stable when products are added, and the same
+    product is held out by every training run with the same seed.
+    """
+
+    fraction: float
+    seed: int
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fraction < 1.0:
+            raise ValueError(f"the held-out fraction must be from 0 to below 1, not {self.fraction}")
+
+    def contains(self, product_id: str) -> bool:
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.seed}:{product_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.fraction
+
+    def mask(self, ids: Sequence[str]) -> np.ndarray:
+        return np.fromiter((self.contains(i) for i in ids), dtype=bool, count=len(ids))
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What an index holds and how it was made."""
 
@@ -101,6 +135,10 @@ class Manifest:
     build_seconds: float = 0.0
     format_version: int = FORMAT_VERSION
     ann: AnnInfo | None = None  # an approximate-search index stored beside the vectors
+    normalized: bool = False  # unit vectors (format 3 builds): Euclidean order is cosine order
+    appearance: bool = False  # appearance.npz holds each product's colour histogram and pixel digest
+    computed: tuple[str, ...] = ()  # attributes computed at build (e.g. "colour"), not the catalogue's own
+    holdout: Holdout | None = None  # products a trained head never saw: what evaluate scores by default
 
     @property
     def random_weights(self) -> bool:
@@ -124,6 +162,10 @@ class Manifest:
             "created": self.created,
             "build_seconds": self.build_seconds,
             **({"ann": vars(self.ann)} if self.ann else {}),
+            "normalized": self.normalized,
+            "appearance": self.appearance,
+            "computed": list(self.computed),
+            "holdout": vars(self.holdout) if self.holdout else None,
         }
 
     @classmethod
@@ -163,7 +205,25 @@ class Manifest:
             build_seconds=float(data.get("build_seconds", 0.0)),
             format_version=version,
             ann=AnnInfo.from_json(data["ann"]) if data.get("ann") is not None else None,
+            normalized=data.get("normalized", False) is True,
+            appearance=data.get("appearance", False) is True,
+            computed=_texts(data.get("computed", []), "computed attributes"),
+            holdout=_holdout(data.get("holdout")),
         )
+
+
+def _texts(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"its {what} are not a list of texts")
+    return tuple(value)
+
+
+def _holdout(value: Any) -> Holdout | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("fraction"), (int, float)):
+        raise ValueError("its holdout is not an object with a fraction and a seed")
+    return Holdout(float(value["fraction"]), _count(value.get("seed"), "holdout seed", 0))
 
 
 def _count(value: Any, what: str, least: int) -> int:
@@ -180,6 +240,7 @@ class IndexFiles:
     manifest: Manifest
     products: list[Product]
     vectors: np.ndarray  # (count, dim) float32, memory-mapped unless read with mmap=False
+    appearance: Appearance | None = None  # per product, same order (format 3)
     ids: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -215,14 +276,19 @@ def _write_vectors(path: Path, blocks: Iterable[np.ndarray], count: int, dim: in
 
 
 def write_index(out: Path, manifest: Manifest, products: Sequence[Product],
-                vectors: np.ndarray | Iterable[np.ndarray]) -> None:
+                vectors: np.ndarray | Iterable[np.ndarray], appearance: Appearance | None = None,
+                extra_files: Mapping[str, bytes] | None = None) -> None:
     """Write an index folder; `vectors` is one (count, dim) array or an iterable of row blocks.
 
-    manifest.json is removed first and written last, so a reader sees either a complete index or
-    an unfinished one ("rerun the build"), never old vectors beside new products.
+    `appearance` (same order as products) is required when the manifest says it is there;
+    `extra_files` (e.g. a trained head) are written beside the vectors. manifest.json is removed
+    first and written last, so a reader sees either a complete index or an unfinished one
+    ("rerun the build"), never old vectors beside new products.
     """
     if len(products) != manifest.count:
         raise ValueError(f"{len(products)} products for a manifest that says {manifest.count}")
+    if manifest.appearance != (appearance is not None) or (appearance is not None and len(appearance) != manifest.count):
+        raise ValueError("the appearance of every product must be given exactly when the manifest says it is there")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)
@@ -233,6 +299,13 @@ def write_index(out: Path, manifest: Manifest, products: Sequence[Product],
         for product in products:
             record = {"id": product.id, "image": str(product.image), "attributes": product.attributes}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if appearance is not None:
+        with atomic_write(out / APPEARANCE, "wb") as handle:
+            np.savez(handle, colours=appearance.colours.astype(DTYPE), digests=appearance.digests.astype(str),
+                     blank=appearance.blank.astype(bool))
+    for name, data in (extra_files or {}).items():
+        with atomic_write(out / name, "wb") as handle:
+            handle.write(data)
     write_json(out / MANIFEST, manifest.to_json())
 
 
@@ -298,7 +371,38 @@ def read_index(path: str | Path, *, mmap: bool = True) -> IndexFiles:
         raise corrupt("ids.json and products.jsonl list different products")
     if len(set(ids)) != count:
         raise corrupt("ids.json has duplicate ids")
-    return IndexFiles(path, manifest, products, vectors)
+    appearance = _read_appearance(path / APPEARANCE, count, corrupt) if manifest.appearance else None
+    return IndexFiles(path, manifest, products, vectors, appearance)
+
+
+def read_hubness(path: str | Path, count: int) -> np.ndarray | None:
+    """hubness.npy of a trained index folder, checked (None when the folder has none)."""
+    path = Path(path)
+    if not (path / HUBNESS).exists():
+        return None
+    try:
+        hubness = np.load(path / HUBNESS, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise IndexFormatError(f"Index {path} is corrupt: {HUBNESS} cannot be read ({exc or 'empty file'}); "
+                               "train it again.") from None
+    if hubness.shape != (count,) or not np.isfinite(hubness).all():
+        raise IndexFormatError(f"Index {path} is corrupt: {HUBNESS} does not hold one finite value per product; "
+                               "train it again.")
+    return hubness.astype(np.float32)
+
+
+def _read_appearance(path: Path, count: int, corrupt: Any) -> Appearance:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            appearance = Appearance(data["colours"], data["digests"], data["blank"])
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise corrupt(f"{APPEARANCE} cannot be read ({exc or 'empty file'})") from None
+    if appearance.colours.shape != (count, len(COLOUR_NAMES)) or len(appearance.digests) != count \
+            or len(appearance.blank) != count:
+        raise corrupt(f"{APPEARANCE} does not describe its {count} products")
+    if not np.isfinite(appearance.colours).all():
+        raise corrupt(f"{APPEARANCE} holds NaN or infinite colours")
+    return appearance
 
 
 # ---------------------------------------------------------------- the approximate-search index

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recommender.index import Index
-from recommender.roles import FILTER_ROLES
+from recommender.roles import FILTER_ROLES, Roles
 
-__all__ = ["Tag", "neighbour_tags", "TAG_NEIGHBOURS"]
+if TYPE_CHECKING:
+    from recommender.head import Head
+
+__all__ = ["Tag", "neighbour_tags", "head_tags", "TAG_NEIGHBOURS"]
 
 TAG_NEIGHBOURS = 20  # products that vote
 
@@ -60,4 +63,17 @@ def neighbour_tags(index: Index, distances: np.ndarray, positions: np.ndarray) -
         if votes:
             value, weight = max(votes.items(), key=lambda item: (item[1], item[0]))
             tags.append(Tag(role, attribute, value, weight / float(weights.sum()), "neighbours"))
+    return tags
+
+
+def head_tags(head: Head, roles: Roles, vector: np.ndarray) -> list[Tag]:
+    """One tag per role whose attribute the trained head classifies: its most probable value."""
+    probabilities = head.classify(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+    tags = []
+    for role in FILTER_ROLES:
+        attribute = roles.attribute(role)
+        if attribute in probabilities:
+            row = probabilities[attribute][0]
+            best = int(np.argmax(row))
+            tags.append(Tag(role, attribute, head.attributes[attribute][best], float(row[best]), "head"))
     return tags

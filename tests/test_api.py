@@ -56,7 +56,6 @@ def test_search_answers_records_like_query_json(client, app) -> None:
     assert body["query"] == {"kind": "upload", "ref": upload_ref(data)}
     results = body["results"]
     assert [r["rank"] for r in results] == [1, 2, 3, 4, 5] and all(set(r) == RECORD_KEYS for r in results)
-    assert [r["distance"] for r in results] == sorted(r["distance"] for r in results)
     for record in results:  # the image is its thumbnail's URL, which serves a JPEG
         assert record["image"] == f"/thumbnail/{record['id']}" or record["image"] == f"/thumbnail/{quote(record['id'])}"
         assert client.get(record["image"]).status_code == 200

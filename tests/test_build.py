@@ -18,6 +18,7 @@ from recommender.errors import CatalogError, IndexFormatError
 from recommender.images import load_for_model
 from recommender.index import Index
 from recommender.pipeline import embed_sources
+from recommender.vectors import unit_rows
 from tests.index_fakes import FakeExtractor, Interrupted, make_catalog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,8 +39,11 @@ def test_build_writes_the_documented_files(tmp_path: Path) -> None:
                            progress=False)
     on_disk, ids, vectors, products = read_index(tmp_path / "idx")
     assert on_disk == manifest.to_json()
-    assert sorted(os.listdir(tmp_path / "idx")) == ["ids.json", "manifest.json", "products.jsonl", "vectors.npy"]
-    assert on_disk["format_version"] == 2 and on_disk["dtype"] == "float32"
+    assert sorted(os.listdir(tmp_path / "idx")) == ["appearance.npz", "ids.json", "manifest.json", "products.jsonl",
+                                                    "vectors.npy"]
+    assert on_disk["format_version"] == 3 and on_disk["dtype"] == "float32"
+    assert on_disk["normalized"] is True and on_disk["appearance"] is True and on_disk["holdout"] is None
+    assert on_disk["computed"] == []  # the catalogue has its own colours
     assert on_disk["model"] == {"backbone": "fake", "weights": "none", "head": None}
     assert (on_disk["dim"], on_disk["count"]) == (8, 23)
     assert on_disk["input_size"] == [12, 10]
@@ -53,7 +57,8 @@ def test_build_writes_the_documented_files(tmp_path: Path) -> None:
                            "attributes": catalog.products[3].attributes}
     assert vectors.dtype == np.float32 and vectors.shape == (23, 8)
     expected = np.stack([extractor.embed(load_for_model(p.image, (12, 10))[None])[0] for p in catalog.products])
-    np.testing.assert_allclose(vectors, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(vectors, unit_rows(expected), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
 
 
 def test_unreadable_images_are_skipped_and_reported(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

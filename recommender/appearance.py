@@ -1,0 +1,127 @@
+"""What a picture shows besides the CNN's features: its garment's colour, whether it is blank, its pixels' digest.
+
+ImageNet features weigh the whole picture: a black dress on a beige wall "looks like" beige things.
+The garment's colour is measured apart, on the foreground only: the background colour is estimated
+from the picture's border (product shots and most shopper photos are framed with the garment in
+the middle), pixels close to it are dropped, and the rest are softly assigned to the names of the
+project's colour table (`recommender.colours`), giving a histogram a shopper's words can name
+("Black", 0.8). The same histogram ranks colour (Bhattacharyya coefficient) and names a computed
+colour for catalogues that have none. A picture with (almost) no pixel away from its border colour
+is blank; identical pictures share a digest. Everything is computed from the model-sized pixels the
+build and the query already have, so nothing is decoded twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from recommender.colours import BASE_COLOURS
+
+__all__ = ["COLOUR_NAMES", "Appearance", "describe", "colour_names", "colour_similarity"]
+
+COLOUR_NAMES: tuple[str, ...] = tuple(name for name in BASE_COLOURS if name not in ("Multi", "NA"))
+GRID = 32  # pixels per side the colour is measured on: fine enough for a histogram, and fast
+BORDER = 2  # grid cells along each edge that show the background
+BACKGROUND_DELTA_E = 12.0  # CIE76 distance from the background colour that makes a pixel foreground
+BLANK_DELTA_E = 6.0  # a pixel this far from the background is "something"; too few of them: a blank picture
+BLANK_SHARE = 0.003
+MIN_FOREGROUND_SHARE = 0.05  # below it the garment fills the frame (or is the background's colour): use all pixels
+SOFTNESS = 10.0  # Lab distance over which a pixel's vote spreads across neighbouring colour names
+
+
+def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (0..255, any leading shape) -> CIE L*a*b* under D65 (the standard formulas)."""
+    c = np.asarray(rgb, dtype=np.float32) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]],
+                            dtype=np.float32)
+    xyz /= np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
+    return np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])],
+                    axis=-1)
+
+
+def _palette() -> np.ndarray:
+    hex_codes = [BASE_COLOURS[name].lstrip("#") for name in COLOUR_NAMES]
+    rgb = np.array([[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in hex_codes], dtype=np.float32)
+    return _srgb_to_lab(rgb)
+
+
+PALETTE_LAB = _palette()
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """Per picture: foreground colour histogram over COLOUR_NAMES (rows sum to 1), pixel digest, blank flag."""
+
+    colours: np.ndarray  # (n, len(COLOUR_NAMES)) float32
+    digests: np.ndarray  # (n,) str
+    blank: np.ndarray  # (n,) bool
+
+    def __len__(self) -> int:
+        return len(self.colours)
+
+    def take(self, rows: np.ndarray | list[int]) -> "Appearance":
+        rows = np.asarray(rows, dtype=np.int64)
+        return Appearance(self.colours[rows], self.digests[rows], self.blank[rows])
+
+    @classmethod
+    def concat(cls, parts: list["Appearance"]) -> "Appearance":
+        if not parts:
+            return empty()
+        return cls(np.concatenate([p.colours for p in parts]), np.concatenate([p.digests for p in parts]),
+                   np.concatenate([p.blank for p in parts]))
+
+
+def empty() -> Appearance:
+    return Appearance(np.empty((0, len(COLOUR_NAMES)), np.float32), np.empty(0, dtype="<U32"), np.empty(0, bool))
+
+
+def _grid(pixels: np.ndarray) -> np.ndarray:
+    """(n, h, w, 3) -> (n, GRID, GRID, 3) by sampling: enough for colour, and cheap."""
+    n, height, width, _ = pixels.shape
+    ys = np.linspace(0, height - 1, GRID).round().astype(np.int64)
+    xs = np.linspace(0, width - 1, GRID).round().astype(np.int64)
+    return pixels[:, ys][:, :, xs]
+
+
+def describe(pixels: np.ndarray) -> Appearance:
+    """The appearance of a batch of uint8 RGB pictures (n, h, w, 3), as the model sees them."""
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 4 or pixels.shape[-1] != 3:
+        raise ValueError(f"pictures must be (n, height, width, 3), not {pixels.shape}")
+    if len(pixels) == 0:
+        return empty()
+    digests = np.array([hashlib.sha256(np.ascontiguousarray(p).tobytes()).hexdigest()[:32] for p in pixels])
+    lab = _srgb_to_lab(_grid(pixels)).reshape(len(pixels), GRID, GRID, 3)
+    edge = np.zeros((GRID, GRID), dtype=bool)
+    edge[:BORDER], edge[-BORDER:], edge[:, :BORDER], edge[:, -BORDER:] = True, True, True, True
+    background = np.median(lab[:, edge], axis=1)  # (n, 3)
+    flat = lab.reshape(len(pixels), -1, 3)
+    away = np.linalg.norm(flat - background[:, None], axis=2)  # (n, GRID*GRID)
+    blank = (away > BLANK_DELTA_E).mean(axis=1) < BLANK_SHARE
+    foreground = away > BACKGROUND_DELTA_E
+    too_small = foreground.mean(axis=1) < MIN_FOREGROUND_SHARE
+    foreground[too_small] = True
+    squared = (flat**2).sum(axis=2, keepdims=True) - 2.0 * flat @ PALETTE_LAB.T + (PALETTE_LAB**2).sum(axis=1)
+    distance = np.sqrt(np.clip(squared, 0.0, None))  # (n, pixels, colours)
+    votes = np.exp(-0.5 * ((distance - distance.min(axis=2, keepdims=True)) / SOFTNESS) ** 2)
+    votes /= votes.sum(axis=2, keepdims=True)
+    weights = foreground.astype(np.float32)
+    colours = np.einsum("np,npc->nc", weights, votes) / weights.sum(axis=1, keepdims=True)
+    return Appearance(colours.astype(np.float32), digests, blank)
+
+
+def colour_names(colours: np.ndarray) -> list[tuple[str, float]]:
+    """The dominant colour name of each histogram row and its share (a confidence)."""
+    colours = np.atleast_2d(colours)
+    best = colours.argmax(axis=1)
+    return [(COLOUR_NAMES[b], float(row[b])) for b, row in zip(best.tolist(), colours)]
+
+
+def colour_similarity(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Bhattacharyya coefficient between one query histogram (C,) or a batch (n, C) and candidates (..., C): 0..1."""
+    return np.sqrt(np.clip(candidates, 0, None) * np.clip(query, 0, None)[..., None, :]).sum(axis=-1)

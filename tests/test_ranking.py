@@ -1,0 +1,204 @@
+"""Appearance (colour, blanks, digests), format-3 builds and the re-ranking of the visual neighbours."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recommender.appearance import COLOUR_NAMES, Appearance, colour_names, colour_similarity, describe
+from recommender.build import BLANK, COMPUTED_COLOUR, build_index
+from recommender.catalog import Catalog, Product
+from recommender.engine import Recommender
+from recommender.errors import RecommenderError
+from recommender.index import Index
+from recommender.index_format import CatalogInfo, Holdout, Manifest, write_index
+from recommender.model_spec import ModelSpec
+from recommender.ranking import Ranker, RankingSettings, category_set
+from tests.index_fakes import FakeExtractor
+
+
+def _picture(garment: tuple[int, int, int], background: tuple[int, int, int] = (250, 250, 250),
+             size: int = 64) -> np.ndarray:
+    pixels = np.empty((size, size, 3), dtype=np.uint8)
+    pixels[:] = background
+    pixels[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = garment
+    return pixels
+
+
+def test_the_garment_colour_is_measured_apart_from_the_background() -> None:
+    red_on_white, black_on_beige = _picture((200, 30, 30)), _picture((20, 20, 20), background=(215, 200, 170))
+    looks = describe(np.stack([red_on_white, black_on_beige]))
+    assert [name for name, _ in colour_names(looks.colours)] == ["Red", "Black"]
+    assert colour_names(looks.colours)[1][1] > 0.5  # the beige wall does not count
+    np.testing.assert_allclose(looks.colours.sum(axis=1), 1.0, rtol=1e-5)
+    assert looks.colours.shape == (2, len(COLOUR_NAMES)) and not looks.blank.any()
+    same = colour_similarity(looks.colours[0], looks.colours)
+    assert same[0] == pytest.approx(1.0, abs=1e-5) and same[1] < 0.3
+
+
+def test_blank_pictures_are_flagged_and_identical_ones_share_a_digest() -> None:
+    white = np.full((64, 64, 3), 255, dtype=np.uint8)
+    noisy_white = white.copy()
+    noisy_white[10, 10] = 250  # a speck is not a garment
+    garment = _picture((30, 60, 200))
+    looks = describe(np.stack([white, noisy_white, garment, garment.copy()]))
+    assert looks.blank.tolist() == [True, True, False, False]
+    assert looks.digests[2] == looks.digests[3] and looks.digests[1] != looks.digests[2]
+
+
+def _catalog(root: Path, pictures: list[np.ndarray], attributes: list[dict[str, str]]) -> Catalog:
+    products = []
+    for i, (pixels, attrs) in enumerate(zip(pictures, attributes)):
+        path = root / "images" / f"p{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path)
+        products.append(Product(f"p{i}", path, attrs))
+    return Catalog(root=root, layout="csv", products=products, skipped=[])
+
+
+def test_build_leaves_blanks_out_and_computes_colours_a_catalogue_lacks(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    pictures = [_picture((200, 30, 30)), np.full((64, 64, 3), 255, np.uint8), _picture((20, 20, 20))]
+    catalog = _catalog(tmp_path / "cat", pictures, [{"category": "Dress"}] * 3)
+    manifest = build_index(catalog, tmp_path / "idx", FakeExtractor(size=(32, 32)), progress=False)
+    index = Index.load(tmp_path / "idx")
+    assert index.ids == ["p0", "p2"] and [(s.ref, s.reason) for s in manifest.skipped] == [("p1", BLANK)]
+    assert "1 blank image" in capsys.readouterr().err
+    assert manifest.computed == (COMPUTED_COLOUR,) and index.roles.colour == COMPUTED_COLOUR
+    assert [p.attributes[COMPUTED_COLOUR] for p in index.products] == ["Red", "Black"]
+    engine = Recommender(index)
+    code = engine.product_vector("p2")
+    assert len(code) == index.dim + len(COLOUR_NAMES)
+    colour = [t for t in engine.tags(code, exclude=("p2",)) if t.role == "colour"]
+    assert [(t.value, t.source) for t in colour] == [("Black", "colour")]  # the query's own colour, not a vote
+    with pytest.raises(RecommenderError, match="expects"):
+        engine.query_vector(code[:-1])
+
+
+def _index(tmp_path: Path, vectors: np.ndarray, colours: np.ndarray, attributes: list[dict[str, str]],
+           digests: list[str] | None = None, **manifest_fields) -> Index:
+    n, dim = vectors.shape
+    products = [Product(f"p{i}", Path(f"/x/{i}.jpg"), attrs) for i, attrs in enumerate(attributes)]
+    manifest = Manifest(model=ModelSpec.parse("fake", "none"), input_size=(8, 8), dim=dim, count=n,
+                        catalog=CatalogInfo(str(tmp_path), "csv", "f", n), normalized=True, appearance=True,
+                        **manifest_fields)
+    appearance = Appearance(colours.astype(np.float32), np.array(digests or [f"d{i}" for i in range(n)]),
+                            np.zeros(n, bool))
+    write_index(tmp_path / "idx", manifest, products, vectors.astype(np.float32), appearance)
+    return Index.load(tmp_path / "idx")
+
+
+def _unit(rows: list[list[float]]) -> np.ndarray:
+    a = np.array(rows, dtype=np.float32)
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def _colour(name: str) -> np.ndarray:
+    histogram = np.zeros(len(COLOUR_NAMES), np.float32)
+    histogram[COLOUR_NAMES.index(name)] = 1.0
+    return histogram
+
+
+def test_colour_reranks_the_visual_candidates(tmp_path: Path) -> None:
+    vectors = _unit([[1, 0.10], [1, 0.15], [1, 0.20]])  # p0 closest, p2 farthest
+    colours = np.stack([_colour("Red"), _colour("Red"), _colour("Black")])
+    index = _index(tmp_path, vectors, colours, [{"category": "Dress"}] * 3)
+    query = _unit([[1, 0.2]])
+    plain = Ranker(index, RankingSettings(colour_weight=0.0)).search(query, _colour("Black")[None], 3)[1]
+    coloured = Ranker(index, RankingSettings(colour_weight=0.5)).search(query, _colour("Black")[None], 3)[1]
+    assert plain.tolist() == [[2, 1, 0]] and coloured.tolist() == [[2, 1, 0]]
+    reds = Ranker(index, RankingSettings(colour_weight=0.5)).search(_unit([[1, 0.19]]), _colour("Red")[None], 3)
+    assert reds[1].tolist() == [[1, 0, 2]]  # the black one was nearest, the red ones come first
+    assert np.isfinite(reds[0]).all()  # distances stay the index's own Euclidean ones
+
+
+def test_identical_pictures_collapse_into_one_result(tmp_path: Path) -> None:
+    vectors = _unit([[1, 0], [1, 0], [1, 0.3], [1, 0.5]])
+    colours = np.stack([_colour("Red")] * 4)
+    index = _index(tmp_path, vectors, colours, [{"category": "Dress"}] * 4, digests=["a", "b", "c", "c"])
+    distances, positions = Ranker(index).search(_unit([[1, 0]]), None, 4)
+    # p0/p1: another digest but distance 0 (same picture); p2/p3: the same pixels
+    assert positions.tolist() == [[0, 2, -1, -1]] and np.isinf(distances[0, 2:]).all()
+
+
+class _FakeHead:
+    """A head's classifier answer fixed per test: the ranking only reads `attributes` and `classify`."""
+
+    def __init__(self, attributes: dict[str, list[str]], probabilities: dict[str, list[float]]) -> None:
+        self.attributes = attributes
+        self.probabilities = {k: np.array([v], dtype=np.float32) for k, v in probabilities.items()}
+
+    def classify(self, embeddings: np.ndarray) -> dict[str, np.ndarray]:
+        return {k: np.repeat(v, len(embeddings), axis=0) for k, v in self.probabilities.items()}
+
+
+def _with_head(index: Index, head: _FakeHead) -> Index:
+    index.__dict__["head"] = head  # what a trained index's cached `head` would hold
+    return index
+
+
+def test_category_first_when_the_head_is_sure_and_only_then(tmp_path: Path) -> None:
+    vectors = _unit([[1, 0.0], [1, 0.1], [1, 0.2], [1, 0.3]])
+    kinds = ["Tops", "Tops", "Dresses", "Skirts"]
+    index = _index(tmp_path, vectors, np.stack([_colour("Red")] * 4), [{"articleType": k} for k in kinds])
+    vocabulary = {"articleType": ["Dresses", "Skirts", "Shoes", "Tops"]}
+    sure = _with_head(index, _FakeHead(vocabulary, {"articleType": [0.5, 0.4, 0.05, 0.05]}))
+    first = Ranker(sure, RankingSettings(category_weight=0, label_weight=0, category_first=0.8))
+    assert first.search(_unit([[1, 0]]), None, 4)[1].tolist() == [[2, 3, 0, 1]]  # Dresses + Skirts hold 0.9
+    off = Ranker(sure, RankingSettings(category_weight=0, label_weight=0, category_first=None))
+    assert off.search(_unit([[1, 0]]), None, 4)[1].tolist() == [[0, 1, 2, 3]]
+    unsure = Ranker(sure, RankingSettings(category_weight=0, label_weight=0, category_first=0.99))
+    assert unsure.search(_unit([[1, 0]]), None, 4)[1].tolist() == [[0, 1, 2, 3]]  # three values hold only 0.95
+    np.testing.assert_array_equal(category_set(np.array([[0.5, 0.4, 0.05, 0.05]]), 0.99), [[-1, -1, -1]])
+    np.testing.assert_array_equal(category_set(np.array([[0.1, 0.85, 0.05]]), 0.8), [[1, -1, -1]])
+    soft = Ranker(sure, RankingSettings(category_weight=1.0, label_weight=0, category_first=None))
+    assert soft.search(_unit([[1, 0]]), None, 4)[1].tolist() == [[2, 3, 0, 1]]  # p(category) as a score term
+
+
+def test_hub_products_pay_for_being_close_to_everything(tmp_path: Path) -> None:
+    vectors = _unit([[1, 0.0], [1, 0.05], [1, 0.5]])
+    index = _index(tmp_path, vectors, np.stack([_colour("Red")] * 3), [{"category": "Dress"}] * 3)
+    np.save(tmp_path / "idx" / "hubness.npy", np.array([0.9, 0.2, 0.2], dtype=np.float32))
+    index = Index.load(tmp_path / "idx")
+    assert Ranker(index, RankingSettings(hub_weight=0)).search(_unit([[1, 0]]), None, 2)[1].tolist() == [[0, 1]]
+    assert Ranker(index, RankingSettings(hub_weight=1)).search(_unit([[1, 0]]), None, 2)[1].tolist() == [[1, 2]]
+
+
+def test_old_indexes_rank_as_they_were_built(tmp_path: Path) -> None:
+    vectors = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32) * 5
+    products = [Product(f"p{i}", Path(f"/x/{i}.jpg"), {"category": "A"}) for i in range(30)]
+    manifest = Manifest(model=ModelSpec.parse("fake", "none"), input_size=(8, 8), dim=4, count=30,
+                        catalog=CatalogInfo(str(tmp_path), "csv", "f", 30))
+    write_index(tmp_path / "old", manifest, products, vectors)
+    index = Index.load(tmp_path / "old")
+    query = vectors[:3] + 0.1
+    for got, want in zip(Ranker(index).search(query, None, 5), index.search(query, 5)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_holdout_is_recomputable_from_the_manifest_alone() -> None:
+    ids = [str(i) for i in range(5000)]
+    holdout = Holdout(0.1, seed=7)
+    mask = holdout.mask(ids)
+    assert 0.08 < mask.mean() < 0.12 and mask.tolist() == Holdout(0.1, seed=7).mask(ids).tolist()
+    assert mask.tolist() != Holdout(0.1, seed=8).mask(ids).tolist()
+    assert Manifest.from_json(replace(_manifest(), holdout=holdout).to_json()).holdout == holdout
+
+
+def _manifest() -> Manifest:
+    return Manifest(model=ModelSpec.parse("fake", "none"), input_size=(8, 8), dim=4, count=1,
+                    catalog=CatalogInfo("/c", "csv", "f", 1))
+
+
+def test_ranking_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECOMMENDER_RANKING_CATEGORY_FIRST", "off")
+    monkeypatch.setenv("RECOMMENDER_RANKING_COLOUR_WEIGHT", "0.25")
+    settings = RankingSettings.from_env()
+    assert settings.category_first is None and settings.colour_weight == 0.25
+    monkeypatch.setenv("RECOMMENDER_RANKING_CANDIDATES", "many")
+    with pytest.raises(RecommenderError, match="RECOMMENDER_RANKING_CANDIDATES='many' is not a number"):
+        RankingSettings.from_env()

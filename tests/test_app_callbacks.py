@@ -186,7 +186,7 @@ def test_odd_but_valid_photos_are_accepted(app, case: str) -> None:
     assert alert is None
     (step,) = Search.from_fragment(fragment).trail
     assert step.kind == "upload" and len(fragment) < 200  # only a reference travels, in the URL
-    assert get_services().uploads.vector(step.ref).shape == (get_services().engine.index.dim,)
+    assert get_services().uploads.vector(step.ref).shape == (get_services().engine.query_dim,)
     response = app.server.test_client().get(f"/upload/{step.ref}")
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
     with Image.open(io.BytesIO(response.data)) as shown:
@@ -404,7 +404,8 @@ def test_what_a_search_finds_for_each_kind_of_step(app) -> None:
     base = Step("item", "1004")
     refined = (base, liked_step(["1005", "gone-from-catalogue"], ["1001"]))
     vector, excluded = step_query(services, refined)
-    expected = rocchio(index.vector("1004"), index.vector("1005")[None], index.vector("1001")[None])
+    code = services.engine.product_vector
+    expected = rocchio(code("1004"), code("1005")[None], code("1001")[None])
     np.testing.assert_allclose(vector, expected, rtol=1e-6)
     assert excluded == {"1004", "1005", "1001"}  # the query and the voted products are not shown again
     hits = find(services, Search(trail=refined)).hits

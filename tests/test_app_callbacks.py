@@ -415,7 +415,7 @@ def test_what_a_search_finds_for_each_kind_of_step(app) -> None:
     framed, _ = step_query(services, (Step("item", "1004", box),))
     crop = box.crop(open_image(index.product("1004").image))
     np.testing.assert_allclose(framed, services.engine.embed_image(crop), rtol=1e-6)
-    assert not np.allclose(framed, index.vector("1004"))
+    assert not np.allclose(framed, code("1004"))
 
     narrowed = find(services, Search(trail=(base,), text="linen"))
     assert [h.id for h in narrowed.hits] == ["café 7"] and narrowed.total == 1

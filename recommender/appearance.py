@@ -3,7 +3,8 @@
 ImageNet features weigh the whole picture: a black dress on a beige wall "looks like" beige things.
 The garment's colour is measured apart, on the foreground only: the background colour is estimated
 from the picture's border (product shots and most shopper photos are framed with the garment in
-the middle), pixels close to it are dropped, and the rest are softly assigned to the names of the
+the middle; a floor or wall shows several tones, so every border pixel counts as a background tone),
+pixels close to any of them are dropped, and the rest are softly assigned to the names of the
 project's colour table (`recommender.colours`), giving a histogram a shopper's words can name
 ("Black", 0.8). The same histogram ranks colour (Bhattacharyya coefficient) and names a computed
 colour for catalogues that have none. A picture with (almost) no pixel away from its border colour
@@ -25,8 +26,8 @@ __all__ = ["COLOUR_NAMES", "Appearance", "describe", "colour_names", "colour_sim
 COLOUR_NAMES: tuple[str, ...] = tuple(name for name in BASE_COLOURS if name not in ("Multi", "NA"))
 GRID = 32  # pixels per side the colour is measured on: fine enough for a histogram, and fast
 BORDER = 2  # grid cells along each edge that show the background
-BACKGROUND_DELTA_E = 12.0  # CIE76 distance from the background colour that makes a pixel foreground
-BLANK_DELTA_E = 6.0  # a pixel this far from the background is "something"; too few of them: a blank picture
+BACKGROUND_DELTA_E = 10.0  # CIE76 distance from every background tone that makes a pixel foreground
+BLANK_DELTA_E = 6.0  # a pixel this far from every border tone is "something"; too few of them: blank
 BLANK_SHARE = 0.003
 MIN_FOREGROUND_SHARE = 0.05  # below it the garment fills the frame (or is the background's colour): use all pixels
 SOFTNESS = 10.0  # Lab distance over which a pixel's vote spreads across neighbouring colour names
@@ -99,9 +100,10 @@ def describe(pixels: np.ndarray) -> Appearance:
     lab = _srgb_to_lab(_grid(pixels)).reshape(len(pixels), GRID, GRID, 3)
     edge = np.zeros((GRID, GRID), dtype=bool)
     edge[:BORDER], edge[-BORDER:], edge[:, :BORDER], edge[:, -BORDER:] = True, True, True, True
-    background = np.median(lab[:, edge], axis=1)  # (n, 3)
     flat = lab.reshape(len(pixels), -1, 3)
-    away = np.linalg.norm(flat - background[:, None], axis=2)  # (n, GRID*GRID)
+    border = lab[:, edge]  # (n, border pixels, 3): a textured floor or wall shows several tones
+    squared = (flat**2).sum(axis=2)[:, :, None] - 2.0 * flat @ border.transpose(0, 2, 1) + (border**2).sum(axis=2)[:, None]
+    away = np.sqrt(np.clip(squared.min(axis=2), 0.0, None))  # (n, pixels): distance to the nearest border tone
     blank = (away > BLANK_DELTA_E).mean(axis=1) < BLANK_SHARE
     foreground = away > BACKGROUND_DELTA_E
     too_small = foreground.mean(axis=1) < MIN_FOREGROUND_SHARE

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from recommender.errors import IndexFormatError, WeightsUnavailable
-from recommender.index_format import read_manifest
+from recommender.index_format import FORMAT_VERSION, read_manifest
 from recommender.model_spec import ModelSpec
 from recommender.settings import Settings
 
@@ -62,7 +62,8 @@ def ensure_demo_index(settings: Settings) -> Path:
             manifest = read_manifest(settings.demo_index)
         except IndexFormatError:
             manifest = None
-        if manifest is not None and manifest.catalog.fingerprint == catalog.fingerprint():
+        current = manifest is not None and manifest.format_version == FORMAT_VERSION  # older: rebuilt, to rank better
+        if current and manifest.catalog.fingerprint == catalog.fingerprint():
             if manifest.model.compatible(wanted) or (fallback is not None and manifest.model.compatible(fallback)):
                 return settings.demo_index
 

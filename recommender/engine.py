@@ -93,6 +93,10 @@ class Recommender:
                 from recommender.backbones import load_extractor  # imports TensorFlow: only when needed
 
                 extractor = load_extractor(self.index.model)
+                if self.index.head is not None:  # a trained index: the backbone, then its head
+                    from recommender.head import HeadExtractor
+
+                    extractor = HeadExtractor(extractor, self.index.head)
                 self.index.check_compatible(extractor.spec, extractor.dim)
                 self._extractor = extractor
             return self._extractor

@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING, TextIO
 from recommender.atomic import write_text_atomic
 from recommender.commands import positive_int
 from recommender.commands.build import add_outside_argument
-from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
+from recommender.embedding_cache import DEFAULT_CACHE, cached_index
+from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.model_spec import ModelSpec
-from recommender.settings import EMBEDDINGS_DIR
 
 if TYPE_CHECKING:
     from recommender.catalog import Catalog
     from recommender.index import Index
-
-DEFAULT_CACHE = EMBEDDINGS_DIR / "eval-cache"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,14 +73,14 @@ def run(args: argparse.Namespace) -> int:
     if catalog is not None:
         for index in indexes:
             _check_built_from(index, catalog)
-    indexes += [_cached_index(catalog, ModelSpec.parse(backbone, args.weights), args.cache, log)
+    indexes += [cached_index(catalog, ModelSpec.parse(backbone, args.weights), args.cache, log)
                 for backbone in args.backbone]
 
     runs = []
     for index in indexes:
         queries = None
         if queries_catalog is not None:  # embedded with this index's own backbone and weights
-            queries = _cached_index(queries_catalog, index.model, args.cache, log)
+            queries = cached_index(queries_catalog, index.model, args.cache, log)
         print(f"evaluating {index.path} ...", file=log, flush=True)
         runs.append(evaluate_index(index, args.k, args.attributes, queries=queries, progress=log.isatty()))
         print(report.format_run(runs[-1], args.k) + "\n", file=log, flush=True)
@@ -111,33 +109,6 @@ def _check_built_from(index: Index, catalog: Catalog) -> None:
             f"The index {index.path} was not built from the catalogue {catalog.root} (or that catalogue "
             "changed since); rebuild it or drop --catalog."
         )
-
-
-def _cached_index(catalog: Catalog, spec: ModelSpec, cache_root: Path, log: TextIO) -> Index:
-    """The index of `catalog` by the model `spec` from the evaluation cache: reused when complete, else built.
-
-    The extractor is loaded even to reuse an index, so that one made by a different extractor
-    (another output tensor, dimension or weights) is rebuilt rather than scored. An interrupted
-    build resumes on the next run (build_index keeps its finished chunks).
-    """
-    from recommender.backbones import load_extractor
-    from recommender.build import build_index
-    from recommender.evaluation.run import cache_dir
-    from recommender.index import Index
-
-    extractor = load_extractor(spec.without_head())
-    out = cache_dir(cache_root, catalog.root, catalog.fingerprint(), extractor.spec)
-    try:
-        index = Index.load(out)
-        index.check_compatible(extractor.spec, extractor.dim)
-        if index.manifest.catalog.fingerprint == catalog.fingerprint():
-            print(f"reusing {out}", file=log, flush=True)
-            return index
-    except (IndexFormatError, IncompatibleIndex):
-        pass
-    print(f"building the index of {catalog.root} with {extractor.spec.label} in {out}", file=log, flush=True)
-    build_index(catalog, out, extractor, progress=log.isatty())
-    return Index.load(out)
 
 
 def _title(index: Index, queries_catalog: Catalog | None) -> str:

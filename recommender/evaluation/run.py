@@ -10,16 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.evaluation.metrics import MAX_ATTRIBUTE_VALUES, AttributeScores, default_attributes, score_attribute
 from recommender.index import Index
-from recommender.model_spec import ModelSpec
 
-__all__ = ["DEFAULT_KS", "IndexEvaluation", "cache_dir", "neighbours", "evaluate_index"]
+__all__ = ["DEFAULT_KS", "IndexEvaluation", "neighbours", "evaluate_index"]
 
 DEFAULT_KS = (1, 5, 10)
 QUERY_BLOCK = 512  # queries searched at once
@@ -45,11 +43,6 @@ class IndexEvaluation:
     def random_weights(self) -> bool:
         """Random weights (weights "none") learnt nothing: their numbers say nothing about the backbone."""
         return self.weights == "none"
-
-
-def cache_dir(cache_root: Path, catalog_root: Path, fingerprint: str, model: ModelSpec) -> Path:
-    """The folder for one catalogue version embedded by one model, so a rerun reuses it."""
-    return cache_root / f"{catalog_root.name}-{fingerprint[:8]}-{model.slug}"
 
 
 def neighbours(index: Index, queries: np.ndarray, k: int, *, leave_one_out: bool,

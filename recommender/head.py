@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,7 +137,7 @@ class Head:
                        catalog_fingerprint=str(meta["catalog_fingerprint"]),
                        colour_scale=float(meta["colour_scale"]), logit_scale=float(meta["logit_scale"]))
             head._check_shapes()
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as exc:
             raise IndexFormatError(f"{where} is corrupt ({exc or 'empty file'}); train it again.") from None
         return head
 

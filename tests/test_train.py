@@ -1,0 +1,200 @@
+"""Training a head (Keras) and the train command end to end, on tiny synthetic data (no ../shared)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.special import softmax
+
+from recommender.cli import main
+from recommender.model_spec import ModelSpec
+from recommender.training import PhotoTargets, TrainSettings, encode, hubness, train_head
+from recommender.vectors import unit_rows
+
+SPEC = ModelSpec.parse("/models/backbone.tflite")
+SMALL = TrainSettings(epochs=4, batch_size=64, hidden=32, dim=8, seed=0)
+CLASSES = ("a", "b", "c", "d")
+
+
+def clusters(n: int = 400, dim: int = 16, seed: int = 0):
+    """Four well-separated classes of backbone vectors with random colour histograms."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(CLASSES), dim)) * 3
+    classes = rng.integers(0, len(CLASSES), size=n)
+    vectors = unit_rows(centres[classes] + rng.normal(size=(n, dim)))
+    colours = rng.dirichlet(np.ones(5), size=n).astype(np.float32)
+    return centres, classes, vectors, colours
+
+
+def test_encode_leaves_rare_values_and_missing_ones_unlabelled() -> None:
+    labels = encode(["x"] * 5 + ["y"] * 4 + [None, ""], min_count=5)
+    assert labels.vocabulary == ["x"]
+    assert labels.codes.tolist() == [0] * 5 + [-1] * 6
+
+
+def test_numpy_inference_equals_keras_and_learns() -> None:
+    _, classes, vectors, colours = clusters()
+    trained = train_head(vectors, colours, {"category": encode([CLASSES[c] for c in classes], 5)}, SPEC, "fp",
+                         settings=SMALL)
+    head = trained.head
+    keras_out = trained.model.predict(np.concatenate([vectors, np.sqrt(colours)], axis=1), verbose=0)
+    embeddings = head.embed(vectors, colours)
+    np.testing.assert_allclose(embeddings, keras_out["embedding"], atol=1e-4)
+    np.testing.assert_allclose(head.classify(embeddings)["category"], softmax(keras_out["category"], axis=1),
+                               atol=1e-4)
+    assert (head.classify(embeddings)["category"].argmax(axis=1) == classes).mean() > 0.95
+    assert head.input_dim == 16 and head.colour_dim == 5 and head.dim == 8
+
+
+def test_same_seed_same_head_other_seed_other_head() -> None:
+    _, classes, vectors, _ = clusters(200)
+    labels = {"category": encode([CLASSES[c] for c in classes], 5)}
+    first = train_head(vectors, None, labels, SPEC, "fp", settings=SMALL).head
+    again = train_head(vectors, None, labels, SPEC, "fp", settings=SMALL).head
+    other = train_head(vectors, None, labels, SPEC, "fp",
+                       settings=TrainSettings(**{**vars(SMALL), "seed": 1})).head
+    assert first.id == again.id
+    assert other.id != first.id
+
+
+def test_set_loss_pushes_photos_to_their_allowed_classes() -> None:
+    """Photos that look like class a but whose label map allows only b or c end up classified b or c."""
+    centres, classes, vectors, colours = clusters()
+    rng = np.random.default_rng(5)
+    photo_direction = rng.normal(size=centres.shape[1]) * 3
+    photos = unit_rows(centres[0] + photo_direction * 0.5 + rng.normal(size=(60, centres.shape[1])))
+    photo_colours = rng.dirichlet(np.ones(5), size=60).astype(np.float32)
+    labels = {"category": encode([CLASSES[c] for c in classes], 5)}
+    targets = PhotoTargets(photos, photo_colours, "category", [frozenset({"b", "c"})] * 60)
+
+    def mass_on_allowed(photo_targets: PhotoTargets | None) -> float:
+        head = train_head(vectors, colours, labels, SPEC, "fp", photo_targets, SMALL).head
+        p = head.classify(head.embed(photos, photo_colours))["category"]
+        return float(p[:, [1, 2]].sum(axis=1).mean())
+
+    assert mass_on_allowed(None) < 0.5  # they look like a
+    assert mass_on_allowed(targets) > 0.9
+
+
+def test_hubness_is_mean_similarity_to_nearest_references() -> None:
+    rows = unit_rows(np.array([[1, 0], [0, 1], [1, 1]], np.float32))
+    reference = unit_rows(np.array([[1, 0], [1, 0.1], [0, 1]], np.float32))
+    got = hubness(rows, reference, k=2)
+    cos = rows @ reference.T
+    np.testing.assert_allclose(got, np.sort(cos, axis=1)[:, ::-1][:, :2].mean(axis=1), atol=1e-6)
+    own = hubness(rows, k=1)  # its nearest other row
+    np.testing.assert_allclose(own, [cos_pair(rows, 0, 2), cos_pair(rows, 1, 2), cos_pair(rows, 2, 0)], atol=1e-6)
+
+
+def cos_pair(rows: np.ndarray, i: int, j: int) -> float:
+    return float(rows[i] @ rows[j])
+
+
+# ---------------------------------------------------------------- the command
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory, demo_catalog_dir: Path, tiny_tflite) -> Path:
+    """The synthetic demo catalogue indexed by a tiny TFLite model (fast, meaningless but deterministic)."""
+    from recommender.backbones import load_extractor
+    from recommender.build import build_index
+    from recommender.catalog import load_catalog
+
+    out = tmp_path_factory.mktemp("tiny-index")
+    spec = ModelSpec.parse(str(tiny_tflite["float"].path))
+    build_index(load_catalog(demo_catalog_dir), out, load_extractor(spec), progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, demo_catalog_dir: Path) -> tuple[Path, Path]:
+    """A photo folder catalogue (category folders) and a label map tying its categories to articleType."""
+    import csv
+
+    root = tmp_path_factory.mktemp("photos")
+    with open(demo_catalog_dir / "styles.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    folders = {"Tshirts": "top", "Shirts": "top", "Casual Shoes": "shoes"}
+    for row in rows:
+        if row["articleType"] in folders:
+            folder = root / "photos" / folders[row["articleType"]]
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy(demo_catalog_dir / "images" / f"{row['id']}.jpg", folder / f"{row['id']}.jpg")
+    label_map = root / "map.csv"
+    label_map.write_text("category,articleType\ntop,Tshirts\ntop,Shirts\nshoes,Casual Shoes\n")
+    return root / "photos", label_map
+
+
+def test_train_command_writes_an_index_that_answers_photos(tmp_path, capsys, tiny_index, photos,
+                                                          demo_catalog_dir) -> None:
+    from recommender.engine import Recommender
+    from recommender.images import open_image
+    from recommender.index import Index
+
+    photo_dir, label_map = photos
+    out = tmp_path / "trained"
+    code = main(["train", "--index", str(tiny_index), "--out", str(out), "--photos", str(photo_dir),
+                 "--label-map", str(label_map), "--epochs", "3", "--holdout", "0.2", "--seed", "1",
+                 "--cache", str(tmp_path / "cache"), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    assert "held-out classifier accuracy" in capsys.readouterr().out
+    index, source = Index.load(out), Index.load(tiny_index)
+    head = index.head
+    assert index.model.head == head.id and index.model.without_head() == source.model
+    assert index.manifest.normalized and index.manifest.holdout.fraction == 0.2 and index.manifest.holdout.seed == 1
+    assert index.ids == source.ids and index.dim == head.dim
+    np.testing.assert_allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-5)
+    assert index.hubness.shape == (len(index),)
+    np.testing.assert_array_equal(index.appearance.digests, source.appearance.digests)
+    assert "articleType" in head.attributes and "gender" in head.attributes
+
+    recommender = Recommender.open(out)
+    hits = recommender.query_image(open_image(next((demo_catalog_dir / "images").glob("*.jpg"))), k=5)
+    assert len(hits) == 5
+    tags = {tag.role: tag for tag in recommender.tags(recommender.product_vector(index.ids[0]))}
+    assert tags["category"].source == "head" and tags["category"].value in head.attributes["articleType"]
+
+
+def test_train_refuses_a_trained_index_and_a_head_for_another_catalogue(tmp_path, capsys, tiny_index) -> None:
+    from recommender.errors import IncompatibleIndex
+    from recommender.head import Head, read_head
+    from recommender.index_format import HEAD
+
+    out = tmp_path / "trained"
+    assert main(["train", "--index", str(tiny_index), "--out", str(out), "--epochs", "1", "--no-progress"]) == 0
+    assert main(["train", "--index", str(out), "--out", str(tmp_path / "again"), "--no-progress"]) == 2
+    assert "already a trained index" in capsys.readouterr().err
+
+    head = read_head(out)
+    foreign = Head(head.hidden_kernel, head.hidden_bias, head.embed_kernel, head.embed_bias, head.prototypes,
+                   head.attributes, head.input_dim, head.colour_dim, head.backbone, "another-catalogue")
+    (out / HEAD).write_bytes(foreign.to_bytes())
+    manifest = (out / "manifest.json").read_text().replace(head.id, foreign.id)
+    (out / "manifest.json").write_text(manifest)
+    with pytest.raises(IncompatibleIndex, match="another catalogue or backbone"):
+        read_head(out)
+
+
+def test_train_refuses_an_unlabelled_catalogue_and_unknown_map_values(tmp_path, capsys, tiny_index, photos) -> None:
+    import json
+
+    unlabelled = tmp_path / "unlabelled"
+    shutil.copytree(tiny_index, unlabelled)
+    lines = (unlabelled / "products.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        record["attributes"] = {"productDisplayName": record["attributes"]["productDisplayName"]}
+    (unlabelled / "products.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["train", "--index", str(unlabelled), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "no labels to learn" in capsys.readouterr().err
+
+    photo_dir, _ = photos
+    bad_map = tmp_path / "bad.csv"
+    bad_map.write_text("category,articleType\ntop,Tshirts\ntop,Kurtas\nshoes,Casual Shoes\n")
+    assert main(["train", "--index", str(tiny_index), "--out", str(tmp_path / "o"), "--photos", str(photo_dir),
+                 "--label-map", str(bad_map), "--cache", str(tmp_path / "cache"), "--no-progress"]) == 2
+    assert "Kurtas" in capsys.readouterr().err
+

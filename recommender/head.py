@@ -31,9 +31,8 @@ from recommender.vectors import unit_rows
 if TYPE_CHECKING:
     from recommender.backbones import Extractor
 
-__all__ = ["Head", "HeadExtractor", "read_head", "HEAD_FILE"]
+__all__ = ["Head", "HeadExtractor", "read_head"]
 
-HEAD_FILE = "head.npz"
 HEAD_VERSION = 1
 _LAYERS = ("hidden_kernel", "hidden_bias", "embed_kernel", "embed_bias")
 
@@ -157,15 +156,15 @@ class Head:
 
 def read_head(index_dir: Path) -> Head:
     """The head of a trained index folder, refused with a sentence when it is not the one its manifest names."""
-    from recommender.index_format import read_manifest
+    from recommender.index_format import HEAD, read_manifest
 
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
-    path = index_dir / HEAD_FILE
+    path = index_dir / HEAD
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise IndexFormatError(f"Index {index_dir} names a trained head but {HEAD_FILE} cannot be read "
+        raise IndexFormatError(f"Index {index_dir} names a trained head but {HEAD} cannot be read "
                                f"({exc.strerror or exc}); train it again.") from None
     head = Head.from_bytes(data, f"The head {path}")
     if head.id != manifest.model.head:

@@ -27,7 +27,7 @@ COLOUR_NAMES: tuple[str, ...] = tuple(name for name in BASE_COLOURS if name not 
 GRID = 32  # pixels per side the colour is measured on: fine enough for a histogram, and fast
 BORDER = 2  # grid cells along each edge that show the background
 BACKGROUND_DELTA_E = 10.0  # CIE76 distance from every background tone that makes a pixel foreground
-BLANK_DELTA_E = 6.0  # a pixel this far from every border tone is "something"; too few of them: blank
+BLANK_DELTA_E = 6.0  # a pixel this far from the border's median colour is "something"; too few of them: blank
 BLANK_SHARE = 0.003
 MIN_FOREGROUND_SHARE = 0.05  # below it the garment fills the frame (or is the background's colour): use all pixels
 SOFTNESS = 10.0  # Lab distance over which a pixel's vote spreads across neighbouring colour names
@@ -104,8 +104,11 @@ def describe(pixels: np.ndarray) -> Appearance:
     border = lab[:, edge]  # (n, border pixels, 3): a textured floor or wall shows several tones
     squared = (flat**2).sum(axis=2)[:, :, None] - 2.0 * flat @ border.transpose(0, 2, 1) + (border**2).sum(axis=2)[:, None]
     away = np.sqrt(np.clip(squared.min(axis=2), 0.0, None))  # (n, pixels): distance to the nearest border tone
-    blank = (away > BLANK_DELTA_E).mean(axis=1) < BLANK_SHARE
     foreground = away > BACKGROUND_DELTA_E
+    # blank: (almost) every pixel has the border's one median colour. Not "near some border tone": a
+    # garment that touches the frame has its tones on the border too, and is anything but blank.
+    from_median = np.linalg.norm(flat - np.median(border, axis=1)[:, None], axis=2)
+    blank = (from_median > BLANK_DELTA_E).mean(axis=1) < BLANK_SHARE
     too_small = foreground.mean(axis=1) < MIN_FOREGROUND_SHARE
     foreground[too_small] = True
     squared = (flat**2).sum(axis=2, keepdims=True) - 2.0 * flat @ PALETTE_LAB.T + (PALETTE_LAB**2).sum(axis=1)

@@ -45,8 +45,10 @@ def test_blank_pictures_are_flagged_and_identical_ones_share_a_digest() -> None:
     noisy_white = white.copy()
     noisy_white[10, 10] = 250  # a speck is not a garment
     garment = _picture((30, 60, 200))
-    looks = describe(np.stack([white, noisy_white, garment, garment.copy()]))
-    assert looks.blank.tolist() == [True, True, False, False]
+    filling = _picture((30, 60, 200), size=64)
+    filling[:, :8] = (30, 60, 200)  # the garment touches the frame: its colour is a border tone too
+    looks = describe(np.stack([white, noisy_white, garment, garment.copy(), filling]))
+    assert looks.blank.tolist() == [True, True, False, False, False]
     assert looks.digests[2] == looks.digests[3] and looks.digests[1] != looks.digests[2]
 
 

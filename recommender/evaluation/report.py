@@ -71,6 +71,7 @@ def format_run(run: IndexEvaluation, ks: Sequence[int], worst: int = 5) -> str:
     ]
     if run.label_map:
         lines.append(f"  label map: {run.label_map}")
+    lines += [f"  warning: {w}" for w in run.warnings]
     if run.random_weights:
         lines.append(
             "  WARNING: random weights (weights=none): nothing was learnt, so these numbers say nothing about"
@@ -86,7 +87,7 @@ def format_run(run: IndexEvaluation, ks: Sequence[int], worst: int = 5) -> str:
     for a in run.attributes:
         if a.unscored:
             listed = ", ".join(f"{value} (n={count})" for value, count in sorted(a.unscored.items()))
-            lines.append(f"  not scored ({a.name}: values the label map does not name): {listed}")
+            lines.append(f"  not scored ({a.name}: the label map allows nothing in the index): {listed}")
         if len(a.per_value) <= 2 * worst:  # few values: all of them, worst first
             listed = ", ".join(f"{v.value} {v.precision[top]:.2f} (n={v.count})" for v in a.per_value)
             lines.append(f"  {a.name} per value (P@{top}): {listed}")

@@ -76,6 +76,7 @@ class IndexEvaluation:
     attributes: list[AttributeScores]
     tags: list[TagAccuracy]
     hubness: Hubness
+    warnings: list[str]  # what was odd but not fatal (a label map naming values that do not exist)
 
     @property
     def random_weights(self) -> bool:
@@ -199,7 +200,8 @@ def evaluate_index(
 
     Without a `label_map`, an attribute is scored where queries and index share its name
     (`attributes` defaults to `default_attributes`); with one, the map's query attribute is scored
-    against its index attribute (plus any `attributes` named). `settings` default to the shop's.
+    against its index attribute (plus any `attributes` named); a query value none of whose allowed
+    values exists in the index is not scored (listed in `unscored`). `settings` default to the shop's.
     """
     from tqdm import tqdm
 
@@ -210,6 +212,7 @@ def evaluate_index(
     leave_one_out = queries.own is not None
     if label_map is not None and leave_one_out:
         raise RecommenderError("A label map ties two catalogues: give the queries' catalogue too (--queries DIR).")
+    warnings: list[str] = []
     base_records = [p.attributes for p in index.products]
     names = list(attributes or [])
     if not names and label_map is None:
@@ -221,8 +224,11 @@ def evaluate_index(
     if label_map is not None:
         _check_attributes([label_map.index_attribute], base_records, index.path)
         _check_attributes([label_map.query_attribute], queries.records, queries.source)
-        label_map.check({r.get(label_map.query_attribute) for r in queries.records} - {None, ""},
-                        index.attribute_values(label_map.index_attribute))
+        try:  # a pair naming a value that does not exist can never match: said, value by value, not fatal
+            label_map.check({r.get(label_map.query_attribute) for r in queries.records} - {None, ""},
+                            index.attribute_values(label_map.index_attribute))
+        except RecommenderError as exc:
+            warnings.append(str(exc))
     if not names and label_map is None:
         raise RecommenderError(
             f"The catalogue of {index.path} has no attribute with 2 to {MAX_ATTRIBUTE_VALUES} values to score."
@@ -270,6 +276,7 @@ def evaluate_index(
         attributes=scores,
         tags=tags,
         hubness=hubs,
+        warnings=warnings,
     )
 
 

@@ -20,10 +20,11 @@ from recommender.evaluation.metrics import (
     relevance,
     score_attribute,
 )
-from recommender.evaluation.run import evaluate_index, neighbours
+from recommender.evaluation.run import Queries, catalogue_queries, evaluate_index, neighbours, own_queries
 from recommender.index import Index
 from recommender.index_format import CatalogInfo, IndexFiles, Manifest
 from recommender.model_spec import ModelSpec
+from recommender.ranking import Ranker
 
 
 def array_index(vectors: np.ndarray, model: ModelSpec = ModelSpec("fake", "none"), labels=None) -> Index:
@@ -39,7 +40,12 @@ def array_index(vectors: np.ndarray, model: ModelSpec = ModelSpec("fake", "none"
 def nearest_neighbours(queries, base, k, *, leave_one_out):
     """The evaluation's neighbours of `queries` in an index of `base`."""
     index = array_index(base)
-    return neighbours(index, index.vectors if leave_one_out else queries, k, leave_one_out=leave_one_out)
+    if leave_one_out:
+        asked = own_queries(index)
+    else:
+        asked = Queries(np.asarray(queries, np.float32), None, [{}] * len(queries), [str(i) for i in range(len(queries))],
+                        "/queries")
+    return neighbours(Ranker(index), asked, k)
 
 # Five points on a line, labelled a a b b a. Hand-computed leave-one-out (k = 3):
 #   query 0 (x=0, a): neighbours 1 2 3 -> relevant 1 0 0;  R=2, AP@3 = (1/1) / 2        = 1/2
@@ -159,11 +165,11 @@ def test_queries_embedded_by_the_same_tflite_file_elsewhere_are_accepted() -> No
     TFLite model had moved to another folder was refused against queries embedded by the same file."""
     here, moved = ModelSpec.parse("/models/mobilenet.tflite"), ModelSpec.parse("/elsewhere/mobilenet.tflite")
     base = array_index(LINE, here, LINE_LABELS)
-    run = evaluate_index(base, [1], ["colour"], queries=array_index(LINE[:3], moved, LINE_LABELS[:3]))
+    run = evaluate_index(base, [1], ["colour"], queries=catalogue_queries(base, array_index(LINE[:3], moved,
+                                                                                             LINE_LABELS[:3])))
     assert run.query_items == 3 and run.attributes[0].queries == 3
     with pytest.raises(IncompatibleIndex, match="embedded with other"):
-        evaluate_index(base, [1], ["colour"], queries=array_index(LINE[:3], ModelSpec.parse("/m/other.tflite"),
-                                                                  LINE_LABELS[:3]))
+        catalogue_queries(base, array_index(LINE[:3], ModelSpec.parse("/m/other.tflite"), LINE_LABELS[:3]))
 
 
 def test_default_attributes_skip_free_text_ids_and_constants() -> None:

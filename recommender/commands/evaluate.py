@@ -1,10 +1,11 @@
-"""`python -m recommender evaluate`: retrieval precision@k / mAP@k of indexes against catalogue labels."""
+"""`python -m recommender evaluate`: retrieval precision@k / mAP@k, tag accuracy and hubness of indexes."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -18,7 +19,6 @@ from recommender.model_spec import ModelSpec
 if TYPE_CHECKING:
     from recommender.catalog import Catalog
     from recommender.index import Index
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -42,7 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--attributes", nargs="+", metavar="NAME",
         help="attributes to score (default: each one with 2 to 200 values, not free text, ids or years)")
     add("--queries", type=Path, metavar="DIR",
-        help="a query split (e.g. validation/) embedded like each index and searched against it")
+        help="a query split or another catalogue's photos (e.g. validation/), embedded like each index (through "
+             "its trained head when it has one) and searched against it")
+    add("--label-map", type=Path, metavar="CSV",
+        help="with --queries from another catalogue: which index values each query value allows (header: query "
+             "attribute, index attribute; one allowed pair per row)")
+    add("--category-first", type=_threshold, nargs="+", metavar="off|THRESHOLD",
+        help="rank with the category-first rule off or at these thresholds, one run each (default: the setting)")
+    add("--all-products", action="store_true",
+        help="on a trained index, score every product leave-one-out, not only the held-out ones the head never saw")
     add("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
         help=f"where --backbone and --queries indexes are kept (default: {DEFAULT_CACHE})")
     add("--json", nargs="?", const="-", metavar="PATH", help="write the results as JSON (to stdout without PATH)")
@@ -53,16 +61,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _threshold(text: str) -> float | None:
+    """argparse type of --category-first: "off", or a probability mass above 0 and at most 1."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither off nor a number") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not above 0 and at most 1")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from recommender.catalog import load_catalog
     from recommender.evaluation import report
-    from recommender.evaluation.run import evaluate_index
+    from recommender.evaluation.run import catalogue_queries, evaluate_index, own_queries
     from recommender.index import Index
+    from recommender.label_map import read_label_map
+    from recommender.ranking import RankingSettings
 
     if not args.index and not args.backbone:
         raise RecommenderError("Give at least one --index DIR or --backbone NAME to evaluate.")
     if args.backbone and args.catalog is None:
         raise RecommenderError("--backbone needs the labelled catalogue to embed: add --catalog DIR.")
+    if args.label_map and args.queries is None:
+        raise RecommenderError("--label-map ties the queries' catalogue to the index's: add --queries DIR.")
+    label_map = read_label_map(args.label_map) if args.label_map else None
+    shop = RankingSettings.from_env()
+    rankings = [replace(shop, category_first=t) for t in args.category_first] if args.category_first else [shop]
     to_stdout = args.json == "-"
     log = sys.stderr if to_stdout else sys.stdout  # keep stdout pure JSON when it carries the JSON
 
@@ -78,12 +106,15 @@ def run(args: argparse.Namespace) -> int:
 
     runs = []
     for index in indexes:
-        queries = None
-        if queries_catalog is not None:  # embedded with this index's own backbone and weights
-            queries = cached_index(queries_catalog, index.model, args.cache, log)
-        print(f"evaluating {index.path} ...", file=log, flush=True)
-        runs.append(evaluate_index(index, args.k, args.attributes, queries=queries, progress=log.isatty()))
-        print(report.format_run(runs[-1], args.k) + "\n", file=log, flush=True)
+        if queries_catalog is not None:  # embedded with this index's backbone and weights, then its head
+            queries = catalogue_queries(index, cached_index(queries_catalog, index.model, args.cache, log))
+        else:
+            queries = own_queries(index, all_products=args.all_products)
+        for settings in rankings:
+            print(f"evaluating {index.path} ...", file=log, flush=True)
+            runs.append(evaluate_index(index, args.k, args.attributes, queries=queries, label_map=label_map,
+                                       settings=settings, progress=log.isatty()))
+            print(report.format_run(runs[-1], args.k) + "\n", file=log, flush=True)
 
     catalog_identity = indexes[0].manifest.catalog.identity
     feedback = report.feedback_report(args.feedback, catalog_identity) if args.feedback else None

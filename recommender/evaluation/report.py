@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from recommender.evaluation.metrics import MIN_VALUE_QUERIES
+from recommender.evaluation.hubness import MAX_SHARE, Hubness
+from recommender.evaluation.metrics import MIN_VALUE_QUERIES, TagAccuracy
 from recommender.evaluation.run import IndexEvaluation
 
-__all__ = ["feedback_report", "report_json", "format_run", "format_feedback", "comparison_figure"]
+__all__ = ["feedback_report", "report_json", "run_name", "format_run", "format_feedback", "comparison_figure"]
 
 
 def feedback_report(db: str | Path, catalog: str) -> dict[str, object] | None:
@@ -44,16 +45,33 @@ def report_json(runs: Sequence[IndexEvaluation], ks: Sequence[int], feedback: di
     }
 
 
+def run_name(run: IndexEvaluation, runs: Sequence[IndexEvaluation]) -> str:
+    """The run's model label, with its category-first setting when the runs compare several."""
+    settings = {str(r.ranking.get("category_first")) for r in runs}
+    if len(settings) == 1:
+        return run.label
+    threshold = run.ranking.get("category_first")
+    return f"{run.label}, category-first {'off' if threshold is None else threshold}"
+
+
 def format_run(run: IndexEvaluation, ks: Sequence[int], worst: int = 5) -> str:
-    """A terminal table for one index: precision@k and mAP@max(k) per attribute, chance, weakest values."""
+    """A terminal table for one index and ranking: precision@k and mAP@max(k) per attribute, chance,
+    weakest values, tag accuracy and hubness."""
     ks = sorted(set(ks))
     top = ks[-1]
-    mode = "leave-one-out" if run.queries is None else f"{run.query_items} queries from {run.queries}"
+    mode = (f"leave-one-out over {run.query_items} {run.selection}" if run.queries is None
+            else f"{run.query_items} queries from {run.queries}")
+    threshold = run.ranking.get("category_first")
     lines = [
-        f"{run.label}  backbone={run.backbone}  weights={run.weights}  dim={run.dim}  n={run.items}"
-        f"  ({mode}, {run.seconds:.1f} s)",
+        f"{run.label}  backbone={run.backbone}  weights={run.weights}  head={run.head or 'none'}  dim={run.dim}"
+        f"  n={run.items}  ({mode}, {run.seconds:.1f} s)",
         f"  index: {run.index}",
+        f"  ranking: category-first {'off' if threshold is None else threshold}, "
+        + ", ".join(f"{k}={v}" for k, v in run.ranking.items() if k != "category_first"),
     ]
+    if run.label_map:
+        lines.append(f"  label map: {run.label_map}")
+    lines += [f"  warning: {w}" for w in run.warnings]
     if run.random_weights:
         lines.append(
             "  WARNING: random weights (weights=none): nothing was learnt, so these numbers say nothing about"
@@ -61,17 +79,54 @@ def format_run(run: IndexEvaluation, ks: Sequence[int], worst: int = 5) -> str:
         )
     width = max(len("attribute"), *(len(a.name) for a in run.attributes))
     header = f"  {'attribute':<{width}}  values  queries " + "".join(f" {'P@' + str(k):>6}" for k in ks)
-    header += f" {'mAP@' + str(top):>7} {'chance':>7}"
+    header += f" {'macro@' + str(top):>8} {'mAP@' + str(top):>7} {'chance':>7}"
     lines += [header, "  " + "-" * (len(header) - 2)]
     for a in run.attributes:
         row = f"  {a.name:<{width}}  {a.values:>6}  {a.queries:>7} " + "".join(f" {a.precision[k]:>6.3f}" for k in ks)
-        lines.append(row + f" {a.map[top]:>7.3f} {a.chance:>7.3f}")
+        lines.append(row + f" {a.macro_precision[top]:>8.3f} {a.map[top]:>7.3f} {a.chance:>7.3f}")
     for a in run.attributes:
+        if a.unscored:
+            listed = ", ".join(f"{value} (n={count})" for value, count in sorted(a.unscored.items()))
+            lines.append(f"  not scored ({a.name}: the label map allows nothing in the index): {listed}")
+        if len(a.per_value) <= 2 * worst:  # few values: all of them, worst first
+            listed = ", ".join(f"{v.value} {v.precision[top]:.2f} (n={v.count})" for v in a.per_value)
+            lines.append(f"  {a.name} per value (P@{top}): {listed}")
+            continue
         weakest = a.worst(worst)
         if weakest:
             listed = ", ".join(f"{v.value} {v.precision[top]:.2f} (n={v.count})" for v in weakest)
             lines.append(f"  weakest {a.name} (P@{top}, values with >= {MIN_VALUE_QUERIES} queries): {listed}")
+    lines += _format_tags(run.tags, worst)
+    lines += _format_hubness(run.hubness)
     return "\n".join(lines)
+
+
+def _format_tags(tags: Sequence[TagAccuracy], worst: int) -> list[str]:
+    lines = []
+    for t in tags:
+        lines.append(f"  {t.role} tag ({t.attribute}): accuracy {t.accuracy:.3f}, macro {t.macro_accuracy:.3f}"
+                     f" over {t.queries} queries")
+        shown = t.per_value if len(t.per_value) <= 2 * worst else [v for v in t.per_value
+                                                                   if v.count >= MIN_VALUE_QUERIES][:worst]
+        if shown:
+            listed = ", ".join(f"{v.value} {v.accuracy:.2f} (n={v.count})" for v in shown)
+            lines.append(f"    {'per value' if len(shown) == len(t.per_value) else 'weakest'}: {listed}")
+    return lines
+
+
+def _format_hubness(h: Hubness) -> list[str]:
+    lines = [
+        f"  hubness (top {h.k}): {h.distinct} distinct products in {h.slots} result slots ({h.distinct_share:.3f});"
+        f" largest share of queries for one product {h.max_share:.3f} (target <= {MAX_SHARE:.2f});"
+        f" {h.over_target} product(s) above it",
+    ]
+    if h.frequent:
+        listed = ", ".join(f"{f.id} [{f.label}] {f.share:.3f}" for f in h.frequent[:5])
+        lines.append(f"    most frequent: {listed}")
+    if h.shares:
+        listed = ", ".join(f"{s.value} {s.results:.3f} vs {s.catalogue:.3f}" for s in h.shares)
+        lines.append(f"    {h.attribute} share of results vs catalogue: {listed}")
+    return lines
 
 
 def format_feedback(feedback: dict | None, db: Path | None) -> str:
@@ -97,11 +152,12 @@ def comparison_figure(runs: Sequence[IndexEvaluation], ks: Sequence[int], title:
     figure = make_subplots(rows=1, cols=len(ks), subplot_titles=[f"precision@{k}" for k in ks], shared_yaxes=True)
     attributes = list(dict.fromkeys(a.name for r in runs for a in r.attributes))
     chance = {a.name: a.chance for r in reversed(runs) for a in r.attributes}
-    labels = Counter(r.label for r in runs)
+    names = [run_name(r, runs) for r in runs]
+    labels = Counter(names)
     for col, k in enumerate(ks, start=1):
         for i, run in enumerate(runs):
             by_name = {a.name: a for a in run.attributes}
-            name = run.label if labels[run.label] == 1 else f"{run.label} #{i + 1}"
+            name = names[i] if labels[names[i]] == 1 else f"{names[i]} #{i + 1}"
             figure.add_trace(
                 go.Bar(
                     x=attributes,

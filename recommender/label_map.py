@@ -30,8 +30,12 @@ class LabelMap:
         """The index values a query of this value may match (empty when the map does not name it)."""
         return self.allowed.get(query_value or "", frozenset())
 
-    def check(self, query_values: Collection[str], index_values: Collection[str]) -> None:
-        """Refuse a map whose values do not exist in the catalogues it ties, naming each such value."""
+    def check(self, query_values: Collection[str], index_values: Collection[str]) -> str | None:
+        """Values the map names that do not exist, one by one, as a sentence (None when all exist).
+
+        Such a pair can never match, which a user must be told, but it does not spoil the others (the
+        Kaggle map names Coats, which the small set lacks). A map of which no pair can match is refused.
+        """
         problems = []
         unknown_queries = sorted(set(self.allowed) - set(query_values))
         if unknown_queries:
@@ -40,8 +44,11 @@ class LabelMap:
         unknown_index = sorted(mapped - set(index_values))
         if unknown_index:
             problems.append(f"{self.index_attribute} value(s) not in the catalogue: {', '.join(unknown_index)}")
-        if problems:
-            raise RecommenderError(f"The label map {self.path} names values that do not exist: {'; '.join(problems)}.")
+        usable = any(key in query_values and values & set(index_values) for key, values in self.allowed.items())
+        if not usable:
+            raise RecommenderError(f"No pair of the label map {self.path} names a value of both catalogues"
+                                   + (f" ({'; '.join(problems)})." if problems else "."))
+        return f"The label map {self.path} names values that do not exist: {'; '.join(problems)}." if problems else None
 
 
 def read_label_map(path: str | Path) -> LabelMap:

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recommender.commands import positive_int
+from recommender.commands.ann import add_ann_argument, describe
 from recommender.embedding_cache import DEFAULT_CACHE
 from recommender.errors import RecommenderError
 
 if TYPE_CHECKING:
     from recommender.head import Head
     from recommender.index import Index
+    from recommender.index_format import Holdout
     from recommender.label_map import LabelMap
     from recommender.training import Labels, PhotoTargets
 
@@ -56,11 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--epochs", type=positive_int, default=20, help="passes over the data (default: 20)")
     add("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
         help=f"where the photos' backbone index is kept (default: {DEFAULT_CACHE})")
+    add_ann_argument(parser)
     add("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from recommender.ann import add_ann, resolve_kind
     from recommender.index import Index
     from recommender.index_format import HEAD, HUBNESS, Holdout, write_index
     from recommender.training import TrainSettings, hubness, train_head
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     train_rows = np.flatnonzero(~holdout.mask(index.ids) & ~_blank(index))
     label_map = _label_map(args.label_map, index) if args.label_map else None
     labels = _labels(index, train_rows, args.attributes, label_map)
-    photos = _photos(args, index, label_map) if label_map else None
+    photos = _photos(args, index, label_map, holdout) if label_map else None
 
     started = time.monotonic()
     raw = unit_rows(np.asarray(index.vectors))
@@ -106,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
                 extra_files={HEAD: head.to_bytes(), HUBNESS: hub_file.getvalue()})
     print(f"wrote {args.out}: head {head.id}, {len(index):,} products, {head.dim} dimensions, {seconds:.0f} s")
     _report(head, embeddings, index, labels, holdout.mask(index.ids))
+    ann = None if resolve_kind(args.ann, len(index)) == "none" else add_ann(args.out, args.ann,
+                                                                           progress=not args.no_progress)
+    print(f"Search: {describe(ann)}.")
     return 0
 
 
@@ -149,7 +156,7 @@ def _labels(index: Index, rows: np.ndarray, chosen: list[str] | None, label_map:
     return labels
 
 
-def _photos(args: argparse.Namespace, index: Index, label_map: LabelMap) -> PhotoTargets:
+def _photos(args: argparse.Namespace, index: Index, label_map: LabelMap, holdout: Holdout) -> PhotoTargets:
     """The labelled photos embedded by the index's backbone (cached), each with its allowed catalogue values."""
     from recommender.catalog import load_catalog
     from recommender.embedding_cache import cached_index
@@ -162,10 +169,16 @@ def _photos(args: argparse.Namespace, index: Index, label_map: LabelMap) -> Phot
     if not any(values):
         raise RecommenderError(f"The photos in {args.photos} have no {label_map.query_attribute!r} label that the "
                                f"label map {args.label_map} names.")
-    label_map.check({v for v in values if v}, {p.attributes.get(label_map.index_attribute) for p in index.products})
-    colours = photos.appearance.colours if index.appearance is not None else None
-    return PhotoTargets(unit_rows(np.asarray(photos.vectors)), colours, label_map.index_attribute,
-                        [label_map.values_for(v) for v in values])
+    warning = label_map.check({v for v in values if v}, {p.attributes.get(label_map.index_attribute)
+                                                         for p in index.products})
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    # the photos the holdout rule picks are kept out too, so that the ranking's weights can be chosen on
+    # photos the head never saw (scripts/tune_ranking.py)
+    rows = np.flatnonzero(~holdout.mask(photos.ids))
+    colours = photos.appearance.colours[rows] if index.appearance is not None else None
+    return PhotoTargets(unit_rows(np.asarray(photos.vectors)[rows]), colours, label_map.index_attribute,
+                        [label_map.values_for(values[i]) for i in rows])
 
 
 def _report(head: Head, embeddings: np.ndarray, index: Index, labels: dict[str, Labels], held: np.ndarray) -> None:

@@ -217,11 +217,10 @@ def evaluate_index(
     if label_map is not None:
         _check_attributes([label_map.index_attribute], base_records, index.path)
         _check_attributes([label_map.query_attribute], queries.records, queries.source)
-        try:  # a pair naming a value that does not exist can never match: said, value by value, not fatal
-            label_map.check({r.get(label_map.query_attribute) for r in queries.records} - {None, ""},
-                            index.attribute_values(label_map.index_attribute))
-        except RecommenderError as exc:
-            warnings.append(str(exc))
+        warning = label_map.check({r.get(label_map.query_attribute) for r in queries.records} - {None, ""},
+                                  index.attribute_values(label_map.index_attribute))
+        if warning:  # a pair naming a value that does not exist can never match: said, value by value
+            warnings.append(warning)
     if not names and label_map is None:
         raise RecommenderError(
             f"The catalogue of {index.path} has no attribute with 2 to {MAX_ATTRIBUTE_VALUES} values to score."

@@ -91,7 +91,7 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def _import_tensorflow() -> Any:
+def import_tensorflow() -> Any:
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with _quiet_native_stderr():
@@ -101,8 +101,8 @@ def _import_tensorflow() -> Any:
     return tensorflow
 
 
-def _import_keras() -> Any:
-    _import_tensorflow()
+def import_keras() -> Any:
+    import_tensorflow()
     import keras
 
     return keras
@@ -157,7 +157,7 @@ def _build_keras(model_spec: ModelSpec, seed: int) -> KerasExtractor:
     spec = KERAS_BACKBONES[name]
     if path is not None and not path.is_file():
         raise WeightsUnavailable(f"The weights file {weights} does not exist.")
-    keras = _import_keras()
+    keras = import_keras()
     constructor = getattr(keras.applications, spec.constructor)
     shape = dict(include_top=False, pooling="avg", input_shape=(spec.size, spec.size, 3))
 
@@ -211,7 +211,7 @@ def _open_interpreter(path: Path, *, keep_all_tensors: bool = False, num_threads
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # older installs: the interpreter bundled with TensorFlow
-        Interpreter = _import_tensorflow().lite.Interpreter
+        Interpreter = import_tensorflow().lite.Interpreter
     with warnings.catch_warnings(), _quiet_native_stderr():
         warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors", category=UserWarning)
         interpreter = Interpreter(

@@ -122,10 +122,11 @@ def train_head(vectors: np.ndarray, colours: np.ndarray | None, labels: Mapping[
     Rows to hold out must already be left out by the caller. `colours` None trains a head that
     takes no colours (photos then must have none either).
     """
-    import keras
-    import tensorflow as tf
     from tqdm import tqdm
 
+    from recommender.backbones import import_keras, import_tensorflow
+
+    tf, keras = import_tensorflow(), import_keras()  # quietly: TensorFlow's native notices hidden
     s = settings
     labels = {a: lab for a, lab in labels.items() if lab.vocabulary}
     if not labels:

@@ -16,10 +16,8 @@ import functools
 import io
 import os
 import random
-import sys
 import threading
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +26,7 @@ import numpy as np
 
 from recommender.errors import RecommenderError, WeightsUnavailable
 from recommender.model_spec import ModelSpec
+from recommender.tf_import import import_keras, import_tensorflow, quiet_native_stderr
 
 __all__ = [
     "DEFAULT_BACKBONE",
@@ -73,39 +72,6 @@ DEFAULT_BACKBONE = "resnet50"
 # Keras draws initial weights from one process-wide seed generator: build one model at a time,
 # so that no other build takes numbers from a seeded one.
 _BUILD_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence what C++ libraries write straight to file descriptor 2 (TensorFlow's oneDNN notice
-    at import, TFLite's "Created XNNPACK delegate"): TF_CPP_MIN_LOG_LEVEL no longer hides them."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def import_tensorflow() -> Any:
-    if "tensorflow" not in sys.modules:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        with _quiet_native_stderr():
-            import tensorflow  # noqa: F401  (quietly, before keras would import it noisily)
-    import tensorflow
-
-    return tensorflow
-
-
-def import_keras() -> Any:
-    import_tensorflow()
-    import keras
-
-    return keras
 
 
 def _check_batch(batch: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
@@ -212,7 +178,7 @@ def _open_interpreter(path: Path, *, keep_all_tensors: bool = False, num_threads
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # older installs: the interpreter bundled with TensorFlow
         Interpreter = import_tensorflow().lite.Interpreter
-    with warnings.catch_warnings(), _quiet_native_stderr():
+    with warnings.catch_warnings(), quiet_native_stderr():
         warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors", category=UserWarning)
         interpreter = Interpreter(
             model_path=str(path), num_threads=num_threads, experimental_preserve_all_tensors=keep_all_tensors

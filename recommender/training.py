@@ -124,7 +124,7 @@ def train_head(vectors: np.ndarray, colours: np.ndarray | None, labels: Mapping[
     """
     from tqdm import tqdm
 
-    from recommender.backbones import import_keras, import_tensorflow
+    from recommender.tf_import import import_keras, import_tensorflow
 
     tf, keras = import_tensorflow(), import_keras()  # quietly: TensorFlow's native notices hidden
     s = settings

@@ -117,7 +117,7 @@ def test_ensure_demo_index_falls_back_to_the_shipped_extractor_then_reuses(
     engine = Recommender.open(settings.demo_index)
     assert len(engine.index) == 12 and not engine.random_weights
     assert engine.index.head is not None and engine.index.model.without_head().backbone == str(shipped)
-    assert [t.source for t in engine.tags(engine.product_vector(engine.index.ids[0]))][0] == "head"
+    assert "head" in {t.source for t in engine.tags(engine.product_vector(engine.index.ids[0]))}
     manifest_time = (settings.demo_index / "manifest.json").stat().st_mtime_ns
 
     assert ensure_demo_index(settings) == settings.demo_index

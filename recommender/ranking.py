@@ -13,7 +13,7 @@ are re-scored:
 and, when the head is sure of the query's category (the smallest set of at most three values
 holding `category_first` of its probability), items of those categories come first. Identical
 pictures (same pixels, or distance about 0) collapse into one result. Indexes of format 2 and
-older (raw vectors, no appearance) rank exactly as they were built. The weights are settings,
+older (raw vectors, no appearance), and indexes of random weights, rank by distance alone. The weights are settings,
 chosen on held-out data (`scripts/tune_ranking.py`: held-out Kaggle products and the clothing-small
 train photos the head never saw), never on the figures the README reports. There, the colour histogram
 added nothing once the head's colour classifier counted (label_weight), so its weight is 0 on a trained
@@ -97,7 +97,9 @@ class Ranker:
     def __init__(self, index: Index, settings: RankingSettings | None = None) -> None:
         self.index = index
         self.settings = settings or RankingSettings.from_env()
-        self.reranks = index.manifest.normalized and index.appearance is not None
+        # random features put every product at about the same distance: any re-ranking term would swamp
+        # them, so such an index (tests, RECOMMENDER_WEIGHTS=none) ranks by distance alone
+        self.reranks = index.manifest.normalized and index.appearance is not None and not index.manifest.random_weights
         self.head = index.head
         self._codes: dict[str, np.ndarray] = {}  # attribute -> per row, its value's class in the head (-1: none)
         if self.head is not None:

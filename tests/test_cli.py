@@ -47,10 +47,7 @@ def cli_index(demo_catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     return out
 
 
-def test_build_then_query_json(cli_index: Path, demo_catalog_dir: Path, capsys: pytest.CaptureFixture,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
-    # random weights make every product nearly as close as any other: colour alone would then decide
-    monkeypatch.setenv("RECOMMENDER_RANKING_COLOUR_WEIGHT", "0")
+def test_build_then_query_json(cli_index: Path, demo_catalog_dir: Path, capsys: pytest.CaptureFixture) -> None:
     manifest = json.loads((cli_index / "manifest.json").read_text())
     assert (manifest["model"]["backbone"], manifest["model"]["weights"], manifest["count"]) == ("mobilenet_v2", "none", 60)
     assert manifest["dim"] == 1280 and manifest["input_size"] == [224, 224]

@@ -22,7 +22,7 @@ from recommender.model_spec import ModelSpec
 from recommender.ranking import Ranker, RankingSettings
 from recommender.vectors import unit_rows
 
-RAW = ModelSpec("fake", "none")
+RAW = ModelSpec("fake", "imagenet")  # not random: the shop re-ranks only real features
 
 
 def make_index(vectors, records, *, model: ModelSpec = RAW, holdout: Holdout | None = None,
@@ -123,7 +123,7 @@ def trained_and_photos(rng: np.random.Generator) -> tuple[Index, Index, FakeHead
     catalogue, kinds = _clusters(rng, 30, 3)
     colours = np.full((30, len(COLOUR_NAMES)), 1 / len(COLOUR_NAMES))
     records = [{"articleType": ["Dresses", "Tshirts"][k], "gender": "Women"} for k in kinds]
-    index = make_index(catalogue, records, model=ModelSpec("fake", "none", head=head.id), colours=colours,
+    index = make_index(catalogue, records, model=ModelSpec("fake", "imagenet", head=head.id), colours=colours,
                        head=head, holdout=Holdout(0.2, seed=0))
     raw, photo_kinds = _clusters(rng, 12, 4)
     photos = make_index(raw * 3.0, [{"category": ["dress", "top"][k]} for k in photo_kinds], colours=np.full(

@@ -85,7 +85,7 @@ def _index(tmp_path: Path, vectors: np.ndarray, colours: np.ndarray, attributes:
            digests: list[str] | None = None, **manifest_fields) -> Index:
     n, dim = vectors.shape
     products = [Product(f"p{i}", Path(f"/x/{i}.jpg"), attrs) for i, attrs in enumerate(attributes)]
-    manifest = Manifest(model=ModelSpec.parse("fake", "none"), input_size=(8, 8), dim=dim, count=n,
+    manifest = Manifest(model=ModelSpec.parse("fake", "imagenet"), input_size=(8, 8), dim=dim, count=n,
                         catalog=CatalogInfo(str(tmp_path), "csv", "f", n), normalized=True, appearance=True,
                         **manifest_fields)
     appearance = Appearance(colours.astype(np.float32), np.array(digests or [f"d{i}" for i in range(n)]),

@@ -315,3 +315,18 @@ def test_product_names_are_shown_as_text_never_as_html(dash_duo, tmp_path: Path)
     assert HOSTILE_NAME in _texts(dash_duo, ".product-name")
     assert _js(dash_duo, "return window.pwned === undefined;")
     assert not dash_duo.find_elements("#results-area script, #results-area img[src='x']")
+
+
+def test_an_iphone_heic_photo_through_the_page(shop, demo_catalog_dir, tmp_path) -> None:
+    """The file picker accepts .heic; the page decodes it (pillow-heif) and searches with it."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    dash_duo = shop
+    photo = tmp_path / "IMG_0001.HEIC"
+    Image.open(sorted((demo_catalog_dir / "images").glob("*.jpg"))[4]).convert("RGB").save(photo, format="HEIF")
+    assert photo.read_bytes()[4:12] == b"ftypheic"
+    _upload(dash_duo, photo)
+    _title_is(dash_duo, "Looks like your photo")
+    _wait(dash_duo, lambda: len(dash_duo.find_elements(RESULT_CARDS)) == 10, "ten results for the HEIC photo")
+    assert dash_duo.get_logs() == []

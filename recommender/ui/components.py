@@ -188,9 +188,10 @@ def product_card(product: Product, roles: Roles, position: int, hit: Hit | None 
         badges.append(html.Span(f"#{hit.rank}", className="rank-badge", title=f"Rank {hit.rank}"))
         if similarity is not None:
             badges.append(html.Span(
-                f"{similarity:.0%} match", className="match-badge",
-                title=f"Similarity {similarity:.0%}: 100% is identical, 50% as far apart as two random "
-                      f"products of the catalogue (Euclidean distance {hit.distance:.3g})"))
+                f"{similarity:.0%} alike", className="match-badge",
+                title=f"The pictures look {similarity:.0%} alike: 100% is identical, 50% as far apart as two random "
+                      f"products of the catalogue (Euclidean distance {hit.distance:.3g}). The order also weighs "
+                      "the category, colour and gender the query looks like."))
     actions = []
     if hit is not None:
         actions.append(html.Div(

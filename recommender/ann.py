@@ -106,12 +106,22 @@ def new_ann(kind: str, dim: int, params: dict[str, Any]) -> Any:
         graph.hnsw.efSearch = int(params["ef_search"])
         return index
     if kind == "ivfpq":
+        # PCA (when asked) first, then IVF-PQ with its refine codes in the PCA space: index_factory's
+        # "PCA,IVF,PQ,Refine" would keep the refine codes at the full dimension (10M x 1280 bytes)
+        pca = int(params.get("pca") or 0)
+        inner_dim = pca if 0 < pca < dim else dim
         spec = f"IVF{int(params['nlist'])},PQ{int(params['pq_m'])}x{int(params.get('pq_nbits', 8))}"
-        if params.get("pca") and int(params["pca"]) < dim:
-            spec = f"PCA{int(params['pca'])},{spec}"
         if params.get("refine"):
             spec += f",Refine({params['refine']})"
-        return faiss.index_factory(dim, spec)
+        inner = faiss.index_factory(inner_dim, spec)
+        if inner_dim == dim:
+            return inner
+        transform = faiss.PCAMatrix(dim, inner_dim)
+        index = faiss.IndexPreTransform(transform, inner)
+        transform.this.disown()  # the outer index owns and frees both from now on
+        inner.this.disown()
+        index.own_fields = True
+        return index
     raise ValueError(f"no FAISS index for kind {kind!r}")
 
 
@@ -202,11 +212,11 @@ class AnnSearcher:
 
     def _ivf_params(self) -> Any:
         faiss = _faiss()
-        ivf = faiss.SearchParametersIVF(nprobe=int(self.info.params.get("nprobe", 32)))
-        if self.info.params.get("refine"):
-            ivf = faiss.IndexRefineSearchParameters(k_factor=float(self.info.params.get("k_factor", 8)),
-                                                    base_index_params=ivf)
-        return faiss.SearchParametersPreTransform(index_params=ivf) if self._pca() else ivf
+        params = faiss.SearchParametersIVF(nprobe=int(self.info.params.get("nprobe", 32)))
+        if self.info.params.get("refine"):  # the refine stage sits inside the PCA (see new_ann)
+            params = faiss.IndexRefineSearchParameters(k_factor=float(self.info.params.get("k_factor", 8)),
+                                                       base_index_params=params)
+        return faiss.SearchParametersPreTransform(index_params=params) if self._pca() else params
 
     def _overfetch(self, queries: np.ndarray, k: int, rows: np.ndarray) -> np.ndarray:
         """Ask for more candidates than needed in proportion to what the filter drops, keep the allowed

@@ -159,3 +159,26 @@ def test_overfetch_asks_again_when_the_filter_is_rare(tmp_path: Path, monkeypatc
     monkeypatch.setattr(ann_module, "OVERFETCH", 1)
     _, again = index.search(vectors[:3], 10, filters)
     assert set(again[again >= 0]) <= set(rare)
+
+
+def test_ivfpq_with_pca_and_refine_codes_searches_after_a_round_trip(tmp_path) -> None:
+    """The 10M configuration: PCA, IVF-PQ and refine codes kept in the PCA space (not at the full dimension)."""
+    import faiss
+
+    from recommender.ann import AnnSearcher, new_ann
+    from recommender.index_format import AnnInfo
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((20_000, 128)).astype(np.float32)
+    params = {"pca": 64, "nlist": 64, "pq_m": 16, "pq_nbits": 8, "nprobe": 16, "refine": "SQ8", "k_factor": 16}
+    built = new_ann("ivfpq", 128, params)
+    built.train(vectors)
+    built.add(vectors)
+    faiss.write_index(built, str(tmp_path / "ann.faiss"))
+    assert (tmp_path / "ann.faiss").stat().st_size < 20_000 * 128  # refine codes: 64 bytes, not 128
+    searcher = AnnSearcher(faiss.read_index(str(tmp_path / "ann.faiss")),
+                           AnnInfo("ivfpq", params, faiss.__version__, 20_000, 128, ""))
+    found = searcher.candidates(vectors[:50] + 0.01, 10, None)
+    assert (found[:, 0] == np.arange(50)).mean() > 0.9
+    even = searcher.candidates(vectors[:50] + 0.01, 10, np.arange(0, 20_000, 2))
+    assert ((even % 2 == 0) | (even == -1)).all()

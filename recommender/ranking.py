@@ -16,8 +16,8 @@ pictures (same pixels, or distance about 0) collapse into one result. Indexes of
 older (raw vectors, no appearance), and indexes of random weights, rank by distance alone. The weights are settings,
 chosen on held-out data (`scripts/tune_ranking.py`: held-out Kaggle products and the clothing-small
 train photos the head never saw), never on the figures the README reports. There, the colour histogram
-added nothing once the head's colour classifier counted (label_weight), so its weight is 0 on a trained
-index and 0.5 on a raw one.
+added nothing once the head's colour classifier counted (label_weight), so its weight is 0 when the
+head classifies colour and 0.5 otherwise (a raw index; a head of a catalogue whose colours are computed).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class RankingSettings:
     candidates: int = 100
     category_weight: float = 1.5
     label_weight: float = 0.5
-    colour_weight: float | None = None  # None: 0 with a head (its classifiers know colour), else UNTRAINED_COLOUR
+    colour_weight: float | None = None  # None: 0 when a head classifies colour, else UNTRAINED_COLOUR
     hub_weight: float = 0.5
     category_first: float | None = 0.5
 
@@ -108,6 +108,10 @@ class Ranker:
                     lookup = {value: code for code, value in enumerate(vocabulary)}
                     self._codes[attribute] = np.array(
                         [lookup.get(p.attributes.get(attribute, ""), -1) for p in index.products], dtype=np.int64)
+        # the histogram adds nothing once a colour classifier counts (tuned); a head that learnt no colour
+        # (the demo: its colours are computed, not labels) leaves colour to the histogram
+        colour = index.roles.colour
+        self._auto_colour_weight = 0.0 if colour is not None and colour in self._codes else UNTRAINED_COLOUR
         hubness = index.hubness
         self._hub_excess = None if hubness is None else np.maximum(0.0, hubness - np.median(hubness))
 
@@ -128,7 +132,7 @@ class Ranker:
         safe = np.where(valid, positions, 0)
         score = 1.0 - distances**2 / 2.0  # cosine, on unit vectors
         s = self.settings
-        colour_weight = s.colour_weight if s.colour_weight is not None else (0.0 if self.head is not None else UNTRAINED_COLOUR)
+        colour_weight = s.colour_weight if s.colour_weight is not None else self._auto_colour_weight
         if colours is not None and colour_weight:
             score += colour_weight * colour_similarity(np.atleast_2d(colours), self.index.appearance.colours[safe])
         if self._codes:

@@ -204,3 +204,16 @@ def test_ranking_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("RECOMMENDER_RANKING_CANDIDATES", "many")
     with pytest.raises(RecommenderError, match="RECOMMENDER_RANKING_CANDIDATES='many' is not a number"):
         RankingSettings.from_env()
+
+
+def test_colour_counts_by_default_unless_the_head_classifies_colour(tmp_path: Path) -> None:
+    vectors = _unit([[1, 0.10], [1, 0.15], [1, 0.20]])
+    colours = np.stack([_colour("Red"), _colour("Red"), _colour("Black")])
+    records = [{"category": "Dress", "colour": c} for c in ("Red", "Red", "Black")]
+    query, black = _unit([[1, 0.0]]), _colour("Black")[None]
+    no_colour_head = _with_head(_index(tmp_path / "a", vectors, colours, records),
+                                _FakeHead({"category": ["Dress", "Top"]}, {"category": [0.9, 0.1]}))
+    assert Ranker(no_colour_head).search(query, black, 3)[1].tolist() == [[2, 0, 1]]  # the histogram decides
+    colour_head = _with_head(_index(tmp_path / "b", vectors, colours, records),
+                             _FakeHead({"colour": ["Black", "Red"]}, {"colour": [0.5, 0.5]}))
+    assert Ranker(colour_head).search(query, black, 3)[1].tolist() == [[0, 1, 2]]  # its classifier does, not the histogram

@@ -43,10 +43,6 @@ class TrainedIndex:
     accuracy: dict[str, float]  # per attribute, the held-out products' classifier accuracy
 
 
-def _blank(index: Index) -> np.ndarray:
-    return index.appearance.blank if index.appearance is not None else np.zeros(len(index), bool)
-
-
 def check_label_map(label_map: LabelMap, index: Index) -> None:
     if label_map.index_attribute not in index.attributes():
         raise RecommenderError(f"The label map {label_map.path} ties photos to {label_map.index_attribute!r}, which "
@@ -114,7 +110,7 @@ def train_index(index: Index, out: Path, *, photos: Index | None = None, label_m
         raise RecommenderError("Photos and a label map go together: the map says what each photo's category is "
                                "in the catalogue.")
     settings = settings or TrainSettings(seed=holdout.seed)
-    train_rows = np.flatnonzero(~holdout.mask(index.ids) & ~_blank(index))
+    train_rows = np.flatnonzero(~holdout.mask(index.ids))  # blank pictures never reach an index (see build)
     if label_map is not None:
         check_label_map(label_map, index)
     labels = _labels(index, train_rows, attributes, label_map)

@@ -155,6 +155,16 @@ class Index:
         values = list(self._vocab[name])
         return dict(Counter({values[code]: int(n) for code, n in enumerate(counts) if n}).most_common())
 
+    def value_codes(self, name: str, values: list[str]) -> np.ndarray:
+        """Per row, the position of its `name` value in `values` (-1: no value, or one not listed).
+
+        From the integer codes kept for filtering, so no Python loop over the products.
+        """
+        codes = self._codes_of(name)
+        lookup = {value: code for code, value in enumerate(values)}
+        table = np.array([lookup.get(v, -1) for v in self._vocab[name]] + [-1], dtype=np.int64)
+        return table[codes]  # code -1 (no value) reads the table's last slot
+
     def _codes_of(self, name: str) -> np.ndarray:
         if name not in self._codes:
             available = ", ".join(self._codes) or "none"

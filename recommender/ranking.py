@@ -105,9 +105,7 @@ class Ranker:
         if self.head is not None:
             for attribute, vocabulary in self.head.attributes.items():
                 if attribute in index.attributes():
-                    lookup = {value: code for code, value in enumerate(vocabulary)}
-                    self._codes[attribute] = np.array(
-                        [lookup.get(p.attributes.get(attribute, ""), -1) for p in index.products], dtype=np.int64)
+                    self._codes[attribute] = index.value_codes(attribute, vocabulary)
         # the histogram adds nothing once a colour classifier counts (tuned); a head that learnt no colour
         # (the demo: its colours are computed, not labels) leaves colour to the histogram
         colour = index.roles.colour

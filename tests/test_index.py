@@ -264,3 +264,15 @@ def test_matching_lists_the_products_passing_the_filters(data) -> None:
     expected = [i for i, r in enumerate(records)
                 if all(r["attributes"].get(name) in values for name, values in filters.items())]
     assert index.matching(filters).tolist() == expected
+
+
+def test_value_codes_place_each_rows_value_in_a_given_list(tmp_path: Path) -> None:
+    folder = tmp_path / "idx"
+    records = write_index(folder, np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32))
+    index = Index.load(folder)
+    values = ["Shoes", "Tshirts", "Nope"]
+    expected = [values.index(r["attributes"]["articleType"]) if r["attributes"].get("articleType") in values else -1
+                for r in records]
+    assert index.value_codes("articleType", values).tolist() == expected
+    with pytest.raises(RecommenderError, match="Unknown attribute"):
+        index.value_codes("nope", values)

@@ -24,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from recommender.evaluation.run import catalogue_queries  # noqa: E402
 from recommender.index import Index  # noqa: E402
 from recommender.label_map import read_label_map  # noqa: E402
 from recommender.ranking import Ranker, RankingSettings  # noqa: E402
@@ -53,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     roles = index.roles
 
     kept = np.flatnonzero(holdout.mask(photos.ids))
-    photo_vectors = head.embed(np.asarray(photos.vectors)[kept], photos.appearance.colours[kept])
-    photo_colours = photos.appearance.colours[kept]
+    pictures = catalogue_queries(index, photos)  # in the index's space, through its head, as evaluate does
+    photo_vectors, photo_colours = pictures.vectors[kept], pictures.colours[kept]
     photo_kinds = [photos.products[i].attributes[label_map.query_attribute] for i in kept]
     products = np.flatnonzero(holdout.mask(index.ids))
     products = np.random.default_rng(0).permutation(products)[: args.queries]

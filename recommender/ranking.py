@@ -10,8 +10,12 @@ are re-scored:
         + colour_weight * BC(query colour, item colour)       foreground colour histograms (appearance)
         - hub_weight * max(0, hubness(item) - median)         items close to everything pay (hubness.npy)
 
-and, when the head is sure of the query's category (the smallest set of at most three values
-holding `category_first` of its probability), items of those categories come first. Identical
+and the query's likely kinds come first: the smallest set of at most three categories holding
+`category_first` of the head's probability. Their nearest products join the visual pool (a boot
+whose tags say "Shoes" gets shoes even when none is among its visual neighbours), and they share
+the first places in proportion to p ** `mix_sharpness`, the likeliest first: a sure query fills
+the list with its kind, an unsure one (a shirt at 0.4, a blazer at 0.35) mixes both instead of
+filling ten places with one guess, and the list always starts with the kind the tags name. Identical
 pictures (same pixels, or distance about 0) collapse into one result. Indexes of format 2 and
 older (raw vectors, no appearance), and indexes of random weights, rank by distance alone. The weights are settings,
 chosen on held-out data (`scripts/tune_ranking.py`: held-out Kaggle products and the clothing-small
@@ -37,7 +41,6 @@ __all__ = ["RankingSettings", "Ranker", "category_set"]
 UNTRAINED_COLOUR = 0.5  # colour weight on a raw index: +9 points of baseColour P@10 for -2 of articleType
 CATEGORY_FIRST_VALUES = 3  # at most this many sibling categories come first together
 SAME_PICTURE = 1e-3  # Euclidean distance below which two unit vectors are the same picture
-FIRST = 10.0  # added to the score of an item of the query's confident category: above any other term
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class RankingSettings:
     colour_weight: float | None = None  # None: 0 when a head classifies colour, else UNTRAINED_COLOUR
     hub_weight: float = 0.5
     category_first: float | None = 0.5
+    mix_sharpness: float = 2.0  # likely kinds share the first places in proportion to p ** this
 
     @classmethod
     def from_env(cls, **overrides: object) -> "RankingSettings":
@@ -91,6 +95,29 @@ def category_set(probabilities: np.ndarray, threshold: float | None) -> np.ndarr
     return chosen
 
 
+def _shares(probabilities: np.ndarray, first: np.ndarray, sharpness: float) -> np.ndarray:
+    """Per query, the share of the first places each of its likely kinds gets: p ** sharpness, normalised (n, 3)."""
+    p = np.where(first >= 0, np.take_along_axis(probabilities, np.maximum(first, 0), axis=1), 0.0) ** sharpness
+    total = p.sum(axis=1, keepdims=True)
+    return np.divide(p, total, out=np.zeros_like(p), where=total > 0)
+
+
+def _interleave(ranked: np.ndarray, kinds: np.ndarray, first: np.ndarray, shares: np.ndarray) -> list[int]:
+    """Pool columns in shown order: the likely kinds' items first, each kind taking places in proportion to
+    its share (the likeliest first, so the list starts with the kind the tags name), then the rest by score."""
+    queues = [[j for j in ranked if kinds[j] == kind] for kind in first if kind >= 0]
+    rest = [j for j in ranked if kinds[j] not in first[first >= 0]]
+    taken = np.zeros(len(queues))
+    out: list[int] = []
+    while any(queues):
+        open_ = [q for q in range(len(queues)) if queues[q]]
+        place = len(out) + 1
+        pick = max(open_, key=lambda q: (shares[q] * place - taken[q], shares[q]))
+        out.append(queues[pick].pop(0))
+        taken[pick] += 1
+    return out + rest
+
+
 class Ranker:
     """Re-ranks an index's visual candidates (module notes); `search` answers like `Index.search`."""
 
@@ -126,43 +153,72 @@ class Ranker:
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         pool = max(self.settings.candidates, 2 * k)
         distances, positions = self.index.search(queries, pool, filters, exclude, within, exact=exact)
+        s = self.settings
+        category = self.index.roles.category
+        probabilities = self.head.classify(queries) if self._codes else {}
+        first = shares = None
+        if category in self._codes:
+            first = category_set(probabilities[category], s.category_first)
+            shares = _shares(probabilities[category], first, s.mix_sharpness)
+            distances, positions = self._with_first_kinds(queries, distances, positions, first, pool,
+                                                          filters, exclude, within, exact)
         valid = positions >= 0
         safe = np.where(valid, positions, 0)
         score = 1.0 - distances**2 / 2.0  # cosine, on unit vectors
-        s = self.settings
         colour_weight = s.colour_weight if s.colour_weight is not None else self._auto_colour_weight
         if colours is not None and colour_weight:
             score += colour_weight * colour_similarity(np.atleast_2d(colours), self.index.appearance.colours[safe])
-        if self._codes:
-            probabilities = self.head.classify(queries)
-            category = self.index.roles.category
-            for attribute, codes in self._codes.items():
-                weight = s.category_weight if attribute == category else s.label_weight
-                rows = codes[safe]
-                p = np.take_along_axis(probabilities[attribute], np.maximum(rows, 0), axis=1)
-                score += weight * np.where(rows >= 0, p, 0.0)
-                if attribute == category:
-                    first = category_set(probabilities[attribute], s.category_first)
-                    score += FIRST * ((rows[:, :, None] == first[:, None, :]) & (first[:, None, :] >= 0)).any(axis=2)
+        for attribute, codes in self._codes.items():
+            weight = s.category_weight if attribute == category else s.label_weight
+            rows = codes[safe]
+            p = np.take_along_axis(probabilities[attribute], np.maximum(rows, 0), axis=1)
+            score += weight * np.where(rows >= 0, p, 0.0)
         if self._hub_excess is not None and s.hub_weight:
             score -= s.hub_weight * self._hub_excess[safe]
         score = np.where(valid, score, -np.inf)
-        return self._top(queries, distances, positions, score, k)
+        kinds = self._codes[category][safe] if first is not None else None
+        return self._top(queries, distances, positions, score, k, kinds, first, shares)
 
-    def _top(self, queries: np.ndarray, distances: np.ndarray, positions: np.ndarray, score: np.ndarray,
-             k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The k best by score, one result per picture (same digest or distance about 0 to a kept one)."""
+    def _with_first_kinds(self, queries: np.ndarray, distances: np.ndarray, positions: np.ndarray,
+                          first: np.ndarray, pool: int, filters: Filters, exclude: Collection[str],
+                          within: np.ndarray | None, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The visual pool of each query whose likely kinds come first, plus the nearest products of
+        those kinds: a boot's tags say "Shoes", so shoes lead even when none is among its visual top."""
+        codes = self._codes[self.index.roles.category]
+        extra_d = np.full_like(distances, np.inf)
+        extra_p = np.full_like(positions, -1)
+        for i in np.flatnonzero((first >= 0).any(axis=1)):
+            kinds = np.flatnonzero(np.isin(codes, first[i][first[i] >= 0]))
+            rows = kinds if within is None else np.intersect1d(kinds, within, assume_unique=True)
+            extra_d[i], extra_p[i] = self.index.search(queries[i], pool, filters, exclude, rows, exact=exact)
+        distances = np.concatenate([distances, extra_d], axis=1)
+        positions = np.concatenate([positions, extra_p], axis=1)
+        for i in range(len(positions)):  # a product in both pools counts once
+            _, unique = np.unique(positions[i], return_index=True)
+            repeated = np.ones(positions.shape[1], dtype=bool)
+            repeated[unique] = False
+            positions[i, repeated], distances[i, repeated] = -1, np.inf
+        return distances, positions
+
+    def _top(self, queries: np.ndarray, distances: np.ndarray, positions: np.ndarray, score: np.ndarray, k: int,
+             kinds: np.ndarray | None = None, first: np.ndarray | None = None,
+             shares: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k best, one result per picture (same digest or distance about 0 to a kept one); the
+        likely kinds (`first`) lead, sharing the places by `shares`."""
         out_d = np.full((len(queries), k), np.inf)
         out_p = np.full((len(queries), k), -1, dtype=np.int64)
         digests = self.index.appearance.digests
         order = np.lexsort((positions, -score), axis=1)
         for i in range(len(queries)):
+            ranked = order[i]
+            if first is not None and (first[i] >= 0).any():
+                ranked = _interleave(ranked, kinds[i], first[i], shares[i])
             kept: list[int] = []
             seen: set[str] = set()
-            for j in order[i]:
+            for j in ranked:
                 row = int(positions[i, j])
                 if row < 0 or not np.isfinite(score[i, j]):
-                    break
+                    continue
                 if digests[row] in seen or (kept and self._near(row, kept)):
                     continue
                 seen.add(str(digests[row]))

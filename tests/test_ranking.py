@@ -217,3 +217,42 @@ def test_colour_counts_by_default_unless_the_head_classifies_colour(tmp_path: Pa
     colour_head = _with_head(_index(tmp_path / "b", vectors, colours, records),
                              _FakeHead({"colour": ["Black", "Red"]}, {"colour": [0.5, 0.5]}))
     assert Ranker(colour_head).search(query, black, 3)[1].tolist() == [[0, 1, 2]]  # its classifier does, not the histogram
+
+
+def _kinds_index(tmp_path: Path, far_shoe: bool = False) -> Index:
+    """Five tops and five skirts along one arc (tops nearest a query at angle 0); optionally a shoe far away."""
+    angles = np.linspace(0.0, 0.5, 10)
+    rows = [[np.cos(a), np.sin(a)] for a in angles] + ([[0.0, 1.0]] if far_shoe else [])
+    kinds = ["Tops"] * 5 + ["Skirts"] * 5 + (["Shoes"] if far_shoe else [])
+    return _index(tmp_path, _unit(rows), np.stack([_colour("Red")] * len(rows)), [{"articleType": k} for k in kinds])
+
+
+def test_an_unsure_query_mixes_its_likely_kinds_starting_with_the_likeliest(tmp_path: Path) -> None:
+    vocabulary = {"articleType": ["Shoes", "Skirts", "Tops"]}
+    index = _with_head(_kinds_index(tmp_path), _FakeHead(vocabulary, {"articleType": [0.0, 0.55, 0.45]}))
+    ranker = Ranker(index, RankingSettings(category_weight=0, label_weight=0, category_first=0.9, mix_sharpness=1))
+    kinds = [index.products[p].attributes["articleType"] for p in ranker.search(_unit([[1, 0]]), None, 10)[1][0]]
+    assert kinds[0] == "Skirts"  # the tags' kind leads, though every top is nearer
+    assert kinds.count("Skirts") == 5 and kinds.count("Tops") == 5 and kinds[:4].count("Tops") == 2  # mixed
+    sharp = Ranker(index, RankingSettings(category_weight=0, label_weight=0, category_first=0.9, mix_sharpness=4))
+    kinds = [index.products[p].attributes["articleType"] for p in sharp.search(_unit([[1, 0]]), None, 6)[1][0]]
+    assert kinds[0] == "Skirts" and kinds.count("Skirts") == 4 and kinds.count("Tops") == 2  # 0.69 / 0.31 of the places
+
+
+def test_a_sure_query_fills_the_list_with_its_kind(tmp_path: Path) -> None:
+    vocabulary = {"articleType": ["Shoes", "Skirts", "Tops"]}
+    index = _with_head(_kinds_index(tmp_path), _FakeHead(vocabulary, {"articleType": [0.0, 0.95, 0.05]}))
+    ranker = Ranker(index, RankingSettings(category_weight=0, label_weight=0, category_first=0.9))
+    kinds = [index.products[p].attributes["articleType"] for p in ranker.search(_unit([[1, 0]]), None, 6)[1][0]]
+    assert kinds == ["Skirts"] * 5 + ["Tops"]
+
+
+def test_the_likely_kind_leads_even_when_it_is_not_among_the_visual_neighbours(tmp_path: Path) -> None:
+    vocabulary = {"articleType": ["Shoes", "Skirts", "Tops"]}
+    index = _with_head(_kinds_index(tmp_path, far_shoe=True), _FakeHead(vocabulary, {"articleType": [0.9, 0.05, 0.05]}))
+    ranker = Ranker(index, RankingSettings(candidates=4, category_weight=0, label_weight=0, category_first=0.8))
+    distances, positions = ranker.search(_unit([[1, 0]]), None, 3)
+    assert index.products[positions[0, 0]].attributes["articleType"] == "Shoes"  # the boot's tags say shoes
+    assert len(set(positions[0].tolist())) == 3 and np.isfinite(distances).all()
+    off = Ranker(index, RankingSettings(candidates=4, category_weight=0, label_weight=0, category_first=None))
+    assert "Shoes" not in [index.products[p].attributes["articleType"] for p in off.search(_unit([[1, 0]]), None, 3)[1][0]]

@@ -28,6 +28,7 @@ from recommender.index_format import HEAD, HUBNESS, Holdout, Manifest, write_ind
 from recommender.label_map import LabelMap
 from recommender.training import Labels, PhotoTargets, TrainSettings, accuracy, encode, hubness, train_head
 from recommender.vectors import unit_rows
+from recommender.view_catalog import SOURCE
 
 __all__ = ["TrainedIndex", "train_index", "photo_targets"]
 
@@ -95,8 +96,25 @@ def photo_targets(photos: Index, index: Index, label_map: LabelMap, holdout: Hol
                         [label_map.values_for(values[i]) for i in rows])
 
 
+def view_rows(views: Index, index: Index, holdout: Holdout) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of `views`, their source products' rows in `index`) for the views a head may learn from:
+    views of products it trains on (recommender.view_catalog), embedded by the same backbone."""
+    if not (views.model.compatible(index.model) and views.dim == index.dim):
+        raise RecommenderError(f"The views in {views.path} were embedded with {views.model.label}, not with "
+                               f"{index.model.label} as {index.path} was; build them with the same backbone.")
+    sources = [p.attributes.get(SOURCE) for p in views.products]
+    if not any(sources):
+        raise RecommenderError(f"The catalogue of {views.path} has no '{SOURCE}' column naming each view's product; "
+                               "make it with python -m recommender views.")
+    pairs = [(row, index.position(s)) for row, s in enumerate(sources) if s in index and not holdout.contains(s)]
+    if not pairs:
+        raise RecommenderError(f"No view in {views.path} shows a product of {index.path} that the head trains on.")
+    rows, products = zip(*pairs)
+    return np.array(rows, dtype=np.int64), np.array(products, dtype=np.int64)
+
+
 def train_index(index: Index, out: Path, *, photos: Index | None = None, label_map: LabelMap | None = None,
-                attributes: list[str] | None = None, holdout: Holdout = Holdout(0.1, 0),
+                views: Index | None = None, attributes: list[str] | None = None, holdout: Holdout = Holdout(0.1, 0),
                 settings: TrainSettings | None = None, progress: bool = False,
                 log: TextIO | None = None) -> TrainedIndex:
     """Train a head on `index` (a raw backbone index) and write the trained index folder at `out`."""
@@ -113,16 +131,24 @@ def train_index(index: Index, out: Path, *, photos: Index | None = None, label_m
     train_rows = np.flatnonzero(~holdout.mask(index.ids))  # blank pictures never reach an index (see build)
     if label_map is not None:
         check_label_map(label_map, index)
-    labels = _labels(index, train_rows, attributes, label_map)
+    no_views = np.empty(0, np.int64)
+    own_rows, sources = view_rows(views, index, holdout) if views is not None else (no_views, no_views)
+    labels = _labels(index, np.concatenate([train_rows, sources]), attributes, label_map)  # a view: its product's
     targets = photo_targets(photos, index, label_map, holdout) if photos is not None and label_map else None
 
     started = time.monotonic()
     raw = unit_rows(np.asarray(index.vectors))
     colours = index.appearance.colours if index.appearance is not None else None
+    x = raw[train_rows]
+    x_colours = None if colours is None else colours[train_rows]
+    if len(own_rows):
+        x = np.concatenate([x, unit_rows(np.asarray(views.vectors)[own_rows])])
+        x_colours = None if colours is None else np.concatenate([x_colours, views.appearance.colours[own_rows]])
     print(f"training a head on {len(train_rows):,} products ({len(index) - len(train_rows):,} held out)"
+          + (f", {len(own_rows):,} street-like views of them" if len(own_rows) else "")
           + (f" and {sum(bool(a) for a in targets.allowed):,} photos" if targets else "") + ": "
           + ", ".join(f"{a} ({len(lab.vocabulary)} values)" for a, lab in labels.items()), file=log, flush=True)
-    head = train_head(raw[train_rows], None if colours is None else colours[train_rows], labels, index.model,
+    head = train_head(x, x_colours, labels, index.model,
                       index.manifest.catalog.fingerprint, targets, settings, progress).head
     embeddings = np.concatenate([head.embed(raw[i : i + EMBED_BLOCK], None if colours is None
                                             else colours[i : i + EMBED_BLOCK]) for i in range(0, len(raw), EMBED_BLOCK)])

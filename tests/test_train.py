@@ -207,3 +207,36 @@ def test_train_refuses_an_unlabelled_catalogue_and_unknown_map_values(tmp_path, 
                  "--label-map", str(bad_map), "--cache", str(tmp_path / "cache"), "--no-progress", "--epochs", "1"]) == 0
     assert "warning: The label map" in (err := capsys.readouterr().err) and "not in the catalogue: Kurtas" in err
 
+
+
+def test_train_learns_from_street_views_of_its_training_products_only(tmp_path, capsys, tiny_index,
+                                                                       demo_catalog_dir) -> None:
+    from recommender.catalog import load_catalog
+    from recommender.embedding_cache import cached_index
+    from recommender.evaluation.run import catalogue_queries, neighbours
+    from recommender.index import Index
+    from recommender.index_format import Holdout
+    from recommender.ranking import Ranker
+
+    views = tmp_path / "views"
+    assert main(["views", "--catalog", str(demo_catalog_dir), "--out", str(views), "--workers", "1",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "trained"
+    assert main(["train", "--index", str(tiny_index), "--out", str(out), "--views", str(views), "--epochs", "1",
+                 "--holdout", "0.2", "--cache", str(tmp_path / "cache"), "--no-progress"]) == 0
+    source = Index.load(tiny_index)
+    trained_on = int((~Holdout(0.2, 0).mask(source.ids)).sum())
+    assert f"{trained_on:,} street-like views of them" in capsys.readouterr().out  # none of a held-out product
+
+    index = Index.load(out)
+    pictures = cached_index(load_catalog(views), index.model, tmp_path / "cache", None)
+    queries = catalogue_queries(index, pictures)
+    assert [index.ids[row] for row in queries.own] == [p.attributes["source"] for p in pictures.products]
+    found = neighbours(Ranker(index), queries, 5)
+    assert not (found == queries.own[:, None]).any()  # a view never finds its own product
+
+    unrelated = tmp_path / "unrelated"
+    assert main(["train", "--index", str(tiny_index), "--out", str(unrelated), "--views", str(demo_catalog_dir),
+                 "--cache", str(tmp_path / "cache"), "--no-progress"]) == 2
+    assert "no 'source' column" in capsys.readouterr().err

@@ -12,7 +12,8 @@ from recommender.embedding_cache import DEFAULT_CACHE
 from recommender.errors import RecommenderError
 
 
-def _fraction(text: str) -> float:
+def fraction(text: str) -> float:
+    """argparse type: a share from 0 to below 1."""
     try:
         value = float(text)
     except ValueError:
@@ -33,14 +34,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--out", type=Path, required=True, metavar="DIR", help="the trained index folder to write")
     add("--photos", type=Path, metavar="DIR", help="labelled photo folders (e.g. clothing-small/train)")
     add("--label-map", type=Path, metavar="CSV", help="ties the photos' values to the catalogue's")
+    add("--views", type=Path, metavar="DIR",
+        help="street-like views of the catalogue's products (python -m recommender views) to learn from too")
     add("--attributes", nargs="+", metavar="NAME",
         help="catalogue attributes to learn (default: each label with 2 to 200 values)")
-    add("--holdout", type=_fraction, default=0.1, metavar="FRACTION",
+    add("--holdout", type=fraction, default=0.1, metavar="FRACTION",
         help="share of products never trained on, what evaluate scores (default: 0.1)")
     add("--seed", type=int, default=0, help="random seed: the same seed trains the same head (default: 0)")
     add("--epochs", type=positive_int, default=20, help="passes over the data (default: 20)")
     add("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
-        help=f"where the photos' backbone index is kept (default: {DEFAULT_CACHE})")
+        help=f"where the photos' and views' backbone indexes are kept (default: {DEFAULT_CACHE})")
     add_ann_argument(parser)
     add("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise RecommenderError("--out must be a new folder, not the index being trained from.")
     label_map = read_label_map(args.label_map) if args.label_map else None
     photos = cached_index(load_catalog(args.photos), index.model, args.cache, sys.stderr) if args.photos else None
-    trained = train_index(index, args.out, photos=photos, label_map=label_map, attributes=args.attributes,
+    views = cached_index(load_catalog(args.views), index.model, args.cache, sys.stderr) if args.views else None
+    trained = train_index(index, args.out, photos=photos, label_map=label_map, views=views, attributes=args.attributes,
                           holdout=Holdout(args.holdout, args.seed),
                           settings=TrainSettings(epochs=args.epochs, seed=args.seed),
                           progress=not args.no_progress and sys.stderr.isatty())

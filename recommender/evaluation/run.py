@@ -31,6 +31,7 @@ from recommender.label_map import LabelMap
 from recommender.ranking import Ranker, RankingSettings
 from recommender.roles import Roles
 from recommender.vectors import unit_rows
+from recommender.view_catalog import SOURCE
 
 __all__ = ["DEFAULT_KS", "TAG_QUERIES", "Queries", "IndexEvaluation", "own_queries",
            "catalogue_queries", "neighbours", "evaluate_index"]
@@ -122,8 +123,15 @@ def catalogue_queries(index: Index, pictures: Index) -> Queries:
             raise IncompatibleIndex(f"The head of {index.path} needs the queries' colours, which {pictures.path} "
                                     "lacks (an index of an older format); rebuild it.")
         vectors = head.embed(vectors, colours if head.colour_dim else None)
+    sources = [p.attributes.get(SOURCE) for p in pictures.products]
+    if not any(sources):
+        return Queries(vectors, colours, [p.attributes for p in pictures.products], list(pictures.ids),
+                       pictures.manifest.catalog.path, None, "photos")
+    # views of products (recommender.view_catalog): a view's own product is left out of its results, as a
+    # shopper's street photo is never of the very product on file (-2: a source not in the index, never a row)
+    own = np.array([index.position(s) if s in index else -2 for s in sources], dtype=np.int64)
     return Queries(vectors, colours, [p.attributes for p in pictures.products], list(pictures.ids),
-                   pictures.manifest.catalog.path, None, "photos")
+                   pictures.manifest.catalog.path, own, "views of products (each one's own product left out)")
 
 
 def neighbours(ranker: Ranker, queries: Queries, k: int,

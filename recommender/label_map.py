@@ -30,6 +30,12 @@ class LabelMap:
         """The index values a query of this value may match (empty when the map does not name it)."""
         return self.allowed.get(query_value or "", frozenset())
 
+    def query_value_of(self, index_value: str | None) -> str | None:
+        """The query value that names an index value, the narrowest when several do (a Tshirts product is a
+        "t-shirt", not a "longsleeve"); None when the map names none."""
+        names = [q for q, values in self.allowed.items() if index_value in values]
+        return min(names, key=lambda q: (len(self.allowed[q]), q)) if names else None
+
     def check(self, query_values: Collection[str], index_values: Collection[str]) -> str | None:
         """Values the map names that do not exist, one by one, as a sentence (None when all exist).
 

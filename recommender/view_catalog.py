@@ -19,7 +19,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from recommender.atomic import write_text_atomic
 from recommender.catalog import Catalog, Product
 from recommender.errors import RecommenderError
 from recommender.index_format import Holdout
+from recommender.label_map import LabelMap
 
 __all__ = ["SOURCE", "ViewSelection", "select_products", "write_views"]
 
@@ -102,8 +103,11 @@ def _make(job: tuple[Path, Path, int]) -> bool:
 
 
 def write_views(catalog: Catalog, products: Sequence[Product], out: Path, *, per_product: int = 1, seed: int = 0,
-                workers: int = 1, progress: bool = False) -> int:
-    """Write `per_product` views of each product and `catalog.csv`; the number of views written."""
+                workers: int = 1, label_map: LabelMap | None = None, progress: bool = False) -> int:
+    """Write `per_product` views of each product and `catalog.csv`; the number of views written.
+
+    With a label map, each view is also named in the map's query terms (its query attribute, e.g. the
+    shopper photos' `category`), so the views score as such photos do (`evaluate --label-map`)."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -115,6 +119,9 @@ def write_views(catalog: Catalog, products: Sequence[Product], out: Path, *, per
     with ProcessPoolExecutor(max(1, workers), initializer=_start_worker, initargs=(occluders,)) as pool:
         done = list(tqdm(pool.map(_make, jobs, chunksize=64), total=len(jobs), desc="views", unit="view",
                          disable=not progress))
+    if label_map is not None:
+        products = [replace(p, attributes={**p.attributes, label_map.query_attribute: label_map.query_value_of(
+            p.attributes.get(label_map.index_attribute)) or ""}) for p in products]
     columns = sorted({key for p in products for key in p.attributes} - {SOURCE})
     text = io.StringIO()
     writer = csv.writer(text)

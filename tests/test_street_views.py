@@ -89,3 +89,15 @@ def test_the_views_command_says_when_nothing_matches(tmp_path: Path, capsys: pyt
     with open(tmp_path / "v" / "catalog.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert rows and not any(Holdout(0.3, 0).contains(r[SOURCE]) for r in rows)
+
+
+def test_views_are_named_in_a_label_maps_query_terms_the_narrowest_first(tmp_path: Path) -> None:
+    from recommender.label_map import read_label_map
+
+    label_map = tmp_path / "map.csv"
+    label_map.write_text("kind,category\nlongsleeve,Shirt\nlongsleeve,Skirt\nshirt,Shirt\n")
+    catalog = load_catalog(_catalogue(tmp_path / "shop", n=4))
+    out = tmp_path / "views"
+    write_views(catalog, catalog.products, out, label_map=read_label_map(label_map))
+    kinds = {p.attributes["category"]: p.attributes["kind"] for p in load_catalog(out).products}
+    assert kinds == {"Shirt": "shirt", "Skirt": "longsleeve"}

@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a half of the chosen products by hash: 'tune' to choose settings on, 'report' for the figures")
     add("--where", action="append", default=[], metavar="KEY=VALUE",
         help="only products with this value (repeat: several values of one key mean any of them)")
+    add("--label-map", type=Path, metavar="CSV",
+        help="also name each view in the map's query terms (e.g. clothing-small's category), to score as those photos")
     add("--per-product", type=positive_int, default=1, metavar="N", help="views of each product (default: 1)")
     add("--seed", type=int, default=0, help="the views' random seed (default: 0)")
     add("--workers", type=positive_int, default=os.cpu_count() or 1, help="processes (default: one per core)")
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from recommender.catalog import load_catalog
     from recommender.filters import parse_filter_items
     from recommender.index_format import Holdout
+    from recommender.label_map import read_label_map
     from recommender.view_catalog import ViewSelection, select_products, write_views
 
     catalog = load_catalog(args.catalog)
@@ -48,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     products = select_products(catalog, selection)
     print(f"{len(products):,} products, {args.per_product} view(s) each", file=sys.stderr, flush=True)
     written = write_views(catalog, products, args.out, per_product=args.per_product, seed=args.seed,
-                          workers=args.workers, progress=not args.no_progress and sys.stderr.isatty())
+                          workers=args.workers, label_map=read_label_map(args.label_map) if args.label_map else None,
+                          progress=not args.no_progress and sys.stderr.isatty())
     print(f"wrote {args.out}: {written:,} views of {len(products):,} products"
           + (f" ({len(products) * args.per_product - written:,} unreadable pictures skipped)"
              if written < len(products) * args.per_product else ""))

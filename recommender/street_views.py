@@ -71,8 +71,9 @@ def _colour(rng: np.random.Generator, saturation: float = 1.0) -> tuple[int, int
 
 def scene(size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
     """A cluttered backdrop of `size` (width, height): a lit gradient, shapes of walls, windows,
-    people and cars, texture and sensor noise, slightly out of focus."""
-    width, height = size
+    people and cars, texture and sensor noise, slightly out of focus. Drawn at half size (a backdrop is
+    out of focus anyway), which keeps a view cheap to make."""
+    width, height = max(8, size[0] // 2), max(8, size[1] // 2)
     saturation = float(rng.uniform(0.1, 0.7))
     top, bottom = (np.array(_colour(rng, saturation), np.float32) for _ in range(2))
     ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
@@ -92,7 +93,8 @@ def scene(size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
             draw.line(box, fill=fill, width=int(rng.integers(1, max(2, width // 30))))
     noise = rng.normal(0.0, rng.uniform(2.0, 14.0), (height, width, 1)).astype(np.float32)
     pixels = np.clip(np.asarray(canvas, np.float32) + noise, 0, 255).astype(np.uint8)
-    return Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(float(rng.uniform(0.0, 2.5))))
+    blurred = Image.fromarray(pixels).filter(ImageFilter.BoxBlur(float(rng.uniform(0.0, 1.2))))
+    return blurred.resize(size, Image.Resampling.BILINEAR)
 
 
 def _occluder(size: tuple[int, int], rng: np.random.Generator,

@@ -210,8 +210,8 @@ def evaluate_index(
     ks = sorted(set(ks))
     settings = settings or RankingSettings.from_env()
     queries = queries if queries is not None else own_queries(index)
-    leave_one_out = queries.own is not None
-    if label_map is not None and leave_one_out:
+    leave_one_out = queries.own is not None  # each query's own product is left out (its own row, or a view's source)
+    if label_map is not None and queries.source is None:
         raise RecommenderError("A label map ties two catalogues: give the queries' catalogue too (--queries DIR).")
     warnings: list[str] = []
     base_records = [p.attributes for p in index.products]

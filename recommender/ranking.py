@@ -7,7 +7,10 @@ are re-scored:
   score = cos(query, item)                                    the visual (or trained head's) similarity
         + category_weight * p(item's category | query)        the head's classifiers, when there is one
         + label_weight * p(item's colour/gender | query)
-        + colour_weight * BC(query colour, item colour)       foreground colour histograms (appearance)
+        + colour_weight * kind(item) * BC(query colour, item colour)   foreground colour histograms (appearance),
+                                                      within the query's kind: kind(item) is the head's p(item's
+                                                      category), or without a head the share of the query's 10
+                                                      nearest products of the item's category
         - hub_weight * max(0, hubness(item) - median)         items close to everything pay (hubness.npy)
 
 and the query's likely kinds come first: the smallest set of at most three categories holding
@@ -40,6 +43,7 @@ __all__ = ["RankingSettings", "Ranker", "category_set"]
 
 UNTRAINED_COLOUR = 0.5  # colour weight on a raw index: +9 points of baseColour P@10 for -2 of articleType
 CATEGORY_FIRST_VALUES = 3  # at most this many sibling categories come first together
+KIND_VOTERS = 10  # nearest products whose categories say a raw index's query kind
 SAME_PICTURE = 1e-3  # Euclidean distance below which two unit vectors are the same picture
 
 
@@ -135,6 +139,9 @@ class Ranker:
                     self._codes[attribute] = index.value_codes(attribute, vocabulary)
         # the histogram adds nothing once a colour classifier counts (tuned); a head that learnt no colour
         # (the demo: its colours are computed, not labels) leaves colour to the histogram
+        category = index.roles.category  # without a head, the query's kind is a vote of its nearest products
+        self._vote_codes = (index.value_codes(category, list(index.attribute_values(category)))
+                            if self.head is None and category is not None else None)
         colour = index.roles.colour
         self._auto_colour_weight = 0.0 if colour is not None and colour in self._codes else UNTRAINED_COLOUR
         hubness = index.hubness
@@ -167,7 +174,8 @@ class Ranker:
         score = 1.0 - distances**2 / 2.0  # cosine, on unit vectors
         colour_weight = s.colour_weight if s.colour_weight is not None else self._auto_colour_weight
         if colours is not None and colour_weight:
-            score += colour_weight * colour_similarity(np.atleast_2d(colours), self.index.appearance.colours[safe])
+            likeness = colour_similarity(np.atleast_2d(colours), self.index.appearance.colours[safe])
+            score += colour_weight * self._same_kind(probabilities, safe, distances) * likeness
         for attribute, codes in self._codes.items():
             weight = s.category_weight if attribute == category else s.label_weight
             rows = codes[safe]
@@ -178,6 +186,22 @@ class Ranker:
         score = np.where(valid, score, -np.inf)
         kinds = self._codes[category][safe] if first is not None else None
         return self._top(queries, distances, positions, score, k, kinds, first, shares)
+
+    def _same_kind(self, probabilities: dict[str, np.ndarray], safe: np.ndarray, distances: np.ndarray) -> np.ndarray:
+        """Per candidate, how likely it is the query's kind of garment: the head's p(its category), else the share
+        of the query's nearest products (identical pictures aside) of its category, else 1. The colour term is
+        weighed by it, so colour orders garments within the query's kind and never pulls another kind in."""
+        category = self.index.roles.category
+        if category in self._codes:
+            rows = self._codes[category][safe]
+            return np.where(rows >= 0, np.take_along_axis(probabilities[category], np.maximum(rows, 0), axis=1), 0.0)
+        if self._vote_codes is None:
+            return np.ones(safe.shape)
+        rows = self._vote_codes[safe]
+        voters = (distances >= SAME_PICTURE) & np.isfinite(distances) & (rows >= 0)
+        voters &= np.cumsum(voters, axis=1) <= KIND_VOTERS
+        same = (rows[:, :, None] == rows[:, None, :]) & voters[:, None, :]
+        return same.sum(axis=2) / np.maximum(voters.sum(axis=1, keepdims=True), 1)
 
     def _with_first_kinds(self, queries: np.ndarray, distances: np.ndarray, positions: np.ndarray,
                           first: np.ndarray, pool: int, filters: Filters, exclude: Collection[str],

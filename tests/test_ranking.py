@@ -256,3 +256,18 @@ def test_the_likely_kind_leads_even_when_it_is_not_among_the_visual_neighbours(t
     assert len(set(positions[0].tolist())) == 3 and np.isfinite(distances).all()
     off = Ranker(index, RankingSettings(candidates=4, category_weight=0, label_weight=0, category_first=None))
     assert "Shoes" not in [index.products[p].attributes["articleType"] for p in off.search(_unit([[1, 0]]), None, 3)[1][0]]
+
+
+def test_without_a_head_colour_orders_garments_within_the_kind_the_neighbours_vote_for(tmp_path: Path) -> None:
+    # nearest first: three black skirts, then a red dress, then a red skirt; the query is red
+    vectors = _unit([[1, 0.00], [1, 0.02], [1, 0.04], [1, 0.06], [1, 0.08]])
+    colours = np.stack([_colour(c) for c in ("Black", "Black", "Black", "Red", "Red")])
+    kinds = ["Skirts", "Skirts", "Skirts", "Dresses", "Skirts"]
+    index = _index(tmp_path, vectors, colours, [{"articleType": k} for k in kinds])
+    ranker = Ranker(index, RankingSettings(colour_weight=0.5))
+    positions = ranker.search(_unit([[1, 0.0]]), _colour("Red")[None], 3)[1][0].tolist()
+    assert positions[:2] == [4, 3]  # both red ones rise; the skirt, of the neighbours' kind, above the nearer dress
+    dresses = _index(tmp_path / "d", vectors, colours, [{"articleType": "Dresses" if k == "Skirts" else "Skirts"}
+                                                        for k in kinds])
+    assert Ranker(dresses, RankingSettings(colour_weight=0.5)).search(
+        _unit([[1, 0.0]]), _colour("Red")[None], 3)[1][0].tolist()[0] == 4  # the same holds for dresses

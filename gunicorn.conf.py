@@ -24,7 +24,7 @@ bind = os.environ.get("RECOMMENDER_BIND", "127.0.0.1:8050")  # behind the revers
 # 2 workers (one per core of a small server), 8 threads each: threads wait on the network and on
 # SQLite; the model and the kNN release the interpreter lock while they compute.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+worker_class = "recommender.ui.worker.GatedThreadWorker"  # gthread, with request headers read off the threads
 threads = 8
 worker_connections = 200  # open connections per worker, kept-alive ones included
 

@@ -39,6 +39,7 @@ from recommender.traffic.server import ProductionServer, free_port
 from recommender.traffic.shopper import UPLOAD, Shopper, Tally, TimedSession, bomb_png, slow_client
 from recommender.ui import ids
 from recommender.ui.guard import MALFORMED
+from recommender.ui.worker import HEADER_TIMEOUT_S
 
 FULL = os.environ.get("RECOMMENDER_HOSTILE_FULL") == "1"
 CALLBACK = "/_dash-update-component"
@@ -418,6 +419,43 @@ def test_slow_clients_neither_stall_the_shop_nor_get_workers_killed(server: Prod
         for attacker in attackers:
             attacker.join()
     assert [o["answered"] >= 1 for o in outcomes] == [True, True]
+
+
+def test_slow_headers_neither_take_the_threads_nor_stay(server: ProductionServer) -> None:
+    """More clients trickling their request headers than the server has threads (2 workers x 8): the shop
+    answers meanwhile, and each trickler is answered 408 and closed after the header timeout."""
+    stop = threading.Event()
+    outcomes: list[dict] = []
+    attackers = [threading.Thread(target=lambda: outcomes.append(slow_client(server.base, stop, every_s=1.0,
+                                                                             part="headers")))
+                 for _ in range(20)]
+    for attacker in attackers:
+        attacker.start()
+    try:
+        time.sleep(3)  # every trickler has sent its request line and is sending a header a byte a second
+        tally = Tally()
+        http = TimedSession(tally)
+        for _ in range(10):
+            assert http.get(f"{server.base}/", timeout=10).status_code == 200
+        assert max(tally.seconds) < 5
+        time.sleep(HEADER_TIMEOUT_S)
+    finally:
+        stop.set()
+        for attacker in attackers:
+            attacker.join()
+    assert all(o["answered"] >= 1 for o in outcomes), outcomes
+    assert server.log_text().count("request headers too slow") >= 20
+
+
+def test_after_a_refused_body_the_connection_closes_saying_so(server: ProductionServer) -> None:
+    """A body refused unread (413) ends its connection with `Connection: close`, so the client's next request
+    goes on a new connection and is answered (announcing keep-alive left it unanswered half of the time)."""
+    for _ in range(10):
+        http = requests.Session()
+        refused = http.post(f"{server.base}{CALLBACK}", data=b"x" * 2**20, timeout=30,
+                            headers={"Content-Type": "application/json"})
+        assert refused.status_code == 413 and refused.headers["Connection"] == "close"
+        assert http.get(f"{server.base}/", timeout=10).status_code == 200
 
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)

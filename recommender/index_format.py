@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -395,7 +396,7 @@ def _read_appearance(path: Path, count: int, corrupt: Any) -> Appearance:
     try:
         with np.load(path, allow_pickle=False) as data:
             appearance = Appearance(data["colours"], data["digests"], data["blank"])
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise corrupt(f"{APPEARANCE} cannot be read ({exc or 'empty file'})") from None
     if appearance.colours.shape != (count, len(COLOUR_NAMES)) or len(appearance.digests) != count \
             or len(appearance.blank) != count:

@@ -1,7 +1,8 @@
 """What must hold before a server's workers start: checked once, in the master's own child process.
 
 `gunicorn app:server` (with `gunicorn.conf.py`) runs this module before forking workers: the index
-opens and passes its checks (the demo index is built on first run), the feedback database has its
+opens and passes its checks (the demo index is built on first run), with every file a worker reads
+later (a trained index's head and hubness, which the index itself reads only when first used), the feedback database has its
 schema and the secret key file exists. A problem is one sentence and exit status 2, as with
 `python app.py`, instead of every worker failing with a traceback. It runs in a child process so
 the master never imports TensorFlow (which does not survive a fork).
@@ -23,7 +24,8 @@ __all__ = ["check", "main"]
 
 def check(settings: Settings) -> None:
     """Raise RecommenderError (one sentence) when the app could not serve these settings."""
-    Index.load(settings.index or ensure_demo_index(settings))
+    index = Index.load(settings.index or ensure_demo_index(settings))
+    _ = index.head, index.hubness  # a worker reads them when first used: read and checked here, once
     FeedbackStore(settings.feedback_target)
     if settings.secret_key is None:
         load_secret_key(settings.feedback_db.parent)

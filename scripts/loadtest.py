@@ -4,7 +4,7 @@ Starts `gunicorn app:server` with `gunicorn.conf.py` on a free loopback port ove
 server already running on loopback with --url), runs USERS simulated shoppers for SECONDS (page,
 upload, filter, vote, more like this, more like the liked ones, Back, and the JSON API, driven as
 the page's renderer drives them; see recommender/traffic/shopper.py), optionally with slow clients
-and pixel-bomb uploaders alongside, stops by itself, and prints JSON:
+(bodies or headers sent a byte every 2 s) and pixel-bomb uploaders alongside, stops by itself, and prints JSON:
 
   requests, requests_per_s, latency_s {p50, p95, p99} (every request), upload_to_results_s (a
   shopper's upload until its results are rendered), errors and examples, actions (what the
@@ -15,6 +15,7 @@ and pixel-bomb uploaders alongside, stops by itself, and prints JSON:
     python scripts/loadtest.py --index embeddings/kaggle-small-v2 --photos ../shared/data/clothing-small/validation
     python scripts/loadtest.py --index embeddings/kaggle-small-v2 --photos ../shared/data/clothing-small/validation \
         --users 1 --seconds 60 --slow-clients 2 --bombers 4
+    python scripts/loadtest.py --index embeddings/demo-index --users 1 --seconds 60 --slow-headers 50
 
 With --nodes 2 --feedback-url postgresql://... it starts two app servers (the README's two-node set-up:
 one index, one upload folder, one secret key, one PostgreSQL), each shopper on one of them, and reads

@@ -536,7 +536,8 @@ def test_behind_nginx_slow_clients_never_reach_a_worker(server: ProductionServer
 @pytest.mark.parametrize("arguments", [
     ["--users", "16", "--seconds", "60"],
     ["--users", "1", "--seconds", "60", "--slow-clients", "2", "--bombers", "4"],
-], ids=["16 shoppers", "shopper among attackers"])
+    ["--users", "1", "--seconds", "60", "--slow-headers", "50"],
+], ids=["16 shoppers", "shopper among attackers", "shopper among 50 header tricklers"])
 def test_load_scenarios_of_the_readme(hostile_index: Path, arguments: list[str]) -> None:
     done = subprocess.run([sys.executable, "scripts/loadtest.py", "--index", str(hostile_index), *arguments],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)

@@ -6,6 +6,7 @@ import math
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -229,7 +230,7 @@ V1_SCHEMA = (
 
 
 def _v1_file(path: Path) -> None:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:  # closed, as a file of the earlier version is found
         conn.execute("PRAGMA journal_mode = WAL")
         for statement in V1_SCHEMA:
             conn.execute(statement)

@@ -142,6 +142,25 @@ def test_votes_count_only_on_what_the_server_showed(server: ProductionServer, ho
     assert summary["votes"] == before + 1 and summary["ignored"] == 0
 
 
+def test_a_vanished_vote_database_is_a_plain_sentence(server: ProductionServer) -> None:
+    """The vote database removed under the running server: searches still answer, a vote is refused in a plain
+    sentence (not the file's name and SQLite's words), no worker dies, and nothing makes an empty file there."""
+    page, states = _searched(server)
+    db = server.workdir / "feedback.sqlite3"
+    away = server.workdir / "moved-away.sqlite3"
+    db.rename(away)
+    try:
+        shown = states[0]
+        stored, message = _vote(page, shown["id"], {"vote": 0, "rank": shown["rank"], "distance": shown["distance"]})
+        assert stored is None and message == "Your vote was not saved: votes cannot be saved right now; please try " \
+                                              "again in a moment", message
+        _searched(server)  # the results matter more than voting on them
+        assert not db.exists()
+    finally:
+        away.rename(db)
+    assert "feedback database feedback.sqlite3 cannot be used" in server.log_text()  # the log keeps the detail
+
+
 def test_simulated_shoppers_use_the_whole_page(server: ProductionServer, hostile_index: Path) -> None:
     """The load test's shoppers do what a shopper does, through the page's own callbacks and URL, and all of it
     works: upload, filter, vote, more like this, more like the ones liked, Back, and the JSON API."""

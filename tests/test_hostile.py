@@ -406,6 +406,24 @@ def test_pixel_bombs_and_phone_photos(server: ProductionServer) -> None:
     assert heic.status_code == 200 and len(heic.json()["results"]) == 10
 
 
+def test_the_api_answers_odd_requests_in_one_json_sentence(server: ProductionServer) -> None:
+    """The small ones of the second hardening round, through the production server."""
+    api = f"{server.base}/api"
+    photo = {"photo": ("p.jpg", _photo(), "image/jpeg")}
+    for method, path, status in [("PUT", "/search", 405), ("DELETE", "/similar/x", 405),
+                                 ("GET", "/similar/x%0D%0A", 404), ("GET", "/similar/%0D%0Ax", 404)]:
+        response = requests.request(method, f"{api}{path}", timeout=30)
+        assert response.status_code == status and set(response.json()) == {"error"}, (method, path, response.text)
+    for k in (" 5", "\u0665", "+5"):
+        response = requests.post(f"{api}/search", files=photo, data={"k": k}, timeout=30)
+        assert response.status_code == 400 and response.json()["error"].startswith("k must be a whole number"), k
+    parts = requests.post(f"{api}/search", files=photo, data={"filter": ["colour=Black"] * 1_500}, timeout=30)
+    assert parts.status_code == 413 and "MB" not in parts.json()["error"]
+    for fmt in ("GIF", "BMP", "TIFF"):
+        response = requests.post(f"{api}/search", files={"photo": ("p", _photo(fmt=fmt), "image/x")}, timeout=30)
+        assert response.status_code == 400 and "please use a JPEG, PNG, WebP or HEIC photo" in response.json()["error"]
+
+
 @pytest.mark.parametrize("path", [
     "/thumbnail/../../../../etc/passwd", "/thumbnail/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/thumbnail//etc/passwd",
     "/upload/../../app.py", "/upload/" + "0" * 64, "/_dash-component-suites/../../../etc/passwd",

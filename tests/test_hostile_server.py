@@ -6,7 +6,9 @@ the server's log holds no traceback, no 5xx answer and no killed worker.
 
 from __future__ import annotations
 
+import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -115,6 +117,23 @@ def test_slow_headers_neither_take_the_threads_nor_stay(server: ProductionServer
             attacker.join()
     assert all(o["answered"] >= 1 for o in outcomes), outcomes
     assert server.log_text().count("request headers too slow") >= 20
+
+
+def test_headers_in_pieces_and_pipelined_requests_are_answered(server: ProductionServer) -> None:
+    """The worker reads headers itself: headers arriving in pieces within the timeout, a second request on a
+    kept-alive connection, and two requests sent in one packet are all answered, in order."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        for piece in (b"GET /api/similar/nope HTTP/1.1\r\n", b"Host: x\r\nX-A: 1", b"\r\n\r\n"):
+            sock.sendall(piece)
+            time.sleep(1.0)
+        sock.sendall(b"GET /api/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /api/similar/x HTTP/1.1\r\nHost: x\r\n"
+                     b"Connection: close\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", received)
+    assert statuses == [b"404"] * 3 and received.count(b'{"error":') == 3, received[:500]
+    assert b"No product with id 'nope'" in received and received.rindex(b"'x'") > received.index(b"no such API")
 
 
 def test_after_a_refused_body_the_connection_closes_saying_so(server: ProductionServer) -> None:

@@ -119,6 +119,30 @@ def test_slow_headers_neither_take_the_threads_nor_stay(server: ProductionServer
     assert server.log_text().count("request headers too slow") >= 20
 
 
+def test_a_trickle_behind_a_pipelined_request_takes_no_thread_either(server: ProductionServer) -> None:
+    """17 clients (more than the 16 threads) each send a whole request and the start of a second one in one
+    packet, then the rest of the second a byte a second: the page answers meanwhile, and each gets its 408."""
+    clients = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(17)]
+    try:
+        for sock in clients:
+            sock.sendall(b"GET /api/nothing HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        started = time.monotonic()
+        while time.monotonic() - started < 4:
+            for sock in clients:
+                sock.sendall(b"x")
+            time.sleep(1.0)
+        assert requests.get(f"{server.base}/", timeout=10).status_code == 200
+        time.sleep(HEADER_TIMEOUT_S)
+        for sock in clients:
+            received = b""
+            while chunk := sock.recv(65536):  # until the server closes the connection
+                received += chunk
+            assert re.findall(rb"HTTP/1\.1 (\d{3}) ", received) == [b"404", b"408"], received[-300:]
+    finally:
+        for sock in clients:
+            sock.close()
+
+
 def test_headers_in_pieces_and_pipelined_requests_are_answered(server: ProductionServer) -> None:
     """The worker reads headers itself: headers arriving in pieces within the timeout, a second request on a
     kept-alive connection, and two requests sent in one packet are all answered, in order."""

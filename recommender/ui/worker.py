@@ -62,13 +62,16 @@ class GatedThreadWorker(ThreadWorker):
 
     def enqueue_req(self, conn: Any) -> None:
         """Wait for the whole of the headers in the event loop, then hand the connection to a thread."""
-        pipelined = conn.parser is not None and conn.parser.unreader.buf.getvalue()
-        if self.cfg.is_ssl or pipelined or getattr(conn, "early", None) is not None:
+        if self.cfg.is_ssl:  # TLS is decrypted by the thread: as gunicorn does
             super().enqueue_req(conn)
             return
-        conn.sock.setblocking(False)
-        conn.header_bytes = bytearray()
+        # What the parser already read ahead (a pipelined request, or a body drain's overshoot) has arrived.
+        conn.header_bytes = bytearray(conn.parser.unreader.take_buffered() if conn.parser is not None else b"")
         conn.header_deadline = time.monotonic() + HEADER_TIMEOUT_S
+        if self._whole(conn):
+            self._hand_over(conn)
+            return
+        conn.sock.setblocking(False)
         self.gated.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_header_bytes, conn))
 
@@ -85,11 +88,17 @@ class GatedThreadWorker(ThreadWorker):
             conn.close()
             return
         conn.header_bytes += data
-        if any(end in conn.header_bytes for end in _HEADER_END) or len(conn.header_bytes) > self._header_limit():
+        if self._whole(conn):
             self._ungate(conn)
-            conn.early, conn.data_ready = bytes(conn.header_bytes), True  # the parser reads these first
-            conn.header_bytes = None
-            super().enqueue_req(conn)
+            self._hand_over(conn)
+
+    def _whole(self, conn: Any) -> bool:
+        """The headers have arrived (or more bytes than headers may take: the parser will refuse them)."""
+        return any(end in conn.header_bytes for end in _HEADER_END) or len(conn.header_bytes) > self._header_limit()
+
+    def _hand_over(self, conn: Any) -> None:
+        conn.early, conn.data_ready, conn.header_bytes = bytes(conn.header_bytes), True, None  # the parser reads early first
+        super().enqueue_req(conn)
 
     def _ungate(self, conn: Any) -> None:
         self.gated.remove(conn)

@@ -7,6 +7,7 @@ are re-scored:
   score = cos(query, item)                                    the visual (or trained head's) similarity
         + category_weight * p(item's category | query)        the head's classifiers, when there is one
         + label_weight * p(item's colour/gender | query)
+        + age_weight * p(item's age group | query)            Adults/Kids, where the catalogue labels it
         + colour_weight * BC(query colour, item colour)       foreground colour histograms (appearance)
         - hub_weight * max(0, hubness(item) - median)         items close to everything pay (hubness.npy)
 
@@ -47,6 +48,7 @@ class RankingSettings:
     candidates: int = 100
     category_weight: float = 1.5
     label_weight: float = 0.5
+    age_weight: float = 0.5
     colour_weight: float | None = None  # None: 0 when a head classifies colour, else UNTRAINED_COLOUR
     hub_weight: float = 0.5
     category_first: float | None = 0.5
@@ -135,9 +137,10 @@ class Ranker:
             score += colour_weight * colour_similarity(np.atleast_2d(colours), self.index.appearance.colours[safe])
         if self._codes:
             probabilities = self.head.classify(queries)
-            category = self.index.roles.category
+            category, age = self.index.roles.category, self.index.roles.age
             for attribute, codes in self._codes.items():
-                weight = s.category_weight if attribute == category else s.label_weight
+                weight = s.category_weight if attribute == category else s.age_weight if attribute == age \
+                    else s.label_weight
                 rows = codes[safe]
                 p = np.take_along_axis(probabilities[attribute], np.maximum(rows, 0), axis=1)
                 score += weight * np.where(rows >= 0, p, 0.0)

@@ -217,3 +217,18 @@ def test_colour_counts_by_default_unless_the_head_classifies_colour(tmp_path: Pa
     colour_head = _with_head(_index(tmp_path / "b", vectors, colours, records),
                              _FakeHead({"colour": ["Black", "Red"]}, {"colour": [0.5, 0.5]}))
     assert Ranker(colour_head).search(query, black, 3)[1].tolist() == [[0, 1, 2]]  # its classifier does, not the histogram
+
+
+def test_an_adult_query_ranks_adults_first_and_is_tagged_adult(tmp_path: Path) -> None:
+    vectors = _unit([[1, 0.0], [1, 0.1], [1, 0.2], [1, 0.3]])  # the kids' items are the nearest
+    records = [{"category": "Pants", "age": a} for a in ("Kids", "Kids", "Adults", "Adults")]
+    index = _with_head(_index(tmp_path, vectors, np.stack([_colour("Blue")] * 4), records),
+                       _FakeHead({"category": ["Pants", "Shoes"], "age": ["Adults", "Kids"]},
+                                 {"category": [0.9, 0.1], "age": [0.8, 0.2]}))
+    assert index.roles.age == "age"
+    query = _unit([[1, 0.0]])
+    assert Ranker(index, RankingSettings(age_weight=0.5)).search(query, None, 4)[1].tolist() == [[2, 3, 0, 1]]
+    assert Ranker(index, RankingSettings(age_weight=0.0)).search(query, None, 4)[1].tolist() == [[0, 1, 2, 3]]
+    tags = Recommender(index, settings=RankingSettings()).tags(np.concatenate([query[0], _colour("Blue")]))
+    assert [(t.role, t.value, t.source) for t in tags if t.role == "age"] == [("age", "Adults", "head")]
+    assert tags[-1].role == "age"  # after category and colour: "Pants · Blue · Adults"

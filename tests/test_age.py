@@ -21,6 +21,7 @@ from recommender.ui.query import facet_counts, find
 from recommender.ui.services import get_services
 from recommender.ui.state import Search
 from tests.index_fakes import FakeExtractor, write_image
+from tests.test_feedback import walk
 
 AGES = ("Adults", "Kids", "Adults", "Kids", "Kids")
 
@@ -63,18 +64,11 @@ def test_the_page_filters_and_counts_by_age(app) -> None:
     assert counts["category"] == {"Pants": 1, "Shoes": 2}
 
 
-def test_the_age_filter_is_drawn_only_for_a_catalogue_with_ages(app) -> None:
+def test_the_page_draws_the_age_filter_and_hides_the_missing_gender(app) -> None:
     from recommender.ui.search.layout import search_layout
 
-    dropdowns = {role: f"filter-{role}" for role in ("gender", "colour", "category", "age")}
-    fields = [c for c in _walk(search_layout(get_services())) if getattr(c, "className", None) == "filter-field"]
-    hidden = {d.id: f.hidden for f in fields for d in _walk(f) if getattr(d, "id", None) in dropdowns.values()}
+    dropdowns = {f"filter-{role}" for role in ("gender", "colour", "category", "age")}
+    fields = [c for c in walk(search_layout(get_services())) if getattr(c, "className", None) == "filter-field"]
+    hidden = {d.id: f.hidden for f in fields for d in walk(f) if getattr(d, "id", None) in dropdowns}
     assert hidden == {"filter-gender": True, "filter-colour": False, "filter-category": False, "filter-age": False}
 
-
-def _walk(component):
-    yield component
-    children = getattr(component, "children", None)
-    for child in children if isinstance(children, (list, tuple)) else [children]:
-        if hasattr(child, "to_plotly_json"):
-            yield from _walk(child)

@@ -4,7 +4,8 @@ ImageNet features weigh the whole picture: a black dress on a beige wall "looks 
 The garment's colour is measured apart, on the foreground only: the background colour is estimated
 from the picture's border (product shots and most shopper photos are framed with the garment in
 the middle; a floor or wall shows several tones, so every border pixel counts as a background tone),
-pixels close to any of them are dropped, and the rest are softly assigned to the names of the
+pixels close to any of them are dropped, and the rest (the middle of the picture weighing most), as they
+would look in good light (`_corrected`), are softly assigned to the names of the
 project's colour table (`recommender.colours`), giving a histogram a shopper's words can name
 ("Black", 0.8). The same histogram ranks colour (Bhattacharyya coefficient) and names a computed
 colour for catalogues that have none. A picture with (almost) no pixel away from its border colour

@@ -19,6 +19,9 @@ chosen on held-out data (`scripts/tune_ranking.py`: held-out Kaggle products and
 train photos the head never saw), never on the figures the README reports. There, the colour histogram
 added nothing once the head's colour classifier counted (label_weight), so its weight is 0 when the
 head classifies colour and 0.5 otherwise (a raw index; a head of a catalogue whose colours are computed).
+The age term is the label term of a catalogue's age group (the demo's Adults/Kids, `roles.age`) under its
+own weight, so an adult's photo ranks adults' items first as far as the head can tell; 0.5 balanced
+adults' and kids' photos best on a held-out half of the demo (scripts/demo_check.py --age-seed 1).
 """
 
 from __future__ import annotations

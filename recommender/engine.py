@@ -146,7 +146,7 @@ class Recommender:
         return self.index.to_hits(distances[0], positions[0])
 
     def tags(self, code: np.ndarray, exclude: Collection[str] = ()) -> list[Tag]:
-        """The predicted category, colour and gender of a query, whatever the shopper filters.
+        """The predicted category, colour, gender and age group of a query, whatever the shopper filters.
 
         From the trained head's classifiers when the index has one, else a vote of the nearest
         products; a colour the catalogue did not label (computed at build) is named from the query's
@@ -156,12 +156,12 @@ class Recommender:
         roles = self.index.roles
         head = self.index.head
         tags = head_tags(head, roles, vector) if head is not None else []
-        missing = [t.role for t in tags]
-        if len(missing) < 3:
+        covered = [t.role for t in tags]
+        if any(attribute is not None and role not in covered for role, attribute in roles.filters()):
             distances, positions = self.index.search(vector, TAG_NEIGHBOURS, exclude=exclude)
-            tags += [t for t in neighbour_tags(self.index, distances[0], positions[0]) if t.role not in missing]
+            tags += [t for t in neighbour_tags(self.index, distances[0], positions[0]) if t.role not in covered]
         if colour is not None and roles.colour in self.index.manifest.computed:
             name, share = colour_names(colour)[0]
             tags = [t for t in tags if t.role != "colour"] + [Tag("colour", roles.colour, name, share, "colour")]
-        order = {"category": 0, "colour": 1, "gender": 2}
+        order = {"category": 0, "colour": 1, "gender": 2, "age": 3}
         return sorted(tags, key=lambda t: order.get(t.role, 3))

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from recommender.appearance import COLOUR_NAMES, Appearance
+from recommender.appearance import APPEARANCE_VERSION, COLOUR_NAMES, Appearance
 from recommender.atomic import TEMP_SUFFIX, atomic_write, fsync_dir
 from recommender.catalog import Product, Skipped
 from recommender.errors import IndexFormatError
@@ -138,6 +138,7 @@ class Manifest:
     ann: AnnInfo | None = None  # an approximate-search index stored beside the vectors
     normalized: bool = False  # unit vectors (format 3 builds): Euclidean order is cosine order
     appearance: bool = False  # appearance.npz holds each product's colour histogram and pixel digest
+    appearance_version: int = APPEARANCE_VERSION  # how those histograms were computed (1: before it was recorded)
     computed: tuple[str, ...] = ()  # attributes computed at build (e.g. "colour"), not the catalogue's own
     holdout: Holdout | None = None  # products a trained head never saw: what evaluate scores by default
 
@@ -165,6 +166,7 @@ class Manifest:
             **({"ann": vars(self.ann)} if self.ann else {}),
             "normalized": self.normalized,
             "appearance": self.appearance,
+            "appearance_version": self.appearance_version,
             "computed": list(self.computed),
             "holdout": vars(self.holdout) if self.holdout else None,
         }
@@ -208,6 +210,7 @@ class Manifest:
             ann=AnnInfo.from_json(data["ann"]) if data.get("ann") is not None else None,
             normalized=data.get("normalized", False) is True,
             appearance=data.get("appearance", False) is True,
+            appearance_version=_count(data.get("appearance_version", 1), "appearance version", 1),
             computed=_texts(data.get("computed", []), "computed attributes"),
             holdout=_holdout(data.get("holdout")),
         )

@@ -7,6 +7,7 @@ are re-scored:
   score = cos(query, item)                                    the visual (or trained head's) similarity
         + category_weight * p(item's category | query)        the head's classifiers, when there is one
         + label_weight * p(item's colour/gender | query)
+        + age_weight * p(item's age group | query)            Adults/Kids, where the catalogue labels it
         + colour_weight * BC(query colour, item colour)       foreground colour histograms (appearance)
         - hub_weight * max(0, hubness(item) - median)         items close to everything pay (hubness.npy)
 
@@ -18,6 +19,9 @@ chosen on held-out data (`scripts/tune_ranking.py`: held-out Kaggle products and
 train photos the head never saw), never on the figures the README reports. There, the colour histogram
 added nothing once the head's colour classifier counted (label_weight), so its weight is 0 when the
 head classifies colour and 0.5 otherwise (a raw index; a head of a catalogue whose colours are computed).
+The age term is the label term of a catalogue's age group (the demo's Adults/Kids, `roles.age`) under its
+own weight, so an adult's photo ranks adults' items first as far as the head can tell; 0.5 balanced
+adults' and kids' photos best on a held-out half of the demo (scripts/demo_check.py --age-seed 1).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class RankingSettings:
     candidates: int = 100
     category_weight: float = 1.5
     label_weight: float = 0.5
+    age_weight: float = 0.5
     colour_weight: float | None = None  # None: 0 when a head classifies colour, else UNTRAINED_COLOUR
     hub_weight: float = 0.5
     category_first: float | None = 0.5
@@ -135,9 +140,10 @@ class Ranker:
             score += colour_weight * colour_similarity(np.atleast_2d(colours), self.index.appearance.colours[safe])
         if self._codes:
             probabilities = self.head.classify(queries)
-            category = self.index.roles.category
+            category, age = self.index.roles.category, self.index.roles.age
             for attribute, codes in self._codes.items():
-                weight = s.category_weight if attribute == category else s.label_weight
+                weight = s.category_weight if attribute == category else s.age_weight if attribute == age \
+                    else s.label_weight
                 rows = codes[safe]
                 p = np.take_along_axis(probabilities[attribute], np.maximum(rows, 0), axis=1)
                 score += weight * np.where(rows >= 0, p, 0.0)

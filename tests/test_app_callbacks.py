@@ -246,7 +246,7 @@ def test_a_malformed_url_is_read_as_a_smaller_search(app, fragment) -> None:
 
 def test_filters_follow_the_catalogue(app) -> None:
     roles = get_services().engine.index.roles
-    assert dict(roles.filters()) == {"gender": "gender", "colour": "baseColour", "category": "articleType"}
+    assert dict(roles.filters()) == {"gender": "gender", "colour": "baseColour", "category": "articleType", "age": None}
     assert selected_filters(roles, {"gender": [], "colour": ["Red", "Blue"], "category": None}) == {
         "baseColour": ["Red", "Blue"]
     }
@@ -381,7 +381,7 @@ def test_controls_follow_the_url_and_write_it_back(app) -> None:
     fragment = "#s=item:1004&gender=Women&colour=Red"
     triggered("search-url.hash", fragment)
     drawn = sync_controls(fragment, {}, None)
-    assert drawn["hash"] is no_update and drawn["values"] == {"gender": ["Women"], "colour": ["Red"], "category": []}
+    assert drawn["hash"] is no_update and drawn["values"] == {"gender": ["Women"], "colour": ["Red"], "category": [], "age": []}
     greyed = {o["value"]: o["disabled"] for o in drawn["options"]["category"]}
     assert greyed == {"Tops": False}
     triggered("filter-colour.value", ["Red", "Blue"])

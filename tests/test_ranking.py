@@ -12,6 +12,7 @@ from PIL import Image
 from recommender.appearance import COLOUR_NAMES, Appearance, colour_names, colour_similarity, describe
 from recommender.build import BLANK, COMPUTED_COLOUR, build_index
 from recommender.catalog import Catalog, Product
+from recommender.colours import colour_family
 from recommender.engine import Recommender
 from recommender.errors import RecommenderError
 from recommender.index import Index
@@ -38,6 +39,14 @@ def test_the_garment_colour_is_measured_apart_from_the_background() -> None:
     assert looks.colours.shape == (2, len(COLOUR_NAMES)) and not looks.blank.any()
     same = colour_similarity(looks.colours[0], looks.colours)
     assert same[0] == pytest.approx(1.0, abs=1e-5) and same[1] < 0.3
+
+
+def test_colours_are_named_as_in_good_light() -> None:
+    """Photos are taken indoors: a white shirt comes out grey and a red one dark; the names correct for it."""
+    dim_white_on_dark = _picture((165, 165, 160), background=(40, 40, 45))
+    shadowed_red = _picture((120, 30, 35), background=(230, 225, 215))
+    names = [name for name, _ in colour_names(describe(np.stack([dim_white_on_dark, shadowed_red])).colours)]
+    assert colour_family(names[0]) == "White" and names[1] == "Red"  # were Grey Melange and Maroon
 
 
 def test_blank_pictures_are_flagged_and_identical_ones_share_a_digest() -> None:
@@ -217,3 +226,18 @@ def test_colour_counts_by_default_unless_the_head_classifies_colour(tmp_path: Pa
     colour_head = _with_head(_index(tmp_path / "b", vectors, colours, records),
                              _FakeHead({"colour": ["Black", "Red"]}, {"colour": [0.5, 0.5]}))
     assert Ranker(colour_head).search(query, black, 3)[1].tolist() == [[0, 1, 2]]  # its classifier does, not the histogram
+
+
+def test_an_adult_query_ranks_adults_first_and_is_tagged_adult(tmp_path: Path) -> None:
+    vectors = _unit([[1, 0.0], [1, 0.1], [1, 0.2], [1, 0.3]])  # the kids' items are the nearest
+    records = [{"category": "Pants", "age": a} for a in ("Kids", "Kids", "Adults", "Adults")]
+    index = _with_head(_index(tmp_path, vectors, np.stack([_colour("Blue")] * 4), records),
+                       _FakeHead({"category": ["Pants", "Shoes"], "age": ["Adults", "Kids"]},
+                                 {"category": [0.9, 0.1], "age": [0.8, 0.2]}))
+    assert index.roles.age == "age"
+    query = _unit([[1, 0.0]])
+    assert Ranker(index, RankingSettings(age_weight=0.5)).search(query, None, 4)[1].tolist() == [[2, 3, 0, 1]]
+    assert Ranker(index, RankingSettings(age_weight=0.0)).search(query, None, 4)[1].tolist() == [[0, 1, 2, 3]]
+    tags = Recommender(index, settings=RankingSettings()).tags(np.concatenate([query[0], _colour("Blue")]))
+    assert [(t.role, t.value, t.source) for t in tags if t.role == "age"] == [("age", "Adults", "head")]
+    assert tags[-1].role == "age"  # after category and colour: "Pants · Blue · Adults"

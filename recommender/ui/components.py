@@ -191,7 +191,7 @@ def product_card(product: Product, roles: Roles, position: int, hit: Hit | None 
                 f"{similarity:.0%} alike", className="match-badge",
                 title=f"The pictures look {similarity:.0%} alike: 100% is identical, 50% as far apart as two random "
                       f"products of the catalogue (Euclidean distance {hit.distance:.3g}). The order also weighs "
-                      "the category, colour and gender the query looks like."))
+                      "the category, colour, gender and age the query looks like."))
     actions = []
     if hit is not None:
         actions.append(html.Div(

@@ -25,7 +25,10 @@ def require(path: Path) -> Path:
     return path
 
 
-pytest_plugins = ["tests.tflite_models"]  # its `tiny_tflite` fixture, for every test module that asks for it
+pytest_plugins = [
+    "tests.tflite_models",  # its `tiny_tflite` fixture, for every test module that asks for it
+    "tests.worktree_guard",  # the run fails when the tests changed the work tree
+]
 
 CHROMIUM_FLAGS = (
     "--headless=new",

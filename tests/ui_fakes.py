@@ -6,7 +6,11 @@ app sees exactly the files a real build writes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from dash import Dash
 
 from recommender.build import build_index
 from recommender.catalog import Catalog, Product
@@ -43,3 +47,16 @@ def build_tiny_index(root: Path) -> Path:
 def tiny_engine(index_dir: Path) -> Recommender:
     """The tiny index with its fake model already attached (no TensorFlow is loaded)."""
     return Recommender(Index.load(index_dir), FakeExtractor())
+
+
+@contextmanager
+def served(app: Dash) -> Iterator[str]:
+    """The app served on 127.0.0.1 in a thread, as dash_duo serves it (no browser); yields its base URL."""
+    from dash.testing.application_runners import ThreadedRunner
+
+    runner = ThreadedRunner()
+    runner.start(app, start_timeout=30)
+    try:
+        yield runner.url.rstrip("/")
+    finally:
+        runner.stop()

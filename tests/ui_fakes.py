@@ -6,6 +6,7 @@ app sees exactly the files a real build writes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,12 +52,15 @@ def tiny_engine(index_dir: Path) -> Recommender:
 
 @contextmanager
 def served(app: Dash) -> Iterator[str]:
-    """The app served on 127.0.0.1 in a thread, as dash_duo serves it (no browser); yields its base URL."""
-    from dash.testing.application_runners import ThreadedRunner
+    """The app served on a free 127.0.0.1 port by werkzeug's threaded server, in a thread; yields its base URL."""
+    from werkzeug.serving import make_server
 
-    runner = ThreadedRunner()
-    runner.start(app, start_timeout=30)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
     try:
-        yield runner.url.rstrip("/")
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        runner.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -33,7 +33,7 @@ from recommender.vectors import unit_rows
 if TYPE_CHECKING:
     from recommender.backbones import Extractor
 
-__all__ = ["Recommender", "embed_picture", "hit_record"]
+__all__ = ["Recommender", "embed_picture", "hit_record", "serving_line"]
 
 
 def hit_record(hit: Hit) -> dict[str, Any]:
@@ -41,6 +41,17 @@ def hit_record(hit: Hit) -> dict[str, Any]:
     figure that follows the order (`recommender.match`), `distance` the raw Euclidean one."""
     return {"rank": hit.rank, "id": hit.id, "match": hit.match, "distance": hit.distance,
             "attributes": hit.product.attributes}
+
+
+def serving_line(index: Index) -> str:
+    """One line for the log at every start: which index is served, by which model and which head."""
+    model = index.model
+    backbone = model.without_head()
+    where = f" ({backbone.backbone})" if backbone.is_tflite else ""
+    head = (f"head {model.head} (trained on {', '.join(index.head.attributes)})" if index.head is not None
+            else "no head (the backbone's own features)")
+    note = "; random weights: the ranking is not meaningful" if index.manifest.random_weights else ""
+    return f"Serving {index.path}: {len(index.ids):,} products; model {backbone.label}{where}; {head}{note}."
 
 
 def embed_picture(extractor: Extractor, image: Image.Image) -> np.ndarray:

@@ -443,3 +443,23 @@ def test_result_badges_follow_the_order_and_titles_say_how_alike(app) -> None:
     for badge, hit in zip(badges, hits):
         alike = get_services().similarity(hit.distance)
         assert f"The pictures alone look {alike:.0%} alike" in badge.title and f"{hit.distance:.3g}" in badge.title
+
+
+def test_every_start_names_the_index_its_model_and_head(tiny_index: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    from dash import Dash
+
+    from recommender.ui import preflight
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
+    module = importlib.import_module("app")
+    monkeypatch.setattr(Dash, "run", lambda self, **kwargs: None)  # started, not served
+    for name, value in {"RECOMMENDER_INDEX": tiny_index, "RECOMMENDER_FEEDBACK_DB": tmp_path / "votes.sqlite3",
+                        "RECOMMENDER_THUMBNAIL_DIR": tmp_path / "th", "RECOMMENDER_UPLOAD_DIR": tmp_path / "up"}.items():
+        monkeypatch.setenv(name, str(value))
+    for _ in range(2):  # the index is built already: later starts say it too
+        assert module.main([]) == 0
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Serving ")]
+        assert lines == [f"Serving {tiny_index}: 5 products; model fake (random); no head (the backbone's own "
+                         "features); random weights: the ranking is not meaningful."]
+    assert preflight.main() == 0  # gunicorn's start, before its workers
+    assert f"Serving {tiny_index}: 5 products" in capsys.readouterr().err

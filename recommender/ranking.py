@@ -12,7 +12,8 @@ are re-scored:
 
 and, when the head is sure of the query's category (the smallest set of at most three values
 holding `category_first` of its probability), items of those categories come first. Identical
-pictures (same pixels, or distance about 0) collapse into one result. Indexes of format 2 and
+pictures (same pixels, or distance about 0) collapse into one result. `rank` also gives each result
+the figure a shopper reads, its match (`recommender.match`). Indexes of format 2 and
 older (raw vectors, no appearance), and indexes of random weights, rank by distance alone. The weights are settings,
 chosen on held-out data (`scripts/tune_ranking.py`: held-out Kaggle products and the clothing-small
 train photos the head never saw), never on the figures the README reports. There, the colour histogram

@@ -453,9 +453,10 @@ def test_every_start_names_the_index_its_model_and_head(tiny_index: Path, tmp_pa
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
     module = importlib.import_module("app")
     monkeypatch.setattr(Dash, "run", lambda self, **kwargs: None)  # started, not served
-    for name, value in {"RECOMMENDER_INDEX": tiny_index, "RECOMMENDER_FEEDBACK_DB": tmp_path / "votes.sqlite3",
-                        "RECOMMENDER_THUMBNAIL_DIR": tmp_path / "th", "RECOMMENDER_UPLOAD_DIR": tmp_path / "up"}.items():
-        monkeypatch.setenv(name, str(value))
+    places = {"INDEX": tiny_index, "FEEDBACK_DB": tmp_path / "votes.sqlite3", "THUMBNAIL_DIR": tmp_path / "th",
+              "UPLOAD_DIR": tmp_path / "up"}
+    for name, value in places.items():
+        monkeypatch.setenv(f"RECOMMENDER_{name}", str(value))
     for _ in range(2):  # the index is built already: later starts say it too
         assert module.main([]) == 0
         lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Serving ")]

@@ -1,4 +1,4 @@
-"""`python -m recommender query`: the k catalogue products nearest to a photo or to a product id."""
+"""`python -m recommender query`: the k catalogue products that best match a photo or a product id, in the shop's order."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def _table(index: Index, hits: list[Hit], what: str, random_weights: bool) -> st
     if hits:
         shown = [a for _, a in index.roles.filters() if a]
         rows = [["rank", "match", "distance", "id", *shown, "name"]]
-        rows += [[str(h.rank), "" if h.match is None else f"{h.match:.0%}", f"{h.distance:.5g}", h.id, *(h.product.attributes.get(a, "") for a in shown),
+        rows += [[str(h.rank), "" if h.match is None else f"{h.match:.0%}", f"{h.distance:.5g}", h.id,
+                  *(h.product.attributes.get(a, "") for a in shown),
                   h.product.name[:50]] for h in hits]
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

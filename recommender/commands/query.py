@@ -1,4 +1,4 @@
-"""`python -m recommender query`: the k catalogue products that best match a photo or a product id, in the shop's order."""
+"""`python -m recommender query`: the k products that best match a photo or a product id, in the shop's order."""
 
 from __future__ import annotations
 

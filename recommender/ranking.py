@@ -13,7 +13,8 @@ are re-scored:
 
 and, when the head is sure of the query's category (the smallest set of at most three values
 holding `category_first` of its probability), items of those categories come first. Identical
-pictures (same pixels, or distance about 0) collapse into one result. Indexes of format 2 and
+pictures (same pixels, or distance about 0) collapse into one result. `rank` also gives each result
+the figure a shopper reads, its match (`recommender.match`). Indexes of format 2 and
 older (raw vectors, no appearance), and indexes of random weights, rank by distance alone. The weights are settings,
 chosen on held-out data (`scripts/tune_ranking.py`: held-out Kaggle products and the clothing-small
 train photos the head never saw), never on the figures the README reports. There, the colour histogram
@@ -29,14 +30,17 @@ from __future__ import annotations
 import os
 from collections.abc import Collection
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
 from recommender.appearance import colour_similarity
 from recommender.errors import RecommenderError
 from recommender.index import Filters, Index
+from recommender.match import alike, fit, never_rising, typical_distance
 
-__all__ = ["RankingSettings", "Ranker", "category_set"]
+__all__ = ["RankingSettings", "Ranker", "Ranked", "category_set"]
 
 UNTRAINED_COLOUR = 0.5  # colour weight on a raw index: +9 points of baseColour P@10 for -2 of articleType
 CATEGORY_FIRST_VALUES = 3  # at most this many sibling categories come first together
@@ -96,6 +100,14 @@ def category_set(probabilities: np.ndarray, threshold: float | None) -> np.ndarr
     return chosen
 
 
+class Ranked(NamedTuple):
+    """A ranker's answer: (n, k) arrays, best first, padded with inf / -1 / nan."""
+
+    distances: np.ndarray  # the index's own Euclidean distances
+    positions: np.ndarray  # rows of the index
+    matches: np.ndarray  # 0..1, never rising along a row (recommender.match)
+
+
 class Ranker:
     """Re-ranks an index's visual candidates (module notes); `search` answers like `Index.search`."""
 
@@ -118,6 +130,16 @@ class Ranker:
         hubness = index.hubness
         self._hub_excess = None if hubness is None else np.maximum(0.0, hubness - np.median(hubness))
 
+    @cached_property
+    def typical_distance(self) -> float | None:
+        """The median distance between two of the index's products: the scale of `alike`."""
+        return typical_distance(self.index.vectors)
+
+    def alike(self, distance: float) -> float | None:
+        """How alike a result's picture looks to the query, 0..1, from its distance alone."""
+        value = alike(distance, self.typical_distance)
+        return None if value is None else float(value)
+
     def search(self, vectors: np.ndarray, colours: np.ndarray | None, k: int = 10, filters: Filters = None,
                exclude: Collection[str] = (), within: np.ndarray | None = None, *,
                exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -126,8 +148,17 @@ class Ranker:
         `colours` are the queries' foreground colour histograms (None: colour is not used). Distances
         are the Euclidean ones of the index; the order is the re-ranked one.
         """
+        distances, positions, _ = self.rank(vectors, colours, k, filters, exclude, within, exact=exact)
+        return distances, positions
+
+    def rank(self, vectors: np.ndarray, colours: np.ndarray | None, k: int = 10, filters: Filters = None,
+             exclude: Collection[str] = (), within: np.ndarray | None = None, *, exact: bool = False) -> Ranked:
+        """`search`, with each result's match: its score as a share of the most a product can score
+        (without re-ranking, how alike it looks), capped by the results above it (`never_rising`)."""
         if not self.reranks:
-            return self.index.search(vectors, k, filters, exclude, within, exact=exact)
+            distances, positions = self.index.search(vectors, k, filters, exclude, within, exact=exact)
+            matches = alike(distances, self.typical_distance)
+            return Ranked(distances, positions, np.full(distances.shape, np.nan) if matches is None else matches)
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         pool = max(self.settings.candidates, 2 * k)
         distances, positions = self.index.search(queries, pool, filters, exclude, within, exact=exact)
@@ -135,37 +166,44 @@ class Ranker:
         safe = np.where(valid, positions, 0)
         score = 1.0 - distances**2 / 2.0  # cosine, on unit vectors
         s = self.settings
+        best = 1.0  # the most a product can score without the category-first rule
         colour_weight = s.colour_weight if s.colour_weight is not None else self._auto_colour_weight
         if colours is not None and colour_weight:
+            best += colour_weight
             score += colour_weight * colour_similarity(np.atleast_2d(colours), self.index.appearance.colours[safe])
+        bonus = np.zeros_like(score)  # category first: an order, not a better fit
         if self._codes:
             probabilities = self.head.classify(queries)
             category, age = self.index.roles.category, self.index.roles.age
             for attribute, codes in self._codes.items():
                 weight = s.category_weight if attribute == category else s.age_weight if attribute == age \
                     else s.label_weight
+                best += weight
                 rows = codes[safe]
                 p = np.take_along_axis(probabilities[attribute], np.maximum(rows, 0), axis=1)
                 score += weight * np.where(rows >= 0, p, 0.0)
                 if attribute == category:
                     first = category_set(probabilities[attribute], s.category_first)
-                    score += FIRST * ((rows[:, :, None] == first[:, None, :]) & (first[:, None, :] >= 0)).any(axis=2)
+                    bonus += FIRST * ((rows[:, :, None] == first[:, None, :]) & (first[:, None, :] >= 0)).any(axis=2)
         if self._hub_excess is not None and s.hub_weight:
             score -= s.hub_weight * self._hub_excess[safe]
-        score = np.where(valid, score, -np.inf)
-        return self._top(queries, distances, positions, score, k)
+        points = score
+        score = np.where(valid, points + bonus, -np.inf)
+        return self._top(queries, distances, positions, score, fit(points, best), k)
 
     def _top(self, queries: np.ndarray, distances: np.ndarray, positions: np.ndarray, score: np.ndarray,
-             k: int) -> tuple[np.ndarray, np.ndarray]:
+             fits: np.ndarray, k: int) -> Ranked:
         """The k best by score, one result per picture (same digest or distance about 0 to a kept one)."""
         out_d = np.full((len(queries), k), np.inf)
         out_p = np.full((len(queries), k), -1, dtype=np.int64)
+        out_m = np.full((len(queries), k), np.nan)
         digests = self.index.appearance.digests
         order = np.lexsort((positions, -score), axis=1)
+        matches = never_rising(np.take_along_axis(fits, order, axis=1))  # in ranked order
         for i in range(len(queries)):
             kept: list[int] = []
             seen: set[str] = set()
-            for j in order[i]:
+            for rank, j in enumerate(order[i]):
                 row = int(positions[i, j])
                 if row < 0 or not np.isfinite(score[i, j]):
                     break
@@ -173,10 +211,11 @@ class Ranker:
                     continue
                 seen.add(str(digests[row]))
                 out_d[i, len(kept)], out_p[i, len(kept)] = distances[i, j], row
+                out_m[i, len(kept)] = matches[i, rank]
                 kept.append(row)
                 if len(kept) == k:
                     break
-        return out_d, out_p
+        return Ranked(out_d, out_p, out_m)
 
     def _near(self, row: int, kept: list[int]) -> bool:
         matrix = self.index.vectors

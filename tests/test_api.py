@@ -16,7 +16,7 @@ from recommender.ui import create_app
 from recommender.uploads import upload_ref
 from tests.ui_fakes import build_tiny_index, tiny_engine
 
-RECORD_KEYS = {"rank", "id", "distance", "attributes", "image"}
+RECORD_KEYS = {"rank", "id", "match", "distance", "attributes", "image"}
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@
                            and repeated `filter` fields `KEY=VALUE`
   GET  /api/similar/<id>   more like a catalogue product; optional `k` and repeated `filter` parameters
 
-Both answer `{"query": {"kind", "ref"}, "results": [{"rank", "id", "distance", "attributes",
+Both answer `{"query": {"kind", "ref"}, "results": [{"rank", "id", "match", "distance", "attributes",
 "image"}, ...], "tags": [{"attribute", "value", "confidence", "role", "source"}, ...], "notes": [...]}`
 with the same records and tags as `query --json` (the image as the URL of its thumbnail), or an error status with `{"error": "one sentence"}`: 400 for bad input (the same
 limits and sentences as the search page), 404 for an unknown product or path, 405 for a wrong

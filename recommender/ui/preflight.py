@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from recommender.demo_index import ensure_demo_index
+from recommender.engine import serving_line
 from recommender.errors import RecommenderError
 from recommender.feedback import FeedbackStore
 from recommender.index import Index
@@ -22,21 +23,25 @@ from recommender.ui.session import load_secret_key
 __all__ = ["check", "main"]
 
 
-def check(settings: Settings) -> None:
-    """Raise RecommenderError (one sentence) when the app could not serve these settings."""
+def check(settings: Settings) -> str:
+    """Raise RecommenderError (one sentence) when the app could not serve these settings; else the line
+    saying what it serves (`serving_line`)."""
     index = Index.load(settings.index or ensure_demo_index(settings))
     _ = index.head, index.hubness  # a worker reads them when first used: read and checked here, once
+    served = serving_line(index)
     FeedbackStore(settings.feedback_target)
     if settings.secret_key is None:
         load_secret_key(settings.feedback_db.parent)
+    return served
 
 
 def main() -> int:
     try:
-        check(Settings.from_env())
+        served = check(Settings.from_env())
     except RecommenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(served, file=sys.stderr, flush=True)
     return 0
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 from dash import Dash
 
+from recommender.engine import serving_line
 from recommender.errors import RecommenderError
 from recommender.settings import Settings
 from recommender.ui import create_app
+from recommender.ui.services import get_services
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     except RecommenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    with app.server.app_context():
+        print(serving_line(get_services().engine.index), file=sys.stderr, flush=True)
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
 

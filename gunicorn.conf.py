@@ -1,8 +1,9 @@
 """Production settings for `gunicorn app:server`, read from this file (gunicorn looks for it here).
 
-Threaded workers (`gthread`): a slow client holds one thread of a worker, never the whole worker,
-and the worker's heartbeat runs on its own thread, so slow uploads and slow reads do not get
-workers killed. The app itself refuses bodies that are too large for their route or arrive too
+Threaded workers (gunicorn's `gthread`, extended in `recommender/ui/worker.py`): a slow client never
+holds the whole worker, and the worker's heartbeat runs on its own thread, so slow uploads and slow
+reads do not get workers killed; request headers are read by the worker's event loop, so a client
+trickling them holds no thread (and gets a 408 after 10 s). The app itself refuses bodies that are too large for their route or arrive too
 slowly (`recommender/ui/limits.py`); in front of it, the README's nginx set-up buffers whole
 requests so that slow clients never reach a worker at all.
 
@@ -24,7 +25,7 @@ bind = os.environ.get("RECOMMENDER_BIND", "127.0.0.1:8050")  # behind the revers
 # 2 workers (one per core of a small server), 8 threads each: threads wait on the network and on
 # SQLite; the model and the kNN release the interpreter lock while they compute.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+worker_class = "recommender.ui.worker.GatedThreadWorker"  # gthread, with request headers read off the threads
 threads = 8
 worker_connections = 200  # open connections per worker, kept-alive ones included
 

@@ -4,7 +4,8 @@ ImageNet features weigh the whole picture: a black dress on a beige wall "looks 
 The garment's colour is measured apart, on the foreground only: the background colour is estimated
 from the picture's border (product shots and most shopper photos are framed with the garment in
 the middle; a floor or wall shows several tones, so every border pixel counts as a background tone),
-pixels close to any of them are dropped, and the rest are softly assigned to the names of the
+pixels close to any of them are dropped, and the rest (the middle of the picture weighing most), as they
+would look in good light (`_corrected`), are softly assigned to the names of the
 project's colour table (`recommender.colours`), giving a histogram a shopper's words can name
 ("Black", 0.8). The same histogram ranks colour (Bhattacharyya coefficient) and names a computed
 colour for catalogues that have none. A picture with (almost) no pixel away from its border colour
@@ -21,16 +22,23 @@ import numpy as np
 
 from recommender.colours import BASE_COLOURS
 
-__all__ = ["COLOUR_NAMES", "Appearance", "describe", "colour_names", "colour_similarity"]
+__all__ = ["APPEARANCE_VERSION", "COLOUR_NAMES", "Appearance", "describe", "colour_names", "colour_similarity"]
 
+# How the histograms are computed: recorded in each index's manifest, so that the demo (whose colours are computed)
+# is rebuilt when it changes. 2: exposure and chroma corrected, background farther, the middle weighted.
+APPEARANCE_VERSION = 2
 COLOUR_NAMES: tuple[str, ...] = tuple(name for name in BASE_COLOURS if name not in ("Multi", "NA"))
 GRID = 32  # pixels per side the colour is measured on: fine enough for a histogram, and fast
 BORDER = 2  # grid cells along each edge that show the background
-BACKGROUND_DELTA_E = 10.0  # CIE76 distance from every background tone that makes a pixel foreground
+BACKGROUND_DELTA_E = 15.0  # CIE76 distance from every background tone that makes a pixel foreground
 BLANK_DELTA_E = 6.0  # a pixel this far from the border's median colour is "something"; too few of them: blank
 BLANK_SHARE = 0.003
 MIN_FOREGROUND_SHARE = 0.05  # below it the garment fills the frame (or is the background's colour): use all pixels
 SOFTNESS = 10.0  # Lab distance over which a pixel's vote spreads across neighbouring colour names
+EXPOSURE_PERCENTILE = 95.0  # the picture's pixels this bright are taken as near white ...
+EXPOSURE_CAP = 1.5  # ... and lightness is stretched by at most this factor to make them so
+CHROMA_GAIN = 2.0  # photos are paler than the colour table's ideal colours
+CENTRE_SIGMA = 0.2  # spread (a share of the side) of the weight of the middle of the picture
 
 
 def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -89,6 +97,27 @@ def _grid(pixels: np.ndarray) -> np.ndarray:
     return pixels[:, ys][:, :, xs]
 
 
+def _corrected(lab: np.ndarray) -> np.ndarray:
+    """Lab pixels (n, pixels, 3) as the garment would look in good light, for naming colours.
+
+    Shoppers' and sellers' photos are taken indoors: a white shirt comes out at L* 60-80 and every colour
+    paler than the table's ideal. The picture's brightest pixels (its EXPOSURE_PERCENTILE) are taken as
+    near white, so lightness is stretched towards 100 (at most EXPOSURE_CAP times), and chroma is raised
+    by CHROMA_GAIN, so faded denim is blue rather than steel grey.
+    """
+    bright = np.percentile(lab[..., 0], EXPOSURE_PERCENTILE, axis=1)[:, None]
+    gain = np.clip(100.0 / np.maximum(bright, 1.0), 1.0, EXPOSURE_CAP)
+    return np.stack([np.minimum(lab[..., 0] * gain, 100.0), lab[..., 1] * CHROMA_GAIN, lab[..., 2] * CHROMA_GAIN],
+                    axis=-1)
+
+
+def _centre_weights() -> np.ndarray:
+    """A Gaussian over the grid: the garment is framed in the middle, so what is near the edge counts less."""
+    axis = (np.arange(GRID) + 0.5) / GRID - 0.5
+    squared = axis[:, None] ** 2 + axis[None, :] ** 2
+    return np.exp(-0.5 * squared / CENTRE_SIGMA**2).reshape(-1).astype(np.float32)
+
+
 def describe(pixels: np.ndarray) -> Appearance:
     """The appearance of a batch of uint8 RGB pictures (n, h, w, 3), as the model sees them."""
     pixels = np.asarray(pixels)
@@ -111,11 +140,12 @@ def describe(pixels: np.ndarray) -> Appearance:
     blank = (from_median > BLANK_DELTA_E).mean(axis=1) < BLANK_SHARE
     too_small = foreground.mean(axis=1) < MIN_FOREGROUND_SHARE
     foreground[too_small] = True
-    squared = (flat**2).sum(axis=2, keepdims=True) - 2.0 * flat @ PALETTE_LAB.T + (PALETTE_LAB**2).sum(axis=1)
+    named = _corrected(flat)
+    squared = (named**2).sum(axis=2, keepdims=True) - 2.0 * named @ PALETTE_LAB.T + (PALETTE_LAB**2).sum(axis=1)
     distance = np.sqrt(np.clip(squared, 0.0, None))  # (n, pixels, colours)
     votes = np.exp(-0.5 * ((distance - distance.min(axis=2, keepdims=True)) / SOFTNESS) ** 2)
     votes /= votes.sum(axis=2, keepdims=True)
-    weights = foreground.astype(np.float32)
+    weights = foreground.astype(np.float32) * _centre_weights()
     colours = np.einsum("np,npc->nc", weights, votes) / weights.sum(axis=1, keepdims=True)
     return Appearance(colours.astype(np.float32), digests, blank)
 

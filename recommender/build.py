@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from recommender.appearance import COLOUR_NAMES, Appearance, colour_names, describe
+from recommender.appearance import APPEARANCE_VERSION, COLOUR_NAMES, Appearance, colour_names, describe
 from recommender.atomic import TEMP_SUFFIX, atomic_write
 from recommender.catalog import Catalog, Product, Skipped
 from recommender.errors import CatalogError, RecommenderError
@@ -208,6 +208,7 @@ def build_plan(catalog: Catalog, extractor: Extractor, chunk_size: int) -> dict[
         raise CatalogError(f"The catalogue {catalog.root} has duplicate product ids, e.g. {duplicates[0]!r}.")
     return {
         "format_version": FORMAT_VERSION,
+        "appearance_version": APPEARANCE_VERSION,  # chunks hold histograms: another definition redoes them
         "catalog_fingerprint": catalog.fingerprint(),
         "products": len(catalog.products),
         "model": extractor.spec.to_json(),

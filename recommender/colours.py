@@ -8,7 +8,7 @@ neutral grey so a swatch still renders.
 
 from __future__ import annotations
 
-__all__ = ["BASE_COLOURS", "colour_hex"]
+__all__ = ["BASE_COLOURS", "COLOUR_FAMILIES", "colour_hex", "colour_family"]
 
 BASE_COLOURS: dict[str, str] = {
     "Beige": "#d9c8a9",
@@ -60,6 +60,23 @@ BASE_COLOURS: dict[str, str] = {
     "Yellow": "#fdd835",
 }
 
+# A coarser word for each name, as a shopper would say it: "Navy Blue" and "Teal" are blue, "Cream" white.
+COLOUR_FAMILIES: dict[str, tuple[str, ...]] = {
+    "Black": ("Black", "Charcoal"),
+    "White": ("White", "Off White", "Cream"),
+    "Grey": ("Grey", "Grey Melange", "Silver", "Steel", "Metallic"),
+    "Brown": ("Brown", "Coffee Brown", "Mushroom Brown", "Taupe", "Tan", "Khaki", "Beige", "Nude", "Skin", "Bronze"),
+    "Red": ("Red", "Maroon", "Burgundy", "Rust"),
+    "Pink": ("Pink", "Rose", "Magenta", "Peach", "Mauve"),
+    "Purple": ("Purple", "Lavender"),
+    "Blue": ("Blue", "Navy Blue", "Turquoise Blue", "Teal"),
+    "Green": ("Green", "Olive", "Sea Green", "Lime Green", "Fluorescent Green"),
+    "Yellow": ("Yellow", "Mustard", "Gold"),
+    "Orange": ("Orange", "Copper"),
+    "Multi": ("Multi", "NA"),
+}
+_FAMILY = {name: family for family, names in COLOUR_FAMILIES.items() for name in names}
+
 _BY_LOWER = {name.lower(): hex_code for name, hex_code in BASE_COLOURS.items()}
 
 
@@ -68,3 +85,8 @@ def colour_hex(name: str | None) -> str | None:
     if not name:
         return None
     return _BY_LOWER.get(name.strip().lower())
+
+
+def colour_family(name: str) -> str:
+    """The family of a colour table name ("Navy Blue" -> "Blue"); KeyError for a name outside the table."""
+    return _FAMILY[name]

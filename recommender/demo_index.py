@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from recommender.appearance import APPEARANCE_VERSION
 from recommender.errors import IndexFormatError, WeightsUnavailable
 from recommender.index_format import FORMAT_VERSION, read_manifest
 from recommender.model_spec import ModelSpec
@@ -67,7 +68,9 @@ def ensure_demo_index(settings: Settings) -> Path:
             manifest = read_manifest(settings.demo_index)
         except IndexFormatError:
             manifest = None
-        current = manifest is not None and manifest.format_version == FORMAT_VERSION  # older: rebuilt, to rank better
+        # an older format, or colours computed by an older definition: rebuilt, to rank and name colours better
+        current = manifest is not None and manifest.format_version == FORMAT_VERSION \
+            and manifest.appearance_version == APPEARANCE_VERSION
         if current and manifest.catalog.fingerprint == catalog.fingerprint():
             model = manifest.model.without_head()
             trained = manifest.model.head is not None or wanted.random

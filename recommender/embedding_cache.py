@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from recommender.appearance import APPEARANCE_VERSION
 from recommender.errors import IncompatibleIndex, IndexFormatError
 from recommender.model_spec import ModelSpec
 from recommender.settings import EMBEDDINGS_DIR
@@ -33,7 +34,7 @@ def cached_index(catalog: Catalog, spec: ModelSpec, cache_root: Path, log: TextI
 
     The extractor is loaded even to reuse an index, so that one made by a different extractor
     (another output tensor, dimension or weights) is rebuilt rather than used; so is one of an
-    older format (no unit vectors, no appearance). An interrupted build resumes on the next run
+    older format (no unit vectors, no appearance) or whose colour histograms are of an older definition. An interrupted build resumes on the next run
     (build_index keeps its finished chunks).
     """
     from recommender.backbones import load_extractor
@@ -45,7 +46,8 @@ def cached_index(catalog: Catalog, spec: ModelSpec, cache_root: Path, log: TextI
     try:
         index = Index.load(out)
         index.check_compatible(extractor.spec, extractor.dim)
-        current = index.manifest.normalized and index.appearance is not None
+        current = index.manifest.normalized and index.appearance is not None \
+            and index.manifest.appearance_version == APPEARANCE_VERSION
         if current and index.manifest.catalog.fingerprint == catalog.fingerprint():
             print(f"reusing {out}", file=log, flush=True)
             return index

@@ -33,12 +33,25 @@ from recommender.vectors import unit_rows
 if TYPE_CHECKING:
     from recommender.backbones import Extractor
 
-__all__ = ["Recommender", "embed_picture", "hit_record"]
+__all__ = ["Recommender", "embed_picture", "hit_record", "serving_line"]
 
 
 def hit_record(hit: Hit) -> dict[str, Any]:
-    """One result as plain JSON (the CLI's `query --json` and the API add where its image is)."""
-    return {"rank": hit.rank, "id": hit.id, "distance": hit.distance, "attributes": hit.product.attributes}
+    """One result as plain JSON (the CLI's `query --json` and the API add where its image is): `match` is the
+    figure that follows the order (`recommender.match`), `distance` the raw Euclidean one."""
+    return {"rank": hit.rank, "id": hit.id, "match": hit.match, "distance": hit.distance,
+            "attributes": hit.product.attributes}
+
+
+def serving_line(index: Index) -> str:
+    """One line for the log at every start: which index is served, by which model and which head."""
+    model = index.model
+    backbone = model.without_head()
+    where = f" ({backbone.backbone})" if backbone.is_tflite else ""
+    head = (f"head {model.head} (trained on {', '.join(index.head.attributes)})" if index.head is not None
+            else "no head (the backbone's own features)")
+    note = "; random weights: the ranking is not meaningful" if index.manifest.random_weights else ""
+    return f"Serving {index.path}: {len(index.ids):,} products; model {backbone.label}{where}; {head}{note}."
 
 
 def embed_picture(extractor: Extractor, image: Image.Image) -> np.ndarray:
@@ -74,16 +87,23 @@ class Recommender:
         return self.index.dim + self.colour_dim
 
     def split(self, code: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(vector, colour histogram or None) of a query code; a sentence for a code of another index."""
+        """(vector, colour histogram or None) of a query code; a sentence for a code of another index.
+
+        On an index of unit vectors the vector is made one too: a refined query (Rocchio's sum) then
+        ranks, and its results' figures read, on the same scale as the search before it.
+        """
         code = np.asarray(code, dtype=np.float32).reshape(-1)
         if len(code) != self.query_dim:
             raise IncompatibleIndex(f"The query has {len(code)} values but index {self.index.path} expects "
                                     f"{self.query_dim}; search again.")
+        vector = code[: self.index.dim]
+        if self.index.manifest.normalized:
+            vector = unit_rows(vector)
         if not self.colour_dim:
-            return code, None
+            return vector, None
         colour = np.clip(code[self.index.dim :], 0.0, None)
         total = float(colour.sum())
-        return code[: self.index.dim], colour / total if total > 0 else colour
+        return vector, colour / total if total > 0 else colour
 
     @property
     def extractor(self) -> Extractor:
@@ -142,11 +162,11 @@ class Recommender:
         """The k best products for a query code, ranked by `recommender.ranking`."""
         vector, colour = self.split(code)
         colours = None if colour is None else colour[np.newaxis]
-        distances, positions = self.ranker.search(vector[np.newaxis], colours, k, filters, exclude, within)
-        return self.index.to_hits(distances[0], positions[0])
+        distances, positions, matches = self.ranker.rank(vector[np.newaxis], colours, k, filters, exclude, within)
+        return self.index.to_hits(distances[0], positions[0], matches[0])
 
     def tags(self, code: np.ndarray, exclude: Collection[str] = ()) -> list[Tag]:
-        """The predicted category, colour and gender of a query, whatever the shopper filters.
+        """The predicted category, colour, gender and age group of a query, whatever the shopper filters.
 
         From the trained head's classifiers when the index has one, else a vote of the nearest
         products; a colour the catalogue did not label (computed at build) is named from the query's
@@ -156,12 +176,12 @@ class Recommender:
         roles = self.index.roles
         head = self.index.head
         tags = head_tags(head, roles, vector) if head is not None else []
-        missing = [t.role for t in tags]
-        if len(missing) < 3:
+        covered = [t.role for t in tags]
+        if any(attribute is not None and role not in covered for role, attribute in roles.filters()):
             distances, positions = self.index.search(vector, TAG_NEIGHBOURS, exclude=exclude)
-            tags += [t for t in neighbour_tags(self.index, distances[0], positions[0]) if t.role not in missing]
+            tags += [t for t in neighbour_tags(self.index, distances[0], positions[0]) if t.role not in covered]
         if colour is not None and roles.colour in self.index.manifest.computed:
             name, share = colour_names(colour)[0]
             tags = [t for t in tags if t.role != "colour"] + [Tag("colour", roles.colour, name, share, "colour")]
-        order = {"category": 0, "colour": 1, "gender": 2}
+        order = {"category": 0, "colour": 1, "gender": 2, "age": 3}
         return sorted(tags, key=lambda t: order.get(t.role, 3))

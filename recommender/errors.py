@@ -23,3 +23,8 @@ class IndexFormatError(RecommenderError):
 
 class IncompatibleIndex(RecommenderError):
     """The query side (backbone, weights, dimension) does not match the index."""
+
+
+class ServerFault(RecommenderError):
+    """Something of the server's own failed (its vote database was made read-only or removed): the
+    message, which names it, is for the operator's log; a shopper is told only that it failed."""

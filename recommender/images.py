@@ -28,7 +28,7 @@ from PIL import Image, ImageOps
 from recommender.errors import ImageError
 
 __all__ = [
-    "DEFAULT_MAX_BYTES", "UPLOAD_MAX_PIXELS", "ImageError", "open_image", "open_upload", "fit_to_model",
+    "DEFAULT_MAX_BYTES", "UPLOAD_MAX_PIXELS", "UPLOAD_FORMATS", "ImageError", "open_image", "open_upload", "fit_to_model",
     "load_for_model", "size_error",
 ]  # fmt: skip
 
@@ -41,6 +41,9 @@ UPLOAD_MAX_PIXELS = 50_000_000
 # Decodes above this many bytes of pixels (after JPEG's reduced scale) take turns, one at a time.
 LARGE_DECODE_BYTES = 64 * MIB
 LARGE_DECODE_WAIT_S = 30.0
+# What a shopper's photo may be: what phones and browsers make. The others Pillow reads (GIF, BMP, TIFF,
+# ICO, PSD...) add decoders to attack, and nothing a shopper needs, so they get the sentence that names these.
+UPLOAD_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
 
 # What Pillow raises on damaged data; all of them mean "this file cannot be decoded".
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, IndexError, EOFError, struct.error)
@@ -153,7 +156,8 @@ def _decode(image: Image.Image, box: tuple[int, int] | None) -> Image.Image:
 
 
 def _open(source: str | Path | bytes, max_bytes: int | None, max_pixels: int | None,
-          least: tuple[int, int] | None = None, longest: int | None = None) -> Image.Image:
+          least: tuple[int, int] | None = None, longest: int | None = None,
+          formats: tuple[str, ...] | None = None) -> Image.Image:
     handle = _read_source(source, max_bytes)
     limit = min(filter(None, (max_pixels, Image.MAX_IMAGE_PIXELS)), default=None)
     try:
@@ -162,7 +166,7 @@ def _open(source: str | Path | bytes, max_bytes: int | None, max_pixels: int | N
         # warns between 1x and 2x its pixel limit; such an image is still a bomb to us.
         with _OPEN_LOCK, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(handle)  # reads the header only
+            image = Image.open(handle, formats=formats)  # reads the header only
         with image:
             # Our limit, checked on the header before a single pixel is decoded (Pillow's own check
             # too, for when another library's catch_warnings hid its warning meanwhile).
@@ -191,9 +195,9 @@ def open_image(source: str | Path | bytes, *, max_bytes: int | None = None, long
 
 
 def open_upload(data: bytes, *, max_bytes: int, longest: int) -> Image.Image:
-    """A shopper's photo, decoded once with the upload limits: `max_bytes`, `UPLOAD_MAX_PIXELS`, and
-    reduced to a longest side of at least `longest` pixels (what is kept of it on the server)."""
-    return _open(data, max_bytes, UPLOAD_MAX_PIXELS, longest=longest)
+    """A shopper's photo, decoded once with the upload limits: `max_bytes`, `UPLOAD_MAX_PIXELS`, one of
+    `UPLOAD_FORMATS`, and reduced to a longest side of at least `longest` pixels (what is kept of it on the server)."""
+    return _open(data, max_bytes, UPLOAD_MAX_PIXELS, longest=longest, formats=UPLOAD_FORMATS)
 
 
 def fit_to_model(image: Image.Image, size: tuple[int, int]) -> np.ndarray:

@@ -49,6 +49,7 @@ class Hit:
     id: str
     distance: float  # Euclidean, not squared
     product: Product
+    match: float | None = None  # 0..1 from the ranker's score, never rising down the list (recommender.match)
 
 
 class Index:
@@ -310,11 +311,12 @@ class Index:
         distances, positions = self.search(query, k, filters, exclude, within)
         return self.to_hits(distances[0], positions[0])
 
-    def to_hits(self, distances: np.ndarray, positions: np.ndarray) -> list[Hit]:
-        """One query's (distances, positions) row as records, padding dropped."""
+    def to_hits(self, distances: np.ndarray, positions: np.ndarray, matches: np.ndarray | None = None) -> list[Hit]:
+        """One query's (distances, positions[, matches]) row as records, padding dropped."""
+        figures = [None] * len(positions) if matches is None else [None if m != m else m for m in matches.tolist()]
         return [
-            Hit(rank=r, id=self.ids[p], distance=float(d), product=self.products[p])
-            for r, (p, d) in enumerate(zip(positions.tolist(), distances.tolist()), start=1)
+            Hit(rank=r, id=self.ids[p], distance=float(d), product=self.products[p], match=m)
+            for r, (p, d, m) in enumerate(zip(positions.tolist(), distances.tolist(), figures), start=1)
             if p >= 0
         ]
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from recommender.appearance import COLOUR_NAMES, Appearance
+from recommender.appearance import APPEARANCE_VERSION, COLOUR_NAMES, Appearance
 from recommender.atomic import TEMP_SUFFIX, atomic_write, fsync_dir
 from recommender.catalog import Product, Skipped
 from recommender.errors import IndexFormatError
@@ -137,6 +138,7 @@ class Manifest:
     ann: AnnInfo | None = None  # an approximate-search index stored beside the vectors
     normalized: bool = False  # unit vectors (format 3 builds): Euclidean order is cosine order
     appearance: bool = False  # appearance.npz holds each product's colour histogram and pixel digest
+    appearance_version: int = APPEARANCE_VERSION  # how those histograms were computed (1: before it was recorded)
     computed: tuple[str, ...] = ()  # attributes computed at build (e.g. "colour"), not the catalogue's own
     holdout: Holdout | None = None  # products a trained head never saw: what evaluate scores by default
 
@@ -164,6 +166,7 @@ class Manifest:
             **({"ann": vars(self.ann)} if self.ann else {}),
             "normalized": self.normalized,
             "appearance": self.appearance,
+            "appearance_version": self.appearance_version,
             "computed": list(self.computed),
             "holdout": vars(self.holdout) if self.holdout else None,
         }
@@ -207,6 +210,7 @@ class Manifest:
             ann=AnnInfo.from_json(data["ann"]) if data.get("ann") is not None else None,
             normalized=data.get("normalized", False) is True,
             appearance=data.get("appearance", False) is True,
+            appearance_version=_count(data.get("appearance_version", 1), "appearance version", 1),
             computed=_texts(data.get("computed", []), "computed attributes"),
             holdout=_holdout(data.get("holdout")),
         )
@@ -395,7 +399,7 @@ def _read_appearance(path: Path, count: int, corrupt: Any) -> Appearance:
     try:
         with np.load(path, allow_pickle=False) as data:
             appearance = Appearance(data["colours"], data["digests"], data["blank"])
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise corrupt(f"{APPEARANCE} cannot be read ({exc or 'empty file'})") from None
     if appearance.colours.shape != (count, len(COLOUR_NAMES)) or len(appearance.digests) != count \
             or len(appearance.blank) != count:

@@ -7,6 +7,7 @@ are re-scored:
   score = cos(query, item)                                    the visual (or trained head's) similarity
         + category_weight * p(item's category | query)        the head's classifiers, when there is one
         + label_weight * p(item's colour/gender | query)
+        + age_weight * p(item's age group | query)            Adults/Kids, where the catalogue labels it
         + colour_weight * kind(item) * BC(query colour, item colour)   foreground colour histograms (appearance),
                                                       within the query's kind: kind(item) is the head's p(item's
                                                       category), or without a head the share of the query's 10
@@ -19,12 +20,16 @@ whose tags say "Shoes" gets shoes even when none is among its visual neighbours)
 the first places in proportion to p ** `mix_sharpness`, the likeliest first: a sure query fills
 the list with its kind, an unsure one (a shirt at 0.4, a blazer at 0.35) mixes both instead of
 filling ten places with one guess, and the list always starts with the kind the tags name. Identical
-pictures (same pixels, or distance about 0) collapse into one result. Indexes of format 2 and
+pictures (same pixels, or distance about 0) collapse into one result. `rank` also gives each result
+the figure a shopper reads, its match (`recommender.match`). Indexes of format 2 and
 older (raw vectors, no appearance), and indexes of random weights, rank by distance alone. The weights are settings,
 chosen on held-out data (`scripts/tune_ranking.py`: held-out Kaggle products and the clothing-small
 train photos the head never saw), never on the figures the README reports. There, the colour histogram
 added nothing once the head's colour classifier counted (label_weight), so its weight is 0 when the
 head classifies colour and 0.5 otherwise (a raw index; a head of a catalogue whose colours are computed).
+The age term is the label term of a catalogue's age group (the demo's Adults/Kids, `roles.age`) under its
+own weight, so an adult's photo ranks adults' items first as far as the head can tell; 0.5 balanced
+adults' and kids' photos best on a held-out half of the demo (scripts/demo_check.py --age-seed 1).
 """
 
 from __future__ import annotations
@@ -32,14 +37,17 @@ from __future__ import annotations
 import os
 from collections.abc import Collection
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
 from recommender.appearance import colour_similarity
 from recommender.errors import RecommenderError
 from recommender.index import Filters, Index
+from recommender.match import alike, fit, never_rising, typical_distance
 
-__all__ = ["RankingSettings", "Ranker", "category_set"]
+__all__ = ["RankingSettings", "Ranker", "Ranked", "category_set"]
 
 UNTRAINED_COLOUR = 0.5  # colour weight on a raw index: +9 points of baseColour P@10 for -2 of articleType
 CATEGORY_FIRST_VALUES = 3  # at most this many sibling categories come first together
@@ -54,6 +62,7 @@ class RankingSettings:
     candidates: int = 100
     category_weight: float = 1.5
     label_weight: float = 0.5
+    age_weight: float = 0.5
     colour_weight: float | None = None  # None: 0 when a head classifies colour, else UNTRAINED_COLOUR
     hub_weight: float = 0.5
     category_first: float | None = 0.5
@@ -97,6 +106,14 @@ def category_set(probabilities: np.ndarray, threshold: float | None) -> np.ndarr
         size = int(np.argmax(reached[i])) + 1
         chosen[i, :size] = order[i, :size]
     return chosen
+
+
+class Ranked(NamedTuple):
+    """A ranker's answer: (n, k) arrays, best first, padded with inf / -1 / nan."""
+
+    distances: np.ndarray  # the index's own Euclidean distances
+    positions: np.ndarray  # rows of the index
+    matches: np.ndarray  # 0..1, never rising along a row (recommender.match)
 
 
 def _shares(probabilities: np.ndarray, first: np.ndarray, sharpness: float) -> np.ndarray:
@@ -147,6 +164,16 @@ class Ranker:
         hubness = index.hubness
         self._hub_excess = None if hubness is None else np.maximum(0.0, hubness - np.median(hubness))
 
+    @cached_property
+    def typical_distance(self) -> float | None:
+        """The median distance between two of the index's products: the scale of `alike`."""
+        return typical_distance(self.index.vectors)
+
+    def alike(self, distance: float) -> float | None:
+        """How alike a result's picture looks to the query, 0..1, from its distance alone."""
+        value = alike(distance, self.typical_distance)
+        return None if value is None else float(value)
+
     def search(self, vectors: np.ndarray, colours: np.ndarray | None, k: int = 10, filters: Filters = None,
                exclude: Collection[str] = (), within: np.ndarray | None = None, *,
                exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -155,13 +182,22 @@ class Ranker:
         `colours` are the queries' foreground colour histograms (None: colour is not used). Distances
         are the Euclidean ones of the index; the order is the re-ranked one.
         """
+        distances, positions, _ = self.rank(vectors, colours, k, filters, exclude, within, exact=exact)
+        return distances, positions
+
+    def rank(self, vectors: np.ndarray, colours: np.ndarray | None, k: int = 10, filters: Filters = None,
+             exclude: Collection[str] = (), within: np.ndarray | None = None, *, exact: bool = False) -> Ranked:
+        """`search`, with each result's match: its score as a share of the most a product can score
+        (without re-ranking, how alike it looks), capped by the results above it (`never_rising`)."""
         if not self.reranks:
-            return self.index.search(vectors, k, filters, exclude, within, exact=exact)
+            distances, positions = self.index.search(vectors, k, filters, exclude, within, exact=exact)
+            matches = alike(distances, self.typical_distance)
+            return Ranked(distances, positions, np.full(distances.shape, np.nan) if matches is None else matches)
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         pool = max(self.settings.candidates, 2 * k)
         distances, positions = self.index.search(queries, pool, filters, exclude, within, exact=exact)
         s = self.settings
-        category = self.index.roles.category
+        category, age = self.index.roles.category, self.index.roles.age
         probabilities = self.head.classify(queries) if self._codes else {}
         first = shares = None
         if category in self._codes:
@@ -172,20 +208,25 @@ class Ranker:
         valid = positions >= 0
         safe = np.where(valid, positions, 0)
         score = 1.0 - distances**2 / 2.0  # cosine, on unit vectors
+        best = 1.0  # the most a product can score
         colour_weight = s.colour_weight if s.colour_weight is not None else self._auto_colour_weight
         if colours is not None and colour_weight:
+            best += colour_weight
             likeness = colour_similarity(np.atleast_2d(colours), self.index.appearance.colours[safe])
             score += colour_weight * self._same_kind(probabilities, safe, distances) * likeness
         for attribute, codes in self._codes.items():
-            weight = s.category_weight if attribute == category else s.label_weight
+            weight = s.category_weight if attribute == category else s.age_weight if attribute == age \
+                else s.label_weight
+            best += weight
             rows = codes[safe]
             p = np.take_along_axis(probabilities[attribute], np.maximum(rows, 0), axis=1)
             score += weight * np.where(rows >= 0, p, 0.0)
         if self._hub_excess is not None and s.hub_weight:
             score -= s.hub_weight * self._hub_excess[safe]
+        fits = fit(score, best)
         score = np.where(valid, score, -np.inf)
         kinds = self._codes[category][safe] if first is not None else None
-        return self._top(queries, distances, positions, score, k, kinds, first, shares)
+        return self._top(queries, distances, positions, score, fits, k, kinds, first, shares)
 
     def _same_kind(self, probabilities: dict[str, np.ndarray], safe: np.ndarray, distances: np.ndarray) -> np.ndarray:
         """Per candidate, how likely it is the query's kind of garment: the head's p(its category), else the share
@@ -224,13 +265,15 @@ class Ranker:
             positions[i, repeated], distances[i, repeated] = -1, np.inf
         return distances, positions
 
-    def _top(self, queries: np.ndarray, distances: np.ndarray, positions: np.ndarray, score: np.ndarray, k: int,
-             kinds: np.ndarray | None = None, first: np.ndarray | None = None,
-             shares: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _top(self, queries: np.ndarray, distances: np.ndarray, positions: np.ndarray, score: np.ndarray,
+             fits: np.ndarray, k: int, kinds: np.ndarray | None = None, first: np.ndarray | None = None,
+             shares: np.ndarray | None = None) -> Ranked:
         """The k best, one result per picture (same digest or distance about 0 to a kept one); the
-        likely kinds (`first`) lead, sharing the places by `shares`."""
+        likely kinds (`first`) lead, sharing the places by `shares`. A result's match is its fit, capped
+        by the matches above it (`never_rising`: the kinds that lead may fit less than what follows)."""
         out_d = np.full((len(queries), k), np.inf)
         out_p = np.full((len(queries), k), -1, dtype=np.int64)
+        out_m = np.full((len(queries), k), np.nan)
         digests = self.index.appearance.digests
         order = np.lexsort((positions, -score), axis=1)
         for i in range(len(queries)):
@@ -246,11 +289,11 @@ class Ranker:
                 if digests[row] in seen or (kept and self._near(row, kept)):
                     continue
                 seen.add(str(digests[row]))
-                out_d[i, len(kept)], out_p[i, len(kept)] = distances[i, j], row
+                out_d[i, len(kept)], out_p[i, len(kept)], out_m[i, len(kept)] = distances[i, j], row, fits[i, j]
                 kept.append(row)
                 if len(kept) == k:
                     break
-        return out_d, out_p
+        return Ranked(out_d, out_p, never_rising(out_m))
 
     def _near(self, row: int, kept: list[int]) -> bool:
         matrix = self.index.vectors

@@ -1,4 +1,4 @@
-"""Which catalogue attribute plays which part: gender, colour, category, product name.
+"""Which catalogue attribute plays which part: gender, colour, category, age group, product name.
 
 Catalogues name their columns differently (Kaggle: `articleType`, `baseColour`,
 `productDisplayName`; a folder catalogue: `category`; a shop's CSV: `colour`, `name`). The filters,
@@ -17,10 +17,14 @@ ROLE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "gender": ("gender",),
     "colour": ("baseColour", "colour", "color"),
     "category": ("articleType", "category", "subCategory", "masterCategory"),
+    "age": ("age", "ageGroup"),
     "name": ("productDisplayName", "name"),
 }
-FILTER_ROLES = ("gender", "colour", "category")  # the roles a shopper filters and is tagged by
-ROLE_LABELS = {"gender": "Gender", "colour": "Colour", "category": "Category", "name": "Name"}
+# The roles a shopper filters and is tagged by, in the page's order. Age is a role of its own only where a
+# catalogue labels it (the demo's Adults/Kids): Kaggle's gender values Boys and Girls already carry age, and
+# an "age" filter there would repeat the gender filter, so its gender is not mapped to the age role.
+FILTER_ROLES = ("gender", "colour", "category", "age")
+ROLE_LABELS = {"gender": "Gender", "colour": "Colour", "category": "Category", "age": "Age", "name": "Name"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Roles:
     gender: str | None = None
     colour: str | None = None
     category: str | None = None
+    age: str | None = None
     name: str | None = None
 
     @classmethod

@@ -1,6 +1,6 @@
 """What a query looks like, in the catalogue's own words: "Dress · Black · Women", with confidences.
 
-Tags name the predicted category, colour and gender of a query (a photo or a product). Without a
+Tags name the predicted category, colour, gender and age group of a query (a photo or a product). Without a
 trained head they come from a vote of the query's nearest products, each weighted by how close
 it is; a confidence is the winning value's share of the vote. The app shows them as chips a
 shopper can click to filter, and the API and `query --json` return them.
@@ -27,7 +27,7 @@ TAG_NEIGHBOURS = 20  # products that vote
 
 @dataclass(frozen=True)
 class Tag:
-    role: str  # "category" | "colour" | "gender"
+    role: str  # "category" | "colour" | "gender" | "age"
     attribute: str  # the catalogue's attribute for that role, e.g. articleType
     value: str
     confidence: float  # 0..1

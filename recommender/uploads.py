@@ -4,8 +4,10 @@ An upload is decoded once (by the caller, who validated it), its vector computed
 reduced copy of the picture and the vector are written under the hash of the uploaded bytes. Every
 app process (gunicorn workers, app servers sharing the folder) can then re-rank, show the photo and
 record votes by reference alone, instead of 40 KB of vector travelling with every click.
-The folder is bounded: beyond `max_photos` the least recently used photos are removed, and a
-reference to a removed photo gets a sentence asking for the photo again. A region of a kept photo
+The folder is bounded: beyond `max_photos` photos or `max_bytes` on disk (photos, vectors and
+region vectors together) the least recently used photos are removed with their vectors, and a
+reference to a removed photo gets a sentence asking for the photo again. A disk with less than
+`min_free_bytes` free keeps no new photo (the shopper gets a sentence): the votes need that space. A region of a kept photo
 (`recommender.regions.Box`) is searched by re-embedding that crop of the kept copy, whose 1024 px
 keep enough detail for a part of the photo; its vector is kept beside the photo's.
 """
@@ -17,9 +19,11 @@ import io
 import logging
 import os
 import re
+import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +42,9 @@ REF_PATTERN = re.compile(r"[0-9a-f]{64}")
 STORED_SIDE = 1024  # longest side of the kept copy: enough to re-crop a region, small on disk
 JPEG_QUALITY = 90
 VECTORS_IN_MEMORY = 256
+MAX_BYTES = 500 * 2**20  # 1,000 photos of 1024 px take about 250 MB; region vectors come on top
+MIN_FREE_BYTES = 1 * 2**30  # below this much free disk, no new photo is kept
+NOT_KEPT = "Your photo cannot be kept on the server right now; please try again later."
 
 
 class UploadGone(RecommenderError):
@@ -52,9 +59,10 @@ def upload_ref(data: bytes) -> str:
 class UploadStore:
     """Photos and their query vectors under `folder`, at most `max_photos`, least recently used dropped."""
 
-    def __init__(self, folder: str | Path, *, max_photos: int = 1000) -> None:
+    def __init__(self, folder: str | Path, *, max_photos: int = 1000, max_bytes: int = MAX_BYTES,
+                 min_free_bytes: int = MIN_FREE_BYTES) -> None:
         self.folder = Path(folder)
-        self.max_photos = max_photos
+        self.max_photos, self.max_bytes, self.min_free_bytes = max_photos, max_bytes, min_free_bytes
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -77,17 +85,24 @@ class UploadStore:
         reduced.save(buffer, format="JPEG", quality=JPEG_QUALITY)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            self._check_free_space()
             with atomic_write(vector_path, "wb") as handle:
                 np.save(handle, vector, allow_pickle=False)
             with atomic_write(photo, "wb") as handle:  # the photo last: its presence means complete
                 handle.write(buffer.getvalue())
         except OSError as exc:  # a full or read-only disk: the shopper gets a sentence, the log the cause
             log.error("cannot keep an uploaded photo in %s: %s", self.folder, exc)
-            raise RecommenderError("Your photo cannot be kept on the server right now; please try again later.") \
-                from exc
+            raise RecommenderError(NOT_KEPT) from exc
         self._remember(ref, vector)
         self._prune()
         return ref
+
+    def _check_free_space(self) -> None:
+        free = shutil.disk_usage(self.folder).free
+        if free < self.min_free_bytes:
+            log.error("keeping no uploaded photo in %s: %d MB free on its disk, less than the %d MB kept for votes",
+                      self.folder, free // 2**20, self.min_free_bytes // 2**20)
+            raise RecommenderError(NOT_KEPT)
 
     def _remember(self, ref: str, vector: np.ndarray) -> None:
         with self._lock:
@@ -131,6 +146,7 @@ class UploadStore:
             np.save(handle, vector, allow_pickle=False)
         os.utime(photo)  # recently used again
         self._remember(key, vector)
+        self._prune()  # region vectors count in the disk budget too
         return vector
 
     def photo_path(self, ref: str) -> Path:
@@ -141,17 +157,39 @@ class UploadStore:
         return photo
 
     def _prune(self) -> None:
-        """Remove the least recently used photos beyond `max_photos` (racing workers may both try)."""
-        photos = sorted(self.folder.glob("*.jpg"), key=lambda p: _mtime(p))
-        for photo in photos[: max(0, len(photos) - self.max_photos)]:
-            photo.unlink(missing_ok=True)
-            photo.with_suffix(".npy").unlink(missing_ok=True)
-            for region in self.folder.glob(f"{photo.stem}@*.npy"):
-                region.unlink(missing_ok=True)
+        """Remove the least recently used photos, with their vectors, beyond `max_photos` or `max_bytes`
+        (racing workers may both try)."""
+        kept: dict[str, _Kept] = {}
+        for entry in os.scandir(self.folder):
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue
+            files = kept.setdefault(entry.name.lstrip(".")[:64], _Kept())  # a photo's files share its reference
+            files.paths.append(Path(entry.path))
+            files.bytes += stat.st_size
+            files.newest = max(files.newest, stat.st_mtime)
+            if entry.name.endswith(".jpg"):
+                files.photo_time = stat.st_mtime
+        photos, total = sum(k.photo_time is not None for k in kept.values()), sum(k.bytes for k in kept.values())
+        for files in sorted(kept.values(), key=lambda k: k.used):
+            if photos <= self.max_photos and total <= self.max_bytes:
+                break
+            for path in files.paths:
+                path.unlink(missing_ok=True)
+            photos, total = photos - (files.photo_time is not None), total - files.bytes
 
 
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return 0.0
+@dataclass
+class _Kept:
+    """One reference's files in the folder: its photo, vector and region vectors."""
+
+    paths: list[Path] = field(default_factory=list)
+    bytes: int = 0
+    photo_time: float | None = None  # the photo's modification time, touched on each use (None: no photo)
+    newest: float = 0.0
+
+    @property
+    def used(self) -> float:
+        """When it was last used: its photo's time, else (vectors alone, being written) its newest file's."""
+        return self.newest if self.photo_time is None else self.photo_time

@@ -4,7 +4,7 @@ Starts `gunicorn app:server` with `gunicorn.conf.py` on a free loopback port ove
 server already running on loopback with --url), runs USERS simulated shoppers for SECONDS (page,
 upload, filter, vote, more like this, more like the liked ones, Back, and the JSON API, driven as
 the page's renderer drives them; see recommender/traffic/shopper.py), optionally with slow clients
-and pixel-bomb uploaders alongside, stops by itself, and prints JSON:
+(bodies or headers sent a byte every 2 s) and pixel-bomb uploaders alongside, stops by itself, and prints JSON:
 
   requests, requests_per_s, latency_s {p50, p95, p99} (every request), upload_to_results_s (a
   shopper's upload until its results are rendered), errors and examples, actions (what the
@@ -15,6 +15,7 @@ and pixel-bomb uploaders alongside, stops by itself, and prints JSON:
     python scripts/loadtest.py --index embeddings/kaggle-small-v2 --photos ../shared/data/clothing-small/validation
     python scripts/loadtest.py --index embeddings/kaggle-small-v2 --photos ../shared/data/clothing-small/validation \
         --users 1 --seconds 60 --slow-clients 2 --bombers 4
+    python scripts/loadtest.py --index embeddings/demo-index --users 1 --seconds 60 --slow-headers 50
 
 With --nodes 2 --feedback-url postgresql://... it starts two app servers (the README's two-node set-up:
 one index, one upload folder, one secret key, one PostgreSQL), each shopper on one of them, and reads
@@ -44,7 +45,7 @@ from recommender.index_format import read_index, read_manifest  # noqa: E402
 from recommender.traffic.server import MIB, ProductionServer  # noqa: E402
 from recommender.traffic.shopper import Shopper, Tally, bomb_png, percentiles, pixel_bomber, slow_client  # noqa: E402
 
-MAX_USERS, MAX_SECONDS, MAX_ATTACKERS = 64, 600, 16
+MAX_USERS, MAX_SECONDS, MAX_ATTACKERS = 64, 600, 64
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 BOMB_SIDES = (7000, 9400)  # the largest PNG an upload may be (49 MP, decoded), and the issue's 88 MP bomb (refused)
 
@@ -59,6 +60,11 @@ def _photos(folder: Path | None, index: Path | None, most: int = 40) -> list[byt
     return [f.read_bytes() for f in files[::step][:most] if f.is_file()]
 
 
+def _summed(outcomes: list[dict[str, int]]) -> dict[str, int]:
+    """The slow clients' connections, bytes sent and answers received, added up."""
+    return {key: sum(o[key] for o in outcomes) for key in ("connections", "bytes", "answered")} | {"clients": len(outcomes)}
+
+
 def _run(bases: list[str], photos: list[bytes], args: argparse.Namespace, servers: list[ProductionServer]) -> dict:
     """The run against one server or several (shopper n on node n mod nodes; attackers on the first)."""
     base = bases[0]
@@ -70,8 +76,9 @@ def _run(bases: list[str], photos: list[bytes], args: argparse.Namespace, server
     stop = threading.Event()
     deadline = time.monotonic() + args.seconds
     bombs = [bomb_png(side) for side in BOMB_SIDES] if args.bombers else []
-    attackers = ThreadPoolExecutor(max(1, args.slow_clients + args.bombers))
+    attackers = ThreadPoolExecutor(max(1, args.slow_clients + args.slow_headers + args.bombers))
     attacks = [attackers.submit(slow_client, base, stop) for _ in range(args.slow_clients)]
+    attacks += [attackers.submit(slow_client, base, stop, part="headers") for _ in range(args.slow_headers)]
     attacks += [attackers.submit(pixel_bomber, base, bombs, stop, attack_tally) for _ in range(args.bombers)]
     if attacks:
         time.sleep(min(5.0, args.seconds / 4))  # let the attack get going before the shoppers arrive
@@ -101,8 +108,10 @@ def _run(bases: list[str], photos: list[bytes], args: argparse.Namespace, server
         "votes_refused": tally.votes_refused,
     }
     if attacks:
-        result["attacks"] = {"slow_clients": attack_outcomes[: args.slow_clients],
-                             "pixel_bombs_sent": attack_outcomes[args.slow_clients :],
+        slow = args.slow_clients + args.slow_headers
+        result["attacks"] = {"slow_clients": _summed(attack_outcomes[: args.slow_clients]),
+                             "slow_headers": _summed(attack_outcomes[args.slow_clients : slow]),
+                             "pixel_bombs_sent": attack_outcomes[slow:],
                              "attack_errors": attack_tally.errors[:5]}
     if servers:
         result["nodes"] = len(servers)
@@ -126,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=16, help=f"simulated shoppers (1-{MAX_USERS}, default 16)")
     parser.add_argument("--seconds", type=float, default=60, help=f"length of the run (at most {MAX_SECONDS})")
     parser.add_argument("--slow-clients", type=int, default=0, help="POSTs that send a byte every 2 s")
+    parser.add_argument("--slow-headers", type=int, default=0, help="GETs whose headers arrive a byte every 2 s")
     parser.add_argument("--bombers", type=int, default=0, help="uploaders of pixel bombs (49 MP and 88 MP PNGs)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (with --index)")
     parser.add_argument("--nodes", type=int, default=1, help="app servers started over --index (1-4); with more "
@@ -136,14 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.nodes <= 4 or (args.nodes > 1 and not (args.index and args.feedback_url)):
         parser.error("--nodes is 1 to 4, and more than one needs --index and --feedback-url (one shared database)")
     if not (1 <= args.users <= MAX_USERS and 0 < args.seconds <= MAX_SECONDS
-            and 0 <= args.slow_clients + args.bombers <= MAX_ATTACKERS):
+            and 0 <= args.slow_clients + args.slow_headers + args.bombers <= MAX_ATTACKERS):
         parser.error(f"users 1-{MAX_USERS}, seconds up to {MAX_SECONDS}, at most {MAX_ATTACKERS} attackers")
     if args.url and urlsplit(args.url).hostname not in LOOPBACK:
         parser.error("--url must be a server on this machine (127.0.0.1): this kit never sends traffic elsewhere")
     photos = _photos(args.photos, args.index)
     if not photos:
         parser.error("no query photos: give --photos DIR (needed with --url)")
-    load = {"users": args.users, "seconds": args.seconds, "slow_clients": args.slow_clients, "bombers": args.bombers,
+    load = {"users": args.users, "seconds": args.seconds, "slow_clients": args.slow_clients,
+            "slow_headers": args.slow_headers, "bombers": args.bombers,
             "cores": os.cpu_count(), "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     if args.url:
         result = _run([args.url.rstrip("/")], photos, args, [])

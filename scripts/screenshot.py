@@ -1,10 +1,12 @@
 """Screenshots of a running app at desktop (1280 px) and phone (390 px) widths, in every state of a search.
 
-Usage: python scripts/screenshot.py URL --image PHOTO [--second PHOTO] [--out DIR] [--words W]
+Usage: python scripts/screenshot.py URL --image PHOTO [--second PHOTO] [--out DIR] [--words W] [--cast-votes]
 Writes DIR/{desktop,phone}-{state}.png for the states: start, results, tag (a tag chip applied),
 region (a box dragged on the photo), more (a product's "More like this"), refined ("More like the
-ones I liked" after two thumbs up), kept (a second photo with the filters kept), words (a word
-search narrowing it), feedback (the Feedback page). Uses Debian's headless Chromium, as the tests do.
+ones I liked" after two thumbs up; only with --cast-votes), kept (a second photo with the filters
+kept), words (a word search narrowing it), feedback (the Feedback page). Uses Debian's headless
+Chromium, as the tests do. The thumbs up are real votes, stored in the served app's database: cast
+them only on a throwaway server (its own RECOMMENDER_FEEDBACK_DB), never on a shop's.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def _title_changes(driver: webdriver.Chrome, wait: WebDriverWait, before: str | 
     wait.until(lambda d: d.execute_script(TITLE_JS) not in (before, None))
 
 
-def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, words: str, out: Path, name: str) -> None:
+def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, words: str, out: Path, name: str,
+             cast_votes: bool) -> None:
     wait = WebDriverWait(driver, WAIT_S)
     shoot = lambda state: _full_page(driver, out / f"{name}-{state}.png")  # noqa: E731
     count = lambda: driver.execute_script("const c = document.getElementById('results-count'); return c && c.textContent;")  # noqa: E731,E501
@@ -101,14 +104,11 @@ def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, word
     _click(driver, driver.find_elements(By.CSS_SELECTOR, ".more-btn")[0])
     _title_changes(driver, wait, title)
     shoot("more")
-    for button in driver.find_elements(By.CSS_SELECTOR, ".vote-up")[:2]:
-        _click(driver, button)
-        wait.until(lambda d, b=button: b.get_attribute("aria-pressed") == "true")
-    wait.until(lambda d: d.find_element(By.ID, "refine").is_enabled())
-    title = driver.execute_script(TITLE_JS)
-    _click(driver, driver.find_element(By.ID, "refine"))
-    _title_changes(driver, wait, title)
-    shoot("refined")
+    if cast_votes:
+        _refine(driver, wait)
+        shoot("refined")
+    else:
+        print(f"{name}-refined: left out (it casts two votes into the served app's database: --cast-votes)")
     _click(driver, driver.find_element(By.CSS_SELECTOR, "#tag-row .chip"))  # a filter, to be kept
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tag-row .chip[aria-pressed=true]"))
     driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(second.resolve()))
@@ -123,6 +123,17 @@ def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, word
     shoot("feedback")
 
 
+def _refine(driver: webdriver.Chrome, wait: WebDriverWait) -> None:
+    """Two thumbs up (stored as votes by the app), then "More like the ones I liked"."""
+    for button in driver.find_elements(By.CSS_SELECTOR, ".vote-up")[:2]:
+        _click(driver, button)
+        wait.until(lambda d, b=button: b.get_attribute("aria-pressed") == "true")
+    wait.until(lambda d: d.find_element(By.ID, "refine").is_enabled())
+    title = driver.execute_script(TITLE_JS)
+    _click(driver, driver.find_element(By.ID, "refine"))
+    _title_changes(driver, wait, title)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
@@ -130,12 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second", type=Path, help="a second photo (default: the first again)")
     parser.add_argument("--words", default="kids", help="words to narrow the second photo's search by")
     parser.add_argument("--out", type=Path, default=Path("reports/screenshots"))
+    parser.add_argument("--cast-votes", action="store_true",
+                        help="also the refined state: two real thumbs up stored by the app (a throwaway server only)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, (width, height) in SIZES.items():
         driver = _driver(width, height)
         try:
-            _journey(driver, args.url, args.image, args.second or args.image, args.words, args.out, name)
+            _journey(driver, args.url, args.image, args.second or args.image, args.words, args.out, name,
+                     args.cast_votes)
         finally:
             driver.quit()
     return 0

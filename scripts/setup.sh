@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install requirements.txt (again only when it changed).
+# Create .venv and install requirements.txt (again only when that file changes).
 # With --test, also install what the browser tests need (Debian's chromium and chromium-driver), nginx for
 # the reverse-proxy test (Debian's nginx-light, its service left stopped), and the
 # optional engines the tests cover (requirements-scale.txt: psycopg, pyspark; Debian's Java for Spark).
@@ -31,15 +31,24 @@ fi
 if [ ! -x .venv/bin/python ]; then
     if ! "$PYTHON" -m venv --help >/dev/null 2>&1; then apt_install python3-venv; fi
     "$PYTHON" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
 fi
 
-requirements=(-r requirements.txt)
-case "${1:-}" in --test|--scale) requirements+=(-r requirements-scale.txt) ;; esac
-stamp=.venv/.requirements.sha256
-want=$(echo "${requirements[*]}" | cat - requirements.txt requirements-scale.txt | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "Installing Python packages into .venv (first run takes a few minutes)..."
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q "${requirements[@]}"
-    echo "$want" > "$stamp"
-fi
+# One stamp per requirements file (the hash of its content), so that demo.sh (the core) and test.sh
+# (the core and the extras) never undo each other: each file is installed again only when it changes.
+install() {  # FILE STAMP WHAT
+    local want
+    want=$(sha256sum "$1" | cut -d' ' -f1)
+    if [ "$(cat "$2" 2>/dev/null)" = "$want" ]; then return; fi
+    if [ -e "$2" ]; then
+        echo "$1 changed since .venv was set up: updating $3..."
+    else
+        echo "Installing $3 into .venv (once; a few minutes)..."
+    fi
+    .venv/bin/python -m pip install -q -r "$1"
+    echo "$want" > "$2"
+}
+install requirements.txt .venv/.requirements.sha256 "the Python packages of requirements.txt"
+case "${1:-}" in --test|--scale)
+    install requirements-scale.txt .venv/.requirements-scale.sha256 "the optional engines of requirements-scale.txt"
+esac

@@ -10,12 +10,14 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
 SHARED_FASHION = SHARED / "data" / "fashion-product-images-small"
 SHARED_CLOTHING = SHARED / "data" / "clothing-small"
 SHARED_MODELS = SHARED / "models"
 TFLITE_V1 = SHARED_MODELS / "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"
-TFLITE_V2 = SHARED_MODELS / "mobilenet_v2_1.0_224_quant.tflite"
+TFLITE_V2 = REPO / "models" / "mobilenet_v2_1.0_224_quant.tflite"  # shipped (the same file as in ../shared/models)
+DEMO_PHOTOS = REPO / "demo" / "catalogue" / "images"  # shipped: real photos, for tests of real models
 
 
 def require(path: Path) -> Path:
@@ -25,7 +27,10 @@ def require(path: Path) -> Path:
     return path
 
 
-pytest_plugins = ["tests.tflite_models"]  # its `tiny_tflite` fixture, for every test module that asks for it
+pytest_plugins = [
+    "tests.tflite_models",  # its `tiny_tflite` fixture, for every test module that asks for it
+    "tests.worktree_guard",  # the run fails when the tests changed the work tree
+]
 
 CHROMIUM_FLAGS = (
     "--headless=new",

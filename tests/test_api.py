@@ -16,7 +16,7 @@ from recommender.ui import create_app
 from recommender.uploads import upload_ref
 from tests.ui_fakes import build_tiny_index, tiny_engine
 
-RECORD_KEYS = {"rank", "id", "distance", "attributes", "image"}
+RECORD_KEYS = {"rank", "id", "match", "distance", "attributes", "image"}
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,11 @@ def test_k_and_filters(client) -> None:
     ({"k": "0"}, 400, "k must be a whole number from 1 to 100, not 0."),
     ({"k": "ten"}, 400, "k must be a whole number from 1 to 100, not 'ten'."),
     ({"k": "101"}, 400, "k must be a whole number from 1 to 100, not 101."),
+    ({"k": " 5"}, 400, "k must be a whole number from 1 to 100, not ' 5'."),
+    ({"k": "5\n"}, 400, "k must be a whole number from 1 to 100, not '5\\n'."),
+    ({"k": "+5"}, 400, "k must be a whole number from 1 to 100, not '+5'."),
+    ({"k": "1_0"}, 400, "k must be a whole number from 1 to 100, not '1_0'."),
+    ({"k": "\u0665"}, 400, "k must be a whole number from 1 to 100, not '\u0665'."),  # Arabic-Indic five
     ({"filter": "gender"}, 400, "Bad filter 'gender': write KEY=VALUE, e.g. gender=Women."),
     ({"filter": "fabric=silk"}, 400, "Unknown attribute 'fabric'"),
 ])
@@ -109,6 +114,30 @@ def test_missing_photo(client) -> None:
     assert response.status_code == 400 and "field named 'photo'" in response.get_json()["error"]
     assert client.get("/api/search").status_code == 405 and "POST" in client.get("/api/search").get_json()["error"]
     assert client.get("/api/nothing").status_code == 404 and "no such API endpoint" in client.get("/api/x").get_json()["error"]
+
+
+def test_too_many_parts_are_not_called_too_large(client) -> None:
+    """A body far under the limit, with more form fields than Flask takes: a 413 that says what is wrong."""
+    response = _search(client, _jpeg(), filter=["baseColour=Black"] * 1_000)
+    assert response.status_code == 413
+    assert response.get_json()["error"] == ("The request has more than 1,000 parts, or a field other than the photo "
+                                            "over 500 KB; send one photo and fewer filters.")
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("PUT", "/api/search", "POST"), ("DELETE", "/api/search", "POST"), ("PATCH", "/api/search", "POST"),
+    ("GET", "/api/search", "POST"), ("POST", "/api/similar/1001", "GET, HEAD"), ("PUT", "/api/similar/nope", "GET, HEAD"),
+])
+def test_a_wrong_method_is_a_405_in_json(client, method: str, path: str, allow: str) -> None:
+    response = client.open(path, method=method)
+    assert response.status_code == 405 and response.headers["Allow"] == allow
+    assert response.get_json()["error"].endswith(".")
+
+
+@pytest.mark.parametrize("path", ["/api/similar/1001%0D%0A", "/api/similar/%0A", "/api/nothing%0D%0Ahere"])
+def test_ids_with_line_breaks_are_a_json_404(client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404 and set(response.get_json()) == {"error"}
 
 
 @pytest.mark.parametrize("product_id", ["1001", "dress/blue-42", "café 7"])

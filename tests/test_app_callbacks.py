@@ -246,7 +246,7 @@ def test_a_malformed_url_is_read_as_a_smaller_search(app, fragment) -> None:
 
 def test_filters_follow_the_catalogue(app) -> None:
     roles = get_services().engine.index.roles
-    assert dict(roles.filters()) == {"gender": "gender", "colour": "baseColour", "category": "articleType"}
+    assert dict(roles.filters()) == {"gender": "gender", "colour": "baseColour", "category": "articleType", "age": None}
     assert selected_filters(roles, {"gender": [], "colour": ["Red", "Blue"], "category": None}) == {
         "baseColour": ["Red", "Blue"]
     }
@@ -381,7 +381,7 @@ def test_controls_follow_the_url_and_write_it_back(app) -> None:
     fragment = "#s=item:1004&gender=Women&colour=Red"
     triggered("search-url.hash", fragment)
     drawn = sync_controls(fragment, {}, None)
-    assert drawn["hash"] is no_update and drawn["values"] == {"gender": ["Women"], "colour": ["Red"], "category": []}
+    assert drawn["hash"] is no_update and drawn["values"] == {"gender": ["Women"], "colour": ["Red"], "category": [], "age": []}
     greyed = {o["value"]: o["disabled"] for o in drawn["options"]["category"]}
     assert greyed == {"Tops": False}
     triggered("filter-colour.value", ["Red", "Blue"])
@@ -421,3 +421,46 @@ def test_what_a_search_finds_for_each_kind_of_step(app) -> None:
     assert [h.id for h in narrowed.hits] == ["café 7"] and narrowed.total == 1
     alone = find(services, Search(text="black"))
     assert [p.id for p in alone.products] == ["1005"] and alone.total == 1
+
+
+def _find(component, class_name: str) -> list:
+    """Every component of a tree with this class name, in page order."""
+    if isinstance(component, (list, tuple)):
+        return [found for c in component for found in _find(c, class_name)]
+    if not hasattr(component, "children"):
+        return []
+    own = [component] if getattr(component, "className", None) == class_name else []
+    return own + _find(component.children, class_name)
+
+
+def test_result_badges_follow_the_order_and_titles_say_how_alike(app) -> None:
+    fragment, _, _ = on_upload(_payload(_photo()))
+    hits = find(get_services(), Search.from_fragment(fragment)).hits
+    badges = _find(_results(fragment), "match-badge")
+    assert [b.children for b in badges] == [f"{h.match:.0%} match" for h in hits]
+    matches = [h.match for h in hits]
+    assert matches == sorted(matches, reverse=True)
+    for badge, hit in zip(badges, hits):
+        alike = get_services().similarity(hit.distance)
+        assert f"The pictures alone look {alike:.0%} alike" in badge.title and f"{hit.distance:.3g}" in badge.title
+
+
+def test_every_start_names_the_index_its_model_and_head(tiny_index: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    from dash import Dash
+
+    from recommender.ui import preflight
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
+    module = importlib.import_module("app")
+    monkeypatch.setattr(Dash, "run", lambda self, **kwargs: None)  # started, not served
+    places = {"INDEX": tiny_index, "FEEDBACK_DB": tmp_path / "votes.sqlite3", "THUMBNAIL_DIR": tmp_path / "th",
+              "UPLOAD_DIR": tmp_path / "up"}
+    for name, value in places.items():
+        monkeypatch.setenv(f"RECOMMENDER_{name}", str(value))
+    for _ in range(2):  # the index is built already: later starts say it too
+        assert module.main([]) == 0
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Serving ")]
+        assert lines == [f"Serving {tiny_index}: 5 products; model fake (random); no head (the backbone's own "
+                         "features); random weights: the ranking is not meaningful."]
+    assert preflight.main() == 0  # gunicorn's start, before its workers
+    assert f"Serving {tiny_index}: 5 products" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from recommender.backbones import KERAS_BACKBONES, load_extractor
 from recommender.errors import RecommenderError, WeightsUnavailable
 from recommender.images import load_for_model
 from recommender.model_spec import ModelSpec
-from tests.conftest import SHARED_CLOTHING, TFLITE_V1, TFLITE_V2, require
+from tests.conftest import DEMO_PHOTOS, REPO, TFLITE_V1, TFLITE_V2, require
 from tests.tflite_models import CHANNELS, CLASSES, SIZE, TinyTFLite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,9 +247,14 @@ def test_tflite_model_fixed_to_one_image_runs_image_by_image(tiny_tflite: dict) 
 # --- TFLite extractors from ../shared/models --------------------------------------------------------------
 
 
-def shared_photos(size: tuple[int, int], n: int = 4) -> np.ndarray:
-    paths = sorted(require(SHARED_CLOTHING / "validation").glob("*/*.jpg"))[:: 37][:n]
+def real_photos(size: tuple[int, int], n: int = 4) -> np.ndarray:
+    """A few of the demo's shipped photos (real garments), so real models are tested without ../shared."""
+    paths = sorted(DEMO_PHOTOS.glob("*.jpg"))[:: 37][:n]
     return np.stack([load_for_model(path, size) for path in paths])
+
+
+def test_the_shipped_model_is_what_the_tests_of_mobilenet_v2_use() -> None:
+    assert TFLITE_V2.is_relative_to(REPO) and TFLITE_V2.is_file() and DEMO_PHOTOS.is_relative_to(REPO)
 
 
 @pytest.mark.parametrize("model, dim", [(TFLITE_V1, 1024), (TFLITE_V2, 1280)])
@@ -258,7 +263,7 @@ def test_tflite_extractor(model: Path, dim: int) -> None:
     assert (extractor.spec, extractor.input_size, extractor.dim) == (
         ModelSpec(str(model.resolve()), str(model.resolve())), (224, 224), dim,
     )
-    photos = shared_photos(extractor.input_size)
+    photos = real_photos(extractor.input_size)
     vectors = extractor.embed(photos)
     assert vectors.shape == (len(photos), dim) and vectors.dtype == np.float32
     assert np.isfinite(vectors).all() and (vectors >= 0).all()  # ReLU features, dequantized
@@ -274,7 +279,7 @@ def test_tflite_extractor(model: Path, dim: int) -> None:
 
 def test_tflite_classifier_gives_pooled_features_not_class_scores() -> None:
     extractor = load_extractor(ModelSpec.parse(str(require(TFLITE_V2))))
-    vectors = extractor.embed(shared_photos(extractor.input_size, n=2))
+    vectors = extractor.embed(real_photos(extractor.input_size, n=2))
     # 1001 softmax scores would sum to 1; the pooled 1280-d ReLU6 map is larger and bounded by 6.
     assert vectors.shape[1] == 1280
     assert (vectors.sum(axis=1) > 10).all() and vectors.max() <= 6.0 + 1e-3
@@ -283,7 +288,7 @@ def test_tflite_classifier_gives_pooled_features_not_class_scores() -> None:
 @pytest.mark.parametrize("model", [TFLITE_V1, TFLITE_V2])
 def test_tflite_extractor_is_thread_safe(model: Path) -> None:
     extractor = load_extractor(ModelSpec.parse(str(require(model))))
-    photos = shared_photos(extractor.input_size)
+    photos = real_photos(extractor.input_size)
     batches = [photos[: n % 4 + 1] for n in range(12)]  # batch sizes change from call to call
     expected = [extractor.embed(batch) for batch in batches]
     with ThreadPoolExecutor(4) as pool:

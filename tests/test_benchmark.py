@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from recommender.benchmark.embedding import add_fraction_of_peak, compare_throughput, count_flops
+from recommender.benchmark.jobs import child_env
 from recommender.benchmark.knn import FILTER_CASES, knn_latency, write_synthetic_index
 from recommender.benchmark.report import render_table
 from recommender.benchmark.run import BenchmarkConfig, run_benchmark
 from recommender.benchmark.timing import paired_latency, ratio, summarize_ms
 from recommender.cli import main
 from recommender.index import Index
+from recommender.settings import Settings
 
 
 def _positive(value: object) -> bool:
@@ -171,3 +174,11 @@ def test_cli_rejects_unknown_section_and_bad_sizes(capsys: pytest.CaptureFixture
             main(["benchmark", *argv])
         assert exit_info.value.code == 2
     assert "invalid choice: 'speed'" in capsys.readouterr().err
+
+
+def test_benchmark_children_write_only_into_their_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECOMMENDER_FEEDBACK_URL", "postgresql://shop@db.example/votes")  # a shop's own database
+    monkeypatch.setattr(os, "environ", child_env(tmp_path))  # what the build and the app probe start with
+    settings = Settings.from_env()
+    for written in (settings.feedback_target, settings.thumbnail_dir, settings.upload_dir):
+        assert Path(written).is_relative_to(tmp_path), written

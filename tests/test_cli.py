@@ -21,7 +21,7 @@ from recommender.settings import EMBEDDINGS_DIR
 from tests.index_fakes import FakeExtractor, make_catalog
 
 REPO = Path(__file__).resolve().parent.parent
-RESULT_KEYS = {"rank", "id", "distance", "attributes", "image"}
+RESULT_KEYS = {"rank", "id", "match", "distance", "attributes", "image"}
 
 
 def check_results(payload: dict, k: int) -> list[dict]:
@@ -34,6 +34,8 @@ def check_results(payload: dict, k: int) -> list[dict]:
     assert all(set(r) == RESULT_KEYS for r in results)
     distances = [r["distance"] for r in results]
     assert distances == sorted(distances) and distances[0] >= 0
+    matches = [r["match"] for r in results]  # the figure that follows the order
+    assert matches == sorted(matches, reverse=True) and all(0 <= m <= 1 for m in matches)
     assert all(Path(r["image"]).is_absolute() for r in results)
     return results
 
@@ -79,8 +81,10 @@ def test_query_table(cli_index: Path, capsys: pytest.CaptureFixture) -> None:
     ids = json.loads((cli_index / "ids.json").read_text())
     assert main(["query", "--index", str(cli_index), "--id", ids[0], "--k", "3"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"3 nearest to product {ids[0]}:" and "random weights" in out[1]
-    assert out[2].split()[:3] == ["rank", "distance", "id"] and len(out) == 6
+    assert out[0] == f"3 best matches for product {ids[0]}:" and "random weights" in out[1]
+    assert out[2].split()[:4] == ["rank", "match", "distance", "id"] and len(out) == 6
+    matches = [int(line.split()[1].rstrip("%")) for line in out[3:]]
+    assert matches == sorted(matches, reverse=True)  # the figure follows the order
     assert main(["query", "--index", str(cli_index), "--id", ids[0], "--filter", "gender=Nobody"]) == 0
     captured = capsys.readouterr()
     assert "No product matches the filters" in captured.out

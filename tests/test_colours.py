@@ -24,3 +24,12 @@ def test_names_match_the_real_kaggle_values() -> None:
     with styles.open(newline="", encoding="utf-8") as handle:
         names = {row["baseColour"] for row in csv.DictReader(handle)} - {""}
     assert names == BASE_COLOURS.keys()
+
+
+def test_every_colour_has_one_family() -> None:
+    from recommender.colours import COLOUR_FAMILIES, colour_family
+
+    members = [name for names in COLOUR_FAMILIES.values() for name in names]
+    assert sorted(members) == sorted(BASE_COLOURS)  # each name once
+    assert colour_family("Navy Blue") == "Blue" and colour_family("Cream") == "White"
+    assert colour_family("Charcoal") == "Black" and colour_family("Rust") == "Red"

@@ -9,13 +9,17 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from recommender.cli import main as cli_main
-from recommender.settings import PROJECT_ROOT
+from recommender.model_spec import ModelSpec
+from recommender.settings import PROJECT_ROOT, Settings
+from recommender.ui import preflight
+from tests.test_head import random_head
 from tests.ui_fakes import build_tiny_index
 
 
@@ -104,11 +108,64 @@ def test_gunicorn_refuses_to_start_in_one_sentence(case: str, good_index: Path, 
     shutil.copytree(good_index, index)
     damage, sentence = CORRUPTIONS[case]
     damage(index)
+    _gunicorn_refuses(index, tmp_path, sentence)
+
+
+def _trained(index: Path) -> Path:
+    """Make the tiny index look like `train`'s output: a head (whose embedding its vectors are) and hubness.npy."""
+    manifest = json.loads((index / "manifest.json").read_text())
+    head = replace(random_head(input_dim=8, colour_dim=0, dim=8), backbone=ModelSpec.from_json(manifest["model"]),
+                   catalog_fingerprint=manifest["catalog"]["fingerprint"])
+    (index / "head.npz").write_bytes(head.to_bytes())
+    np.save(index / "hubness.npy", np.linspace(0.1, 0.5, manifest["count"]).astype(np.float32))
+    manifest["model"]["head"] = head.id
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    return index
+
+
+def _truncate(name: str) -> Callable[[Path], None]:
+    def corrupt(index: Path) -> None:
+        data = (index / name).read_bytes()
+        (index / name).write_bytes(data[: len(data) // 2])
+    return corrupt
+
+
+TRAINED_CORRUPTIONS = {  # the files a worker reads after start-up: the start-up check reads them too
+    "truncated head.npz": (_truncate("head.npz"), "head"),
+    "truncated hubness.npy": (_truncate("hubness.npy"), "hubness.npy cannot be read"),
+    "truncated appearance.npz": (_truncate("appearance.npz"), "appearance.npz cannot be read"),
+}
+
+
+@pytest.fixture(scope="module")
+def trained_index(good_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index = tmp_path_factory.mktemp("trained") / "index"
+    shutil.copytree(good_index, index)
+    return _trained(index)
+
+
+def test_a_sound_trained_index_passes_the_start_up_check(trained_index: Path, tmp_path: Path) -> None:
+    preflight.check(Settings(index=trained_index, feedback_db=tmp_path / "votes.sqlite3"))
+
+
+@pytest.mark.parametrize("case", list(TRAINED_CORRUPTIONS))
+def test_every_index_file_is_checked_at_start_up(case: str, trained_index: Path, tmp_path: Path) -> None:
+    """A truncated head, hubness or appearance file stops gunicorn before any worker starts: status 2, one
+    sentence (a truncated head.npz or hubness.npy used to pass, and every worker then failed)."""
+    index = tmp_path / "index"
+    shutil.copytree(trained_index, index)
+    damage, sentence = TRAINED_CORRUPTIONS[case]
+    damage(index)
+    _gunicorn_refuses(index, tmp_path, sentence)
+
+
+def _gunicorn_refuses(index: Path, tmp_path: Path, sentence: str) -> None:
+    """`gunicorn app:server` over `index` exits 2 with one line holding `sentence`, and starts no worker."""
     env = {**os.environ, "RECOMMENDER_INDEX": str(index), "RECOMMENDER_FEEDBACK_DB": str(tmp_path / "votes.sqlite3"),
            "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0"], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stderr[-2000:]
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and sentence in errors[0] and "Traceback" not in done.stderr, done.stderr
     assert "Booting worker" not in done.stderr

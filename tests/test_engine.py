@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from recommender.appearance import APPEARANCE_VERSION
 from recommender.build import build_index
 from recommender.demo_index import ensure_demo_index
 from recommender.engine import Recommender
@@ -123,6 +125,15 @@ def test_ensure_demo_index_falls_back_to_the_shipped_extractor_then_reuses(
     assert ensure_demo_index(settings) == settings.demo_index
     assert len(loads) == 2  # reused: no extractor loaded, nothing rebuilt
     assert (settings.demo_index / "manifest.json").stat().st_mtime_ns == manifest_time
+
+    manifest_path = settings.demo_index / "manifest.json"
+    older = json.loads(manifest_path.read_text())
+    del older["appearance_version"]  # written before the histograms' definition was recorded: version 1
+    manifest_path.write_text(json.dumps(older))
+    assert read_manifest(settings.demo_index).appearance_version == 1
+    assert ensure_demo_index(settings) == settings.demo_index
+    assert len(loads) == 4  # its computed colours are of an older definition: rebuilt (offline: the fallback again)
+    assert read_manifest(settings.demo_index).appearance_version == APPEARANCE_VERSION
 
     random = Settings(demo_catalog=settings.demo_catalog, demo_index=settings.demo_index, demo_model=shipped,
                       backbone="other", weights="none")

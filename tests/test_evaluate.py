@@ -269,3 +269,10 @@ def test_cli_backbone_with_query_split_builds_once(tmp_path: Path, capsys, demo_
     again = _run_json(capsys, *argv)
     assert again["runs"][0]["attributes"] == run["attributes"]
     assert {p: (cache / p / "manifest.json").stat().st_mtime_ns for p in built} == stamps  # reused, not rebuilt
+
+    older = cache / built[0] / "manifest.json"  # its colour histograms made before their definition was recorded
+    older.write_text(json.dumps({k: v for k, v in json.loads(older.read_text()).items() if k != "appearance_version"}))
+    stamps[built[0]] = older.stat().st_mtime_ns
+    _run_json(capsys, *argv)
+    after = {p: (cache / p / "manifest.json").stat().st_mtime_ns for p in built}
+    assert after[built[0]] != stamps[built[0]] and after[built[1]] == stamps[built[1]]  # only that one rebuilt

@@ -6,6 +6,7 @@ import math
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -120,6 +121,20 @@ def test_each_session_keeps_a_bounded_number_of_shown_results(store: FeedbackSto
     store.record(event("s1", "q5", "item1", 1, rank=1))
 
 
+def test_all_sessions_together_keep_a_bounded_number_of_shown_results(store: FeedbackStore, clock: Clock,
+                                                                     monkeypatch) -> None:
+    """Cookie-less requests make a new session each: 300 of them rendering 100 results made 30,000 rows."""
+    monkeypatch.setattr(store_module, "SHOWN_TOTAL", 200)
+    monkeypatch.setattr(store_module, "PURGE_CHANCE", 1.0)
+    for session in range(300):
+        clock.now += timedelta(seconds=1)
+        store.record_shown(f"cookieless{session}", CATALOG, "q1", [(f"item{i}", i, 0.25 * i) for i in range(1, 101)])
+    assert rows(store, "SELECT count(*) FROM shown") == [(200,)]  # whole pages: the two latest of 100
+    assert rows(store, "SELECT DISTINCT session_id FROM shown ORDER BY session_id") == [
+        ("cookieless298",), ("cookieless299",)]
+    store.record(event("cookieless299", "q1", "item1", 1, rank=1))  # the latest can still be voted on
+
+
 @pytest.mark.parametrize(
     "shown",
     [
@@ -229,7 +244,7 @@ V1_SCHEMA = (
 
 
 def _v1_file(path: Path) -> None:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:  # closed, as a file of the earlier version is found
         conn.execute("PRAGMA journal_mode = WAL")
         for statement in V1_SCHEMA:
             conn.execute(statement)

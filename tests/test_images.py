@@ -131,6 +131,18 @@ def test_iphone_heic_photo_is_accepted() -> None:
     assert load_for_model(data, (16, 16)).shape == (16, 16, 3)
 
 
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF", "PPM"])
+def test_an_upload_is_a_jpeg_png_webp_or_heic_and_says_so(fmt: str) -> None:
+    """The formats the page and the README name, and only those: the others get the sentence that names them
+    (catalogue images, which the merchant chose, may be any format Pillow reads)."""
+    data = encode(gradient(64, 48), fmt)
+    with pytest.raises(ImageError, match=r"please use a JPEG, PNG, WebP or HEIC photo\.$"):
+        open_upload(data, max_bytes=DEFAULT_MAX_BYTES, longest=1024)
+    assert open_image(data).size == (64, 48)
+    for named in ("JPEG", "PNG", "WEBP", "HEIF"):
+        assert open_upload(encode(gradient(64, 48), named), max_bytes=DEFAULT_MAX_BYTES, longest=1024).size == (64, 48)
+
+
 @pytest.mark.parametrize("fmt, mode", [("JPEG", "RGB"), ("PNG", "RGB"), ("PNG", "P"), ("PNG", "I;16"), ("WEBP", "RGBA")])
 def test_a_large_picture_is_decoded_only_as_large_as_needed(fmt: str, mode: str) -> None:
     """Uploads and thumbnails keep a longest side of at least `longest`, never the full size."""

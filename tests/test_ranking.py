@@ -12,12 +12,15 @@ from PIL import Image
 from recommender.appearance import COLOUR_NAMES, Appearance, colour_names, colour_similarity, describe
 from recommender.build import BLANK, COMPUTED_COLOUR, build_index
 from recommender.catalog import Catalog, Product
+from recommender.colours import colour_family
 from recommender.engine import Recommender
 from recommender.errors import RecommenderError
 from recommender.index import Index
 from recommender.index_format import CatalogInfo, Holdout, Manifest, write_index
 from recommender.model_spec import ModelSpec
 from recommender.ranking import Ranker, RankingSettings, category_set
+from recommender.refine import rocchio
+from recommender.vectors import unit_rows
 from tests.index_fakes import FakeExtractor
 
 
@@ -38,6 +41,14 @@ def test_the_garment_colour_is_measured_apart_from_the_background() -> None:
     assert looks.colours.shape == (2, len(COLOUR_NAMES)) and not looks.blank.any()
     same = colour_similarity(looks.colours[0], looks.colours)
     assert same[0] == pytest.approx(1.0, abs=1e-5) and same[1] < 0.3
+
+
+def test_colours_are_named_as_in_good_light() -> None:
+    """Photos are taken indoors: a white shirt comes out grey and a red one dark; the names correct for it."""
+    dim_white_on_dark = _picture((165, 165, 160), background=(40, 40, 45))
+    shadowed_red = _picture((120, 30, 35), background=(230, 225, 215))
+    names = [name for name, _ in colour_names(describe(np.stack([dim_white_on_dark, shadowed_red])).colours)]
+    assert colour_family(names[0]) == "White" and names[1] == "Red"  # were Grey Melange and Maroon
 
 
 def test_blank_pictures_are_flagged_and_identical_ones_share_a_digest() -> None:
@@ -143,12 +154,17 @@ def _with_head(index: Index, head: _FakeHead) -> Index:
     return index
 
 
-def test_category_first_when_the_head_is_sure_and_only_then(tmp_path: Path) -> None:
+def _sure_of_dresses_and_skirts(tmp_path: Path) -> Index:
+    """Tops nearest the query [1, 0], then a dress and a skirt; a head sure the query is a dress or a skirt."""
     vectors = _unit([[1, 0.0], [1, 0.1], [1, 0.2], [1, 0.3]])
     kinds = ["Tops", "Tops", "Dresses", "Skirts"]
     index = _index(tmp_path, vectors, np.stack([_colour("Red")] * 4), [{"articleType": k} for k in kinds])
     vocabulary = {"articleType": ["Dresses", "Skirts", "Shoes", "Tops"]}
-    sure = _with_head(index, _FakeHead(vocabulary, {"articleType": [0.5, 0.4, 0.05, 0.05]}))
+    return _with_head(index, _FakeHead(vocabulary, {"articleType": [0.5, 0.4, 0.05, 0.05]}))
+
+
+def test_category_first_when_the_head_is_sure_and_only_then(tmp_path: Path) -> None:
+    sure = _sure_of_dresses_and_skirts(tmp_path)
     first = Ranker(sure, RankingSettings(category_weight=0, label_weight=0, category_first=0.8))
     assert first.search(_unit([[1, 0]]), None, 4)[1].tolist() == [[2, 3, 0, 1]]  # Dresses + Skirts hold 0.9
     off = Ranker(sure, RankingSettings(category_weight=0, label_weight=0, category_first=None))
@@ -271,3 +287,62 @@ def test_without_a_head_colour_orders_garments_within_the_kind_the_neighbours_vo
                                                         for k in kinds])
     assert Ranker(dresses, RankingSettings(colour_weight=0.5)).search(
         _unit([[1, 0.0]]), _colour("Red")[None], 3)[1][0].tolist()[0] == 4  # the same holds for dresses
+
+
+def test_an_adult_query_ranks_adults_first_and_is_tagged_adult(tmp_path: Path) -> None:
+    vectors = _unit([[1, 0.0], [1, 0.1], [1, 0.2], [1, 0.3]])  # the kids' items are the nearest
+    records = [{"category": "Pants", "age": a} for a in ("Kids", "Kids", "Adults", "Adults")]
+    index = _with_head(_index(tmp_path, vectors, np.stack([_colour("Blue")] * 4), records),
+                       _FakeHead({"category": ["Pants", "Shoes"], "age": ["Adults", "Kids"]},
+                                 {"category": [0.9, 0.1], "age": [0.8, 0.2]}))
+    assert index.roles.age == "age"
+    query = _unit([[1, 0.0]])
+    assert Ranker(index, RankingSettings(age_weight=0.5)).search(query, None, 4)[1].tolist() == [[2, 3, 0, 1]]
+    assert Ranker(index, RankingSettings(age_weight=0.0)).search(query, None, 4)[1].tolist() == [[0, 1, 2, 3]]
+    tags = Recommender(index, settings=RankingSettings()).tags(np.concatenate([query[0], _colour("Blue")]))
+    assert [(t.role, t.value, t.source) for t in tags if t.role == "age"] == [("age", "Adults", "head")]
+    assert tags[-1].role == "age"  # after category and colour: "Pants · Blue · Adults"
+
+
+def test_matches_follow_the_order_when_a_category_comes_first(tmp_path: Path) -> None:
+    sure = _sure_of_dresses_and_skirts(tmp_path)
+    first = Ranker(sure, RankingSettings(category_weight=0, label_weight=0, category_first=0.8))
+    distances, positions, matches = first.rank(_unit([[1, 0]]), None, 4)
+    assert positions.tolist() == [[2, 3, 0, 1]]  # the two closest pictures come last
+    assert distances[0, 2] < distances[0, 0]  # so the pictures' likeness rises down the list...
+    assert (np.diff(matches[0]) <= 0).all() and ((0 <= matches) & (matches <= 1)).all()  # ...the match never does
+    # without the rule the match is the score's share of the most a product can score (here: the cosine)
+    plain = Ranker(sure, RankingSettings(category_weight=0, label_weight=0, category_first=None))
+    distances, positions, matches = plain.rank(_unit([[1, 0]]), None, 4)
+    np.testing.assert_allclose(matches[0], 1 - distances[0] ** 2 / 2, rtol=1e-6)
+    weighted = Ranker(sure, RankingSettings(category_weight=1.0, label_weight=0, category_first=None))
+    _, positions, matches = weighted.rank(_unit([[1, 0]]), None, 4)
+    assert positions.tolist() == [[2, 3, 0, 1]] and (np.diff(matches[0]) < 0).all()
+    assert matches[0, 0] == pytest.approx((1 / np.sqrt(1.04) + 1.0 * 0.5) / (1 + 1.0))  # (cosine + p) / (1 + weight)
+
+
+def test_without_re_ranking_the_match_is_how_alike_the_pictures_look(tmp_path: Path) -> None:
+    vectors = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
+    products = [Product(f"p{i}", Path(f"/x/{i}.jpg"), {"category": "A"}) for i in range(30)]
+    manifest = Manifest(model=ModelSpec.parse("fake", "none"), input_size=(8, 8), dim=4, count=30,
+                        catalog=CatalogInfo(str(tmp_path), "csv", "f", 30))
+    write_index(tmp_path / "old", manifest, products, vectors)
+    ranker = Ranker(Index.load(tmp_path / "old"))
+    distances, _, matches = ranker.rank(vectors[:3] + 0.1, None, 5)
+    np.testing.assert_allclose(matches, [[ranker.alike(d) for d in row] for row in distances])
+    assert (np.diff(matches, axis=1) <= 0).all() and ranker.alike(0.0) == 1.0
+
+
+def test_a_refined_query_reads_on_the_same_scale_as_the_search_before_it(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((4, 16))
+    vectors = unit_rows(np.repeat(centres, 10, axis=0) + 0.3 * rng.standard_normal((40, 16)))
+    colours = np.stack([_colour(["Red", "Black"][i % 2]) for i in range(40)])
+    engine = Recommender(_index(tmp_path, vectors, colours, [{"category": f"k{i // 10}"} for i in range(40)]))
+    code = engine.product_vector("p0")
+    before = engine.query_id("p0", 5)
+    liked = np.stack([engine.product_vector(h.id) for h in before[:3]])
+    after = engine.query_vector(rocchio(code, liked, liked[:0]), 5, exclude=("p0",))
+    assert {h.id for h in after[:3]} == {h.id for h in before[:3]}  # the liked ones stay on top...
+    assert after[0].match == pytest.approx(before[0].match, abs=0.1)  # ...and read as well as before
+    assert engine.ranker.alike(after[0].distance) >= 0.9 * engine.ranker.alike(before[0].distance)

@@ -6,7 +6,12 @@ app sees exactly the files a real build writes.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from dash import Dash
 
 from recommender.build import build_index
 from recommender.catalog import Catalog, Product
@@ -43,3 +48,19 @@ def build_tiny_index(root: Path) -> Path:
 def tiny_engine(index_dir: Path) -> Recommender:
     """The tiny index with its fake model already attached (no TensorFlow is loaded)."""
     return Recommender(Index.load(index_dir), FakeExtractor())
+
+
+@contextmanager
+def served(app: Dash) -> Iterator[str]:
+    """The app served on a free 127.0.0.1 port by werkzeug's threaded server, in a thread; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

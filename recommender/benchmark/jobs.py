@@ -14,11 +14,13 @@ from recommender.settings import PROJECT_ROOT
 
 
 def child_env(workdir: Path) -> dict[str, str]:
-    """Environment for subprocesses: keep their databases and caches out of the repository."""
-    env = dict(os.environ)
+    """Environment for subprocesses: their votes (and the session key beside them), thumbnails and uploaded
+    photos go to `workdir`, never into the repository or a shop's database."""
+    env = {name: value for name, value in os.environ.items() if name != "RECOMMENDER_FEEDBACK_URL"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["RECOMMENDER_FEEDBACK_DB"] = str(workdir / "feedback.sqlite3")
     env["RECOMMENDER_THUMBNAIL_DIR"] = str(workdir / "thumbnails")
+    env["RECOMMENDER_UPLOAD_DIR"] = str(workdir / "uploads")
     return env
 
 

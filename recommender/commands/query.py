@@ -1,4 +1,4 @@
-"""`python -m recommender query`: the k catalogue products nearest to a photo or to a product id."""
+"""`python -m recommender query`: the k products that best match a photo or a product id, in the shop's order."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "query",
         help="find the catalogue products that look most like a photo or a product",
-        description="Exact Euclidean nearest neighbours in an index, optionally filtered by attributes.",
+        description="The shop's order (visual neighbours, re-ranked), optionally filtered by attributes: each "
+                    "result's match follows the order; its distance is the raw Euclidean one.",
     )
     parser.add_argument("--index", type=Path, required=True, metavar="DIR", help="index folder made by build")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -55,13 +56,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _table(index: Index, hits: list[Hit], what: str, random_weights: bool) -> str:
-    lines = [f"{len(hits)} nearest to {what}:" if hits else f"No product matches the filters for {what}."]
+    lines = [f"{len(hits)} best matches for {what}:" if hits else f"No product matches the filters for {what}."]
     if random_weights:
         lines.append("(index built with random weights: the ranking is not meaningful)")
     if hits:
         shown = [a for _, a in index.roles.filters() if a]
-        rows = [["rank", "distance", "id", *shown, "name"]]
-        rows += [[str(h.rank), f"{h.distance:.5g}", h.id, *(h.product.attributes.get(a, "") for a in shown),
+        rows = [["rank", "match", "distance", "id", *shown, "name"]]
+        rows += [[str(h.rank), "" if h.match is None else f"{h.match:.0%}", f"{h.distance:.5g}", h.id,
+                  *(h.product.attributes.get(a, "") for a in shown),
                   h.product.name[:50]] for h in hits]
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

@@ -29,7 +29,7 @@ from recommender.evaluation.metrics import (
 from recommender.index import Index
 from recommender.label_map import LabelMap
 from recommender.ranking import Ranker, RankingSettings
-from recommender.roles import Roles
+from recommender.roles import FILTER_ROLES, Roles
 from recommender.vectors import unit_rows
 from recommender.view_catalog import SOURCE
 
@@ -285,7 +285,7 @@ def _tag_scores(index: Index, queries: Queries, settings: RankingSettings,
     """Tag accuracy of each role whose index attribute is scored (the category through the label map)."""
     roles = index.roles
     judged = [(role, q, b, allowed) for _, q, b, allowed in scored if (role := roles.role_of(b)) in
-              ("category", "colour", "gender")]
+              FILTER_ROLES]
     if not judged or limit <= 0:
         return []
     rows, predicted = _predicted_tags(index, queries, settings, [j[0] for j in judged], limit)

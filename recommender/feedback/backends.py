@@ -11,6 +11,7 @@ hanging until the web server's own timeout kills it.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -20,16 +21,19 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from recommender.errors import RecommenderError
+from recommender.errors import RecommenderError, ServerFault
 
 __all__ = ["Backend", "SqliteBackend", "PostgresBackend", "open_backend", "is_database_url", "BUSY", "WAIT_S"]
 
+JOURNAL = "DELETE"  # SQLite's rollback journal (see SqliteBackend)
 WAIT_S = 5.0  # longest wait for a lock before a vote is refused with BUSY
 CONNECT_TIMEOUT_S = 5
 INIT_WAIT_S = 30.0  # start-up may wait longer: several workers create the schema at once
 BUSY = "The feedback database is busy, so the vote could not be saved right now; try again in a moment."
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SCHEMA_LOCK = 7_141_592  # PostgreSQL advisory lock id: one process creates or migrates the schema at a time
+
+log = logging.getLogger(__name__)
 
 
 class Busy(RecommenderError):
@@ -69,7 +73,17 @@ def open_backend(target: str | Path) -> Backend:
 
 
 class SqliteBackend:
-    """One SQLite file in WAL mode: readers never block the writer; each write is BEGIN IMMEDIATE."""
+    """One SQLite file with a rollback journal; each write is BEGIN IMMEDIATE.
+
+    Not WAL: WAL's index is a memory-mapped `-shm` file, and a process touching a mapped page of a file
+    that was truncated or replaced under it (the database made read-only by copying it, or removed)
+    dies of SIGBUS, which no Python code can catch. With a rollback journal and no memory-mapped I/O,
+    such a file is an error on the next call, one sentence. Writers wait for readers only while they
+    commit (milliseconds: every call is a short transaction of its own).
+
+    Once open, the file is never created again: a database that vanished while the server runs is a
+    sentence on every call, not an empty file without tables.
+    """
 
     dialect = "sqlite"
 
@@ -78,17 +92,28 @@ class SqliteBackend:
         self.label = f"the feedback database {self.path.name}"
 
     @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+        uri = f"{self.path.as_uri()}?mode={'rwc' if create else 'rw'}"
         try:
-            with closing(sqlite3.connect(self.path, timeout=WAIT_S, isolation_level=None)) as conn:
-                conn.execute("PRAGMA synchronous = FULL")  # a vote survives a power cut once recorded
-                yield conn
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise Busy(BUSY) from exc
-            raise RecommenderError(f"{_capital(self.label)} cannot be used: {exc}.") from exc
+            conn = sqlite3.connect(uri, uri=True, timeout=WAIT_S, isolation_level=None)
         except sqlite3.Error as exc:
-            raise RecommenderError(f"{_capital(self.label)} cannot be used: {exc}.") from exc
+            raise self._fault(exc) from exc
+        try:
+            conn.execute("PRAGMA mmap_size = 0")  # plain reads: a file changed under us is an error, not a SIGBUS
+            conn.execute("PRAGMA synchronous = FULL")  # a vote survives a power cut once recorded
+            yield conn
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
+        finally:
+            try:
+                conn.close()
+            except sqlite3.Error as exc:  # after a COMMIT the vote is stored: nothing to tell the shopper
+                log.warning("%s did not close cleanly: %s", self.label, exc)
+
+    def _fault(self, exc: sqlite3.Error) -> RecommenderError:
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+            return Busy(BUSY)
+        return ServerFault(f"{_capital(self.label)} cannot be used: {exc}.")
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -102,10 +127,10 @@ class SqliteBackend:
             conn.execute("COMMIT")
 
     def prepare(self) -> None:
-        """Make the folder and switch the file to WAL (a no-op once it is).
+        """Make the folder and the file, and give the file a rollback journal (a no-op once it has one).
 
-        While another process makes the same switch (two gunicorn workers starting at once), SQLite
-        answers "database is locked" at once instead of waiting on the busy timeout: retry until it.
+        While another process does the same (two gunicorn workers starting at once), SQLite answers
+        "database is locked" at once instead of waiting on the busy timeout: retry until it.
         """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,16 +139,16 @@ class SqliteBackend:
         deadline = time.monotonic() + INIT_WAIT_S
         while True:
             try:
-                with self.connect() as conn:
-                    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                with self.connect(create=True) as conn:
+                    mode = conn.execute(f"PRAGMA journal_mode = {JOURNAL}").fetchone()[0]
                 break
             except Busy:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
-        if mode != "wal":
-            raise RecommenderError(f"{_capital(self.label)} cannot be used: WAL mode is unavailable "
-                                   f"(journal mode is {mode}).")
+        if mode != JOURNAL.lower():
+            raise RecommenderError(f"{_capital(self.label)} cannot be used: its journal cannot be switched to "
+                                   f"{JOURNAL} (it is {mode}).")
 
     def release(self) -> None:
         """Nothing is kept open: SQLite connections are per call (opening one costs microseconds)."""
@@ -211,9 +236,9 @@ class PostgresBackend:
         except (errors.LockNotAvailable, errors.QueryCanceled, errors.DeadlockDetected) as exc:
             raise Busy(BUSY) from exc
         except self._psycopg.OperationalError as exc:
-            raise RecommenderError(f"{_capital(self.label)} cannot be reached: {_first_line(exc)}.") from exc
+            raise ServerFault(f"{_capital(self.label)} cannot be reached: {_first_line(exc)}.") from exc
         except self._psycopg.Error as exc:
-            raise RecommenderError(f"{_capital(self.label)} cannot be used: {_first_line(exc)}.") from exc
+            raise ServerFault(f"{_capital(self.label)} cannot be used: {_first_line(exc)}.") from exc
 
     @contextmanager
     def write(self) -> Iterator[_PgConnection]:

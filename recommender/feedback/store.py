@@ -33,11 +33,12 @@ from recommender.feedback.schema import (
     validated_vote,
 )  # fmt: skip
 
-__all__ = ["FeedbackStore", "SHOWN_TTL_S", "SHOWN_PER_SESSION"]
+__all__ = ["FeedbackStore", "SHOWN_TTL_S", "SHOWN_PER_SESSION", "SHOWN_TOTAL"]
 
 SHOWN_TTL_S = 6 * 3600  # a result can be voted on for six hours after it was shown
 SHOWN_PER_SESSION = 1000  # the most recent results kept per session (ten pages of 100)
-PURGE_CHANCE = 0.05  # share of `record_shown` calls that also delete expired rows
+SHOWN_TOTAL = 100_000  # the most recent results kept over all sessions (about 35 MB): sessions cost nothing to make
+PURGE_CHANCE = 0.05  # share of `record_shown` calls that also delete expired rows and trim to SHOWN_TOTAL
 DISTANCE_ABS_TOL = 1e-6  # a distance that went through the browser's JSON comes back equal; float32 nearly
 DISTANCE_REL_TOL = 1e-5
 
@@ -82,7 +83,8 @@ class FeedbackStore:
                      shown: Sequence[tuple[str, int, float]]) -> None:
         """Remember the results shown to a session for a query, so votes on them (and only them) count.
 
-        Bounded: rows expire after SHOWN_TTL_S and a session keeps its SHOWN_PER_SESSION latest.
+        Bounded: rows expire after SHOWN_TTL_S, a session keeps its SHOWN_PER_SESSION latest, and all sessions
+        together their SHOWN_TOTAL latest (trimmed with the purge, so exceeded by a few calls' rows at most).
         """
         check_text("session id", session_id)
         check_text("catalogue", catalog, MAX_CATALOG)
@@ -108,10 +110,14 @@ class FeedbackStore:
             self.purge_expired()
 
     def purge_expired(self) -> int:
-        """Delete the shown results too old to be voted on; returns how many went."""
+        """Delete the shown results too old to be voted on, then the oldest beyond SHOWN_TOTAL; returns how many
+        went. A cookie-less client gets a new session with every request, so only a total bounds the table."""
         with self._backend.write() as conn:
             cursor = conn.execute("DELETE FROM shown WHERE shown_at < ?", (self._now().timestamp() - SHOWN_TTL_S,))
-            return max(cursor.rowcount, 0)
+            expired = max(cursor.rowcount, 0)
+            cursor = conn.execute("DELETE FROM shown WHERE shown_at < (SELECT shown_at FROM shown ORDER BY shown_at"
+                                  " DESC LIMIT 1 OFFSET ?)", (SHOWN_TOTAL - 1,))
+            return expired + max(cursor.rowcount, 0)
 
     # ---------------------------------------------------------------- votes
 

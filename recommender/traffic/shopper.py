@@ -208,18 +208,25 @@ def _says_no_match(answers: list[dict]) -> bool:
                for c in walk_components(answer))
 
 
-def slow_client(base: str, stop: threading.Event, *, every_s: float = 2.0) -> dict[str, int]:
-    """A POST whose body arrives a byte every `every_s` seconds, again and again until `stop`."""
+SLOW_OPENINGS = {  # what a slow client sends at once, before trickling the rest
+    "body": b"POST /_dash-update-component HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n",
+    "headers": b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+}
+
+
+def slow_client(base: str, stop: threading.Event, *, every_s: float = 2.0, part: str = "body") -> dict[str, int]:
+    """A request whose `part` ("body" of a POST, or "headers" of a GET) arrives a byte every `every_s` seconds,
+    again and again until `stop`."""
     host, port = urlsplit(base).hostname, urlsplit(base).port
     outcome = {"connections": 0, "bytes": 0, "answered": 0}
     while not stop.is_set():
         outcome["connections"] += 1
         with socket.create_connection((host, port), timeout=60) as sock:
-            sock.sendall(b"POST /_dash-update-component HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: 100000\r\n\r\n")
+            sock.sendall(SLOW_OPENINGS[part])
             try:
                 while not stop.wait(every_s):
-                    sock.sendall(b" ")
+                    sock.sendall(b"x" if part == "headers" else b" ")
                     outcome["bytes"] += 1
                     sock.settimeout(0.001)
                     try:

@@ -4,7 +4,7 @@
                            and repeated `filter` fields `KEY=VALUE`
   GET  /api/similar/<id>   more like a catalogue product; optional `k` and repeated `filter` parameters
 
-Both answer `{"query": {"kind", "ref"}, "results": [{"rank", "id", "distance", "attributes",
+Both answer `{"query": {"kind", "ref"}, "results": [{"rank", "id", "match", "distance", "attributes",
 "image"}, ...], "tags": [{"attribute", "value", "confidence", "role", "source"}, ...], "notes": [...]}`
 with the same records and tags as `query --json` (the image as the URL of its thumbnail), or an error status with `{"error": "one sentence"}`: 400 for bad input (the same
 limits and sentences as the search page), 404 for an unknown product or path, 405 for a wrong
@@ -15,6 +15,7 @@ method, 413 for a body over the upload limit, 503 when the model cannot be loade
 from __future__ import annotations
 
 import logging
+import re
 
 import flask
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -37,17 +38,17 @@ MAX_K = 100
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, allow: str | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.allow = status, allow  # allow: the methods a 405's path takes
 
 
 def _k() -> int:
+    """`k`, written in ASCII digits only: Python's int() would also take " 5", "+5", "5_0" and "٥"."""
     text = flask.request.values.get("k", "10")
-    try:
-        k = int(text)
-    except ValueError:
-        raise ApiError(400, f"k must be a whole number from 1 to {MAX_K}, not {text[:20]!r}.") from None
+    if not re.fullmatch(r"[0-9]{1,4}", text):
+        raise ApiError(400, f"k must be a whole number from 1 to {MAX_K}, not {text[:20]!r}.")
+    k = int(text)
     if not 1 <= k <= MAX_K:
         raise ApiError(400, f"k must be a whole number from 1 to {MAX_K}, not {k}.")
     return k
@@ -92,21 +93,34 @@ def similar(product_id: str) -> flask.Response:
 
 def not_here(**_: str) -> flask.Response:
     """Every other /api path and method gets a JSON answer, not the shop's HTML page."""
-    if flask.request.endpoint == "api.search_get":
-        raise ApiError(405, "Send the photo with POST, as multipart/form-data.")
+    if flask.request.endpoint == "api.search_other":
+        raise ApiError(405, "Send the photo with POST, as multipart/form-data.", allow="POST")
+    if flask.request.endpoint == "api.similar_other":
+        raise ApiError(405, "Ask for similar products with GET.", allow="GET, HEAD")
     raise ApiError(404, "There is no such API endpoint: use POST /api/search or GET /api/similar/<id>.")
 
 
-def _error(status: int, message: str) -> tuple[flask.Response, int]:
-    return flask.jsonify({"error": message}), status
+def _error(status: int, message: str, allow: str | None = None) -> tuple[flask.Response, int]:
+    response = flask.jsonify({"error": message})
+    if allow:
+        response.headers["Allow"] = allow
+    return response, status
+
+
+def _too_large() -> str:
+    """Flask refuses a body over its length limit, and also a form of too many parts or too long a field."""
+    request = flask.request
+    if (request.content_length or 0) > (request.max_content_length or float("inf")):
+        return f"The request is larger than the {get_services().settings.max_upload_bytes / MIB:g} MB limit for images."
+    return (f"The request has more than {request.max_form_parts:,} parts, or a field other than the photo over "
+            f"{request.max_form_memory_size // 1000:,} KB; send one photo and fewer filters.")
 
 
 def _handle(exc: Exception) -> tuple[flask.Response, int]:
     if isinstance(exc, ApiError):
-        return _error(exc.status, str(exc))
+        return _error(exc.status, str(exc), exc.allow)
     if isinstance(exc, RequestEntityTooLarge):
-        limit = get_services().settings.max_upload_bytes / MIB
-        return _error(413, f"The request is larger than the {limit:g} MB limit for images.")
+        return _error(413, _too_large())
     if isinstance(exc, WeightsUnavailable):
         log.error("API: the model cannot be loaded: %s", exc)
         return _error(503, "The image model is not available right now; please try again later.")
@@ -118,8 +132,10 @@ def _handle(exc: Exception) -> tuple[flask.Response, int]:
 def register_api(server: flask.Flask, prefix: str = "/") -> None:
     api = flask.Blueprint("api", __name__, url_prefix=f"{prefix}api")
     api.add_url_rule("/search", "search", search, methods=["POST"])
-    api.add_url_rule("/search", "search_get", not_here, methods=["GET"])
+    api.add_url_rule("/search", "search_other", not_here, methods=["GET", "PUT", "DELETE", "PATCH"])
     api.add_url_rule("/similar/<anytext:product_id>", "similar", similar, methods=["GET"])
+    api.add_url_rule("/similar/<anytext:product_id>", "similar_other", not_here, methods=["POST", "PUT", "DELETE",
+                                                                                          "PATCH"])
     api.add_url_rule("/<anytext:rest>", "other", not_here, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     for error in (ApiError, RequestEntityTooLarge, RecommenderError):
         api.register_error_handler(error, _handle)

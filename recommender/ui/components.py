@@ -186,12 +186,9 @@ def product_card(product: Product, roles: Roles, position: int, hit: Hit | None 
     badges = []
     if hit is not None:
         badges.append(html.Span(f"#{hit.rank}", className="rank-badge", title=f"Rank {hit.rank}"))
-        if similarity is not None:
-            badges.append(html.Span(
-                f"{similarity:.0%} alike", className="match-badge",
-                title=f"The pictures look {similarity:.0%} alike: 100% is identical, 50% as far apart as two random "
-                      f"products of the catalogue (Euclidean distance {hit.distance:.3g}). The order also weighs "
-                      "the category, colour and gender the query looks like."))
+        if hit.match is not None:
+            badges.append(html.Span(f"{hit.match:.0%} match", className="match-badge",
+                                    title=_match_title(hit, similarity)))
     actions = []
     if hit is not None:
         actions.append(html.Div(
@@ -218,6 +215,16 @@ def product_card(product: Product, roles: Roles, position: int, hit: Hit | None 
          html.Div(body, className="product-body")],
         className="product-card", id=ids.card(position), tabIndex=-1,
     )
+
+
+def _match_title(hit: Hit, similarity: float | None) -> str:
+    """What a card's match means (`recommender.match`): the badge follows the order, the pictures' likeness may not."""
+    alike = "" if similarity is None else (
+        f" The pictures alone look {similarity:.0%} alike (100% identical, 50% as far apart as two random products; "
+        f"Euclidean distance {hit.distance:.3g}).")
+    return (f"{hit.match:.0%} match: how well this product fits the search, out of the most a product can score "
+            "(the look of the picture, and the category, colour and gender the query seems to be where the catalogue "
+            f"knows them); never more than the result above it, on the same scale after refining.{alike}")
 
 
 def results_grid(cards: Sequence[html.Article]) -> html.Div:

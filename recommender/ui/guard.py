@@ -32,7 +32,7 @@ from dash import Dash
 from dash.exceptions import PreventUpdate
 from werkzeug.exceptions import HTTPException
 
-from recommender.errors import RecommenderError
+from recommender.errors import RecommenderError, ServerFault
 from recommender.ui.limits import PEEK_BYTES, callback_output
 
 __all__ = ["LOG_CHARS", "short", "install_callback_guard", "on_callback_error", "public_message", "upload_outputs"]
@@ -184,13 +184,14 @@ def install_callback_guard(app: Dash) -> None:
 
 
 def public_message(exc: RecommenderError, fallback: str) -> str:
-    """The sentence a shopper may see for `exc`: its own, unless it names a file or folder of the server.
+    """The sentence a shopper may see for `exc`: its own, unless it names a file or folder of the server or
+    is a fault of the server's own (`ServerFault`: the vote database's name and its driver's words).
 
     Messages written for the command line name files (the feedback database, the index); a shopper
     gets `fallback` instead, and the log keeps the original.
     """
     message = str(exc)
-    if _ABSOLUTE_PATH.search(message):
+    if isinstance(exc, ServerFault) or _ABSOLUTE_PATH.search(message):
         log.warning("%s (shown as: %s)", short(message), fallback)
         return fallback
     return message

@@ -63,7 +63,7 @@ KEPT_CHIP = "kept-chip"  # a filter kept from the last search: removes it
 
 
 def filter_id(role: str) -> str:
-    """The dropdown of one filter role (gender, colour, category)."""
+    """The dropdown of one filter role (gender, colour, category, age)."""
     return f"filter-{role}"
 
 

@@ -11,7 +11,8 @@ A WSGI middleware in front of the whole app reads each request body before any r
     sending a byte every few seconds holds one server thread for seconds, never for minutes;
   * the body read here is handed on from memory, so the app never waits on the network.
 Answers are JSON `{"error": "one sentence"}`: 413 for too large, 408 for too slow, 400 for a
-malformed length. The reverse proxy recommended in the README does the same at the edge; this
+malformed length; under gunicorn (`recommender.ui.worker`) the connection is then closed, saying so,
+since the rest of the body was never read. The reverse proxy recommended in the README does the same at the edge; this
 keeps the app safe when it faces clients directly.
 """
 
@@ -29,6 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from recommender.images import MIB
+from recommender.ui.worker import CLOSE_CONNECTION
 
 __all__ = ["BodyLimits", "SMALL_BODY_BYTES", "PEEK_BYTES", "callback_output", "upload_body_bytes"]
 
@@ -79,6 +81,9 @@ class BodyLimits:
         try:
             body = self._read_body(environ)
         except _Refused as refused:
+            close = environ.get(CLOSE_CONNECTION)  # the rest of the body is unread: this connection is done
+            if close is not None:
+                close()
             return _answer(start_response, refused.status, str(refused))
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))

@@ -34,7 +34,7 @@ class AnyText(BaseConverter):
     fall through to Dash's catch-all page route; with this one, every `/thumbnail/...` URL is ours.
     """
 
-    regex = ".*"
+    regex = "[\\s\\S]*"  # line breaks too: an id with a CR or LF is an unknown id (404), not an unrouted URL
     part_isolating = False
 
 

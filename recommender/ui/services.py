@@ -31,7 +31,6 @@ __all__ = ["Services", "create_services", "start_warm_up", "install_services", "
 log = logging.getLogger(__name__)
 
 _EXTENSION = "recommender"
-SIMILARITY_SAMPLE = 256  # vectors drawn to learn what a typical distance looks like
 WARM_UP_DELAY_S = 5.0  # longest wait for a first request before loading the model anyway
 
 
@@ -58,34 +57,9 @@ class Services:
         index = self.engine.index
         return TextIndex.of_products(index.products, index.roles.name)
 
-    @cached_property
-    def typical_distance(self) -> float | None:
-        """Median distance between random pairs of catalogue products (None below two products).
-
-        It turns a raw Euclidean distance, whose scale differs per backbone, into a figure a
-        shopper can read (see `similarity`).
-        """
-        vectors = self.engine.index.vectors
-        if len(vectors) < 2:
-            return None
-        rng = np.random.default_rng(0)
-        rows = np.sort(rng.choice(len(vectors), size=min(SIMILARITY_SAMPLE, len(vectors)), replace=False))
-        sample = np.asarray(vectors[rows], dtype=np.float64)
-        norms = (sample**2).sum(axis=1)
-        squared = norms[:, None] + norms[None, :] - 2.0 * sample @ sample.T
-        pairs = np.sqrt(np.maximum(squared[np.triu_indices(len(sample), k=1)], 0.0))
-        return float(np.median(pairs)) or None
-
     def similarity(self, distance: float) -> float | None:
-        """0..1: 1 for an identical vector, 0.5 at the typical distance between two products.
-
-        1 / (1 + (d / typical)^2) keeps the near neighbours of a catalogue product apart (a
-        percentile would call them all 100%) and says honestly when a photo matches nothing well.
-        """
-        typical = self.typical_distance
-        if typical is None:
-            return None
-        return 1.0 / (1.0 + (distance / typical) ** 2)
+        """How alike a result's picture looks, 0..1 (`recommender.match.alike`): the card's title says it."""
+        return self.engine.ranker.alike(distance)
 
 
 def create_services(settings: Settings, engine: Recommender | None = None) -> Services:
@@ -123,7 +97,7 @@ def _warm_up(services: Services, first_request: threading.Event) -> None:
         extractor = services.engine.extractor
         height, width = extractor.input_size
         extractor.embed(np.zeros((1, height, width, 3), dtype=np.uint8))
-        services.typical_distance  # noqa: B018 - computed for its cache
+        services.engine.ranker.typical_distance  # noqa: B018 - computed for its cache
     except Exception:  # the first query raises the same error where the shopper sees it
         log.exception("warming up the model failed")
 

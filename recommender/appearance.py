@@ -30,6 +30,7 @@ APPEARANCE_VERSION = 2
 COLOUR_NAMES: tuple[str, ...] = tuple(name for name in BASE_COLOURS if name not in ("Multi", "NA"))
 GRID = 32  # pixels per side the colour is measured on: fine enough for a histogram, and fast
 BORDER = 2  # grid cells along each edge that show the background
+FIRST_BACKGROUND_DELTA_E = 10.0  # version 1: uncorrected colours, every foreground pixel alike
 BACKGROUND_DELTA_E = 15.0  # CIE76 distance from every background tone that makes a pixel foreground
 BLANK_DELTA_E = 6.0  # a pixel this far from the border's median colour is "something"; too few of them: blank
 BLANK_SHARE = 0.003
@@ -118,8 +119,14 @@ def _centre_weights() -> np.ndarray:
     return np.exp(-0.5 * squared / CENTRE_SIGMA**2).reshape(-1).astype(np.float32)
 
 
-def describe(pixels: np.ndarray) -> Appearance:
-    """The appearance of a batch of uint8 RGB pictures (n, h, w, 3), as the model sees them."""
+def describe(pixels: np.ndarray, version: int = APPEARANCE_VERSION) -> Appearance:
+    """The appearance of a batch of uint8 RGB pictures (n, h, w, 3), as the model sees them.
+
+    `version` is the histograms' definition: a query is described as its index's products were (an
+    index records its own), so an index built before a change still compares like with like.
+    """
+    if version not in (1, APPEARANCE_VERSION):
+        raise ValueError(f"no colour histogram of version {version}; this code computes 1 and {APPEARANCE_VERSION}")
     pixels = np.asarray(pixels)
     if pixels.ndim != 4 or pixels.shape[-1] != 3:
         raise ValueError(f"pictures must be (n, height, width, 3), not {pixels.shape}")
@@ -133,19 +140,19 @@ def describe(pixels: np.ndarray) -> Appearance:
     border = lab[:, edge]  # (n, border pixels, 3): a textured floor or wall shows several tones
     squared = (flat**2).sum(axis=2)[:, :, None] - 2.0 * flat @ border.transpose(0, 2, 1) + (border**2).sum(axis=2)[:, None]
     away = np.sqrt(np.clip(squared.min(axis=2), 0.0, None))  # (n, pixels): distance to the nearest border tone
-    foreground = away > BACKGROUND_DELTA_E
+    foreground = away > (BACKGROUND_DELTA_E if version > 1 else FIRST_BACKGROUND_DELTA_E)
     # blank: (almost) every pixel has the border's one median colour. Not "near some border tone": a
     # garment that touches the frame has its tones on the border too, and is anything but blank.
     from_median = np.linalg.norm(flat - np.median(border, axis=1)[:, None], axis=2)
     blank = (from_median > BLANK_DELTA_E).mean(axis=1) < BLANK_SHARE
     too_small = foreground.mean(axis=1) < MIN_FOREGROUND_SHARE
     foreground[too_small] = True
-    named = _corrected(flat)
+    named = _corrected(flat) if version > 1 else flat
     squared = (named**2).sum(axis=2, keepdims=True) - 2.0 * named @ PALETTE_LAB.T + (PALETTE_LAB**2).sum(axis=1)
     distance = np.sqrt(np.clip(squared, 0.0, None))  # (n, pixels, colours)
     votes = np.exp(-0.5 * ((distance - distance.min(axis=2, keepdims=True)) / SOFTNESS) ** 2)
     votes /= votes.sum(axis=2, keepdims=True)
-    weights = foreground.astype(np.float32) * _centre_weights()
+    weights = foreground.astype(np.float32) * (_centre_weights() if version > 1 else 1.0)
     colours = np.einsum("np,npc->nc", weights, votes) / weights.sum(axis=1, keepdims=True)
     return Appearance(colours.astype(np.float32), digests, blank)
 

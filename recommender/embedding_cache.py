@@ -29,13 +29,15 @@ def cache_dir(cache_root: Path, catalog_root: Path, fingerprint: str, model: Mod
     return cache_root / f"{catalog_root.name}-{fingerprint[:8]}-{model.slug}"
 
 
-def cached_index(catalog: Catalog, spec: ModelSpec, cache_root: Path, log: TextIO) -> Index:
+def cached_index(catalog: Catalog, spec: ModelSpec, cache_root: Path, log: TextIO | None,
+                 appearance_version: int = APPEARANCE_VERSION) -> Index:
     """The raw backbone index of `catalog` by the model `spec` (its head ignored): reused when complete, else built.
 
     The extractor is loaded even to reuse an index, so that one made by a different extractor
     (another output tensor, dimension or weights) is rebuilt rather than used; so is one of an
-    older format (no unit vectors, no appearance) or whose colour histograms are of an older definition. An interrupted build resumes on the next run
-    (build_index keeps its finished chunks).
+    older format (no unit vectors, no appearance) or whose colour histograms are of another definition
+    than `appearance_version` (the index these pictures are compared with records its own). An interrupted
+    build resumes on the next run (build_index keeps its finished chunks).
     """
     from recommender.backbones import load_extractor
     from recommender.build import build_index
@@ -47,12 +49,16 @@ def cached_index(catalog: Catalog, spec: ModelSpec, cache_root: Path, log: TextI
         index = Index.load(out)
         index.check_compatible(extractor.spec, extractor.dim)
         current = index.manifest.normalized and index.appearance is not None \
-            and index.manifest.appearance_version == APPEARANCE_VERSION
+            and index.manifest.appearance_version == appearance_version
         if current and index.manifest.catalog.fingerprint == catalog.fingerprint():
             print(f"reusing {out}", file=log, flush=True)
             return index
     except (IndexFormatError, IncompatibleIndex):
         pass
+    if appearance_version != APPEARANCE_VERSION:
+        raise IncompatibleIndex(f"The pictures of {catalog.root} would be compared with an index whose colours are of "
+                                f"an older definition ({appearance_version}); rebuild that index with python -m "
+                                "recommender build (and train it again) first.")
     print(f"building the index of {catalog.root} with {extractor.spec.label} in {out}", file=log, flush=True)
-    build_index(catalog, out, extractor, progress=log.isatty())
+    build_index(catalog, out, extractor, progress=log is not None and log.isatty())
     return Index.load(out)

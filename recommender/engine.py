@@ -116,7 +116,7 @@ class Recommender:
                 if self.index.head is not None:  # a trained index: the backbone, then its head
                     from recommender.head import HeadExtractor
 
-                    extractor = HeadExtractor(extractor, self.index.head)
+                    extractor = HeadExtractor(extractor, self.index.head, self.index.manifest.appearance_version)
                 self.index.check_compatible(extractor.spec, extractor.dim)
                 self._extractor = extractor
             return self._extractor
@@ -134,7 +134,7 @@ class Recommender:
             vector = unit_rows(vector)
         if not self.colour_dim:
             return vector
-        return np.concatenate([vector, describe(pixels).colours[0]])
+        return np.concatenate([vector, describe(pixels, self.index.manifest.appearance_version).colours[0]])
 
     def query_image(self, image: Image.Image, k: int = 10, filters: Filters = None) -> list[Hit]:
         return self.query_vector(self.embed_image(image), k, filters)

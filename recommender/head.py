@@ -180,12 +180,13 @@ def read_head(index_dir: Path) -> Head:
 class HeadExtractor:
     """A backbone followed by a head: what embeds a query for a trained index (the Extractor protocol)."""
 
-    def __init__(self, base: Extractor, head: Head) -> None:
+    def __init__(self, base: Extractor, head: Head, appearance_version: int | None = None) -> None:
         if base.dim != head.input_dim or not head.backbone.compatible(base.spec.without_head()):
             raise IncompatibleIndex(f"The head {head.id} was trained on {head.backbone.label} vectors "
                                     f"({head.input_dim} dimensions), not on {base.spec.label} ({base.dim}).")
         self.base = base
         self.head = head
+        self.appearance_version = appearance_version  # the colours' definition of the index it serves (None: latest)
         self.spec = replace(base.spec, head=head.id)
         self.input_size = base.input_size
         self.dim = head.dim
@@ -194,6 +195,7 @@ class HeadExtractor:
         raw = unit_rows(self.base.embed(batch))
         if not self.head.colour_dim:
             return self.head.embed(raw)
-        from recommender.appearance import describe
+        from recommender.appearance import APPEARANCE_VERSION, describe
 
-        return self.head.embed(raw, describe(np.asarray(batch)).colours)
+        version = self.appearance_version or APPEARANCE_VERSION
+        return self.head.embed(raw, describe(np.asarray(batch), version).colours)

@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     runs = []
     for index in indexes:
         if queries_catalog is not None:  # embedded with this index's backbone and weights, then its head
-            queries = catalogue_queries(index, cached_index(queries_catalog, index.model, args.cache, log))
+            pictures = cached_index(queries_catalog, index.model, args.cache, log, index.manifest.appearance_version)
+            queries = catalogue_queries(index, pictures)
         else:
             queries = own_queries(index, all_products=args.all_products)
         for settings in rankings:

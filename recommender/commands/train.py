@@ -66,8 +66,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out.resolve() == index.path.resolve():
         raise RecommenderError("--out must be a new folder, not the index being trained from.")
     label_map = read_label_map(args.label_map) if args.label_map else None
-    photos = cached_index(load_catalog(args.photos), index.model, args.cache, sys.stderr) if args.photos else None
-    views = cached_index(load_catalog(args.views), index.model, args.cache, sys.stderr) if args.views else None
+    version = index.manifest.appearance_version  # photos and views described as the products were
+    photos = cached_index(load_catalog(args.photos), index.model, args.cache, sys.stderr, version) if args.photos \
+        else None
+    views = cached_index(load_catalog(args.views), index.model, args.cache, sys.stderr, version) if args.views \
+        else None
     trained = train_index(index, args.out, photos=photos, label_map=label_map, views=views, attributes=args.attributes,
                           holdout=Holdout(args.holdout, args.seed),
                           settings=TrainSettings(epochs=args.epochs, seed=args.seed),

@@ -1,0 +1,69 @@
+"""An index built before the colour histograms changed still compares like with like."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recommender.appearance import APPEARANCE_VERSION, describe
+from recommender.build import build_index
+from recommender.catalog import load_catalog
+from recommender.embedding_cache import cached_index
+from recommender.engine import Recommender
+from recommender.errors import IncompatibleIndex
+from recommender.images import fit_to_model
+from recommender.index import Index
+from recommender.index_format import read_manifest, write_json
+from recommender.model_spec import ModelSpec
+from tests.index_fakes import FakeExtractor
+
+
+def _warm_white_shirt() -> np.ndarray:
+    """A white shirt under warm indoor light on a darker floor: the two definitions name it differently."""
+    pixels = np.full((64, 64, 3), (120, 100, 80), np.uint8)
+    pixels[16:48, 16:48] = (205, 190, 170)
+    return pixels
+
+
+def test_both_definitions_are_computed_and_differ() -> None:
+    batch = _warm_white_shirt()[None]
+    first, latest = describe(batch, 1).colours, describe(batch).colours
+    assert APPEARANCE_VERSION > 1 and not np.allclose(first, latest)
+    np.testing.assert_allclose(first.sum(), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="no colour histogram of version 9"):
+        describe(batch, 9)
+
+
+def test_a_query_is_described_as_its_index_was(tmp_path: Path) -> None:
+    (tmp_path / "shop" / "images").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.roll(_warm_white_shirt(), i * 5, axis=0)).save(tmp_path / "shop" / "images" / f"p{i}.png")
+    (tmp_path / "shop" / "catalog.csv").write_text("id,image,category\n" + "".join(
+        f"p{i},images/p{i}.png,Shirt\n" for i in range(3)))
+    extractor = FakeExtractor(size=(32, 32))
+    build_index(load_catalog(tmp_path / "shop"), tmp_path / "idx", extractor, progress=False)
+    picture = Image.fromarray(_warm_white_shirt())
+    pixels = fit_to_model(picture, extractor.input_size)[None]
+
+    def query_colours() -> np.ndarray:
+        engine = Recommender(Index.load(tmp_path / "idx"), extractor)
+        return engine.split(engine.embed_image(picture))[1]
+
+    latest = describe(pixels).colours[0]
+    np.testing.assert_allclose(query_colours(), latest / latest.sum(), atol=1e-6)
+    write_json(tmp_path / "idx" / "manifest.json", replace(read_manifest(tmp_path / "idx"), appearance_version=1).to_json())
+    first = describe(pixels, 1).colours[0]
+    np.testing.assert_allclose(query_colours(), first / first.sum(), atol=1e-6)
+
+
+def test_pictures_for_an_older_index_are_not_described_anew(tmp_path: Path, tiny_tflite) -> None:
+    catalog_dir = tmp_path / "photos"
+    (catalog_dir / "shirt").mkdir(parents=True)
+    Image.fromarray(_warm_white_shirt()).save(catalog_dir / "shirt" / "a.png")
+    with pytest.raises(IncompatibleIndex, match="older definition"):
+        cached_index(load_catalog(catalog_dir), ModelSpec.parse(str(tiny_tflite["float"].path)), tmp_path / "cache", None,
+                     appearance_version=1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import flask
 import numpy as np
 import pytest
 from PIL import Image
@@ -22,8 +23,9 @@ from recommender.model_spec import ModelSpec
 from recommender.ranking import RankingSettings
 from recommender.regions import Box
 from recommender.settings import Settings
-from recommender.ui.query import find, tags_of
-from recommender.ui.services import create_services
+from recommender.ui.query import confident_tags, find, tags_of
+from recommender.ui.search.actions import on_region
+from recommender.ui.services import create_services, install_services
 from recommender.ui.state import Search, Step
 from tests.test_ranking import _colour, _FakeHead, _index, _unit, _with_head
 
@@ -92,6 +94,22 @@ def test_the_first_result_is_of_the_kind_the_tags_name(services, region: Box | N
                                                                          services.engine.embed_image))
         nearest = services.engine.index.search(vector, 3)[1][0]
         assert {services.engine.index.products[p].attributes[KIND] for p in nearest} == {"Tops"}
+
+
+def test_a_box_drawn_after_an_automatic_filter_still_agrees(services) -> None:
+    """The whole photo is surely a top, so "Tops" applies itself; the box around the shoe must not keep it."""
+    photo = Step("upload", services.add_upload(_photo()))
+    whole = Search().new_photo(photo, confident_tags(tags_of(services, Search(trail=(photo,)))))
+    assert whole.filters == {"category": ("Tops",)} and whole.auto == ("category",)
+    app = flask.Flask(__name__)
+    install_services(app, services)
+    selection = {"range": {"x": [SHOE_BOX.left, SHOE_BOX.right], "y": [1 - SHOE_BOX.bottom, 1 - SHOE_BOX.top]}}
+    with app.test_request_context():  # the drag on the page's picture, as Dash calls it
+        framed = Search.from_fragment(on_region(selection, whole.fragment()))
+    assert framed.current.region == SHOE_BOX
+    category = [t.value for t in tags_of(services, framed) if t.role == "category"]
+    first = find(services, framed).hits[0].product.attributes[KIND]
+    assert category == ["Shoes"] and first == "Shoes" and framed.filters == {"category": ("Shoes",)}
 
 
 @pytest.mark.xfail(strict=True, reason="recommender/ranking.py category_set: when the top three kinds hold less "

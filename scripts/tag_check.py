@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from recommender.catalog import Product, load_catalog  # noqa: E402
 from recommender.engine import Recommender  # noqa: E402
+from recommender.errors import RecommenderError  # noqa: E402
 from recommender.images import open_image  # noqa: E402
 from recommender.label_map import LabelMap, read_label_map  # noqa: E402
 from recommender.regions import Box  # noqa: E402
@@ -105,21 +106,23 @@ def report(title: str, checks: list[Check]) -> None:
         right = "" if c.right is None else (" (tag right)" if c.right else " (tag WRONG)")
         print(f"{'yes' if c.agree else 'NO':5} {f'{c.tag} ({c.confidence:.2f})':28} {str(c.first):18} "
               f"{c.share:18.0%}  {c.name}{right}")
-    n = len(checks)
     known = [c.right for c in checks if c.right is not None]
-    print(f"tags and results agree on {sum(c.agree for c in checks)} of {n}; on average {np.mean([c.share for c in checks]):.0%} "
-          f"of the top {RESULTS} are the tag's kind; mean tag confidence {np.mean([c.confidence for c in checks]):.2f}"
+    share, confidence = np.mean([c.share for c in checks]), np.mean([c.confidence for c in checks])
+    print(f"tags and results agree on {sum(c.agree for c in checks)} of {len(checks)}; on average {share:.0%} of the "
+          f"top {RESULTS} are the tag's kind; mean tag confidence {confidence:.2f}"
           + (f"; the tag names the photo's own kind for {sum(known)} of {len(known)}" if known else ""))
 
 
 def boxed(path: Path, root: Path, products: dict[Path, Product]) -> list[tuple[Product, Box]]:
-    """The (photo, box) pairs of a boxes CSV; a photo not in the catalogue or a box that is not one, said and left out."""
+    """The (photo, box) pairs of a boxes CSV; a photo not in the catalogue, or a box that is not one, is said and
+    left out."""
     pairs = []
     with open(path, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            product, box = products.get((root / row["photo"]).resolve()), Box.parse(row["box"])
+            photo = row.get("photo") or ""
+            product, box = products.get((root / photo).resolve()), Box.parse(row.get("box") or "")
             if product is None or box is None:
-                print(f"left out: {row['photo']} ({'not in ' + str(root) if product is None else 'not a box'})")
+                print(f"left out: {photo!r} ({'not in ' + str(root) if product is None else 'not a box'})")
                 continue
             pairs.append((product, box))
     return pairs
@@ -134,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--boxes", type=Path, help="CSV photo,box: query these photos whole and within their box")
     parser.add_argument("--label-map", type=Path, help="CSV tying the photos' kinds to the index's categories")
     args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error(f"--count must be at least 1, not {args.count}.")
     catalog = load_catalog(args.photos)
     category = Roles.of({a for p in catalog.products for a in p.attributes}).category
     if category is None:
@@ -143,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     root = catalog.root.resolve()
     if args.boxes:
         pairs = boxed(args.boxes, root, {Path(p.image).resolve(): p for p in catalog.products})
+        if not pairs:
+            parser.error(f"{args.boxes} names no photo of {root} with a box (a CSV with the columns photo,box).")
         report(f"{len(pairs)} photos of {args.boxes.name}, whole, on {args.index}",
                [check(engine, p, p.attributes[category], None, label_map, root) for p, _ in pairs])
         report(f"the same photos within their box, on {args.index}",
@@ -155,4 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (RecommenderError, OSError) as exc:  # a missing catalogue, index or boxes file: its sentence
+        raise SystemExit(f"tag_check: {exc}") from None

@@ -71,6 +71,20 @@ def test_the_shoppers_own_filter_changes_end_the_carried_over_state() -> None:
     assert cleared.filters == {} and cleared.text == "" and not cleared.kept and cleared.shown == 10
 
 
+def test_a_filter_applied_automatically_follows_the_region_searched() -> None:
+    """A box around a skirt on a photo whose whole was sure of "Tshirts": the filter goes with the whole."""
+    after = Search(filters={"colour": ("Black",)}).new_photo(PHOTO, {"category": "Tshirts"})
+    box = Box(0.0, 0.3, 1.0, 0.8)
+    unsure = after.with_region(box, {})
+    assert unsure.filters == {"colour": ("Black",)} and unsure.auto == () and unsure.current.region == box
+    sure = after.with_region(box, {"category": "Skirts"})
+    assert sure.filters == {"colour": ("Black",), "category": ("Skirts",)} and sure.auto == ("category",)
+    assert sure.with_region(None, {"category": "Tshirts"}).filters == after.filters  # the whole photo again
+    chosen = Search(filters={"category": ("Tshirts",)}).new_photo(PHOTO).with_region(box, {"category": "Skirts"})
+    assert chosen.filters == {"category": ("Tshirts",)} and chosen.auto == ()  # the shopper's own filter stays
+    assert after.with_region(box).filters == after.filters  # without the part's tags nothing is decided
+
+
 def test_regions_show_more_and_the_vote_key() -> None:
     search = Search(trail=(PHOTO,))
     assert search.vote_key() == ("upload", "a" * 64)

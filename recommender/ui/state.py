@@ -194,9 +194,7 @@ class Search:
     def new_photo(self, step: Step, auto: Mapping[str, str] = {}) -> "Search":
         """A new photo starts a new trail; the filters stay, marked as carried over, and a confident
         tag may apply itself to a role the shopper left free."""
-        filters = dict(self.filters)
-        applied = tuple(role for role in auto if role not in filters)
-        filters.update({role: (auto[role],) for role in applied})
+        filters, applied = _applied(self.filters, auto)
         return Search(trail=(step,), filters=filters, text=self.text, kept=bool(self.filters),
                       auto=applied)
 
@@ -211,13 +209,29 @@ class Search:
             return self
         return replace(self, trail=self.trail[: position + 1], shown=RESULTS)
 
-    def with_region(self, box: Box | None) -> "Search":
-        """The current photo or product searched by one part of it (None: the whole picture)."""
+    def with_region(self, box: Box | None, auto: Mapping[str, str] | None = None) -> "Search":
+        """The current photo or product searched by one part of it (None: the whole picture).
+
+        A filter the page applied by itself came from the tags of the picture searched before, so with
+        `auto` (the confident tags of the new part) it follows the part: dropped, then applied again
+        where the part's tags are sure. Else a box around a skirt would keep the whole photo's
+        "Tshirts" filter under tags that say "Skirts". The shopper's own filters stay."""
         step = self.current
         if step is None or step.kind == "liked" or step.region == box:
             return self
-        return replace(self, trail=self.trail[:-1] + (replace(step, region=box),), shown=RESULTS)
+        filters, applied = dict(self.filters), self.auto
+        if auto is not None:
+            filters, applied = _applied({r: v for r, v in self.filters.items() if r not in self.auto}, auto)
+        return replace(self, trail=self.trail[:-1] + (replace(step, region=box),), filters=filters, auto=applied,
+                       shown=RESULTS)
 
     def more(self) -> "Search":
         """"Show more": the next ten, up to MAX_RESULTS."""
         return replace(self, shown=min(self.shown + RESULTS, MAX_RESULTS))
+
+
+def _applied(filters: Mapping[str, tuple[str, ...]], auto: Mapping[str, str]) -> tuple[dict[str, tuple[str, ...]],
+                                                                                      tuple[str, ...]]:
+    """`filters` with the confident tags `auto` applied to the roles they leave free, and those roles."""
+    applied = tuple(role for role in auto if role not in filters)
+    return {**filters, **{role: (auto[role],) for role in applied}}, applied

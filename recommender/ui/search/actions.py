@@ -17,11 +17,12 @@ from dash import ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from recommender.errors import ImageError, RecommenderError
+from recommender.regions import Box
 from recommender.roles import FILTER_ROLES
 from recommender.ui import ids
 from recommender.ui.components import filter_options, upload_preview
 from recommender.ui.guard import public_message
-from recommender.ui.query import confident_tags, facet_counts
+from recommender.ui.query import confident_tags, facet_counts, tags_of
 from recommender.ui.region import box_from_selection
 from recommender.ui.services import get_services
 from recommender.ui.session import current_session_id
@@ -167,14 +168,24 @@ def on_region(selection: Any, fragment: str | None) -> str:
     box = box_from_selection(selection)
     if box is None:
         raise PreventUpdate
-    search = Search.from_fragment(fragment)
-    return _write(search, search.with_region(box))
+    return _write_region(Search.from_fragment(fragment), box)
 
 
 def on_region_reset(_clicks: Any, fragment: str | None) -> str:
     _clicked()
-    search = Search.from_fragment(fragment)
-    return _write(search, search.with_region(None))
+    return _write_region(Search.from_fragment(fragment), None)
+
+
+def _write_region(search: Search, box: Box | None) -> str:
+    """The search of the new part; a filter the page applied itself follows that part's confident tags."""
+    framed = search.with_region(box)
+    if framed == search or not search.auto:  # nothing applied automatically: nothing to decide again
+        return _write(search, framed)
+    try:
+        tags = tags_of(get_services(), framed)
+    except RecommenderError:  # the photo is gone: the render says so; the filters stay as they were
+        return _write(search, framed)
+    return _write(search, search.with_region(box, confident_tags(tags)))
 
 
 def on_show_more(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:

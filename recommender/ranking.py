@@ -94,7 +94,8 @@ class RankingSettings:
 
 def category_set(probabilities: np.ndarray, threshold: float | None) -> np.ndarray:
     """Per query, the class codes that come first: the fewest top classes (<= 3) holding `threshold`
-    of the probability; an empty row (all -1) when no such set exists or the rule is off. (n, 3) int."""
+    of the probability, else (a very unsure query) the top three, so the list still starts with the kind
+    the tag names; an empty row (all -1) when the rule is off. (n, 3) int, padded with -1."""
     n = len(probabilities)
     chosen = np.full((n, CATEGORY_FIRST_VALUES), -1, dtype=np.int64)
     if threshold is None or probabilities.size == 0:
@@ -102,7 +103,8 @@ def category_set(probabilities: np.ndarray, threshold: float | None) -> np.ndarr
     order = np.argsort(-probabilities, axis=1)[:, :CATEGORY_FIRST_VALUES]
     mass = np.cumsum(np.take_along_axis(probabilities, order, axis=1), axis=1)
     reached = mass >= threshold
-    for i in np.flatnonzero(reached.any(axis=1)):
+    reached[:, -1] = True  # none reached: the top three share the first places
+    for i in range(n):
         size = int(np.argmax(reached[i])) + 1
         chosen[i, :size] = order[i, :size]
     return chosen

@@ -170,8 +170,9 @@ def test_category_first_when_the_head_is_sure_and_only_then(tmp_path: Path) -> N
     off = Ranker(sure, RankingSettings(category_weight=0, label_weight=0, category_first=None))
     assert off.search(_unit([[1, 0]]), None, 4)[1].tolist() == [[0, 1, 2, 3]]
     unsure = Ranker(sure, RankingSettings(category_weight=0, label_weight=0, category_first=0.99))
-    assert unsure.search(_unit([[1, 0]]), None, 4)[1].tolist() == [[0, 1, 2, 3]]  # three values hold only 0.95
-    np.testing.assert_array_equal(category_set(np.array([[0.5, 0.4, 0.05, 0.05]]), 0.99), [[-1, -1, -1]])
+    assert unsure.search(_unit([[1, 0]]), None, 4)[1].tolist() == [[2, 3, 0, 1]]  # no 3 hold .99: the top 3 lead
+    np.testing.assert_array_equal(category_set(np.array([[0.5, 0.3, 0.15, 0.05]]), 0.99), [[0, 1, 2]])
+    np.testing.assert_array_equal(category_set(np.array([[0.5, 0.3, 0.15, 0.05]]), None), [[-1, -1, -1]])
     np.testing.assert_array_equal(category_set(np.array([[0.1, 0.85, 0.05]]), 0.8), [[1, -1, -1]])
     soft = Ranker(sure, RankingSettings(category_weight=1.0, label_weight=0, category_first=None))
     assert soft.search(_unit([[1, 0]]), None, 4)[1].tolist() == [[2, 3, 0, 1]]  # p(category) as a score term

@@ -112,8 +112,6 @@ def test_a_box_drawn_after_an_automatic_filter_still_agrees(services) -> None:
     assert category == ["Shoes"] and first == "Shoes" and framed.filters == {"category": ("Shoes",)}
 
 
-@pytest.mark.xfail(strict=True, reason="recommender/ranking.py category_set: when the top three kinds hold less "
-                   "than category_first (0.5) no kind leads; result #1 is the nearest picture's kind, not the tag's")
 def test_an_unsure_tag_still_names_the_first_result(tmp_path: Path) -> None:
     """Seven kinds about equally likely (the demo's head on a shirt: Shorts .150, Polo .148, Longsleeve .127):
     the page still tags one, and a shopper reads it as what the results are."""

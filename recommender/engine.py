@@ -108,13 +108,17 @@ class Recommender:
 
     def embed_image(self, image: Image.Image) -> np.ndarray:
         """The query code of a decoded, upright RGB picture (see `recommender.images.open_image`)."""
-        pixels = fit_to_model(image, self.extractor.input_size)[np.newaxis]
-        vector = np.asarray(self.extractor.embed(pixels), dtype=np.float32)[0]
+        return self.embed_images([image])[0]
+
+    def embed_images(self, images: list[Image.Image]) -> np.ndarray:
+        """(n, query_dim) query codes of decoded pictures, embedded in one batch (the parts of a look)."""
+        pixels = np.stack([fit_to_model(image, self.extractor.input_size) for image in images])
+        vectors = np.asarray(self.extractor.embed(pixels), dtype=np.float32)
         if self.index.manifest.normalized:
-            vector = unit_rows(vector)
+            vectors = unit_rows(vectors)
         if not self.colour_dim:
-            return vector
-        return np.concatenate([vector, describe(pixels).colours[0]])
+            return vectors
+        return np.concatenate([vectors, describe(pixels).colours.astype(np.float32)], axis=1)
 
     def query_image(self, image: Image.Image, k: int = 10, filters: Filters = None) -> list[Hit]:
         return self.query_vector(self.embed_image(image), k, filters)

@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rank with the category-first rule off or at these thresholds, one run each (default: the setting)")
     add("--all-products", action="store_true",
         help="on a trained index, score every product leave-one-out, not only the held-out ones the head never saw")
+    add("--looks", type=Path, nargs="+", metavar="DIR",
+        help="shop the look: folders of photos with known garment boxes (images/ and garments.csv, as looks-set "
+             "makes them); reports garments found, proposals that are garments and P@10 of found garments")
     add("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
         help=f"where --backbone and --queries indexes are kept (default: {DEFAULT_CACHE})")
     add("--json", nargs="?", const="-", metavar="PATH", help="write the results as JSON (to stdout without PATH)")
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.index and not args.backbone:
         raise RecommenderError("Give at least one --index DIR or --backbone NAME to evaluate.")
+    if args.looks:
+        return _run_looks(args)
     if args.backbone and args.catalog is None:
         raise RecommenderError("--backbone needs the labelled catalogue to embed: add --catalog DIR.")
     if args.label_map and args.queries is None:
@@ -124,6 +129,29 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         figure = report.comparison_figure(runs, args.k, _title(indexes[0], queries_catalog))
         _write_chart(figure, args.html, log)
+    if to_stdout:
+        json.dump(results, sys.stdout, indent=2)
+        print()
+    elif args.json:
+        _write_report(Path(args.json), json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}", file=log)
+    return 0
+
+
+def _run_looks(args: argparse.Namespace) -> int:
+    """evaluate --looks: each folder's shop-the-look figures on each index."""
+    from recommender.engine import Recommender
+    from recommender.evaluation.looks import evaluate_looks, print_looks
+
+    to_stdout = args.json == "-"
+    log = sys.stderr if to_stdout else sys.stdout
+    results = []
+    for index_dir in args.index:
+        engine = Recommender.open(index_dir)
+        for folder in args.looks:
+            print(f"shop the look on {folder} with {index_dir} ...", file=log, flush=True)
+            results.append({"index": str(index_dir), **evaluate_looks(engine, folder, max(args.k))})
+            print_looks(results[-1], log)
     if to_stdout:
         json.dump(results, sys.stdout, indent=2)
         print()

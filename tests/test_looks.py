@@ -11,7 +11,6 @@ from PIL import Image
 
 from recommender.cli import main
 from recommender.looks import WHOLE, Garment, LookSettings, Windows, garments_of, iou, window_boxes
-from tests.test_train import tiny_index  # noqa: F401  (a module fixture: the tiny TFLite index of the demo catalogue)
 
 
 def test_windows_start_with_the_whole_picture_and_cover_it_at_every_scale() -> None:
@@ -67,3 +66,157 @@ def test_a_product_shot_stays_one_garment_the_whole_picture() -> None:
     shot = windows([(WHOLE, "Shirts", 0.7), ((0.0, 0.0, 0.9, 0.8), "Shirts", 0.9), ((0.2, 0.8, 0.8, 1.0), "Jeans", 0.6)])
     assert garments_of(shot, LookSettings(single_cover=0.5)) == [Garment(WHOLE, "Shirts", 0.7)]
     assert len(garments_of(shot, LookSettings(single_cover=0.9))) == 2
+
+
+# ---------------------------------------------------------------- on a trained (tiny) index
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory) -> Path:
+    """A demo catalogue large enough for every garment slot to keep held-out products in both splits."""
+    from recommender.demo import write_demo_catalog
+
+    out = tmp_path_factory.mktemp("looks-catalogue")
+    write_demo_catalog(out, n=180, seed=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory, catalogue: Path, tiny_tflite) -> Path:
+    """That catalogue indexed by a tiny TFLite model (fast, meaningless but deterministic)."""
+    out = tmp_path_factory.mktemp("looks-raw") / "raw"
+    assert main(["build", "--catalog", str(catalogue), "--out", str(out), "--backbone",
+                 str(tiny_tflite["float"].path), "--no-progress"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_index: Path) -> Path:
+    """Its trained index: a head that classifies articleType, half the products held out."""
+    out = tmp_path_factory.mktemp("looks") / "trained"
+    assert main(["train", "--index", str(tiny_index), "--out", str(out), "--epochs", "2", "--holdout", "0.5",
+                 "--attributes", "articleType", "gender", "--seed", "0", "--no-progress"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def looks_dir(tmp_path_factory, trained: Path) -> Path:
+    out = tmp_path_factory.mktemp("looks-set")
+    assert main(["looks-set", "--index", str(trained), "--out", str(out), "--count", "6", "--seed", "3"]) == 0
+    return out
+
+
+def test_looks_set_writes_both_splits_in_the_documented_format(looks_dir: Path, trained: Path) -> None:
+    from recommender.index import Index
+    from recommender.looks_set import read_looks
+
+    index = Index.load(trained)
+    held_out = {p.attributes["articleType"] for p in index.products if index.manifest.holdout.contains(p.id)}
+    for split in ("dev", "test"):
+        folder = looks_dir / split
+        assert (folder / "garments.csv").read_text().splitlines()[0] == "image,class,x0,y0,x1,y1"
+        looks = read_looks(folder)
+        assert len(looks) == 6 and sorted(looks) == sorted(p.name for p in (folder / "images").iterdir())
+        for name, garments in looks.items():
+            with Image.open(folder / "images" / name) as image:
+                width, height = image.size
+            for garment in garments:
+                x0, y0, x1, y1 = garment.box
+                assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height and garment.category in held_out
+    again = looks_dir / "again"
+    assert main(["looks-set", "--index", str(trained), "--out", str(again), "--count", "6", "--seed", "3"]) == 0
+    assert (again / "dev" / "garments.csv").read_bytes() == (looks_dir / "dev" / "garments.csv").read_bytes()
+
+
+def test_read_looks_refuses_a_file_out_of_format_with_a_sentence(tmp_path: Path) -> None:
+    from recommender.errors import RecommenderError
+    from recommender.looks_set import read_looks
+
+    with pytest.raises(RecommenderError, match="no garments.csv"):
+        read_looks(tmp_path)
+    for text, match in (("image,class,box\n", "header"), ("image,class,x0,y0,x1,y1\na.jpg,Shirts,1,2,x,4\n", "Line 2"),
+                        ("image,class,x0,y0,x1,y1\na.jpg,Shirts,5,2,1,4\n", "x0 < x1")):
+        (tmp_path / "garments.csv").write_text(text)
+        with pytest.raises(RecommenderError, match=match):
+            read_looks(tmp_path)
+
+
+def test_evaluate_looks_reports_the_three_figures(looks_dir: Path, trained: Path, capsys) -> None:
+    assert main(["evaluate", "--index", str(trained), "--looks", str(looks_dir / "dev"), "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    [result] = json.loads(captured.out)
+    assert result["looks"] == 6 and result["garments"] >= 6
+    for key in ("found", "proposals_garments", "p_at_k_found"):
+        assert 0.0 <= result[key] <= 1.0
+    assert "garments found (IoU >= 0.4, right class)" in captured.err
+
+
+def test_score_matches_each_garment_to_one_proposal_of_its_class() -> None:
+    from recommender.evaluation.looks import _score
+    from recommender.looks_set import LookGarment
+
+    class Hit:
+        def __init__(self, value: str) -> None:
+            self.product = type("P", (), {"attributes": {"articleType": value}})()
+
+    truth = [LookGarment("a", "Shirts", (0, 0, 50, 50)), LookGarment("a", "Jeans", (0, 50, 50, 100)),
+             LookGarment("a", "Caps", (60, 0, 100, 20))]
+    look = [(Garment((0.0, 0.0, 0.5, 0.5), "Shirts", 0.9), [Hit("Shirts")] * 7 + [Hit("Tops")] * 3),
+            (Garment((0.0, 0.5, 0.5, 1.0), "Trousers", 0.8), [Hit("Jeans")] * 10),  # right place, wrong class
+            (Garment((0.5, 0.5, 1.0, 1.0), "Shirts", 0.7), [])]  # nowhere
+    score = _score(truth, (100, 100), look, "articleType")
+    assert score["found"] == [("Shirts", 0.7), ("Jeans", None), ("Caps", None)]
+    assert score["proposals"] == 3 and score["garment_proposals"] == 2
+
+
+def rotated_jpeg(source: Path, path: Path) -> tuple[int, int]:
+    """A JPEG stored sideways with EXIF orientation 6 (shown turned 90 degrees): its upright size."""
+    with Image.open(source) as image:
+        picture = image.convert("RGB").resize((120, 160))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    picture.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif)
+    return picture.size
+
+
+def test_query_look_json_gives_each_garment_in_the_upright_photo_s_pixels(trained: Path, catalogue: Path,
+                                                                          tmp_path: Path, capsys) -> None:
+    photo = tmp_path / "sideways.jpg"
+    width, height = rotated_jpeg(next((catalogue / "images").glob("*.jpg")), photo)
+    assert main(["query", "--index", str(trained), "--image", str(photo), "--look", "--k", "4", "--json"]) == 0
+    garments = json.loads(capsys.readouterr().out)["garments"]
+    assert garments and [sorted(g) for g in garments] == [["box", "category", "confidence", "results"]] * len(garments)
+    for garment in garments:
+        x0, y0, x1, y1 = garment["box"]
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        assert len(garment["results"]) == 4 and 0 < garment["confidence"] <= 1
+        assert sorted(garment["results"][0]) == ["attributes", "distance", "id", "image", "rank"]
+    assert main(["query", "--index", str(trained), "--id", "10001", "--look"]) == 2
+    assert "--look finds the garments of a photo" in capsys.readouterr().err
+
+
+def test_a_photo_with_no_sure_garment_is_one_garment_with_the_photo_s_own_results(trained: Path,
+                                                                                   catalogue: Path) -> None:
+    from recommender.engine import Recommender
+    from recommender.images import open_image
+    from recommender.looks import shop_the_look
+
+    engine = Recommender.open(trained)
+    picture = open_image(next((catalogue / "images").glob("*.jpg")))
+    [(garment, hits)] = shop_the_look(engine, picture, 10, settings=LookSettings(min_confidence=1.01))
+    assert garment.box == WHOLE and garment.category in engine.index.head.attributes["articleType"]
+    assert [(h.id, h.distance) for h in hits] == [(h.id, h.distance) for h in engine.query_image(picture, 10)]
+
+
+def test_an_index_without_a_head_gives_the_whole_photo_named_by_its_tags(tiny_index: Path,
+                                                                          catalogue: Path) -> None:
+    from recommender.engine import Recommender
+    from recommender.images import open_image
+    from recommender.looks import shop_the_look
+
+    engine = Recommender.open(tiny_index)
+    picture = open_image(next((catalogue / "images").glob("*.jpg")))
+    [(garment, hits)] = shop_the_look(engine, picture, 5)
+    tag = next(t for t in engine.tags(engine.embed_image(picture)) if t.role == "category")
+    assert garment == Garment(WHOLE, tag.value, tag.confidence)
+    assert [h.id for h in hits] == [h.id for h in engine.query_image(picture, 5)]

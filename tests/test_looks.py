@@ -152,7 +152,7 @@ def test_evaluate_looks_reports_the_three_figures(looks_dir: Path, trained: Path
 
 
 def test_score_matches_each_garment_to_one_proposal_of_its_class() -> None:
-    from recommender.evaluation.looks import _score
+    from recommender.evaluation.looks import score_look
     from recommender.looks_set import LookGarment
 
     class Hit:
@@ -164,7 +164,7 @@ def test_score_matches_each_garment_to_one_proposal_of_its_class() -> None:
     look = [(Garment((0.0, 0.0, 0.5, 0.5), "Shirts", 0.9), [Hit("Shirts")] * 7 + [Hit("Tops")] * 3),
             (Garment((0.0, 0.5, 0.5, 1.0), "Trousers", 0.8), [Hit("Jeans")] * 10),  # right place, wrong class
             (Garment((0.5, 0.5, 1.0, 1.0), "Shirts", 0.7), [])]  # nowhere
-    score = _score(truth, (100, 100), look, "articleType")
+    score = score_look(truth, (100, 100), look, "articleType")
     assert score["found"] == [("Shirts", 0.7), ("Jeans", None), ("Caps", None)]
     assert score["proposals"] == 3 and score["garment_proposals"] == 2
 

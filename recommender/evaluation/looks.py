@@ -22,12 +22,12 @@ from recommender.images import open_image
 from recommender.looks import WHOLE, LookSettings, iou, shop_the_look
 from recommender.looks_set import LookGarment, read_looks
 
-__all__ = ["MATCH_IOU", "evaluate_looks", "print_looks"]
+__all__ = ["MATCH_IOU", "evaluate_looks", "print_looks", "score_look"]
 
 MATCH_IOU = 0.4
 
 
-def _score(truth: list[LookGarment], size: tuple[int, int], look: list, category: str) -> dict[str, Any]:
+def score_look(truth: list[LookGarment], size: tuple[int, int], look: list, category: str) -> dict[str, Any]:
     width, height = size
     boxes = np.array([g.box for g, _ in look]) * [width, height, width, height]
     overlap = iou(boxes, np.array([t.box for t in truth], dtype=np.float64))  # (proposals, garments)
@@ -59,7 +59,7 @@ def evaluate_looks(engine: Recommender, folder: Path, k: int = 10,
         start = time.perf_counter()
         look = shop_the_look(engine, picture, k, settings=settings)
         seconds.append(time.perf_counter() - start)
-        score = _score(truth, picture.size, look, category)
+        score = score_look(truth, picture.size, look, category)
         for value, precision in score["found"]:
             per_class[value].append(precision)
         proposals += score["proposals"]

@@ -220,3 +220,19 @@ def test_an_index_without_a_head_gives_the_whole_photo_named_by_its_tags(tiny_in
     tag = next(t for t in engine.tags(engine.embed_image(picture)) if t.role == "category")
     assert garment == Garment(WHOLE, tag.value, tag.confidence)
     assert [h.id for h in hits] == [h.id for h in engine.query_image(picture, 5)]
+
+
+def test_benchmark_times_the_look_beside_a_single_search(trained: Path, catalogue: Path, tmp_path: Path) -> None:
+    from recommender.benchmark.report import render_table
+    from recommender.benchmark.run import BenchmarkConfig, run_benchmark
+
+    config = BenchmarkConfig(sections=("machine", "look"), look_index=trained, look_photos=catalogue / "images",
+                             look_repeats=2, workdir=tmp_path, log=lambda message: None)
+    report = run_benchmark(config)
+    look = report["look"]
+    assert look["photos"] == 2 and look["garments_per_photo"] >= 1
+    for side in ("single_search", "look"):
+        assert look[side]["repeats"] == 2 and 0 < look[side]["p50_ms"] <= look[side]["p95_ms"]
+    [target] = report["targets"]
+    assert target["value"] == look["look"]["p50_ms"] and target["goal"] == "< 1500 ms"
+    assert "every garment's top 10 (look)" in render_table(report)

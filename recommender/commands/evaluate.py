@@ -96,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
     label_map = read_label_map(args.label_map) if args.label_map else None
     shop = RankingSettings.from_env()
     rankings = [replace(shop, category_first=t) for t in args.category_first] if args.category_first else [shop]
-    to_stdout = args.json == "-"
-    log = sys.stderr if to_stdout else sys.stdout  # keep stdout pure JSON when it carries the JSON
+    log = sys.stderr if args.json == "-" else sys.stdout  # keep stdout pure JSON when it carries the JSON
 
     outside = args.images_outside_catalog
     catalog = load_catalog(args.catalog, images_outside=outside) if args.catalog else None
@@ -129,13 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         figure = report.comparison_figure(runs, args.k, _title(indexes[0], queries_catalog))
         _write_chart(figure, args.html, log)
-    if to_stdout:
-        json.dump(results, sys.stdout, indent=2)
-        print()
-    elif args.json:
-        _write_report(Path(args.json), json.dumps(results, indent=2) + "\n")
-        print(f"wrote {args.json}", file=log)
-    return 0
+    return _emit_json(args, results, log)
 
 
 def _run_looks(args: argparse.Namespace) -> int:
@@ -143,8 +136,7 @@ def _run_looks(args: argparse.Namespace) -> int:
     from recommender.engine import Recommender
     from recommender.evaluation.looks import evaluate_looks, print_looks
 
-    to_stdout = args.json == "-"
-    log = sys.stderr if to_stdout else sys.stdout
+    log = sys.stderr if args.json == "-" else sys.stdout
     results = []
     for index_dir in args.index:
         engine = Recommender.open(index_dir)
@@ -152,7 +144,12 @@ def _run_looks(args: argparse.Namespace) -> int:
             print(f"shop the look on {folder} with {index_dir} ...", file=log, flush=True)
             results.append({"index": str(index_dir), **evaluate_looks(engine, folder, max(args.k))})
             print_looks(results[-1], log)
-    if to_stdout:
+    return _emit_json(args, results, log)
+
+
+def _emit_json(args: argparse.Namespace, results: object, log: TextIO) -> int:
+    """--json: the results to stdout ("-") or to a file."""
+    if args.json == "-":
         json.dump(results, sys.stdout, indent=2)
         print()
     elif args.json:

@@ -3,22 +3,27 @@
 A photo of a person wears several garments; embedded whole, the largest one or the background
 wins. Here the photo is cut into overlapping windows at a few scales (garment-shaped: 3 wide for 4
 high, like the catalogue's own shots), every window is embedded in one batch and classified by the
-trained head's category classifier, and windows sure enough of a category are grouped: per
-category, non-maximum suppression keeps the best window's neighbourhood and its box is their
-confidence-weighted mean; one garment per category; a garment whose box mostly repeats a surer
-garment's is dropped. Each garment's box is then embedded again and searched like a region.
+trained head's category classifier. Categories are pooled into garment kinds (top, bottoms, dress,
+shoes, hat, bag: `GARMENT_KINDS`, from a Kaggle-like catalogue's subCategory; every category is its
+own kind where there is none), and a window's confidence is the probability of its most probable
+kind, which also tells garments from background (a wall is "Perfume" at 0.9 among 121 classes, but
+not a garment kind at 0.9). Per kind, the surest window and the windows overlapping it make one
+garment: their confidence-weighted mean box, named by the category they find most probable. A
+garment whose box mostly repeats a surer garment's is dropped. Each garment's box is then embedded
+again and searched like a region.
 
 A photo of one product (a catalogue shot, a flat-lay) stays one garment, the whole picture, so its
 results are exactly those of the photo: that happens when fewer than two garments are found, or
-when the surest one, of the whole picture's own category, covers most of the picture. An index
-without a head has no category classifier: its photo is one garment, named by its tags.
+when the surest one, of the whole picture's own kind, covers most of the picture. An index without
+a head has no category classifier: its photo is one garment, named by its tags.
 
 The settings (`LookSettings`) were chosen on the development split of `recommender.looks_set`
-(README, "Shop the look").
+with `scripts/tune_looks.py` (README, "Shop the look").
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +32,10 @@ import numpy as np
 from PIL import Image
 
 from recommender.engine import Recommender
-from recommender.index import Filters, Hit
+from recommender.index import Filters, Hit, Index
 from recommender.regions import Box
 
-__all__ = ["Garment", "LookSettings", "Windows", "classify_windows", "garments_of", "find_garments", "shop_the_look",
+__all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "shop_the_look",
            "window_boxes", "iou", "look_json"]
 
 WHOLE = (0.0, 0.0, 1.0, 1.0)
@@ -38,14 +43,17 @@ WHOLE = (0.0, 0.0, 1.0, 1.0)
 
 @dataclass(frozen=True)
 class LookSettings:
-    scales: tuple[float, ...] = (0.6, 0.42, 0.3, 0.2)  # window height, as a share of the photo's longer side
+    """How windows are laid out and grouped; the defaults were chosen on the dev split (module notes)."""
+
+    scales: tuple[float, ...] = (0.55, 0.38, 0.25, 0.16)  # window height, as a share of the photo's longer side
     aspect: float = 0.75  # window width / height
-    stride: float = 0.5  # step between windows, as a share of the window's side
-    min_confidence: float = 0.5  # a window below this names no garment
-    group_iou: float = 0.3  # windows of one category overlapping the best one this much are the same garment
-    repeat_iou: float = 0.5  # a garment overlapping a surer one this much is that one, misnamed
-    single_cover: float = 0.5  # the surest garment covering this share of the photo: a product shot
-    longest: int = 1120  # the photo is reduced to this longest side first (the smallest window is then ~224 px)
+    stride: float = 0.8  # step between windows, as a share of the window's side
+    min_confidence: float = 0.98  # a window less sure of its garment kind names no garment
+    group_iou: float = 0.1  # windows of a kind overlapping its surest one this much are the same garment
+    shrink: float = 0.85  # a garment's box, scaled about its centre: windows hold margins around what they see
+    repeat_iou: float = 0.3  # a garment overlapping a surer one this much is that one, misnamed
+    single_cover: float = 0.4  # the surest garment covering this share of the photo, of its own kind: a product shot
+    longest: int = 1120  # the photo is reduced to this longest side first (the smallest window is then ~180 px)
 
 
 @dataclass(frozen=True)
@@ -110,14 +118,50 @@ def _reduced(image: Image.Image, longest: int) -> Image.Image:
     return reduced
 
 
+# Kaggle subCategory -> the garment kind it is worn as; other subCategories (watches, perfume...) are no garment
+GARMENT_KINDS = {"Topwear": "top", "Bottomwear": "bottoms", "Dress": "dress", "Saree": "dress", "Apparel Set": "dress",
+                 "Shoes": "shoes", "Sandal": "shoes", "Flip Flops": "shoes", "Headwear": "hat", "Bags": "bag"}
+KIND_ATTRIBUTE = "subCategory"
+_KINDS: "weakref.WeakKeyDictionary[Index, list[str | None]]" = weakref.WeakKeyDictionary()
+
+
+def garment_kinds(index: Index, values: list[str]) -> list[str | None]:
+    """The garment kind of each category value (None: not a garment), by its products' usual subCategory;
+    each value is its own kind in a catalogue without subCategory (every category is a garment there)."""
+    if KIND_ATTRIBUTE not in index.attributes():
+        return list(values)
+    groups = sorted(GARMENT_KINDS)
+    categories = index.value_codes(index.roles.category, values)
+    subs = index.value_codes(KIND_ATTRIBUTE, groups)
+    known = (categories >= 0) & (subs >= 0)
+    counts = np.zeros((len(values), len(groups)), dtype=np.int64)
+    np.add.at(counts, (categories[known], subs[known]), 1)
+    totals = np.bincount(categories[categories >= 0], minlength=len(values))
+    usual = counts.argmax(axis=1)
+    return [GARMENT_KINDS[groups[g]] if counts[v, g] * 2 > totals[v] else None for v, g in enumerate(usual)]
+
+
+def _kinds_of(index: Index, values: list[str]) -> list[str | None]:
+    if index not in _KINDS:
+        _KINDS[index] = garment_kinds(index, values)
+    return _KINDS[index]
+
+
 @dataclass(frozen=True)
 class Windows:
     """A photo's windows and what the head made of each: the first row is the whole picture."""
 
     boxes: np.ndarray  # (n, 4) fractions
-    categories: list[str]  # (n,) the most probable category of each window
-    confidences: np.ndarray  # (n,) its probability
+    probabilities: np.ndarray  # (n, V) of each category value
+    values: list[str]  # the V category values
+    kinds: list[str | None]  # the garment kind of each value
     whole: np.ndarray  # the whole picture's query code, exactly as a plain photo search embeds it
+
+    def kind_mass(self) -> tuple[list[str], np.ndarray]:
+        """The garment kinds and (n, K) the probability of each kind in each window."""
+        names = sorted({k for k in self.kinds if k is not None})
+        member = np.array([[k == name for name in names] for k in self.kinds], dtype=np.float32).reshape(-1, len(names))
+        return names, self.probabilities @ member
 
 
 def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSettings = LookSettings()) -> Windows:
@@ -126,19 +170,22 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     reduced = _reduced(picture, settings.longest)
     boxes = window_boxes(*reduced.size, settings)
     codes = np.concatenate([whole[np.newaxis], engine.embed_images(_pictures(reduced, boxes[1:]))])
-    attribute = engine.index.roles.category
-    probabilities = engine.index.head.classify(codes[:, : engine.index.dim])[attribute]
-    vocabulary = engine.index.head.attributes[attribute]
-    return Windows(boxes, [vocabulary[c] for c in probabilities.argmax(axis=1)], probabilities.max(axis=1), whole)
+    index, attribute = engine.index, engine.index.roles.category
+    values = index.head.attributes[attribute]
+    probabilities = index.head.classify(codes[:, : index.dim])[attribute]
+    return Windows(boxes, probabilities, values, _kinds_of(index, values), whole)
 
 
 def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> list[Garment]:
     """The garments the windows show, surest first; the whole picture alone for a product shot."""
-    whole = Garment(WHOLE, windows.categories[0], float(windows.confidences[0]))
-    garments = _group(windows.boxes[1:], np.array(windows.categories[1:]), windows.confidences[1:], settings)
-    if len(garments) < 2 or (garments[0].category == whole.category and _area(garments[0].box) >= settings.single_cover):
+    names, mass = windows.kind_mass()
+    first = windows.probabilities[0]
+    whole = Garment(WHOLE, windows.values[int(first.argmax())], float(first.max()))
+    garments = _group(windows, names, mass, settings)
+    own_kind = windows.kinds[int(first.argmax())]
+    if len(garments) < 2 or (garments[0][1] == own_kind and _area(garments[0][0].box) >= settings.single_cover):
         return [whole]
-    return garments
+    return [garment for garment, _ in garments]
 
 
 def find_garments(engine: Recommender, picture: Image.Image,
@@ -161,22 +208,32 @@ def _area(box: tuple[float, float, float, float]) -> float:
     return (box[2] - box[0]) * (box[3] - box[1])
 
 
-def _group(boxes: np.ndarray, classes: np.ndarray, confidences: np.ndarray, settings: LookSettings) -> list[Garment]:
-    """One garment per category from its windows, surest first, repeats of a surer garment dropped."""
-    garments: list[Garment] = []
-    sure = confidences >= settings.min_confidence
-    for value in np.unique(classes[sure]):
-        rows = np.flatnonzero(sure & (classes == value))
-        best = rows[np.argmax(confidences[rows])]
+def _shrunk(box: np.ndarray, factor: float) -> tuple[float, float, float, float]:
+    centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) * factor / 2
+    return tuple(float(round(v, 4)) for v in np.clip(np.concatenate([centre - half, centre + half]), 0.0, 1.0))
+
+
+def _group(windows: Windows, names: list[str], mass: np.ndarray,
+           settings: LookSettings) -> list[tuple[Garment, str]]:
+    """One garment per kind (with its kind) from the windows after the first, surest first, repeats dropped."""
+    boxes, mass, probabilities = windows.boxes[1:], mass[1:], windows.probabilities[1:]
+    best_kind, confidence = mass.argmax(axis=1), mass.max(axis=1)
+    garments: list[tuple[Garment, str]] = []
+    for k, name in enumerate(names):
+        rows = np.flatnonzero((best_kind == k) & (confidence >= settings.min_confidence))
+        if not len(rows):
+            continue
+        best = rows[np.argmax(confidence[rows])]
         near = rows[iou(boxes[best], boxes[rows])[0] >= settings.group_iou]
-        weights = confidences[near][:, None]
-        box = tuple(float(round(v, 4)) for v in (boxes[near] * weights).sum(axis=0) / weights.sum())
-        garments.append(Garment(box, str(value), float(confidences[best])))
-    garments.sort(key=lambda g: -g.confidence)
-    kept: list[Garment] = []
-    for garment in garments:
-        if not kept or iou(np.array(garment.box), np.array([k.box for k in kept])).max() < settings.repeat_iou:
-            kept.append(garment)
+        weights = confidence[near][:, None]
+        box = _shrunk((boxes[near] * weights).sum(axis=0) / weights.sum(), settings.shrink)
+        votes = (probabilities[near] * weights).sum(axis=0) * [kind == name for kind in windows.kinds]
+        garments.append((Garment(box, windows.values[int(votes.argmax())], float(confidence[best])), name))
+    garments.sort(key=lambda pair: -pair[0].confidence)
+    kept: list[tuple[Garment, str]] = []
+    for garment, name in garments:
+        if not kept or iou(np.array(garment.box), np.array([g.box for g, _ in kept])).max() < settings.repeat_iou:
+            kept.append((garment, name))
     return kept
 
 

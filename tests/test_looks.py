@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,39 +34,67 @@ def test_iou() -> None:
     np.testing.assert_allclose(iou(a, b), [[1.0, 1 / 3, 0.0]])
 
 
-def windows(rows: list[tuple[tuple[float, float, float, float], str, float]]) -> Windows:
-    """Windows as the head might have classified them; the first row is the whole picture."""
-    return Windows(np.array([r[0] for r in rows]), [r[1] for r in rows], np.array([r[2] for r in rows]), np.zeros(3))
+def windows(rows: list[tuple[tuple[float, float, float, float], dict[str, float]]]) -> Windows:
+    """Windows as the head might have classified them (the first is the whole picture): each row's
+    probabilities, the rest on "Perfume", which is no garment; the other values are their own kind
+    but "Tops", a top like "Tshirts"."""
+    values = ["Tshirts", "Tops", "Jeans", "Shirts", "Dresses", "Perfume"]
+    kinds = ["Tshirts", "Tshirts", "Jeans", "Shirts", "Dresses", None]
+    probabilities = np.zeros((len(rows), len(values)))
+    for row, (_, given) in enumerate(rows):
+        for value, p in given.items():
+            probabilities[row, values.index(value)] = p
+        probabilities[row, -1] = 1.0 - sum(given.values())
+    return Windows(np.array([r[0] for r in rows]), probabilities, values, kinds, np.zeros(3))
 
 
-def test_windows_of_one_category_make_one_garment_with_their_weighted_box() -> None:
-    look = windows([(WHOLE, "Tshirts", 0.6),
-                    ((0.2, 0.1, 0.8, 0.5), "Tshirts", 0.9), ((0.3, 0.1, 0.9, 0.5), "Tshirts", 0.45),
-                    ((0.25, 0.15, 0.85, 0.55), "Tshirts", 0.6),  # near the best: joins it
-                    ((0.3, 0.5, 0.7, 0.9), "Jeans", 0.8), ((0.0, 0.85, 0.2, 1.0), "Jeans", 0.7),  # far: left out
-                    ((0.7, 0.0, 1.0, 0.3), "Watches", 0.3)])  # too unsure
-    garments = garments_of(look, LookSettings(min_confidence=0.5, group_iou=0.3))
+PLAIN = LookSettings(min_confidence=0.5, group_iou=0.3, shrink=1.0, repeat_iou=0.5, single_cover=0.5)
+
+
+def test_windows_of_one_kind_make_one_garment_with_their_weighted_box() -> None:
+    look = windows([(WHOLE, {"Tshirts": 0.6}),
+                    ((0.2, 0.1, 0.8, 0.5), {"Tshirts": 0.9}), ((0.3, 0.1, 0.9, 0.5), {"Tshirts": 0.45}),
+                    ((0.25, 0.15, 0.85, 0.55), {"Tops": 0.6}),  # near the best, its kind: joins it
+                    ((0.3, 0.5, 0.7, 0.9), {"Jeans": 0.8}), ((0.0, 0.85, 0.2, 1.0), {"Jeans": 0.7}),  # far: left out
+                    ((0.7, 0.0, 1.0, 0.3), {"Perfume": 0.0}),  # sure, but of no garment kind
+                    ((0.0, 0.0, 0.3, 0.3), {"Shirts": 0.3})])  # too unsure
+    garments = garments_of(look, PLAIN)
     assert [g.category for g in garments] == ["Tshirts", "Jeans"]
     top, jeans = garments
     np.testing.assert_allclose(top.box, (np.array([0.2, 0.1, 0.8, 0.5]) * 0.9 + np.array([0.25, 0.15, 0.85, 0.55]) * 0.6)
                                / 1.5, atol=1e-4)
     assert top.confidence == 0.9 and jeans.box == (0.3, 0.5, 0.7, 0.9)
+    shrunk = garments_of(look, replace(PLAIN, shrink=0.5))[1]
+    assert shrunk.box == (0.4, 0.6, 0.6, 0.8)  # about its centre
+
+
+def test_a_kind_pools_its_categories_and_names_the_garment_by_the_likeliest() -> None:
+    look = windows([(WHOLE, {"Jeans": 0.9}),
+                    ((0.2, 0.1, 0.8, 0.5), {"Tshirts": 0.3, "Tops": 0.6}),  # a top at 0.9, most likely "Tops"
+                    ((0.2, 0.15, 0.8, 0.55), {"Tshirts": 0.45, "Tops": 0.4}),
+                    ((0.3, 0.5, 0.7, 0.9), {"Jeans": 0.8})])
+    # the jeans below 0.85 leave the top alone: one garment is the whole picture, named as a whole
+    assert garments_of(look, replace(PLAIN, min_confidence=0.85)) == [Garment(WHOLE, "Jeans", 0.9)]
+    garments = garments_of(look, replace(PLAIN, min_confidence=0.7))
+    assert [(g.category, round(g.confidence, 4)) for g in garments] == [("Tops", 0.9), ("Jeans", 0.8)]
 
 
 def test_a_garment_repeating_a_surer_one_is_dropped() -> None:
-    look = windows([(WHOLE, "Dresses", 0.5), ((0.2, 0.1, 0.8, 0.6), "Tshirts", 0.9),
-                    ((0.2, 0.15, 0.8, 0.6), "Tops", 0.7), ((0.3, 0.6, 0.7, 0.95), "Jeans", 0.8)])
-    assert [g.category for g in garments_of(look, LookSettings(repeat_iou=0.5))] == ["Tshirts", "Jeans"]
-    assert [g.category for g in garments_of(look, LookSettings(repeat_iou=0.95))] == ["Tshirts", "Jeans", "Tops"]
+    look = windows([(WHOLE, {"Dresses": 0.5}), ((0.2, 0.1, 0.8, 0.6), {"Tshirts": 0.9}),
+                    ((0.2, 0.15, 0.8, 0.6), {"Shirts": 0.7}), ((0.3, 0.6, 0.7, 0.95), {"Jeans": 0.8})])
+    assert [g.category for g in garments_of(look, PLAIN)] == ["Tshirts", "Jeans"]
+    assert [g.category for g in garments_of(look, replace(PLAIN, repeat_iou=0.95))] == ["Tshirts", "Jeans", "Shirts"]
 
 
 def test_a_product_shot_stays_one_garment_the_whole_picture() -> None:
-    alone = windows([(WHOLE, "Shirts", 0.7), ((0.1, 0.1, 0.7, 0.7), "Shirts", 0.9), ((0.3, 0.3, 0.9, 0.9), "Shirts", 0.8)])
-    assert garments_of(alone) == [Garment(WHOLE, "Shirts", 0.7)]
+    alone = windows([(WHOLE, {"Shirts": 0.7}), ((0.1, 0.1, 0.7, 0.7), {"Shirts": 0.9}),
+                     ((0.3, 0.3, 0.9, 0.9), {"Shirts": 0.8})])
+    assert garments_of(alone, PLAIN) == [Garment(WHOLE, "Shirts", 0.7)]
     # the surest garment is the picture's own kind and fills most of it: a shot with a bit of another garment
-    shot = windows([(WHOLE, "Shirts", 0.7), ((0.0, 0.0, 0.9, 0.8), "Shirts", 0.9), ((0.2, 0.8, 0.8, 1.0), "Jeans", 0.6)])
-    assert garments_of(shot, LookSettings(single_cover=0.5)) == [Garment(WHOLE, "Shirts", 0.7)]
-    assert len(garments_of(shot, LookSettings(single_cover=0.9))) == 2
+    shot = windows([(WHOLE, {"Shirts": 0.7}), ((0.0, 0.0, 0.9, 0.8), {"Shirts": 0.9}),
+                    ((0.2, 0.8, 0.8, 1.0), {"Jeans": 0.6})])
+    assert garments_of(shot, PLAIN) == [Garment(WHOLE, "Shirts", 0.7)]
+    assert len(garments_of(shot, replace(PLAIN, single_cover=0.9))) == 2
 
 
 # ---------------------------------------------------------------- on a trained (tiny) index
@@ -148,7 +177,9 @@ def test_evaluate_looks_reports_the_three_figures(looks_dir: Path, trained: Path
     assert result["looks"] == 6 and result["garments"] >= 6
     for key in ("found", "proposals_garments", "p_at_k_found"):
         assert 0.0 <= result[key] <= 1.0
-    assert "garments found (IoU >= 0.4, right class)" in captured.err
+    assert 0.0 <= result["exact"]["found"] <= result["found"]  # the right category is also the right kind
+    assert result["single_shots_whole"] <= result["single_shots"]
+    assert "garments found (IoU >= 0.4, right kind)" in captured.err
 
 
 def test_score_matches_each_garment_to_one_proposal_of_its_class() -> None:
@@ -164,9 +195,16 @@ def test_score_matches_each_garment_to_one_proposal_of_its_class() -> None:
     look = [(Garment((0.0, 0.0, 0.5, 0.5), "Shirts", 0.9), [Hit("Shirts")] * 7 + [Hit("Tops")] * 3),
             (Garment((0.0, 0.5, 0.5, 1.0), "Trousers", 0.8), [Hit("Jeans")] * 10),  # right place, wrong class
             (Garment((0.5, 0.5, 1.0, 1.0), "Shirts", 0.7), [])]  # nowhere
-    score = score_look(truth, (100, 100), look, "articleType")
+    score = score_look(truth, (100, 100), look, "articleType", str.__eq__)
     assert score["found"] == [("Shirts", 0.7), ("Jeans", None), ("Caps", None)]
     assert score["proposals"] == 3 and score["garment_proposals"] == 2
+    bottoms = {"Jeans", "Trousers"}  # by kind: trousers for jeans are found, and jeans results count for them
+
+    def same_kind(a: str, b: str) -> bool:
+        return a == b or {a, b} <= bottoms
+
+    assert score_look(truth, (100, 100), look, "articleType", same_kind)["found"] == [
+        ("Shirts", 0.7), ("Jeans", 1.0), ("Caps", None)]
 
 
 def rotated_jpeg(source: Path, path: Path) -> tuple[int, int]:
@@ -236,3 +274,12 @@ def test_benchmark_times_the_look_beside_a_single_search(trained: Path, catalogu
     [target] = report["targets"]
     assert target["value"] == look["look"]["p50_ms"] and target["goal"] == "< 1500 ms"
     assert "every garment's top 10 (look)" in render_table(report)
+
+
+def test_garment_kinds_come_from_the_usual_subcategory_of_each_category(tiny_index: Path, tmp_path: Path) -> None:
+    from recommender.index import Index
+    from recommender.looks import garment_kinds
+
+    index = Index.load(tiny_index)
+    values = ["Tshirts", "Shirts", "Dresses", "Trousers", "Casual Shoes", "Handbags", "Caps", "Nonesuch"]
+    assert garment_kinds(index, values) == ["top", "top", "dress", "bottoms", "shoes", "bag", "hat", None]

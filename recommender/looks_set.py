@@ -28,6 +28,7 @@ from PIL import Image, ImageFilter
 from recommender.atomic import atomic_write, write_text_atomic
 from recommender.catalog import Product
 from recommender.errors import RecommenderError
+from recommender.looks import GARMENT_KINDS
 
 __all__ = ["SLOTS", "LookGarment", "make_looks", "read_looks", "GARMENTS_CSV"]
 
@@ -35,9 +36,8 @@ GARMENTS_CSV = "garments.csv"
 SIZE = (600, 800)
 SINGLE_SHARE = 0.2
 MIN_VISIBLE = 0.4  # a garment less visible than this share of its pasted pixels is left out of the truth
-# Kaggle subCategory -> the slot a garment of it takes on a person
-SLOTS = {"Topwear": "top", "Bottomwear": "bottom", "Dress": "dress", "Shoes": "shoes", "Sandal": "shoes",
-         "Flip Flops": "shoes", "Headwear": "hat", "Bags": "bag"}
+# Kaggle subCategory -> the slot (garment kind) it takes on a person; shots of sarees and sets show several garments
+SLOTS = {sub: kind for sub, kind in GARMENT_KINDS.items() if sub not in ("Saree", "Apparel Set")}
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _layout(rng: np.random.Generator) -> list[tuple[str, float, float, float]]:
     if rng.random() < 0.25:
         body.append(("dress", cx, top, rng.uniform(0.42, 0.5)))
     else:
-        body.append(("bottom", cx + rng.uniform(-0.02, 0.02), top + rng.uniform(0.34, 0.38), rng.uniform(0.32, 0.38)))
+        body.append(("bottoms", cx + rng.uniform(-0.02, 0.02), top + rng.uniform(0.34, 0.38), rng.uniform(0.32, 0.38)))
         body.append(("top", cx, top, rng.uniform(0.4, 0.48)))
     body.append(("shoes", cx + rng.uniform(-0.05, 0.05), rng.uniform(0.75, 0.8), rng.uniform(0.2, 0.26)))
     if rng.random() < 0.4:
@@ -130,7 +130,7 @@ def make_looks(products: list[Product], out: Path, count: int, seed: int, split:
         slot = SLOTS.get(product.attributes.get("subCategory", ""))
         if slot and product.attributes.get("articleType") and _split_of(product.id) == split:
             pools.setdefault(slot, []).append(product)
-    missing = sorted({"top", "bottom", "shoes"} - set(pools))
+    missing = sorted({"top", "bottoms", "shoes"} - set(pools))
     if missing:
         raise RecommenderError(f"The catalogue has no held-out {', '.join(missing)} products to dress a look in.")
     rng = np.random.default_rng([seed, 0 if split == "dev" else 1])

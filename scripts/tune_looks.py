@@ -77,7 +77,7 @@ def main() -> None:
         for found, precise, whole, singles, values in rows[:6]:
             print(f"  found {found:.3f}  proposals garments {precise:.3f}  singles whole {whole}/{singles}  "
                   + " ".join(f"{k}={v}" for k, v in zip(GRID, values)))
-        print(f"  (chance of a layout: {np.mean([r[0] for r in rows]):.3f} found on average over the grid)")
+        print(f"  (mean over the grid: {np.mean([r[0] for r in rows]):.3f} found)")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import sys
 
 from recommender.errors import RecommenderError
 
-COMMANDS = ("demo_catalog", "build", "ann", "query", "evaluate", "train", "views", "benchmark")
+COMMANDS = ("demo_catalog", "build", "ann", "query", "evaluate", "train", "views", "looks_set", "benchmark")
 
 
 def build_parser() -> argparse.ArgumentParser:

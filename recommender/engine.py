@@ -24,6 +24,7 @@ from PIL import Image
 
 from recommender.appearance import COLOUR_NAMES, colour_names, describe
 from recommender.errors import IncompatibleIndex, RecommenderError
+from recommender.head import HeadExtractor
 from recommender.images import fit_to_model, open_image
 from recommender.index import Filters, Hit, Index
 from recommender.ranking import Ranker, RankingSettings
@@ -114,8 +115,6 @@ class Recommender:
 
                 extractor = load_extractor(self.index.model)
                 if self.index.head is not None:  # a trained index: the backbone, then its head
-                    from recommender.head import HeadExtractor
-
                     extractor = HeadExtractor(extractor, self.index.head, self.index.manifest.appearance_version)
                 self.index.check_compatible(extractor.spec, extractor.dim)
                 self._extractor = extractor
@@ -128,13 +127,21 @@ class Recommender:
 
     def embed_image(self, image: Image.Image) -> np.ndarray:
         """The query code of a decoded, upright RGB picture (see `recommender.images.open_image`)."""
-        pixels = fit_to_model(image, self.extractor.input_size)[np.newaxis]
-        vector = np.asarray(self.extractor.embed(pixels), dtype=np.float32)[0]
+        return self.embed_images([image])[0]
+
+    def embed_images(self, images: list[Image.Image]) -> np.ndarray:
+        """(n, query_dim) query codes of decoded pictures, embedded in one batch (the parts of a look)."""
+        extractor = self.extractor
+        pixels = np.stack([fit_to_model(image, extractor.input_size) for image in images])
+        colours = describe(pixels, self.index.manifest.appearance_version).colours.astype(np.float32) \
+            if self.colour_dim else None
+        if colours is not None and isinstance(extractor, HeadExtractor):  # the head takes them too: describe once
+            vectors = extractor.embed(pixels, colours)
+        else:
+            vectors = np.asarray(extractor.embed(pixels), dtype=np.float32)
         if self.index.manifest.normalized:
-            vector = unit_rows(vector)
-        if not self.colour_dim:
-            return vector
-        return np.concatenate([vector, describe(pixels, self.index.manifest.appearance_version).colours[0]])
+            vectors = unit_rows(vectors)
+        return vectors if colours is None else np.concatenate([vectors, colours], axis=1)
 
     def query_image(self, image: Image.Image, k: int = 10, filters: Filters = None) -> list[Hit]:
         return self.query_vector(self.embed_image(image), k, filters)

@@ -191,11 +191,13 @@ class HeadExtractor:
         self.input_size = base.input_size
         self.dim = head.dim
 
-    def embed(self, batch: np.ndarray) -> np.ndarray:
+    def embed(self, batch: np.ndarray, colours: np.ndarray | None = None) -> np.ndarray:
+        """The head's embedding of a batch; `colours`, the batch's colour histograms when the caller has them."""
         raw = unit_rows(self.base.embed(batch))
         if not self.head.colour_dim:
             return self.head.embed(raw)
-        from recommender.appearance import APPEARANCE_VERSION, describe
+        if colours is None:
+            from recommender.appearance import APPEARANCE_VERSION, describe
 
-        version = self.appearance_version or APPEARANCE_VERSION
-        return self.head.embed(raw, describe(np.asarray(batch), version).colours)
+            colours = describe(np.asarray(batch), self.appearance_version or APPEARANCE_VERSION).colours
+        return self.head.embed(raw, colours)

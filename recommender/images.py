@@ -200,6 +200,17 @@ def open_upload(data: bytes, *, max_bytes: int, longest: int) -> Image.Image:
     return _open(data, max_bytes, UPLOAD_MAX_PIXELS, longest=longest, formats=UPLOAD_FORMATS)
 
 
+def upright_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a photo as it is shown, after its EXIF rotation, read from its header alone.
+
+    A reduced decode keeps the proportions, not the pixels: boxes found on it are given back in these.
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        turned = image.getexif().get(0x0112) in (5, 6, 7, 8)  # EXIF orientations a quarter turn away
+    return (height, width) if turned else (width, height)
+
+
 def fit_to_model(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     """A decoded image resized (whole, no crop) to the model input `size` = (height, width): uint8 (h, w, 3)."""
     height, width = size

@@ -171,3 +171,21 @@ def test_a_full_disk_while_keeping_the_photo_is_a_sentence(client, monkeypatch) 
     response = _search(client, _jpeg())
     assert response.status_code == 400
     assert response.get_json() == {"error": "Your photo cannot be kept on the server right now; please try again later."}
+
+
+def test_look_answers_each_garment_with_its_box_in_the_upright_photo(client) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 64 x 48, shown turned a quarter: 48 x 64
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (180, 40, 40)).save(buffer, format="JPEG", exif=exif)
+    data = buffer.getvalue()
+    plain = _search(client, data, k="3").get_json()
+    body = _search(client, data, k="3", look="1").get_json()
+    assert body["query"] == plain["query"] and body["notes"] == []
+    # an index without a head: the photo is one garment, the whole picture, with the photo's own results
+    [garment] = body["garments"]
+    assert garment["box"] == [0, 0, 48, 64] and garment["results"] == plain["results"]
+    assert garment["category"] == next(t["value"] for t in plain["tags"] if t["role"] == "category")
+    response = _search(client, data, look="yes")
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "look must be 1 (find each garment) or 0, not 'yes'."}

@@ -158,6 +158,9 @@ def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_c
         assert app["first_query_results"] == 10 and memory["value"] == app["rss_mib_after_query"]
     assert _positive(targets["embedding pipeline / per-image loop"]["value"])
     assert targets["kNN p50 44k (none)"]["reason"] == "the 44,000-row index was not in this run"
+    assert report["look"] == {"error": "no trained index given (--look-index DIR)"}  # measured in tests/test_looks.py
+    look = targets["shop the look p50 (photo to every garment's results)"]
+    assert look["met"] is False and look["reason"] == report["look"]["error"]
     assert list(tmp_path.iterdir()) == []  # the temporary work folder is gone
     assert "Targets" in render_table(report)
 

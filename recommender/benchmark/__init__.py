@@ -12,6 +12,8 @@ tests can run them tiny):
               through `Index.search` on a memory-mapped index vs scikit-learn (`knn`)
   build       wall time of `python -m recommender build` as a user runs it   (`jobs`)
   app         `app.py` cold start, its resident memory, one photo query      (`app_probe`)
+  look        shop the look (every garment's results) beside a single photo search, on a trained
+              index and real photos                                          (`look`)
   ann         FAISS approximate search vs exact: 44k real vectors, 1M and 10M synthetic ones drawn
               from them (latency, recall@10, memory, build time)             (`ann`)
 The targets and the terminal table are in `report`, the timing helpers in `timing`.
@@ -19,4 +21,4 @@ The targets and the terminal table are in `report`, the timing helpers in `timin
 This file imports nothing, so the CLI can list the sections without loading the measuring code.
 """
 
-SECTIONS = ("machine", "matmul", "embedding", "query", "build", "app", "ann")
+SECTIONS = ("machine", "matmul", "embedding", "query", "build", "app", "look", "ann")

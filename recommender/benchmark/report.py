@@ -71,6 +71,13 @@ def _app(key: str) -> Callable[[dict], float]:
     return measure
 
 
+def _look(report: dict) -> float:
+    look = report["look"]
+    if "error" in look:
+        raise NotMeasured(look["error"])
+    return look["look"]["p50_ms"]
+
+
 def _app_memory(report: dict) -> float:
     """After the first photo query (the model loaded): the first page's figure would flatter the app."""
     app = report["app"]
@@ -102,6 +109,7 @@ TARGETS: tuple[Target, ...] = (
       for case in FILTER_CASES),
     Target("app cold start", "app", _app("cold_start_s"), "<", 5, " s"),
     Target("app resident memory after a photo query", "app", _app_memory, "<", 1536, " MiB"),
+    Target("shop the look p50 (photo to every garment's results)", "look", _look, "<", 1500, " ms"),
     *(Target(f"ANN 1M p50 ({case})", "ann", _ann(1_000_000, case, "hnsw", "p50_ms"), "<", 10, " ms")
       for case in ("no_filter", "gender_filter")),
     *(Target(f"ANN 1M recall@10 ({case})", "ann", _ann(1_000_000, case, "hnsw", "recall_at_10"), ">=", 0.95, "")
@@ -193,6 +201,8 @@ def render_table(report: dict) -> str:
                 lines.append(f"  photo query not measured: {a.get('query_error', 'no image')}")
         else:
             lines += ["", f"App: {a['error']}: {a.get('log_tail', '')}"]
+    if "look" in report:
+        lines += ["", *look_lines(report["look"])]
     if "ann" in report:
         lines += ["", *ann_lines(report["ann"])]
     if report.get("targets"):
@@ -219,3 +229,14 @@ def ann_lines(ann: dict) -> list[str]:
         for row in size.get("ef_sweep", []):
             lines.append(f"    efSearch {row['ef_search']:<4} p50 {row['p50_ms']:.2f} ms, recall@10 {row['recall_at_10']:.3f}")
     return lines
+
+
+def look_lines(look: dict) -> list[str]:
+    """The look section: a single photo search and shop the look, side by side (p50 / p95 ms)."""
+    if "error" in look:
+        return [f"Shop the look: not measured: {look['error']}"]
+    single, every = look["single_search"], look["look"]
+    return [f"Shop the look ({look['photos']} photos from {look['photos_from']}, index {look['index']}):",
+            f"  single photo search, top 10:         p50 {single['p50_ms']:7.0f} ms  p95 {single['p95_ms']:7.0f} ms",
+            f"  every garment's top 10 (look):       p50 {every['p50_ms']:7.0f} ms  p95 {every['p95_ms']:7.0f} ms  "
+            f"({look['garments_per_photo']:.1f} garments a photo)"]

@@ -55,6 +55,9 @@ class BenchmarkConfig:
     ann_sizes: tuple[int, ...] = (44_000, 1_000_000, 10_000_000)
     ann_queries: int = 200
     ann_workdir: Path | None = None  # where the ann section keeps its large indexes for reruns; None = the temp folder
+    look_index: Path | None = None  # a trained index for the look section; None: the section says it was not run
+    look_photos: Path | None = None  # photos of people (e.g. a looks-set folder's images/); None: the sampled images
+    look_repeats: int = 20
     quick: bool = False
     workdir: Path | None = None  # where synthetic indexes go; None = a temporary folder
     log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr, flush=True))
@@ -83,7 +86,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict:
     with tempfile.TemporaryDirectory(prefix="recommender-benchmark-", dir=config.workdir) as tmp:
         work = Path(tmp)
         paths: list[Path] = []
-        if sections & {"embedding", "query", "app"}:
+        if sections & {"embedding", "query", "app"} or ("look" in sections and config.look_photos is None):
             images = config.images or (DEFAULT_IMAGES if DEFAULT_IMAGES.is_dir() else None)
             paths = sample_images(images, config.pipeline_images, work)
         if sections & {"embedding", "query"}:  # first: it imports TensorFlow quietly
@@ -119,6 +122,8 @@ def run_benchmark(config: BenchmarkConfig) -> dict:
         elif "app" in sections:
             with _step(log, f"app: cold start with the synthetic {config.index_sizes[0]:,}-item index"):
                 report["app"] = app_cold_start(app_index, work, query_image=paths[0], timeout_s=config.app_timeout_s)
+        if "look" in sections:
+            report["look"] = _look_section(config, paths, work)
         if "ann" in sections:
             from recommender.benchmark.ann import AnnBenchConfig, ann_benchmark
 
@@ -129,6 +134,18 @@ def run_benchmark(config: BenchmarkConfig) -> dict:
     report["machine"]["load_average_after"] = load_average()
     report["targets"] = check_targets(report)
     return report
+
+
+def _look_section(config: BenchmarkConfig, paths: list[Path], work: Path) -> dict:
+    from recommender.benchmark.look import look_latency
+
+    if config.look_index is None:
+        return {"error": "no trained index given (--look-index DIR)"}
+    photos = sample_images(config.look_photos, config.look_repeats, work / "look") if config.look_photos else paths
+    if not photos:
+        return {"error": "no photos to search with (--look-photos DIR)"}
+    with _step(config.log, f"look: shop the look vs a single search, {config.look_repeats} photos each"):
+        return look_latency(config.look_index, photos[: config.look_repeats], config.look_repeats)
 
 
 @contextmanager

@@ -32,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ann-workdir", type=Path, metavar="DIR",
                         help="where the ann section writes its synthetic indexes and keeps them for reruns (an HNSW "
                              "over 1M vectors takes about half an hour on 2 cores; default: a temporary folder)")
+    parser.add_argument("--look-index", type=Path, metavar="DIR",
+                        help="a trained index: time shop the look beside a single photo search on it (section look)")
+    parser.add_argument("--look-photos", type=Path, metavar="DIR",
+                        help="JPEG photos of people for the look section (default: the sampled images)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
                         help=f"run only these sections ({', '.join(SECTIONS)})")
     parser.set_defaults(func=run)
@@ -53,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         overrides["ann_sizes"] = tuple(args.ann_sizes)
     if args.ann_workdir:
         overrides["ann_workdir"] = args.ann_workdir
+    if args.look_index:
+        overrides["look_index"] = args.look_index
+    if args.look_photos:
+        overrides["look_photos"] = args.look_photos
     if args.only:
         overrides["sections"] = tuple(s for s in SECTIONS if s in args.only)
     config = BenchmarkConfig.quick_preset(**overrides) if args.quick else BenchmarkConfig(**overrides)

@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rank with the category-first rule off or at these thresholds, one run each (default: the setting)")
     add("--all-products", action="store_true",
         help="on a trained index, score every product leave-one-out, not only the held-out ones the head never saw")
+    add("--looks", type=Path, nargs="+", metavar="DIR",
+        help="shop the look: folders of photos with known garment boxes (images/ and garments.csv, as looks-set "
+             "makes them); reports garments found, proposals that are garments and P@10 of found garments")
     add("--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
         help=f"where --backbone and --queries indexes are kept (default: {DEFAULT_CACHE})")
     add("--json", nargs="?", const="-", metavar="PATH", help="write the results as JSON (to stdout without PATH)")
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.index and not args.backbone:
         raise RecommenderError("Give at least one --index DIR or --backbone NAME to evaluate.")
+    if args.looks:
+        return _run_looks(args)
     if args.backbone and args.catalog is None:
         raise RecommenderError("--backbone needs the labelled catalogue to embed: add --catalog DIR.")
     if args.label_map and args.queries is None:
@@ -91,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
     label_map = read_label_map(args.label_map) if args.label_map else None
     shop = RankingSettings.from_env()
     rankings = [replace(shop, category_first=t) for t in args.category_first] if args.category_first else [shop]
-    to_stdout = args.json == "-"
-    log = sys.stderr if to_stdout else sys.stdout  # keep stdout pure JSON when it carries the JSON
+    log = sys.stderr if args.json == "-" else sys.stdout  # keep stdout pure JSON when it carries the JSON
 
     outside = args.images_outside_catalog
     catalog = load_catalog(args.catalog, images_outside=outside) if args.catalog else None
@@ -125,7 +129,28 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         figure = report.comparison_figure(runs, args.k, _title(indexes[0], queries_catalog))
         _write_chart(figure, args.html, log)
-    if to_stdout:
+    return _emit_json(args, results, log)
+
+
+def _run_looks(args: argparse.Namespace) -> int:
+    """evaluate --looks: each folder's shop-the-look figures on each index."""
+    from recommender.engine import Recommender
+    from recommender.evaluation.looks import evaluate_looks, print_looks
+
+    log = sys.stderr if args.json == "-" else sys.stdout
+    results = []
+    for index_dir in args.index:
+        engine = Recommender.open(index_dir)
+        for folder in args.looks:
+            print(f"shop the look on {folder} with {index_dir} ...", file=log, flush=True)
+            results.append({"index": str(index_dir), **evaluate_looks(engine, folder, max(args.k))})
+            print_looks(results[-1], log)
+    return _emit_json(args, results, log)
+
+
+def _emit_json(args: argparse.Namespace, results: object, log: TextIO) -> int:
+    """--json: the results to stdout ("-") or to a file."""
+    if args.json == "-":
         json.dump(results, sys.stdout, indent=2)
         print()
     elif args.json:

@@ -6,10 +6,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recommender.commands import positive_int
 from recommender.errors import RecommenderError
-from recommender.index import Hit, Index
+from recommender.index import Filters, Hit, Index
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from recommender.engine import Recommender
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--k", type=positive_int, default=10, metavar="N", help="number of results (default: 10)")
     parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                         help="keep products with this attribute value; repeat a key for OR, other keys AND")
+    parser.add_argument("--look", action="store_true",
+                        help="shop the look: find each garment of the photo (a box, its category, a confidence) "
+                             "and search each one")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
 
@@ -39,10 +48,15 @@ def run(args: argparse.Namespace) -> int:
     engine = Recommender.open(args.index)
     for note in unknown_values(engine.index, filters):
         print(note, file=sys.stderr)  # stderr, so that --json output stays valid JSON
+    if args.look and args.image is None:
+        raise RecommenderError("--look finds the garments of a photo: give it with --image PATH.")
     if args.image is not None:
         if not args.image.is_file():
             raise RecommenderError(f"There is no image file at {args.image}.")
-        vector, exclude, what = engine.embed_image(open_image(args.image)), (), str(args.image)
+        picture = open_image(args.image)
+        if args.look:
+            return _look(engine, picture, args, filters, str(args.image))
+        vector, exclude, what = engine.embed_image(picture), (), str(args.image)
     else:
         vector, exclude, what = engine.product_vector(args.id), (args.id,), f"product {args.id}"
     hits = engine.query_vector(vector, args.k, filters, exclude)
@@ -52,6 +66,23 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"results": records, "tags": tags}, indent=1, ensure_ascii=False))
     else:
         print(_table(engine.index, hits, what, engine.random_weights))
+    return 0
+
+
+def _look(engine: Recommender, picture: Image.Image, args: argparse.Namespace, filters: Filters, what: str) -> int:
+    """query --look: every garment of the photo with its results, as JSON or a table each."""
+    from recommender.engine import hit_record
+    from recommender.looks import look_json, shop_the_look
+
+    look = shop_the_look(engine, picture, args.k, filters)
+    if args.json:
+        answer = look_json(look, picture.size, lambda hit: {**hit_record(hit), "image": str(hit.product.image)})
+        print(json.dumps(answer, indent=1, ensure_ascii=False))
+        return 0
+    for garment, hits in look:
+        box = ", ".join(str(v) for v in garment.pixels(picture.size))
+        print(f"{garment.category} ({garment.confidence:.2f}) at [{box}]: " +
+              _table(engine.index, hits, what, engine.random_weights) + "\n")
     return 0
 
 

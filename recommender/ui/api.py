@@ -1,7 +1,7 @@
 """The JSON API beside the pages, for shops that integrate without the UI (and for the benchmark).
 
-  POST /api/search         multipart form: `photo` (the image file), optional `k` (1-100, default 10)
-                           and repeated `filter` fields `KEY=VALUE`
+  POST /api/search         multipart form: `photo` (the image file), optional `k` (1-100, default 10),
+                           repeated `filter` fields `KEY=VALUE` and `look=1` (shop the look: each garment)
   GET  /api/similar/<id>   more like a catalogue product; optional `k` and repeated `filter` parameters
 
 Both answer `{"query": {"kind", "ref"}, "results": [{"rank", "id", "match", "distance", "attributes",
@@ -9,7 +9,9 @@ Both answer `{"query": {"kind", "ref"}, "results": [{"rank", "id", "match", "dis
 with the same records and tags as `query --json` (the image as the URL of its thumbnail), or an error status with `{"error": "one sentence"}`: 400 for bad input (the same
 limits and sentences as the search page), 404 for an unknown product or path, 405 for a wrong
 method, 413 for a body over the upload limit, 503 when the model cannot be loaded. Several
-`filter` values of one key mean OR, different keys AND.
+`filter` values of one key mean OR, different keys AND. With `look=1` the answer holds
+`"garments": [{"box", "category", "confidence", "results"}]` instead of the results and tags, as
+`query --look --json` prints them (boxes in the pixels of the photo sent, after its EXIF rotation).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from recommender.engine import hit_record
 from recommender.errors import RecommenderError, WeightsUnavailable
 from recommender.filters import parse_filter_items, unknown_values
-from recommender.images import MIB
+from recommender.images import MIB, upright_size
 from recommender.index import Hit
+from recommender.looks import look_json, shop_the_look
 from recommender.tags import Tag
 from recommender.ui.guard import public_message
 from recommender.ui.routes import THUMBNAIL_ROUTE
@@ -59,8 +62,12 @@ def _filters() -> tuple[dict[str, list[str]], list[str]]:
     return filters, unknown_values(get_services().engine.index, filters)
 
 
+def _record(hit: Hit) -> dict:
+    return {**hit_record(hit), "image": flask.url_for(THUMBNAIL_ROUTE, product_id=hit.id)}
+
+
 def _answer(kind: str, ref: str, hits: list[Hit], tags: list[Tag], notes: list[str]) -> flask.Response:
-    results = [{**hit_record(hit), "image": flask.url_for(THUMBNAIL_ROUTE, product_id=hit.id)} for hit in hits]
+    results = [_record(hit) for hit in hits]
     return flask.jsonify({"query": {"kind": kind, "ref": ref}, "results": results,
                           "tags": [tag.to_json() for tag in tags], "notes": notes})
 
@@ -71,11 +78,23 @@ def search() -> flask.Response:
     photo = flask.request.files.get("photo")
     if photo is None:
         raise ApiError(400, "Send the photo as a multipart/form-data field named 'photo'.")
-    k, (filters, notes) = _k(), _filters()
-    ref = services.add_upload(photo.read(services.settings.max_upload_bytes + 1))
-    vector = services.uploads.vector(ref)
+    k, (filters, notes), look = _k(), _filters(), _look()
+    data = photo.read(services.settings.max_upload_bytes + 1)
+    ref, picture = services.add_upload_picture(data)
     engine = services.engine
+    if look:
+        found = shop_the_look(engine, picture, k, filters)
+        return flask.jsonify({"query": {"kind": "upload", "ref": ref}, **look_json(found, upright_size(data), _record),
+                              "notes": notes})
+    vector = services.uploads.vector(ref)
     return _answer("upload", ref, engine.query_vector(vector, k, filters), engine.tags(vector), notes)
+
+
+def _look() -> bool:
+    text = flask.request.values.get("look", "0")
+    if text not in ("0", "1"):
+        raise ApiError(400, f"look must be 1 (find each garment) or 0, not {text[:20]!r}.")
+    return text == "1"
 
 
 def similar(product_id: str) -> flask.Response:

@@ -16,6 +16,7 @@ from functools import cached_property
 
 import flask
 import numpy as np
+from PIL import Image
 
 from recommender.demo_index import ensure_demo_index
 from recommender.engine import Recommender
@@ -48,8 +49,12 @@ class Services:
         A bad file gets its one-sentence ImageError before the model is touched; a large one is
         decoded straight to the size kept on the server (see `recommender.images.open_upload`).
         """
+        return self.add_upload_picture(data)[0]
+
+    def add_upload_picture(self, data: bytes) -> tuple[str, Image.Image]:
+        """`add_upload`, with the picture the photo was decoded to (what shop the look searches in)."""
         image = open_upload(data, max_bytes=self.settings.max_upload_bytes, longest=STORED_SIDE)
-        return self.uploads.add(data, image, self.engine.embed_image)
+        return self.uploads.add(data, image, self.engine.embed_image), image
 
     @cached_property
     def text_index(self) -> TextIndex:

@@ -1,0 +1,254 @@
+"""Shop the look: each garment a photo shows, as a box with the catalogue's category and a confidence.
+
+A photo of a person wears several garments; embedded whole, the largest one or the background
+wins. Here the photo is cut into overlapping windows at a few scales (garment-shaped: 3 wide for 4
+high, like the catalogue's own shots), every window is embedded in one batch and classified by the
+trained head's category classifier. Categories are pooled into garment kinds (top, bottoms, dress,
+shoes, hat, bag: `GARMENT_KINDS`, from a Kaggle-like catalogue's subCategory; every category is its
+own kind where there is none), and a window's confidence is the probability of its most probable
+kind, which also tells garments from background (a wall can be "Perfume and Body Mist" at 0.99 among
+121 classes, but is seldom a garment kind at 0.98). Per kind, the surest window and the sure windows
+overlapping it make one garment: their confidence-weighted mean box, shrunk about its centre (windows
+hold margins around what they show), named by the category they find most probable. A garment whose
+box mostly repeats a surer garment's is dropped. Each garment's box is then embedded
+again and searched like a region.
+
+A photo of one product (a catalogue shot, a flat-lay) stays one garment, the whole picture, so its
+results are exactly those of the photo: that happens when fewer than two garments are found, or
+when the surest one, of the whole picture's own kind, covers most of the picture. An index without
+a head has no category classifier: its photo is one garment, named by its tags.
+
+The settings (`LookSettings`) were chosen on the development split of `recommender.looks_set`
+with `scripts/tune_looks.py` (README, "Shop the look").
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from recommender.engine import Recommender
+from recommender.index import Filters, Hit, Index
+from recommender.regions import Box
+
+__all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "shop_the_look",
+           "window_boxes", "iou", "look_json"]
+
+WHOLE = (0.0, 0.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class LookSettings:
+    """How windows are laid out and grouped; the defaults were chosen on the dev split (module notes)."""
+
+    scales: tuple[float, ...] = (0.55, 0.38, 0.25, 0.16)  # window height, as a share of the photo's longer side
+    aspect: float = 0.75  # window width / height
+    stride: float = 0.8  # step between windows, as a share of the window's side
+    min_confidence: float = 0.98  # a window less sure of its garment kind names no garment
+    group_iou: float = 0.1  # windows of a kind overlapping its surest one this much are the same garment
+    shrink: float = 0.85  # a garment's box, scaled about its centre: windows hold margins around what they see
+    repeat_iou: float = 0.3  # a garment overlapping a surer one this much is that one, misnamed
+    single_cover: float = 0.4  # the surest garment covering this share of the photo, of its own kind: a product shot
+    longest: int = 1120  # the photo is reduced to this longest side first (the smallest window is then ~180 px)
+
+
+@dataclass(frozen=True)
+class Garment:
+    """One garment of a look: its box in fractions of the photo (left, top, right, bottom)."""
+
+    box: tuple[float, float, float, float]
+    category: str
+    confidence: float
+
+    def pixels(self, size: tuple[int, int]) -> list[int]:
+        """The box in the pixels of a photo of `size` = (width, height)."""
+        width, height = size
+        left, top, right, bottom = self.box
+        return [round(left * width), round(top * height), round(right * width), round(bottom * height)]
+
+    @property
+    def region(self) -> Box:
+        return Box(*self.box)
+
+
+def window_boxes(width: int, height: int, settings: LookSettings = LookSettings()) -> np.ndarray:
+    """(n, 4) windows in fractions of the photo, the whole picture first, then each scale on a grid."""
+    longest = max(width, height)
+    boxes = [WHOLE]
+    for scale in settings.scales:
+        h = min(1.0, scale * longest / height)
+        w = min(1.0, scale * settings.aspect * longest / width)
+        for top in _steps(h, settings.stride):
+            for left in _steps(w, settings.stride):
+                boxes.append((left, top, left + w, top + h))
+    return np.array(list(dict.fromkeys(tuple(round(v, 4) for v in box) for box in boxes)), dtype=np.float64)
+
+
+def _steps(side: float, stride: float) -> np.ndarray:
+    """Window starts from 0 to 1 - side, evenly, at most `stride * side` apart (the last one flush)."""
+    if side >= 1.0:
+        return np.zeros(1)
+    count = int(np.ceil((1.0 - side) / (stride * side))) + 1
+    return np.linspace(0.0, 1.0 - side, count)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of boxes a (n, 4) against b (m, 4): (n, m)."""
+    a, b = np.atleast_2d(a)[:, None, :], np.atleast_2d(b)[None, :, :]
+    inter = (np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+             * np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None))
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return inter / np.maximum(area_a + area_b - inter, 1e-12)
+
+
+def _pictures(image: Image.Image, boxes: np.ndarray) -> list[Image.Image]:
+    return [image if tuple(box) == WHOLE else Box(*box).crop(image) for box in boxes.tolist()]
+
+
+def _reduced(image: Image.Image, longest: int) -> Image.Image:
+    if max(image.size) <= longest:
+        return image
+    reduced = image.copy()
+    reduced.thumbnail((longest, longest), Image.Resampling.BILINEAR)
+    return reduced
+
+
+# Kaggle subCategory -> the garment kind it is worn as; other subCategories (watches, perfume...) are no garment
+GARMENT_KINDS = {"Topwear": "top", "Bottomwear": "bottoms", "Dress": "dress", "Saree": "dress", "Apparel Set": "dress",
+                 "Shoes": "shoes", "Sandal": "shoes", "Flip Flops": "shoes", "Headwear": "hat", "Bags": "bag"}
+KIND_ATTRIBUTE = "subCategory"
+_KINDS: "weakref.WeakKeyDictionary[Index, list[str | None]]" = weakref.WeakKeyDictionary()
+
+
+def garment_kinds(index: Index, values: list[str]) -> list[str | None]:
+    """The garment kind of each category value (None: not a garment), by its products' usual subCategory;
+    each value is its own kind in a catalogue without subCategory (every category is a garment there)."""
+    if KIND_ATTRIBUTE not in index.attributes():
+        return list(values)
+    groups = sorted(GARMENT_KINDS)
+    categories = index.value_codes(index.roles.category, values)
+    subs = index.value_codes(KIND_ATTRIBUTE, groups)
+    known = (categories >= 0) & (subs >= 0)
+    counts = np.zeros((len(values), len(groups)), dtype=np.int64)
+    np.add.at(counts, (categories[known], subs[known]), 1)
+    totals = np.bincount(categories[categories >= 0], minlength=len(values))
+    usual = counts.argmax(axis=1)
+    return [GARMENT_KINDS[groups[g]] if counts[v, g] * 2 > totals[v] else None for v, g in enumerate(usual)]
+
+
+def _kinds_of(index: Index, values: list[str]) -> list[str | None]:
+    if index not in _KINDS:
+        _KINDS[index] = garment_kinds(index, values)
+    return _KINDS[index]
+
+
+@dataclass(frozen=True)
+class Windows:
+    """A photo's windows and what the head made of each: the first row is the whole picture."""
+
+    boxes: np.ndarray  # (n, 4) fractions
+    probabilities: np.ndarray  # (n, V) of each category value
+    values: list[str]  # the V category values
+    kinds: list[str | None]  # the garment kind of each value
+    whole: np.ndarray  # the whole picture's query code, exactly as a plain photo search embeds it
+
+    def kind_mass(self) -> tuple[list[str], np.ndarray]:
+        """The garment kinds and (n, K) the probability of each kind in each window."""
+        names = sorted({k for k in self.kinds if k is not None})
+        member = np.array([[k == name for name in names] for k in self.kinds], dtype=np.float32).reshape(-1, len(names))
+        return names, self.probabilities @ member
+
+
+def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSettings = LookSettings()) -> Windows:
+    """Every window of a photo embedded in one batch and classified by the head (an index with one)."""
+    whole = engine.embed_image(picture)
+    reduced = _reduced(picture, settings.longest)
+    boxes = window_boxes(*reduced.size, settings)
+    codes = np.concatenate([whole[np.newaxis], engine.embed_images(_pictures(reduced, boxes[1:]))])
+    index, attribute = engine.index, engine.index.roles.category
+    values = index.head.attributes[attribute]
+    probabilities = index.head.classify(codes[:, : index.dim])[attribute]
+    return Windows(boxes, probabilities, values, _kinds_of(index, values), whole)
+
+
+def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> list[Garment]:
+    """The garments the windows show, surest first; the whole picture alone for a product shot."""
+    names, mass = windows.kind_mass()
+    first = windows.probabilities[0]
+    whole = Garment(WHOLE, windows.values[int(first.argmax())], float(first.max()))
+    garments = _group(windows, names, mass, settings)
+    own_kind = windows.kinds[int(first.argmax())]
+    if len(garments) < 2 or (garments[0][1] == own_kind and _area(garments[0][0].box) >= settings.single_cover):
+        return [whole]
+    return [garment for garment, _ in garments]
+
+
+def find_garments(engine: Recommender, picture: Image.Image,
+                  settings: LookSettings = LookSettings()) -> tuple[list[Garment], np.ndarray]:
+    """The garments of a decoded, upright photo, surest first, and the query code of each (module notes)."""
+    head, attribute = engine.index.head, engine.index.roles.category
+    if head is None or attribute not in head.attributes:
+        whole = engine.embed_image(picture)
+        tag = next((t for t in engine.tags(whole) if t.role == "category"), None)
+        return [Garment(WHOLE, tag.value if tag else "", tag.confidence if tag else 0.0)], whole[np.newaxis]
+    windows = classify_windows(engine, picture, settings)
+    garments = garments_of(windows, settings)
+    if garments[0].box == WHOLE:
+        return garments, windows.whole[np.newaxis]
+    reduced = _reduced(picture, settings.longest)
+    return garments, engine.embed_images(_pictures(reduced, np.array([g.box for g in garments])))
+
+
+def _area(box: tuple[float, float, float, float]) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _shrunk(box: np.ndarray, factor: float) -> tuple[float, float, float, float]:
+    centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) * factor / 2
+    return tuple(float(round(v, 4)) for v in np.clip(np.concatenate([centre - half, centre + half]), 0.0, 1.0))
+
+
+def _group(windows: Windows, names: list[str], mass: np.ndarray,
+           settings: LookSettings) -> list[tuple[Garment, str]]:
+    """One garment per kind (with its kind) from the windows after the first, surest first, repeats dropped."""
+    boxes, mass, probabilities = windows.boxes[1:], mass[1:], windows.probabilities[1:]
+    best_kind, confidence = mass.argmax(axis=1), mass.max(axis=1)
+    garments: list[tuple[Garment, str]] = []
+    for k, name in enumerate(names):
+        rows = np.flatnonzero((best_kind == k) & (confidence >= settings.min_confidence))
+        if not len(rows):
+            continue
+        best = rows[np.argmax(confidence[rows])]
+        near = rows[iou(boxes[best], boxes[rows])[0] >= settings.group_iou]
+        weights = confidence[near][:, None]
+        box = _shrunk((boxes[near] * weights).sum(axis=0) / weights.sum(), settings.shrink)
+        votes = (probabilities[near] * weights).sum(axis=0) * [kind == name for kind in windows.kinds]
+        garments.append((Garment(box, windows.values[int(votes.argmax())], float(confidence[best])), name))
+    garments.sort(key=lambda pair: -pair[0].confidence)
+    kept: list[tuple[Garment, str]] = []
+    for garment, name in garments:
+        if not kept or iou(np.array(garment.box), np.array([g.box for g, _ in kept])).max() < settings.repeat_iou:
+            kept.append((garment, name))
+    return kept
+
+
+def shop_the_look(engine: Recommender, image: Image.Image, k: int = 10, filters: Filters = None,
+                  settings: LookSettings = LookSettings()) -> list[tuple[Garment, list[Hit]]]:
+    """Each garment of a photo with its k results, surest garment first."""
+    garments, codes = find_garments(engine, image, settings)
+    return [(garment, engine.query_vector(code, k, filters)) for garment, code in zip(garments, codes)]
+
+
+def look_json(look: list[tuple[Garment, list[Hit]]], size: tuple[int, int],
+              record: Callable[[Hit], dict[str, Any]]) -> dict[str, Any]:
+    """`{"garments": [{"box", "category", "confidence", "results"}]}`, boxes in the pixels of a photo of `size`
+    (the CLI's `query --look --json` and the API's `look=1`; `record` writes one result)."""
+    return {"garments": [{"box": garment.pixels(size), "category": garment.category,
+                          "confidence": round(garment.confidence, 4), "results": [record(hit) for hit in hits]}
+                         for garment, hits in look]}

@@ -1,0 +1,84 @@
+"""Choose shop the look's settings (`recommender.looks.LookSettings`) on the dev split of `looks-set`.
+
+Windows are classified once per window layout; every grouping setting of the grid is then scored on
+those classifications (garments found with their kind, proposals that are garments, single shots kept
+whole, as `evaluate --looks` counts them), and
+the time of the windows per look is printed beside them. Choose on dev, report on test with
+`python -m recommender evaluate --looks DIR/test --index INDEX`.
+
+    python scripts/tune_looks.py --index /work/data/kaggle-head --looks /work/data/looks17/dev --limit 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from recommender.engine import Recommender
+from recommender.evaluation.looks import score_look
+from recommender.images import open_image
+from recommender.looks import WHOLE, LookSettings, classify_windows, garment_kinds, garments_of
+from recommender.looks_set import read_looks
+
+LAYOUTS = {  # name -> (scales, stride)
+    "4 scales, stride 0.8": ((0.55, 0.38, 0.25, 0.16), 0.8),
+    "3 small scales, stride 0.8": ((0.38, 0.25, 0.16), 0.8),
+    "3 large scales, stride 0.65": ((0.55, 0.38, 0.25), 0.65),
+}
+GRID = {"min_confidence": (0.9, 0.95, 0.98), "group_iou": (0.1, 0.2, 0.35), "shrink": (1.0, 0.85, 0.7),
+        "repeat_iou": (0.3, 0.5), "single_cover": (0.4, 0.6)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--looks", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=60, help="looks of the folder used (default: 60)")
+    parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=list(LAYOUTS))
+    args = parser.parse_args()
+    engine = Recommender.open(args.index)
+    values = engine.index.head.attributes[engine.index.roles.category]
+    kinds = dict(zip(values, garment_kinds(engine.index, values)))
+
+    def same_kind(a: str, b: str) -> bool:
+        return a == b or (kinds.get(a) is not None and kinds.get(a) == kinds.get(b))
+
+    looks = sorted(read_looks(args.looks).items())[: args.limit]
+    pictures = [open_image(args.looks / "images" / name) for name, _ in looks]
+    engine.embed_image(pictures[0])  # load the model outside the timings
+    for layout in args.layouts:
+        scales, stride = LAYOUTS[layout]
+        base = LookSettings(scales=scales, stride=stride)
+        start = time.perf_counter()
+        windows = [classify_windows(engine, picture, base) for picture in pictures]
+        seconds = (time.perf_counter() - start) / len(pictures)
+        rows = []
+        for values in itertools.product(*GRID.values()):
+            settings = replace(base, **dict(zip(GRID, values)))
+            found = garments = proposals = garment_proposals = singles = whole = 0
+            for (name, truth), picture, seen in zip(looks, pictures, windows):
+                look = [(g, []) for g in garments_of(seen, settings)]
+                score = score_look(truth, picture.size, look, engine.index.roles.category, same_kind)
+                found += sum(p is not None for _, p in score["found"])
+                garments += len(truth)
+                proposals += score["proposals"]
+                garment_proposals += score["garment_proposals"]
+                if len(truth) == 1 and truth[0].box == (0, 0, *picture.size):
+                    singles += 1
+                    whole += len(look) == 1 and look[0][0].box == WHOLE
+            rows.append((found / garments, garment_proposals / max(proposals, 1), whole, singles, values))
+        rows.sort(key=lambda r: -(r[0] + r[1]))
+        print(f"{layout}: {len(windows[0].boxes)} windows on the first look, {seconds:.2f} s a look")
+        for found, precise, whole, singles, values in rows[:6]:
+            print(f"  found {found:.3f}  proposals garments {precise:.3f}  singles whole {whole}/{singles}  "
+                  + " ".join(f"{k}={v}" for k, v in zip(GRID, values)))
+        print(f"  (mean over the grid: {np.mean([r[0] for r in rows]):.3f} found)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""Shop the look: windows, grouping into garments, the development looks, their scoring, the CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recommender.cli import main
+from recommender.looks import WHOLE, Garment, LookSettings, Windows, garments_of, iou, window_boxes
+
+
+def test_windows_start_with_the_whole_picture_and_cover_it_at_every_scale() -> None:
+    settings = LookSettings()
+    boxes = window_boxes(600, 800, settings)
+    assert tuple(boxes[0]) == WHOLE
+    assert (boxes >= 0).all() and (boxes <= 1).all() and len({tuple(b) for b in boxes}) == len(boxes)
+    for scale in settings.scales:  # each scale is a grid of garment-shaped windows reaching every edge
+        h = round(scale * 800 / 800, 4)
+        w = round(scale * settings.aspect * 800 / 600, 4)
+        grid = boxes[np.isclose(boxes[:, 3] - boxes[:, 1], h, atol=2e-4) & np.isclose(boxes[:, 2] - boxes[:, 0], w, atol=2e-4)]
+        assert len(grid) >= 4
+        assert grid[:, 0].min() == 0 and grid[:, 1].min() == 0
+        assert np.isclose(grid[:, 2].max(), 1, atol=2e-4) and np.isclose(grid[:, 3].max(), 1, atol=2e-4)
+
+
+def test_iou() -> None:
+    a = np.array([[0, 0, 0.5, 0.5]])
+    b = np.array([[0, 0, 0.5, 0.5], [0.25, 0, 0.75, 0.5], [0.5, 0.5, 1, 1]])
+    np.testing.assert_allclose(iou(a, b), [[1.0, 1 / 3, 0.0]])
+
+
+def windows(rows: list[tuple[tuple[float, float, float, float], dict[str, float]]]) -> Windows:
+    """Windows as the head might have classified them (the first is the whole picture): each row's
+    probabilities, the rest on "Perfume", which is no garment; the other values are their own kind
+    but "Tops", a top like "Tshirts"."""
+    values = ["Tshirts", "Tops", "Jeans", "Shirts", "Dresses", "Perfume"]
+    kinds = ["Tshirts", "Tshirts", "Jeans", "Shirts", "Dresses", None]
+    probabilities = np.zeros((len(rows), len(values)))
+    for row, (_, given) in enumerate(rows):
+        for value, p in given.items():
+            probabilities[row, values.index(value)] = p
+        probabilities[row, -1] = 1.0 - sum(given.values())
+    return Windows(np.array([r[0] for r in rows]), probabilities, values, kinds, np.zeros(3))
+
+
+PLAIN = LookSettings(min_confidence=0.5, group_iou=0.3, shrink=1.0, repeat_iou=0.5, single_cover=0.5)
+
+
+def test_windows_of_one_kind_make_one_garment_with_their_weighted_box() -> None:
+    look = windows([(WHOLE, {"Tshirts": 0.6}),
+                    ((0.2, 0.1, 0.8, 0.5), {"Tshirts": 0.9}), ((0.3, 0.1, 0.9, 0.5), {"Tshirts": 0.45}),
+                    ((0.25, 0.15, 0.85, 0.55), {"Tops": 0.6}),  # near the best, its kind: joins it
+                    ((0.3, 0.5, 0.7, 0.9), {"Jeans": 0.8}), ((0.0, 0.85, 0.2, 1.0), {"Jeans": 0.7}),  # far: left out
+                    ((0.7, 0.0, 1.0, 0.3), {"Perfume": 0.0}),  # sure, but of no garment kind
+                    ((0.0, 0.0, 0.3, 0.3), {"Shirts": 0.3})])  # too unsure
+    garments = garments_of(look, PLAIN)
+    assert [g.category for g in garments] == ["Tshirts", "Jeans"]
+    top, jeans = garments
+    np.testing.assert_allclose(top.box, (np.array([0.2, 0.1, 0.8, 0.5]) * 0.9 + np.array([0.25, 0.15, 0.85, 0.55]) * 0.6)
+                               / 1.5, atol=1e-4)
+    assert top.confidence == 0.9 and jeans.box == (0.3, 0.5, 0.7, 0.9)
+    shrunk = garments_of(look, replace(PLAIN, shrink=0.5))[1]
+    assert shrunk.box == (0.4, 0.6, 0.6, 0.8)  # about its centre
+
+
+def test_a_kind_pools_its_categories_and_names_the_garment_by_the_likeliest() -> None:
+    look = windows([(WHOLE, {"Jeans": 0.9}),
+                    ((0.2, 0.1, 0.8, 0.5), {"Tshirts": 0.3, "Tops": 0.6}),  # a top at 0.9, most likely "Tops"
+                    ((0.2, 0.15, 0.8, 0.55), {"Tshirts": 0.45, "Tops": 0.4}),
+                    ((0.3, 0.5, 0.7, 0.9), {"Jeans": 0.8})])
+    # the jeans below 0.85 leave the top alone: one garment is the whole picture, named as a whole
+    assert garments_of(look, replace(PLAIN, min_confidence=0.85)) == [Garment(WHOLE, "Jeans", 0.9)]
+    garments = garments_of(look, replace(PLAIN, min_confidence=0.7))
+    assert [(g.category, round(g.confidence, 4)) for g in garments] == [("Tops", 0.9), ("Jeans", 0.8)]
+
+
+def test_a_garment_repeating_a_surer_one_is_dropped() -> None:
+    look = windows([(WHOLE, {"Dresses": 0.5}), ((0.2, 0.1, 0.8, 0.6), {"Tshirts": 0.9}),
+                    ((0.2, 0.15, 0.8, 0.6), {"Shirts": 0.7}), ((0.3, 0.6, 0.7, 0.95), {"Jeans": 0.8})])
+    assert [g.category for g in garments_of(look, PLAIN)] == ["Tshirts", "Jeans"]
+    assert [g.category for g in garments_of(look, replace(PLAIN, repeat_iou=0.95))] == ["Tshirts", "Jeans", "Shirts"]
+
+
+def test_a_product_shot_stays_one_garment_the_whole_picture() -> None:
+    alone = windows([(WHOLE, {"Shirts": 0.7}), ((0.1, 0.1, 0.7, 0.7), {"Shirts": 0.9}),
+                     ((0.3, 0.3, 0.9, 0.9), {"Shirts": 0.8})])
+    assert garments_of(alone, PLAIN) == [Garment(WHOLE, "Shirts", 0.7)]
+    # the surest garment is the picture's own kind and fills most of it: a shot with a bit of another garment
+    shot = windows([(WHOLE, {"Shirts": 0.7}), ((0.0, 0.0, 0.9, 0.8), {"Shirts": 0.9}),
+                    ((0.2, 0.8, 0.8, 1.0), {"Jeans": 0.6})])
+    assert garments_of(shot, PLAIN) == [Garment(WHOLE, "Shirts", 0.7)]
+    assert len(garments_of(shot, replace(PLAIN, single_cover=0.9))) == 2
+
+
+# ---------------------------------------------------------------- on a trained (tiny) index
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory) -> Path:
+    """A demo catalogue large enough for every garment slot to keep held-out products in both splits."""
+    from recommender.demo import write_demo_catalog
+
+    out = tmp_path_factory.mktemp("looks-catalogue")
+    write_demo_catalog(out, n=180, seed=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory, catalogue: Path, tiny_tflite) -> Path:
+    """That catalogue indexed by a tiny TFLite model (fast, meaningless but deterministic)."""
+    out = tmp_path_factory.mktemp("looks-raw") / "raw"
+    assert main(["build", "--catalog", str(catalogue), "--out", str(out), "--backbone",
+                 str(tiny_tflite["float"].path), "--no-progress"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_index: Path) -> Path:
+    """Its trained index: a head that classifies articleType, half the products held out."""
+    out = tmp_path_factory.mktemp("looks") / "trained"
+    assert main(["train", "--index", str(tiny_index), "--out", str(out), "--epochs", "2", "--holdout", "0.5",
+                 "--attributes", "articleType", "gender", "--seed", "0", "--no-progress"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def looks_dir(tmp_path_factory, trained: Path) -> Path:
+    out = tmp_path_factory.mktemp("looks-set")
+    assert main(["looks-set", "--index", str(trained), "--out", str(out), "--count", "6", "--seed", "3"]) == 0
+    return out
+
+
+def test_looks_set_writes_both_splits_in_the_documented_format(looks_dir: Path, trained: Path) -> None:
+    from recommender.index import Index
+    from recommender.looks_set import read_looks
+
+    index = Index.load(trained)
+    held_out = {p.attributes["articleType"] for p in index.products if index.manifest.holdout.contains(p.id)}
+    for split in ("dev", "test"):
+        folder = looks_dir / split
+        assert (folder / "garments.csv").read_text().splitlines()[0] == "image,class,x0,y0,x1,y1"
+        looks = read_looks(folder)
+        assert len(looks) == 6 and sorted(looks) == sorted(p.name for p in (folder / "images").iterdir())
+        for name, garments in looks.items():
+            with Image.open(folder / "images" / name) as image:
+                width, height = image.size
+            for garment in garments:
+                x0, y0, x1, y1 = garment.box
+                assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height and garment.category in held_out
+    again = looks_dir / "again"
+    assert main(["looks-set", "--index", str(trained), "--out", str(again), "--count", "6", "--seed", "3"]) == 0
+    assert (again / "dev" / "garments.csv").read_bytes() == (looks_dir / "dev" / "garments.csv").read_bytes()
+
+
+def test_read_looks_refuses_a_file_out_of_format_with_a_sentence(tmp_path: Path) -> None:
+    from recommender.errors import RecommenderError
+    from recommender.looks_set import read_looks
+
+    with pytest.raises(RecommenderError, match="no garments.csv"):
+        read_looks(tmp_path)
+    for text, match in (("image,class,box\n", "header"), ("image,class,x0,y0,x1,y1\na.jpg,Shirts,1,2,x,4\n", "Line 2"),
+                        ("image,class,x0,y0,x1,y1\na.jpg,Shirts,5,2,1,4\n", "x0 < x1")):
+        (tmp_path / "garments.csv").write_text(text)
+        with pytest.raises(RecommenderError, match=match):
+            read_looks(tmp_path)
+
+
+def test_evaluate_looks_reports_the_three_figures(looks_dir: Path, trained: Path, capsys) -> None:
+    assert main(["evaluate", "--index", str(trained), "--looks", str(looks_dir / "dev"), "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    [result] = json.loads(captured.out)
+    assert result["looks"] == 6 and result["garments"] >= 6
+    for key in ("found", "proposals_garments", "p_at_k_found"):
+        assert 0.0 <= result[key] <= 1.0
+    assert 0.0 <= result["exact"]["found"] <= result["found"]  # the right category is also the right kind
+    assert result["single_shots_whole"] <= result["single_shots"]
+    assert "garments found (IoU >= 0.4, right kind)" in captured.err
+
+
+def test_score_matches_each_garment_to_one_proposal_of_its_class() -> None:
+    from recommender.evaluation.looks import score_look
+    from recommender.looks_set import LookGarment
+
+    class Hit:
+        def __init__(self, value: str) -> None:
+            self.product = type("P", (), {"attributes": {"articleType": value}})()
+
+    truth = [LookGarment("a", "Shirts", (0, 0, 50, 50)), LookGarment("a", "Jeans", (0, 50, 50, 100)),
+             LookGarment("a", "Caps", (60, 0, 100, 20))]
+    look = [(Garment((0.0, 0.0, 0.5, 0.5), "Shirts", 0.9), [Hit("Shirts")] * 7 + [Hit("Tops")] * 3),
+            (Garment((0.0, 0.5, 0.5, 1.0), "Trousers", 0.8), [Hit("Jeans")] * 10),  # right place, wrong class
+            (Garment((0.5, 0.5, 1.0, 1.0), "Shirts", 0.7), [])]  # nowhere
+    score = score_look(truth, (100, 100), look, "articleType", str.__eq__)
+    assert score["found"] == [("Shirts", 0.7), ("Jeans", None), ("Caps", None)]
+    assert score["proposals"] == 3 and score["garment_proposals"] == 2
+    bottoms = {"Jeans", "Trousers"}  # by kind: trousers for jeans are found, and jeans results count for them
+
+    def same_kind(a: str, b: str) -> bool:
+        return a == b or {a, b} <= bottoms
+
+    assert score_look(truth, (100, 100), look, "articleType", same_kind)["found"] == [
+        ("Shirts", 0.7), ("Jeans", 1.0), ("Caps", None)]
+
+
+def rotated_jpeg(source: Path, path: Path) -> tuple[int, int]:
+    """A JPEG stored sideways with EXIF orientation 6 (shown turned 90 degrees): its upright size."""
+    with Image.open(source) as image:
+        picture = image.convert("RGB").resize((120, 160))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    picture.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif)
+    return picture.size
+
+
+def test_query_look_json_gives_each_garment_in_the_upright_photo_s_pixels(trained: Path, catalogue: Path,
+                                                                          tmp_path: Path, capsys) -> None:
+    photo = tmp_path / "sideways.jpg"
+    width, height = rotated_jpeg(next((catalogue / "images").glob("*.jpg")), photo)
+    assert main(["query", "--index", str(trained), "--image", str(photo), "--look", "--k", "4", "--json"]) == 0
+    garments = json.loads(capsys.readouterr().out)["garments"]
+    assert garments and [sorted(g) for g in garments] == [["box", "category", "confidence", "results"]] * len(garments)
+    for garment in garments:
+        x0, y0, x1, y1 = garment["box"]
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        assert len(garment["results"]) == 4 and 0 < garment["confidence"] <= 1
+        assert sorted(garment["results"][0]) == ["attributes", "distance", "id", "image", "rank"]
+    assert main(["query", "--index", str(trained), "--id", "10001", "--look"]) == 2
+    assert "--look finds the garments of a photo" in capsys.readouterr().err
+
+
+def test_a_photo_with_no_sure_garment_is_one_garment_with_the_photo_s_own_results(trained: Path,
+                                                                                   catalogue: Path) -> None:
+    from recommender.engine import Recommender
+    from recommender.images import open_image
+    from recommender.looks import shop_the_look
+
+    engine = Recommender.open(trained)
+    picture = open_image(next((catalogue / "images").glob("*.jpg")))
+    [(garment, hits)] = shop_the_look(engine, picture, 10, settings=LookSettings(min_confidence=1.01))
+    assert garment.box == WHOLE and garment.category in engine.index.head.attributes["articleType"]
+    assert [(h.id, h.distance) for h in hits] == [(h.id, h.distance) for h in engine.query_image(picture, 10)]
+
+
+def test_an_index_without_a_head_gives_the_whole_photo_named_by_its_tags(tiny_index: Path,
+                                                                          catalogue: Path) -> None:
+    from recommender.engine import Recommender
+    from recommender.images import open_image
+    from recommender.looks import shop_the_look
+
+    engine = Recommender.open(tiny_index)
+    picture = open_image(next((catalogue / "images").glob("*.jpg")))
+    [(garment, hits)] = shop_the_look(engine, picture, 5)
+    tag = next(t for t in engine.tags(engine.embed_image(picture)) if t.role == "category")
+    assert garment == Garment(WHOLE, tag.value, tag.confidence)
+    assert [h.id for h in hits] == [h.id for h in engine.query_image(picture, 5)]
+
+
+def test_benchmark_times_the_look_beside_a_single_search(trained: Path, catalogue: Path, tmp_path: Path) -> None:
+    from recommender.benchmark.report import render_table
+    from recommender.benchmark.run import BenchmarkConfig, run_benchmark
+
+    config = BenchmarkConfig(sections=("machine", "look"), look_index=trained, look_photos=catalogue / "images",
+                             look_repeats=2, workdir=tmp_path, log=lambda message: None)
+    report = run_benchmark(config)
+    look = report["look"]
+    assert look["photos"] == 2 and look["garments_per_photo"] >= 1
+    for side in ("single_search", "look"):
+        assert look[side]["repeats"] == 2 and 0 < look[side]["p50_ms"] <= look[side]["p95_ms"]
+    [target] = report["targets"]
+    assert target["value"] == look["look"]["p50_ms"] and target["goal"] == "< 1500 ms"
+    assert "every garment's top 10 (look)" in render_table(report)
+
+
+def test_garment_kinds_come_from_the_usual_subcategory_of_each_category(tiny_index: Path, tmp_path: Path) -> None:
+    from recommender.index import Index
+    from recommender.looks import garment_kinds
+
+    index = Index.load(tiny_index)
+    values = ["Tshirts", "Shirts", "Dresses", "Trousers", "Casual Shoes", "Handbags", "Caps", "Nonesuch"]
+    assert garment_kinds(index, values) == ["top", "top", "dress", "bottoms", "shoes", "bag", "hat", None]

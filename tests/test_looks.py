@@ -228,7 +228,7 @@ def test_query_look_json_gives_each_garment_in_the_upright_photo_s_pixels(traine
         x0, y0, x1, y1 = garment["box"]
         assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
         assert len(garment["results"]) == 4 and 0 < garment["confidence"] <= 1
-        assert sorted(garment["results"][0]) == ["attributes", "distance", "id", "image", "rank"]
+        assert sorted(garment["results"][0]) == ["attributes", "distance", "id", "image", "match", "rank"]
     assert main(["query", "--index", str(trained), "--id", "10001", "--look"]) == 2
     assert "--look finds the garments of a photo" in capsys.readouterr().err
 

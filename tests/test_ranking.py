@@ -19,6 +19,7 @@ from recommender.index_format import CatalogInfo, Holdout, Manifest, write_index
 from recommender.model_spec import ModelSpec
 from recommender.ranking import Ranker, RankingSettings, category_set
 from tests.index_fakes import FakeExtractor
+from tests.ui_fakes import build_pool_trap_index
 
 
 def _picture(garment: tuple[int, int, int], background: tuple[int, int, int] = (250, 250, 250),
@@ -217,3 +218,14 @@ def test_colour_counts_by_default_unless_the_head_classifies_colour(tmp_path: Pa
     colour_head = _with_head(_index(tmp_path / "b", vectors, colours, records),
                              _FakeHead({"colour": ["Black", "Red"]}, {"colour": [0.5, 0.5]}))
     assert Ranker(colour_head).search(query, black, 3)[1].tolist() == [[0, 1, 2]]  # its classifier does, not the histogram
+
+
+def test_the_first_results_never_change_when_more_are_asked_for(tmp_path: Path) -> None:
+    """"Show more" up to 100 (or a link asking for 100) keeps the first ten: the pool re-scored does not grow with k."""
+    index = Index.load(build_pool_trap_index(tmp_path))
+    engine = Recommender(index)
+    code = engine.product_vector("p0")
+    first = [h.id for h in engine.query_vector(code, 10, exclude={"p0"})]
+    assert first[0] == "p100"  # the red one among the nearest comes first, then the nearest black ones
+    for k in (20, 50, 60, 100):
+        assert [h.id for h in engine.query_vector(code, k, exclude={"p0"})][:10] == first, k

@@ -94,7 +94,7 @@ def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, word
     wait.until(lambda d: "@" in d.current_url)
     wait.until(lambda d: "framed part" in (d.execute_script(TITLE_JS) or ""))
     shoot("region")
-    _click(driver, driver.find_element(By.ID, "region-reset"))
+    _click(driver, driver.find_element(By.CSS_SELECTOR, ".region-reset"))
     wait.until(lambda d: "@" not in d.current_url)
     wait.until(lambda d: d.execute_script(TITLE_JS) == "Looks like your photo")
     title = driver.execute_script(TITLE_JS)

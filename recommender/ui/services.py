@@ -59,6 +59,11 @@ class Services:
         return TextIndex.of_products(index.products, index.roles.name)
 
     @cached_property
+    def common_words(self) -> list[str]:
+        """Words of the catalogue's names to suggest in the word box ("dress, black")."""
+        return self.text_index.common_words()
+
+    @cached_property
     def typical_distance(self) -> float | None:
         """Median distance between random pairs of catalogue products (None below two products).
 
@@ -124,6 +129,7 @@ def _warm_up(services: Services, first_request: threading.Event) -> None:
         height, width = extractor.input_size
         extractor.embed(np.zeros((1, height, width, 3), dtype=np.uint8))
         services.typical_distance  # noqa: B018 - computed for its cache
+        services.common_words  # noqa: B018 - the word box's suggestion, on every page
     except Exception:  # the first query raises the same error where the shopper sees it
         log.exception("warming up the model failed")
 

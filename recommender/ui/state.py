@@ -95,7 +95,7 @@ class Search:
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # role -> chosen values (OR)
     text: str = ""  # words to find in product names
     shown: int = RESULTS
-    kept: bool = False  # the filters were carried over from the previous photo
+    kept: bool = False  # the filters and words were carried over from the previous photo
     auto: tuple[str, ...] = ()  # roles whose filter the page applied by itself (undoable)
 
     # ------------------------------------------------------------ the URL
@@ -129,12 +129,13 @@ class Search:
             if values:
                 filters[role] = values
         shown = _count(params.get("n", [""])[-1])
+        text = " ".join(params.get("text", [""])[-1].split())[:MAX_QUERY_CHARS]
         return cls(
             trail=trail,
             filters=filters,
-            text=" ".join(params.get("text", [""])[-1].split())[:MAX_QUERY_CHARS],
+            text=text,
             shown=min(max(RESULTS, shown - shown % RESULTS), MAX_RESULTS),
-            kept=params.get("kept", [""])[-1] == "1" and bool(filters),
+            kept=params.get("kept", [""])[-1] == "1" and bool(filters or text),
             auto=tuple(r for r in dict.fromkeys(params.get("auto", [])) if r in filters),
         )
 
@@ -180,8 +181,12 @@ class Search:
         """One value (or the whole filter of a role) removed; other carried-over filters stay marked."""
         values = () if value is None else tuple(v for v in self.filters.get(role, ()) if v != value)
         filters = {r: v for r, v in {**self.filters, role: values}.items() if v}
-        return replace(self, filters=filters, kept=self.kept and bool(filters), shown=RESULTS,
+        return replace(self, filters=filters, kept=self.kept and bool(filters or self.text), shown=RESULTS,
                        auto=tuple(r for r in self.auto if filters.get(r) == self.filters.get(r)))
+
+    def without_words(self) -> "Search":
+        """The words removed (a kept row's words chip); other carried-over filters stay marked."""
+        return replace(self, text="", kept=self.kept and bool(self.filters), shown=RESULTS)
 
     def cleared(self) -> "Search":
         """"Clear all": every filter and the text."""
@@ -189,15 +194,15 @@ class Search:
 
     def with_text(self, text: object) -> "Search":
         words = " ".join(str(text or "").split())[:MAX_QUERY_CHARS]
-        return replace(self, text=words, shown=RESULTS)
+        return replace(self, text=words, shown=RESULTS, kept=self.kept and bool(self.filters or words))
 
     def new_photo(self, step: Step, auto: Mapping[str, str] = {}) -> "Search":
-        """A new photo starts a new trail; the filters stay, marked as carried over, and a confident
-        tag may apply itself to a role the shopper left free."""
+        """A new photo starts a new trail; the filters and words stay, marked as carried over, and a
+        confident tag may apply itself to a role the shopper left free."""
         filters = dict(self.filters)
         applied = tuple(role for role in auto if role not in filters)
         filters.update({role: (auto[role],) for role in applied})
-        return Search(trail=(step,), filters=filters, text=self.text, kept=bool(self.filters),
+        return Search(trail=(step,), filters=filters, text=self.text, kept=bool(self.filters or self.text),
                       auto=applied)
 
     def followed(self, step: Step) -> "Search":

@@ -28,7 +28,7 @@ from recommender.ui.session import current_session_id
 from recommender.ui.state import Search, Step, liked_step
 from recommender.ui.upload_payload import decode_upload, too_large
 
-__all__ = ["sync_controls", "on_upload", "on_navigate", "on_chip", "on_clear_all", "on_clear_kept",
+__all__ = ["sync_controls", "on_upload", "on_navigate", "on_chip", "on_clear_all", "on_clear_kept", "on_kept_words",
            "on_region", "on_region_reset", "on_show_more", "on_refine"]
 
 
@@ -59,12 +59,15 @@ def _values(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str)]
 
 
-def sync_controls(fragment: str | None, values: Mapping[str, Any], text: Any) -> dict[str, Any]:
+def sync_controls(fragment: str | None, values: Mapping[str, Any], text: Any, drawn: Any) -> dict[str, Any]:
     """The filters and the text box, both ways: the URL sets them (load, Back, a chip), and a change
-    made in them writes the URL. Options are redrawn with counts under the other filters."""
+    made in them writes the URL. Options are redrawn with counts under the other filters, only when the
+    filters or the words differ from those `drawn` (not for "Show more", a region or another query)."""
     search = Search.from_fragment(fragment)
     trigger = ctx.triggered_id
     hash_out: Any = no_update
+    if trigger == ids.URL and _controls_key(search) == drawn:
+        raise PreventUpdate
     if trigger is not None and trigger != ids.URL:
         if trigger == ids.TEXT:
             after = search.with_text(text)
@@ -86,7 +89,13 @@ def sync_controls(fragment: str | None, values: Mapping[str, Any], text: Any) ->
         "values": {role: list(search.filters.get(role, ())) for role in FILTER_ROLES},
         "options": options,
         "text": search.text,
+        "drawn": _controls_key(search),
     }
+
+
+def _controls_key(search: Search) -> str:
+    """What the filter controls show: the filters and the words."""
+    return Search(filters=search.filters, text=search.text).fragment()
 
 
 def on_upload(payload: Any, fragment: str | None) -> tuple[Any, Any, Any]:
@@ -152,19 +161,28 @@ def on_clear_all(_clicks: Any, fragment: str | None) -> str:
 
 
 def on_clear_kept(_clicks: Any, fragment: str | None) -> str:
-    """"Clear these": the filters carried over from the last photo."""
+    """"Clear these": the filters and words carried over from the last photo."""
     _clicked()
     search = Search.from_fragment(fragment)
-    after = search
+    after = search.without_words()
     for role in FILTER_ROLES:
         if role not in search.auto:
             after = after.without(role)
     return _write(search, after)
 
 
-def on_region(selection: Any, fragment: str | None) -> str:
-    """A box dragged on the query's picture: search only that part."""
-    box = box_from_selection(selection)
+def on_kept_words(_clicks: Any, fragment: str | None) -> str:
+    """The words carried over from the last photo, removed."""
+    _clicked()
+    search = Search.from_fragment(fragment)
+    return _write(search, search.without_words())
+
+
+def on_region(selections: Any, fragment: str | None) -> str:
+    """A box dragged on the query's picture (the one there is): search only that part."""
+    if not isinstance(selections, list) or len(selections) != 1:
+        raise PreventUpdate
+    box = box_from_selection(selections[0])
     if box is None:
         raise PreventUpdate
     search = Search.from_fragment(fragment)
@@ -178,7 +196,7 @@ def on_region_reset(_clicks: Any, fragment: str | None) -> str:
 
 
 def on_show_more(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:
-    """The next ten; focus goes to the first of them."""
+    """The next ten, replacing the browser's history entry (see REPLACE_URL_JS); focus goes to the first of them."""
     _clicked()
     search = Search.from_fragment(fragment)
     after = search.more()

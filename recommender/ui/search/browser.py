@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from recommender.ui import ids
 
-__all__ = ["FORWARD_UPLOAD_JS", "AFTER_RENDER_JS"]
+__all__ = ["FORWARD_UPLOAD_JS", "AFTER_RENDER_JS", "REPLACE_URL_JS"]
+
+# "Show more" replaces the browser's history entry instead of adding one, so that Back leaves the search
+# at once: the URL is replaced first, so dcc.Location, given the same fragment, pushes nothing.
+REPLACE_URL_JS = """
+function(fragment) {
+    if (typeof fragment !== "string" || !fragment.startsWith("#")) { return window.dash_clientside.no_update; }
+    window.history.replaceState(window.history.state, "", fragment);
+    return fragment;
+}
+"""
 
 # A file over the limit is refused before its bytes cross the network, and the upload is cleared so
 # that choosing the same file again triggers a new upload: both the component's contents and the

@@ -53,6 +53,11 @@ def _photo_panel() -> html.Section:
     )
 
 
+def _suggestion(words: list[str]) -> str:
+    """The word box's placeholder, from the catalogue's own names: "e.g. black or dress"."""
+    return f"e.g. {' or '.join(words[:2])}" if words else ""
+
+
 def _refine_panel(services: Services) -> html.Section:
     index = services.engine.index
     return html.Section(
@@ -61,7 +66,7 @@ def _refine_panel(services: Services) -> html.Section:
             html.Div(
                 [
                     html.Label("Words in the product name", htmlFor=ids.TEXT, className="filter-label"),
-                    dcc.Input(id=ids.TEXT, type="text", debounce=True, placeholder="e.g. floral, kurta",
+                    dcc.Input(id=ids.TEXT, type="text", debounce=True, placeholder=_suggestion(services.common_words),
                               className="text-search", autoComplete="off", maxLength=100),
                 ],
                 className="filter-field",
@@ -107,6 +112,10 @@ def search_layout(services: Services) -> html.Div:
             dcc.Store(id=ids.FOCUS),
             dcc.Store(id=ids.RESULTS_DRAWN),
             dcc.Store(id=ids.QUERY_SHOWN),
+            dcc.Store(id=ids.RESULTS_KEY),
+            dcc.Store(id=ids.CONTROLS_KEY),
+            dcc.Store(id=ids.REGION_SHOWN),
+            dcc.Store(id=ids.REPLACE_URL),
             random_weights_banner(index) if services.engine.random_weights else None,
             html.Header(
                 [

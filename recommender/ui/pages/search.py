@@ -12,7 +12,7 @@ from dash import ALL, MATCH, Dash, Input, Output, State, html
 from recommender.roles import FILTER_ROLES
 from recommender.ui import ids
 from recommender.ui.search import actions, render, votes
-from recommender.ui.search.browser import AFTER_RENDER_JS, FORWARD_UPLOAD_JS, REPLACE_URL_JS
+from recommender.ui.search.browser import AFTER_RENDER_JS, FORWARD_UPLOAD_JS, REPLACE_URL_JS, TOGGLE_FILTERS_JS
 from recommender.ui.search.layout import search_layout
 from recommender.ui.services import get_services
 
@@ -45,12 +45,16 @@ def register_callbacks(app: Dash) -> None:
     app.callback(
         output={"hash": _url(), "values": {r: Output(ids.filter_id(r), "value") for r in FILTER_ROLES},
                 "options": {r: Output(ids.filter_id(r), "options") for r in FILTER_ROLES},
-                "text": Output(ids.TEXT, "value"), "drawn": Output(ids.CONTROLS_KEY, "data")},
+                "text": Output(ids.TEXT, "value"), "drawn": Output(ids.CONTROLS_KEY, "data"),
+                "toggle": Output(ids.FILTERS_TOGGLE, "children")},
         inputs={"fragment": Input(ids.URL, "hash"),
                 "values": {r: Input(ids.filter_id(r), "value") for r in FILTER_ROLES},
                 "text": Input(ids.TEXT, "value"), "drawn": State(ids.CONTROLS_KEY, "data")},
         prevent_initial_call=True,
     )(actions.sync_controls)
+    app.clientside_callback(TOGGLE_FILTERS_JS, Output(ids.FILTERS_BODY, "className"),
+                            Output(ids.FILTERS_TOGGLE, "aria-expanded"), Input(ids.FILTERS_TOGGLE, "n_clicks"),
+                            State(ids.FILTERS_BODY, "className"), prevent_initial_call=True)
     app.callback(_url(), FOCUS, Input(ids.product(ids.MORE, ALL), "n_clicks"),
                  Input(ids.product(ids.MORE_IMAGE, ALL), "n_clicks"), Input(ids.crumb(ALL), "n_clicks"), FRAGMENT,
                  prevent_initial_call=True)(actions.on_navigate)

@@ -23,6 +23,7 @@ from recommender.ui.components import filter_options, upload_preview
 from recommender.ui.guard import public_message
 from recommender.ui.query import confident_tags, facet_counts
 from recommender.ui.region import box_from_selection
+from recommender.ui.search.layout import filters_label
 from recommender.ui.services import get_services
 from recommender.ui.session import current_session_id
 from recommender.ui.state import Search, Step, liked_step
@@ -90,6 +91,7 @@ def sync_controls(fragment: str | None, values: Mapping[str, Any], text: Any, dr
         "options": options,
         "text": search.text,
         "drawn": _controls_key(search),
+        "toggle": filters_label(sum(map(len, search.filters.values())) + bool(search.text)),
     }
 
 

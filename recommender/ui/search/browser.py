@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from recommender.ui import ids
 
-__all__ = ["FORWARD_UPLOAD_JS", "AFTER_RENDER_JS", "REPLACE_URL_JS"]
+__all__ = ["FORWARD_UPLOAD_JS", "AFTER_RENDER_JS", "REPLACE_URL_JS", "TOGGLE_FILTERS_JS"]
+
+# A phone's "Filters and words" button folds and unfolds them (CSS shows them always on a wide screen).
+TOGGLE_FILTERS_JS = """
+function(_clicks, className) {
+    const open = !(className || "").split(" ").includes("open");
+    return [open ? "filters-body open" : "filters-body", open ? "true" : "false"];
+}
+"""
 
 # "Show more" replaces the browser's history entry instead of adding one, so that Back leaves the search
 # at once: the URL is replaced first, so dcc.Location, given the same fragment, pushes nothing.
@@ -36,8 +44,10 @@ function(contents, cameraContents, filename, cameraFilename, maxBytes) {
 
 # Once new results are drawn: focus goes where the action asked (the results' heading after "More
 # like this", the first new card after "Show more"); otherwise, when the results start below the
-# screen (a phone, where they sit under the photo and the filters), they are scrolled into view, but not
-# when the page is first drawn: a shopper arriving starts at the top, with the upload.
+# screen or above it under the sticky navbar (a phone, where they sit under the photo and the filters; a
+# page that got shorter while scrolled), they are scrolled into view, but not when the page is first drawn:
+# a shopper arriving starts at the top, with the upload. On a phone the photo's panel is what is scrolled
+# to, so that the query and the first results show together.
 AFTER_RENDER_JS = """
 function(children, request, drawnBefore) {
     const key = request ? JSON.stringify(request) : null;
@@ -48,11 +58,16 @@ function(children, request, drawnBefore) {
             if (target) { target.focus({preventScroll: true}); target.scrollIntoView({block: "start"}); }
             return;
         }
-        const anchor = document.getElementById("%(anchor)s");
-        if (drawnBefore && anchor && anchor.getBoundingClientRect().top > window.innerHeight * 0.8) {
+        const stacked = window.matchMedia("(max-width: 991.98px)").matches
+            && document.querySelector("#%(photo)s .query-figure");
+        const anchor = document.getElementById(stacked ? "%(photo)s" : "%(anchor)s");
+        const navbar = document.querySelector(".shop-navbar");
+        const below = navbar ? navbar.getBoundingClientRect().bottom : 0;
+        const top = anchor ? anchor.getBoundingClientRect().top : 0;
+        if (drawnBefore && anchor && (top > window.innerHeight * 0.8 || top < below)) {
             anchor.scrollIntoView({block: "start"});
         }
     });
     return true;
 }
-""" % {"anchor": ids.CRUMBS_AREA}
+""" % {"anchor": ids.CRUMBS_AREA, "photo": ids.PHOTO_PANEL}

@@ -74,7 +74,8 @@ def render_query(fragment: str | None, shown: str | None) -> tuple[Any, str | No
     except RecommenderError as exc:
         return html.P(str(exc), className="query-gone"), None  # no picture drawn
     if step.kind == "liked":
-        return html.Figure([html.Img(src=url, alt="", className="query-still"),
+        return html.Figure([html.Img(src=url, alt="", className="query-still",
+                                     style={"--query-ratio": f"{size[0] / max(size[1], 1):.4f}"}),
                             html.Figcaption(f"Searching: {label.lower()}, starting from this picture.")],
                            className="query-figure"), key
     graph = dcc.Graph(
@@ -82,7 +83,7 @@ def render_query(fragment: str | None, shown: str | None) -> tuple[Any, str | No
         figure=query_figure(url, size, step.region, label),
         config={"displayModeBar": False, "doubleClick": False, "scrollZoom": False, "responsive": True},
         className="region-graph",
-        style={"aspectRatio": f"{size[0]} / {size[1]}"},
+        style={"aspectRatio": f"{size[0]} / {size[1]}", "--query-ratio": f"{size[0] / max(size[1], 1):.4f}"},
     )
     caption, framed = _region_caption(step)
     return html.Figure(

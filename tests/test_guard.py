@@ -57,7 +57,8 @@ def _call(middleware: BodyLimits, path: str, body: bytes | object, length: int |
 
 
 UPLOAD_OUTPUT = "..search-url.hash@abc...upload-alert.children...upload-inner.children.."  # the shape of the page's
-RENDER_OUTPUT = "..crumbs-area.children...chips-area.children...results-area.children...results-status.children...results-key.data.."
+RENDER_OUTPUT = ("..crumbs-area.children...chips-area.children...results-area.children...results-status.children...results-key.data..."
+    '{"part":["ALL"],"type":"results-part"}.children...{"n":["ALL"],"type":"results-page"}.children..')
 
 
 def _limits(upload_outputs: set[str] = frozenset({UPLOAD_OUTPUT})) -> BodyLimits:
@@ -139,7 +140,7 @@ def test_malformed_callback_bodies_are_named(app) -> None:
     good = {"output": RENDER_OUTPUT,
             "outputs": [{"id": i, "property": "children"} for i in ("crumbs-area", "chips-area", "results-area",
                                                                     "results-status")]
-            + [{"id": "results-key", "property": "data"}],
+            + [{"id": "results-key", "property": "data"}, [], []],
             "inputs": [{"id": "search-url", "property": "hash", "value": ""}],
             "state": [{"id": "results-key", "property": "data"}], "changedPropIds": ["search-url.hash"]}
     assert body_problem(good, callbacks) is None
@@ -178,7 +179,7 @@ def test_every_callback_failure_is_one_short_log_line(app, monkeypatch: pytest.M
     client = app.server.test_client()
     body = {"output": RENDER_OUTPUT, "outputs": [{"id": i, "property": "children"} for i in
                                                  ("crumbs-area", "chips-area", "results-area", "results-status")]
-            + [{"id": "results-key", "property": "data"}],
+            + [{"id": "results-key", "property": "data"}, [], []],
             "inputs": [{"id": "search-url", "property": "hash", "value": "#text=SECRET-MARKER" + "y" * 50_000}],
             "state": [{"id": "results-key", "property": "data"}], "changedPropIds": ["search-url.hash"]}
     try:

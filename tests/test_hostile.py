@@ -330,7 +330,8 @@ def test_ids_and_card_states_of_the_wrong_type_get_an_answer(server: ProductionS
     assert _votes(server, hostile_index)["votes"] == votes_before  # and no forged vote counts
 
 
-RENDER = "..crumbs-area.children...chips-area.children...results-area.children...results-status.children...results-key.data.."
+RENDER = ("..crumbs-area.children...chips-area.children...results-area.children...results-status.children...results-key.data..."
+    '{"part":["ALL"],"type":"results-part"}.children...{"n":["ALL"],"type":"results-page"}.children..')
 DEEP_VALUE = json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash", "value": "@"}]}).encode()
 
 

@@ -65,7 +65,8 @@ def build_pool_trap_index(root: Path) -> Path:
     colours[red, COLOUR_NAMES.index("Red")] = 1.0
     colours[~red, COLOUR_NAMES.index("Black")] = 1.0
     products = [Product(f"p{i}", write_image(root / "images" / f"p{i}.png", seed=i),
-                        {"category": "Dress", "colour": "Red" if red[i] else "Black", "name": f"Dress number {i}"})
+                        {"category": "Dress", "colour": "Red" if red[i] else "Mushroom Brown" if i == 1 else "Black",
+                         "name": f"Dress number {i}"})
                 for i in range(n)]
     manifest = Manifest(model=ModelSpec.parse("fake", "imagenet"), input_size=(12, 10), dim=2, count=n,
                         catalog=CatalogInfo(str(root), "csv", "trap", n), normalized=True, appearance=True)

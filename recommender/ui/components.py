@@ -228,8 +228,10 @@ def product_card(product: Product, roles: Roles, position: int, hit: Hit | None 
     )
 
 
-def results_grid(cards: Sequence[html.Article]) -> html.Div:
-    return html.Div(cards, className="results-grid", id=ids.RESULTS_GRID)
+def results_grid(cards: Sequence[html.Article], per_page: int, pages: int) -> html.Div:
+    """The cards in `pages` slots of `per_page` (empty ones for the results not shown yet), laid out as one grid."""
+    return html.Div([html.Div(cards[n * per_page:(n + 1) * per_page], id=ids.results_page(n), className="results-page")
+                     for n in range(pages)], className="results-grid", id=ids.RESULTS_GRID)
 
 
 def breadcrumb(steps: Sequence[tuple[str, str]]) -> html.Nav | None:

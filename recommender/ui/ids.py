@@ -17,7 +17,6 @@ UPLOAD_INNER = "upload-inner"
 UPLOAD_PAYLOAD = "upload-payload"
 UPLOAD_LIMIT = "upload-limit"
 UPLOAD_ALERT = "upload-alert"
-PHOTO_PANEL = "photo-panel"  # the upload and the query's picture
 QUERY_PANEL = "query-panel"
 QUERY_SHOWN = "query-shown"  # which query's picture the panel shows (redrawn only when it changes)
 REGION_SHOWN = "region-shown"  # the step whose region the picture frames (patched only when it changes)
@@ -90,6 +89,17 @@ def region(part: str, of: object = "query") -> dict[str, object]:
     """A part (REGION_*) of the query's picture; with `of=ALL`, the pattern a callback uses, which matches
     nothing (rather than failing) while no picture is drawn."""
     return {"type": part, "of": of}
+
+
+def results_page(n: object) -> dict[str, object]:
+    """The n-th ten results in the grid (0-based; `ALL` for a callback's pattern): "Show more" fills the next
+    one alone, so the cards already drawn are left as they are."""
+    return {"type": "results-page", "n": n}
+
+
+def results_part(part: object) -> dict[str, object]:
+    """What "Show more" changes besides a page: the count line ("count") and the button's place ("more")."""
+    return {"type": "results-part", "part": part}
 
 
 def chip(kind: str, role: str, value: str) -> dict[str, str]:

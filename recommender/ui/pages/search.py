@@ -84,9 +84,10 @@ def register_callbacks(app: Dash) -> None:
                  prevent_initial_call=True)(render.render_region)
     app.callback(Output(ids.CRUMBS_AREA, "children"), Output(ids.CHIPS_AREA, "children"),
                  Output(ids.RESULTS_AREA, "children"), Output(ids.STATUS, "children"), Output(ids.RESULTS_KEY, "data"),
+                 Output(ids.results_part(ALL), "children"), Output(ids.results_page(ALL), "children"),
                  Input(ids.URL, "hash"), State(ids.RESULTS_KEY, "data"))(render.render_results)
     app.clientside_callback(AFTER_RENDER_JS, Output(ids.RESULTS_DRAWN, "data"),
-                            Input(ids.RESULTS_AREA, "children"), State(ids.FOCUS, "data"),
+                            Input(ids.RESULTS_KEY, "data"), State(ids.FOCUS, "data"),
                             State(ids.RESULTS_DRAWN, "data"), prevent_initial_call=True)
 
     app.callback(

@@ -46,10 +46,10 @@ function(contents, cameraContents, filename, cameraFilename, maxBytes) {
 # like this", the first new card after "Show more"); otherwise, when the results start below the
 # screen or above it under the sticky navbar (a phone, where they sit under the photo and the filters; a
 # page that got shorter while scrolled), they are scrolled into view, but not when the page is first drawn:
-# a shopper arriving starts at the top, with the upload. On a phone the photo's panel is what is scrolled
-# to, so that the query and the first results show together.
+# a shopper arriving starts at the top, with the upload. On a phone with a query the page goes back to its
+# top, where the query's small picture (the title hidden, see the CSS) and the first results show together.
 AFTER_RENDER_JS = """
-function(children, request, drawnBefore) {
+function(_drawn, request, drawnBefore) {
     const key = request ? JSON.stringify(request) : null;
     window.requestAnimationFrame(() => {
         if (key && key !== window.__lookalikeFocus) {
@@ -58,9 +58,11 @@ function(children, request, drawnBefore) {
             if (target) { target.focus({preventScroll: true}); target.scrollIntoView({block: "start"}); }
             return;
         }
-        const stacked = window.matchMedia("(max-width: 991.98px)").matches
-            && document.querySelector("#%(photo)s .query-figure");
-        const anchor = document.getElementById(stacked ? "%(photo)s" : "%(anchor)s");
+        if (window.matchMedia("(max-width: 991.98px)").matches && /(^#|&)s=/.test(window.location.hash)) {
+            if (drawnBefore && window.scrollY > 0) { window.scrollTo(0, 0); }  // the photo's panel comes first
+            return;
+        }
+        const anchor = document.getElementById("%(anchor)s");
         const navbar = document.querySelector(".shop-navbar");
         const below = navbar ? navbar.getBoundingClientRect().bottom : 0;
         const top = anchor ? anchor.getBoundingClientRect().top : 0;
@@ -70,4 +72,4 @@ function(children, request, drawnBefore) {
     });
     return true;
 }
-""" % {"anchor": ids.CRUMBS_AREA, "photo": ids.PHOTO_PANEL}
+""" % {"anchor": ids.CRUMBS_AREA}

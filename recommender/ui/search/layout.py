@@ -49,7 +49,6 @@ def _photo_panel() -> html.Section:
             html.Div(id=ids.UPLOAD_ALERT, role="alert"),
         ],
         className="panel",
-        id=ids.PHOTO_PANEL,
         **{"aria-label": "Your photo"},
     )
 

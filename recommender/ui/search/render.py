@@ -33,7 +33,7 @@ from recommender.ui.query import Found, find, step_label, tags_of
 from recommender.ui.region import query_figure, region_revision, region_shapes
 from recommender.ui.services import Services, get_services
 from recommender.ui.session import current_session_id
-from recommender.ui.state import MAX_RESULTS, Search, Step
+from recommender.ui.state import MAX_RESULTS, RESULTS, Search, Step
 
 __all__ = ["render_query", "render_region", "render_results", "describe"]
 
@@ -163,16 +163,18 @@ def _heading(services: Services, search: Search, found: Found) -> tuple[str, str
     return title, count
 
 
-def render_results(fragment: str | None, drawn: Any) -> tuple[Any, Any, Any, str, dict[str, Any]]:
-    """(trail, chips, results, announcement, what was drawn) for the search in the URL.
+def render_results(fragment: str | None, drawn: Any) -> tuple[Any, ...]:
+    """(trail, chips, results, announcement, what was drawn, count line and button, pages) for the URL's search.
 
-    "Show more" only appends the new cards to those drawn (`_more_cards`): redrawing a hundred cards
-    costs the browser seconds.
+    "Show more" only fills the next page of the grid and updates the count line and the button
+    (`_more`): redrawing the cards already shown costs the browser seconds. The last two outputs are
+    patterns (`ids.results_part`, `ids.results_page`), left alone by any other redraw.
     """
     services = get_services()
     index = services.engine.index
     search = Search.from_fragment(fragment)
     crumbs = breadcrumb([(step_label(index, s), _crumb_image(search.trail, i)) for i, s in enumerate(search.trail)])
+    parts, pages = [no_update] * len(ctx.outputs_list[5]), [no_update] * len(ctx.outputs_list[6])
     try:
         found = find(services, search)
         tags = tags_of(services, search)
@@ -180,35 +182,38 @@ def render_results(fragment: str | None, drawn: Any) -> tuple[Any, Any, Any, str
         message = public_message(exc, "These results cannot be shown right now; please try again.")
         alert = dbc.Alert(message, color="warning", className="query-gone")
         return crumbs, None, [html.H2("This search cannot be shown", className="results-title",
-                                      id=ids.RESULTS_TITLE, tabIndex=-1), alert], message, {}
+                                      id=ids.RESULTS_TITLE, tabIndex=-1), alert], message, {}, parts, pages
     title, count = _heading(services, search, found)
     shown = len(found.hits) or len(found.products)
     more = shown < min(found.total, MAX_RESULTS) and shown == search.shown
     now = {"fragment": search.fragment(), "cards": shown, "more": more}
     announcement = f"{title}: {count}."
-    appended = _more_cards(services, search, found, drawn)
-    if appended is not None:
-        return no_update, no_update, _appended(appended, _count_line(search, count), found, more), announcement, now
+    first = _appending_from(search, found, drawn)
+    if first is not None and len(pages) == MAX_RESULTS // RESULTS:
+        pages[first // RESULTS] = _cards(services, search, found, first=first)
+        parts = [{"count": _count_text(search, count), "more": _show_more_button(shown, found.total) if more else None}
+                 [p["id"]["part"]] for p in ctx.outputs_list[5]]
+        return no_update, no_update, no_update, announcement, now, parts, pages
     chips = [row for row in (tag_chips(tags, search.filters, search.auto),
                              kept_row(search.filters, search.auto, search.text) if search.kept else None) if row]
     body: list[Any] = [
         html.Div([html.H2(title, className="results-title", id=ids.RESULTS_TITLE, tabIndex=-1),
                   _refine_button() if found.hits else None], className="results-head"),
-        _count_line(search, count if shown else "No results"),
+        html.P(_count_text(search, count if shown else "No results"), className="results-sub",
+               id=ids.results_part("count")),
     ]
     if not shown:
         strong, advice = _no_match(services, search)
         body.append(dbc.Alert([html.Strong(strong + " "), advice], color="warning", className="no-results"))
-        return crumbs, chips, body, f"{strong} {advice}", now
-    body.append(results_grid(_cards(services, search, found)))
-    if more:
-        body.append(_show_more_button(shown, found.total))
-    return crumbs, chips, body, announcement, now
+        return crumbs, chips, body, f"{strong} {advice}", now, parts, pages
+    body.append(results_grid(_cards(services, search, found), RESULTS, MAX_RESULTS // RESULTS))
+    body.append(html.Div(_show_more_button(shown, found.total) if more else None, id=ids.results_part("more")))
+    return crumbs, chips, body, announcement, now, parts, pages
 
 
-def _count_line(search: Search, count: str) -> html.P:
-    return html.P(count + (f" · {describe(search)}" if search.filters or search.text else ""),
-                  className="results-sub", id=ids.RESULTS_COUNT)
+def _count_text(search: Search, count: str) -> html.Span:
+    """"10 of 691 products · Colour: Black"."""
+    return html.Span(count + (f" · {describe(search)}" if search.filters or search.text else ""), id=ids.RESULTS_COUNT)
 
 
 def _show_more_button(shown: int, total: int) -> html.Button:
@@ -216,27 +221,16 @@ def _show_more_button(shown: int, total: int) -> html.Button:
                        className="show-more")
 
 
-def _more_cards(services: Services, search: Search, found: Found, drawn: Any) -> list | None:
-    """The cards to append when `search` only shows more of the results drawn; None when it is another search."""
+def _appending_from(search: Search, found: Found, drawn: Any) -> int | None:
+    """The first new result when `search` only shows the next ten of the results drawn; None when it is another
+    search (or more than ten more: a page is filled at a time)."""
     if not isinstance(drawn, dict) or not drawn.get("more") or not found.hits:
         return None
     before = Search.from_fragment(drawn.get("fragment"))
     if replace(before, shown=search.shown) != search or drawn.get("cards") != before.shown \
-            or before.shown >= search.shown:
+            or search.shown != before.shown + RESULTS or before.shown % RESULTS:
         return None
-    return _cards(services, search, found, first=before.shown)
-
-
-def _appended(cards: list, count: html.P, found: Found, more: bool) -> Patch:
-    """The results area patched: the count line, the new cards after the others, the button updated or gone."""
-    body = Patch()
-    body[1] = count
-    body[2]["props"]["children"].extend(cards)
-    if more:
-        body[3] = _show_more_button(len(found.hits), found.total)
-    else:
-        del body[3]
-    return body
+    return before.shown
 
 
 def _no_match(services: Services, search: Search) -> tuple[str, str]:

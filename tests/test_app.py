@@ -250,6 +250,7 @@ def test_phone_layout_is_touch_sized_and_reads_names(shop, demo_catalog_dir) -> 
     dash_duo.driver.refresh()
     dash_duo.wait_for_element(".product-card", timeout=30)
     assert _js(dash_duo, "return window.scrollY;") == 0  # arriving, the shopper starts at the upload
+    _click(dash_duo, dash_duo.find_element("#weights-banner .btn-close"))  # the test index's random weights
     assert dash_duo.find_element("#upload input").get_attribute("accept") == "image/*,.heic,.heif"
     camera = dash_duo.find_element("#upload-camera input")
     assert camera.get_attribute("capture") == "environment" and camera.get_attribute("accept") == "image/*"
@@ -260,8 +261,10 @@ def test_phone_layout_is_touch_sized_and_reads_names(shop, demo_catalog_dir) -> 
                                           ".top < window.innerHeight;"), "results scrolled into view", 10)
     _click(dash_duo, dash_duo.find_elements(f"{RESULT_CARDS} .more-btn")[0])  # a trail, to touch its steps
     _wait(dash_duo, lambda: dash_duo.find_elements("#crumbs button.crumb"), "a trail")
+    _click(dash_duo, dash_duo.find_element("#filters-toggle"))  # the filters unfolded: "Clear all" shown
+    _wait(dash_duo, lambda: dash_duo.find_element("#clear-all").is_displayed(), "filters unfolded", 10)
     sizes = _js(dash_duo, "return [...document.querySelectorAll('.vote-btn, .more-btn, .chip, #show-more, "
-                          ".crumb, #clear-all, #refine')]"
+                          ".crumb, #clear-all, #refine, #filters-toggle')]"
                           ".map(e => [e.getBoundingClientRect().width, e.getBoundingClientRect().height]);")
     assert sizes and min(min(w, h) for w, h in sizes) >= 44
     name = dash_duo.find_elements(f"{RESULT_CARDS} .product-name")[0]

@@ -95,7 +95,8 @@ class Search:
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # role -> chosen values (OR)
     text: str = ""  # words to find in product names
     shown: int = RESULTS
-    kept: bool = False  # the filters and words were carried over from the previous photo
+    kept: bool = False  # the filters were carried over from the previous photo
+    kept_words: bool = False  # the words were carried over from the previous photo
     auto: tuple[str, ...] = ()  # roles whose filter the page applied by itself (undoable)
 
     # ------------------------------------------------------------ the URL
@@ -110,6 +111,8 @@ class Search:
             pairs.append(("n", str(self.shown)))
         if self.kept:
             pairs.append(("kept", "1"))
+        if self.kept_words:
+            pairs.append(("keptwords", "1"))
         pairs += [("auto", role) for role in self.auto]
         return "#" + urlencode(pairs, safe=":@,", quote_via=quote) if pairs else ""
 
@@ -135,7 +138,8 @@ class Search:
             filters=filters,
             text=text,
             shown=min(max(RESULTS, shown - shown % RESULTS), MAX_RESULTS),
-            kept=params.get("kept", [""])[-1] == "1" and bool(filters or text),
+            kept=params.get("kept", [""])[-1] == "1" and bool(filters),
+            kept_words=params.get("keptwords", [""])[-1] == "1" and bool(text),
             auto=tuple(r for r in dict.fromkeys(params.get("auto", [])) if r in filters),
         )
 
@@ -181,20 +185,20 @@ class Search:
         """One value (or the whole filter of a role) removed; other carried-over filters stay marked."""
         values = () if value is None else tuple(v for v in self.filters.get(role, ()) if v != value)
         filters = {r: v for r, v in {**self.filters, role: values}.items() if v}
-        return replace(self, filters=filters, kept=self.kept and bool(filters or self.text), shown=RESULTS,
+        return replace(self, filters=filters, kept=self.kept and bool(filters), shown=RESULTS,
                        auto=tuple(r for r in self.auto if filters.get(r) == self.filters.get(r)))
 
     def without_words(self) -> "Search":
-        """The words removed (a kept row's words chip); other carried-over filters stay marked."""
-        return replace(self, text="", kept=self.kept and bool(self.filters), shown=RESULTS)
+        """The words removed (a kept row's words chip); the carried-over filters stay marked."""
+        return replace(self, text="", kept_words=False, shown=RESULTS)
 
     def cleared(self) -> "Search":
         """"Clear all": every filter and the text."""
-        return replace(self, filters={}, text="", kept=False, auto=(), shown=RESULTS)
+        return replace(self, filters={}, text="", kept=False, kept_words=False, auto=(), shown=RESULTS)
 
     def with_text(self, text: object) -> "Search":
         words = " ".join(str(text or "").split())[:MAX_QUERY_CHARS]
-        return replace(self, text=words, shown=RESULTS, kept=self.kept and bool(self.filters or words))
+        return replace(self, text=words, shown=RESULTS, kept_words=False)  # typed: the shopper's own
 
     def new_photo(self, step: Step, auto: Mapping[str, str] = {}) -> "Search":
         """A new photo starts a new trail; the filters and words stay, marked as carried over, and a
@@ -202,8 +206,8 @@ class Search:
         filters = dict(self.filters)
         applied = tuple(role for role in auto if role not in filters)
         filters.update({role: (auto[role],) for role in applied})
-        return Search(trail=(step,), filters=filters, text=self.text, kept=bool(self.filters or self.text),
-                      auto=applied)
+        return Search(trail=(step,), filters=filters, text=self.text, kept=bool(self.filters),
+                      kept_words=bool(self.text), auto=applied)
 
     def followed(self, step: Step) -> "Search":
         """"More like this" or a refinement: the step appended to the trail."""

@@ -166,9 +166,9 @@ def on_clear_kept(_clicks: Any, fragment: str | None) -> str:
     """"Clear these": the filters and words carried over from the last photo."""
     _clicked()
     search = Search.from_fragment(fragment)
-    after = search.without_words()
+    after = search.without_words() if search.kept_words else search
     for role in FILTER_ROLES:
-        if role not in search.auto:
+        if search.kept and role not in search.auto:
             after = after.without(role)
     return _write(search, after)
 

@@ -195,7 +195,8 @@ def render_results(fragment: str | None, drawn: Any) -> tuple[Any, ...]:
                  [p["id"]["part"]] for p in ctx.outputs_list[5]]
         return no_update, no_update, no_update, announcement, now, parts, pages
     chips = [row for row in (tag_chips(tags, search.filters, search.auto),
-                             kept_row(search.filters, search.auto, search.text) if search.kept else None) if row]
+                             kept_row(search.filters if search.kept else {}, search.auto,
+                                      search.text if search.kept_words else "")) if row]
     body: list[Any] = [
         html.Div([html.H2(title, className="results-title", id=ids.RESULTS_TITLE, tabIndex=-1),
                   _refine_button() if found.hits else None], className="results-head"),

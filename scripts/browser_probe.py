@@ -6,8 +6,8 @@ Starts the app on 127.0.0.1 (`python app.py --index INDEX`), opens the search pa
 Chromium, uploads one photo to warm the model up (not counted), then for each of N different photos:
 uploads it, drags a box on it, and clicks "Show more" up to 100 results. Each action is timed inside
 the browser: from the event that starts it (the file input's change, the click, the mouse button released
-after the drag) to the moment the results area holds the new results (the URL has changed and the result
-cards are others), so the upload, decoding, embedding, ranking, thumbnails' markup and React's redraw all
+after the drag) to the moment the results area holds the new results (the URL has changed, and the
+heading, the count or the result cards with it), so the upload, decoding, embedding, ranking, thumbnails' markup and React's redraw all
 count. Prints p50, p95 and max per action with the machine's load; stops the server it started.
 """
 
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from functools import partial
 from pathlib import Path
 
 from selenium.webdriver.common.action_chains import ActionChains
@@ -38,7 +39,9 @@ ACTIONS = ("upload", "show more", "crop")
 # Starts a clock on the event that begins an action (capture phase, before the page's own handlers) and
 # stops it at the first change of the results area that shows other results under another URL.
 INSTRUMENT_JS = """
-const cards = () => [...document.querySelectorAll("#results-area .product-card .more-btn")].map(b => b.id).join();
+const cards = () => [document.getElementById("results-title"), document.getElementById("results-count")]
+    .map(e => e && e.textContent).join("|")
+    + [...document.querySelectorAll("#results-area .product-card .more-btn")].map(b => b.id).join();
 window.__probe = {start: null, end: null};
 const begin = () => {
     window.__probe = {start: performance.now(), end: null, hash: window.location.hash, cards: cards()};
@@ -73,7 +76,8 @@ def _timed(driver, act, timeout: float) -> float:
     """Seconds from the action's first event to its results drawn (see INSTRUMENT_JS)."""
     driver.execute_script("window.__probe = {start: null, end: null};")
     act()
-    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return window.__probe.end !== null;"))
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return window.__probe.end !== null;"),
+                                         f"no new results {timeout} s after {act.func.__name__}")
     probe = driver.execute_script("return window.__probe;")
     return (probe["end"] - probe["start"]) / 1000.0
 
@@ -87,11 +91,24 @@ def _show_more(driver) -> None:
 
 
 def _crop(driver) -> None:
-    """A box over the middle of the photo, dragged as a mouse would."""
-    plot = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.CSS_SELECTOR, ".region-graph .nsewdrag"))
+    """A box over the middle of the photo (in proportion to its size), dragged as a mouse would."""
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script(CURRENT_PICTURE_JS))
+    time.sleep(0.5)  # Plotly binds its drag handlers once the new figure is drawn; a hand is not that quick
+    plot = driver.find_element(By.CSS_SELECTOR, ".region-graph .nsewdrag")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", plot)
-    ActionChains(driver).move_to_element(plot).move_by_offset(-50, -50).click_and_hold().pause(0.1) \
-        .move_by_offset(40, 40).pause(0.1).move_by_offset(50, 50).release().perform()
+    width, height = plot.size["width"], plot.size["height"]
+    ActionChains(driver).move_to_element(plot).move_by_offset(-width // 4, -height // 4).click_and_hold() \
+        .pause(0.1).move_by_offset(width // 8, height // 8).pause(0.1).move_by_offset(width // 4, height // 4) \
+        .release().perform()
+
+
+# the picture drawn is the current upload's (the previous one's stays until it is replaced)
+CURRENT_PICTURE_JS = """
+const image = document.querySelector(".region-graph image");
+const ref = (window.location.hash.match(/s=upload:([0-9a-f]+)/) || [])[1];
+return Boolean(image && ref && (image.getAttribute("href") || "").includes(ref)
+               && document.querySelector(".region-graph .nsewdrag"));
+"""
 
 
 def _stats(times: list[float]) -> dict[str, float]:
@@ -119,12 +136,12 @@ def probe(index: Path, photos: list[Path], port: int, workdir: Path) -> dict[str
         driver.get(url)
         WebDriverWait(driver, START_WAIT_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".product-card"))
         driver.execute_script(INSTRUMENT_JS)
-        warm = _timed(driver, lambda: _upload(driver, photos[0]), START_WAIT_S)  # loads the model: not counted
+        warm = _timed(driver, partial(_upload, driver, photos[0]), START_WAIT_S)  # loads the model: not counted
         for photo in photos[1:]:
-            times["upload"].append(_timed(driver, lambda: _upload(driver, photo), 60))
-            times["crop"].append(_timed(driver, lambda: _crop(driver), 60))
+            times["upload"].append(_timed(driver, partial(_upload, driver, photo), 60))
+            times["crop"].append(_timed(driver, partial(_crop, driver), 60))
             while driver.find_elements(By.ID, "show-more"):
-                times["show more"].append(_timed(driver, lambda: _show_more(driver), 60))
+                times["show more"].append(_timed(driver, partial(_show_more, driver), 60))
             to_100.append(times["show more"][-1])
     finally:
         if driver is not None:

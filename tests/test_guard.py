@@ -57,8 +57,9 @@ def _call(middleware: BodyLimits, path: str, body: bytes | object, length: int |
 
 
 UPLOAD_OUTPUT = "..search-url.hash@abc...upload-alert.children...upload-inner.children.."  # the shape of the page's
-RENDER_OUTPUT = ("..crumbs-area.children...chips-area.children...results-area.children...results-status.children...results-key.data..."
-    '{"part":["ALL"],"type":"results-part"}.children...{"n":["ALL"],"type":"results-page"}.children..')
+RENDER_OUTPUT = ("..crumbs-area.children...chips-area.children...results-area.children...results-status.children..."
+                 'results-key.data...{"part":["ALL"],"type":"results-part"}.children...'
+                 '{"n":["ALL"],"type":"results-page"}.children..')
 
 
 def _limits(upload_outputs: set[str] = frozenset({UPLOAD_OUTPUT})) -> BodyLimits:

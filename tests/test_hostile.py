@@ -330,8 +330,9 @@ def test_ids_and_card_states_of_the_wrong_type_get_an_answer(server: ProductionS
     assert _votes(server, hostile_index)["votes"] == votes_before  # and no forged vote counts
 
 
-RENDER = ("..crumbs-area.children...chips-area.children...results-area.children...results-status.children...results-key.data..."
-    '{"part":["ALL"],"type":"results-part"}.children...{"n":["ALL"],"type":"results-page"}.children..')
+RENDER = ("..crumbs-area.children...chips-area.children...results-area.children...results-status.children..."
+          'results-key.data...{"part":["ALL"],"type":"results-part"}.children...'
+          '{"n":["ALL"],"type":"results-page"}.children..')
 DEEP_VALUE = json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash", "value": "@"}]}).encode()
 
 
@@ -345,7 +346,8 @@ DEEP_VALUE = json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property"
     (b"\xff\xfe not JSON", "not JSON"),
     (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL}], "changedPropIds": 1}).encode(),
      "inputs or state are not lists of component properties"),
-    (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash", "value": ""}], "changedPropIds": 1})
+    (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash", "value": ""}],
+                 "state": [{"id": ids.RESULTS_KEY, "property": "data"}], "changedPropIds": 1})
      .encode(), "changedPropIds is not a list of texts"),
     (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash"}] * 2}).encode(),
      "inputs or state do not match the callback"),

@@ -2,7 +2,8 @@
 
 The URL (see `ui.state`) is the one place a search lives; these callbacks read the current one,
 apply the action with a pure `Search` method and write the result, which pushes a browser history
-entry (Back undoes it) and makes the drawing callbacks (`render`) redraw. They are plain functions:
+entry (Back undoes it; "Show more" replaces the entry instead) and makes the drawing callbacks (`render`)
+redraw. They are plain functions:
 `pages/search.py` registers them. Whatever arrives from the browser (ids of clicked components,
 dropdown values, a selection) is checked for shape here; a malformed one changes nothing.
 """

@@ -17,7 +17,7 @@ import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -39,11 +39,12 @@ from recommender.vectors import unit_rows
 if TYPE_CHECKING:
     from recommender.backbones import Extractor
 
-__all__ = ["UNREADABLE", "BLANK", "COMPUTED_COLOUR", "ChunkPlan", "Chunk", "embed_chunk", "build_index"]
+__all__ = ["UNREADABLE", "BLANK", "COMPUTED_COLOUR", "COMPUTED_NAME", "ChunkPlan", "Chunk", "embed_chunk", "build_index"]
 
 UNREADABLE = "unreadable image"
 BLANK = "blank image"  # (almost) no pixel away from the border colour: nothing a shopper could want
 COMPUTED_COLOUR = "colour"  # the attribute a catalogue without colours gets from its pictures
+COMPUTED_NAME = "name"  # the attribute a generated name goes into when the catalogue has no name column
 PLAN_FILE = "plan.json"
 
 
@@ -227,11 +228,13 @@ def build_index(
     chunk_size: int = 1024,
     workers: int | None = None,
     progress: bool = True,
+    name: Callable[[Mapping[str, str]], str] | None = None,
 ) -> Manifest:
     """Embed every catalogue image into an index folder at `out`; return its manifest.
 
     Resumable: rerun after an interruption and finished chunks are kept. Atomic: each file is
-    renamed into place complete, and `manifest.json` comes last.
+    renamed into place complete, and `manifest.json` comes last. `name` gives each product its name
+    from its attributes, those computed from its picture included (the demo's: "Black dress, kids").
     """
     if batch_size < 1 or chunk_size < 1:
         raise ValueError("batch_size and chunk_size must be at least 1")
@@ -268,7 +271,7 @@ def build_index(
                                                   times=times, on_batch=on_batch)
         start = time.perf_counter()
         try:
-            manifest = _join(catalog, out, extractor, chunks, started)  # type: ignore[arg-type]
+            manifest = _join(catalog, out, extractor, chunks, started, name)  # type: ignore[arg-type]
         except OSError as exc:  # a full disk: the chunks are kept, so the rerun only joins them
             raise RecommenderError(
                 f"Writing the index into {out} failed ({exc.strerror or exc}); free some disk space and rerun the "
@@ -281,7 +284,8 @@ def build_index(
     return manifest
 
 
-def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk], started: float) -> Manifest:
+def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk], started: float,
+          name: Callable[[Mapping[str, str]], str] | None) -> Manifest:
     """Write the index folder from the finished chunks, one chunk in memory at a time."""
     ids = [i for chunk in chunks for i in chunk.ids]
     unreadable = [i for chunk in chunks for i in chunk.skipped]
@@ -299,6 +303,10 @@ def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk]
         products = [replace(p, attributes={**p.attributes, COMPUTED_COLOUR: name})
                     for p, (name, _) in zip(products, colour_names(appearance.colours))]
         computed = (COMPUTED_COLOUR,)
+    if name is not None:
+        name_attribute = Roles.of({a for p in products for a in p.attributes}).name or COMPUTED_NAME
+        products = [replace(p, attributes={**p.attributes, name_attribute: name(p.attributes)}) for p in products]
+        computed += (name_attribute,)
     manifest = Manifest(
         model=extractor.spec,
         input_size=extractor.input_size,

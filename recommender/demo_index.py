@@ -10,13 +10,16 @@ With real weights a head is then trained on the catalogue's own labels (category
 are computed, not labels), as `python -m recommender train` would: ImageNet features alone find a
 photo's garment type for shoes and trousers but not for dresses, which a head trained on these 691
 labelled photos tells apart. The backbone's index is kept beside it (`demo-index-backbone`).
+
+The shipped names ("Dress (Kids) 95d51b57") say nothing a shopper would type, so the build names each
+product from its category, its age and the colour computed from its photo: "Black dress, kids".
 """
 
 from __future__ import annotations
 
 import fcntl
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,9 +27,24 @@ from recommender.appearance import APPEARANCE_VERSION
 from recommender.errors import IndexFormatError, WeightsUnavailable
 from recommender.index_format import FORMAT_VERSION, read_manifest
 from recommender.model_spec import ModelSpec
+from recommender.roles import Roles
 from recommender.settings import Settings
 
-__all__ = ["ensure_demo_index", "demo_models"]
+__all__ = ["ensure_demo_index", "demo_models", "demo_name"]
+
+# the demo catalogue's category words that are not a shopper's
+CATEGORY_WORDS = {"T-Shirt": "T-shirt", "Outwear": "outerwear", "Longsleeve": "long-sleeve top"}
+
+
+def demo_name(attributes: Mapping[str, str]) -> str:
+    """"Black dress, kids": a demo product's colour (computed from its photo), category and age."""
+    roles = Roles.of(attributes)
+    category = attributes.get(roles.category or "", "")
+    words = [attributes.get(roles.colour or "", "").capitalize(), CATEGORY_WORDS.get(category, category.lower())]
+    name = " ".join(w for w in words if w) or "Product"
+    name = name[0].upper() + name[1:]
+    age = attributes.get("age", "").lower()
+    return f"{name}, {age}" if age else name
 
 
 @contextmanager
@@ -68,9 +86,9 @@ def ensure_demo_index(settings: Settings) -> Path:
             manifest = read_manifest(settings.demo_index)
         except IndexFormatError:
             manifest = None
-        # an older format, or colours computed by an older definition: rebuilt, to rank and name colours better
+        # an older format, colours computed by an older definition, or built before names were generated: rebuilt
         current = manifest is not None and manifest.format_version == FORMAT_VERSION \
-            and manifest.appearance_version == APPEARANCE_VERSION
+            and manifest.appearance_version == APPEARANCE_VERSION and Roles.of(manifest.computed).name is not None
         if current and manifest.catalog.fingerprint == catalog.fingerprint():
             model = manifest.model.without_head()
             trained = manifest.model.head is not None or wanted.random
@@ -88,10 +106,10 @@ def ensure_demo_index(settings: Settings) -> Path:
             print(_fallback_notice(settings, exc), file=sys.stderr)
             extractor = load_extractor(fallback)
         if extractor.spec.random:  # nothing to learn from random features: serve them as built
-            build_index(catalog, settings.demo_index, extractor, progress=sys.stderr.isatty())
+            build_index(catalog, settings.demo_index, extractor, progress=sys.stderr.isatty(), name=demo_name)
             return settings.demo_index
         backbone_index = settings.demo_index.with_name(f"{settings.demo_index.name}-backbone")
-        build_index(catalog, backbone_index, extractor, progress=sys.stderr.isatty())
+        build_index(catalog, backbone_index, extractor, progress=sys.stderr.isatty(), name=demo_name)
         _train(backbone_index, settings.demo_index)
         return settings.demo_index
 

@@ -1,7 +1,8 @@
 """The order a shopper sees: the visual neighbours, re-ranked by what a photo's pixels alone get wrong.
 
 Nearest neighbours in a CNN's space confuse a black dress on a beige wall with beige things, and
-a few "hub" products sit close to everything. So the visual top `candidates` (after the filters)
+a few "hub" products sit close to everything. So the visual top `candidates` (after the filters; at
+least STABLE_RESULTS, whatever k, so that asking for more never reorders the first results)
 are re-scored:
 
   score = cos(query, item)                                    the visual (or trained head's) similarity
@@ -47,12 +48,15 @@ from recommender.errors import RecommenderError
 from recommender.index import Filters, Index
 from recommender.match import alike, fit, never_rising, typical_distance
 
-__all__ = ["RankingSettings", "Ranker", "Ranked", "category_set"]
+__all__ = ["RankingSettings", "Ranker", "Ranked", "category_set", "STABLE_RESULTS"]
 
 UNTRAINED_COLOUR = 0.5  # colour weight on a raw index: +9 points of baseColour P@10 for -2 of articleType
 CATEGORY_FIRST_VALUES = 3  # at most this many sibling categories come first together
 KIND_VOTERS = 10  # nearest products whose categories say a raw index's query kind
 SAME_PICTURE = 1e-3  # Euclidean distance below which two unit vectors are the same picture
+# Up to this many results (a page's and the API's most) the re-scored pool does not depend on k, so the first
+# n results never change when more are asked for ("Show more", a shared link with a larger n)
+STABLE_RESULTS = 100
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ class Ranker:
             matches = alike(distances, self.typical_distance)
             return Ranked(distances, positions, np.full(distances.shape, np.nan) if matches is None else matches)
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        pool = max(self.settings.candidates, 2 * k)
+        pool = max(self.settings.candidates, STABLE_RESULTS, k)
         distances, positions = self.index.search(queries, pool, filters, exclude, within, exact=exact)
         s = self.settings
         category, age = self.index.roles.category, self.index.roles.age

@@ -38,6 +38,16 @@ class TextIndex:
             return cls([p.attributes.get(name_attribute, "") for p in products])
         return cls([" ".join(p.attributes.values()) for p in products])
 
+    def common_words(self, n: int = 5) -> list[str]:
+        """The words most products have, among those of letters that fewer than half have (in every
+        product, a word narrows nothing): what a shopper could type here, most common first."""
+        if self._matrix is None:
+            return []
+        products = np.bincount(self._matrix.indices, minlength=self._matrix.shape[1])[self._columns]
+        useful = [(-count, str(word)) for word, count in zip(self._words, products)
+                  if len(word) > 2 and word.isalpha() and count <= self._matrix.shape[0] / 2]
+        return [word for _, word in sorted(useful)[:n]]
+
     def _query_columns(self, text: str) -> list[np.ndarray]:
         """Per query word, the vocabulary columns of the words it begins (empty when none)."""
         if self._matrix is None:

@@ -1,12 +1,14 @@
 """Screenshots of a running app at desktop (1280 px) and phone (390 px) widths, in every state of a search.
 
 Usage: python scripts/screenshot.py URL --image PHOTO [--second PHOTO] [--out DIR] [--words W] [--cast-votes]
-Writes DIR/{desktop,phone}-{state}.png for the states: start, results, tag (a tag chip applied),
-region (a box dragged on the photo), more (a product's "More like this"), refined ("More like the
-ones I liked" after two thumbs up; only with --cast-votes), kept (a second photo with the filters
-kept), words (a word search narrowing it), feedback (the Feedback page). Uses Debian's headless
-Chromium, as the tests do. The thumbs up are real votes, stored in the served app's database: cast
-them only on a throwaway server (its own RECOMMENDER_FEEDBACK_DB), never on a shop's.
+Writes DIR/{desktop,phone}-{state}.png for the states: start, results, screen (what the screen shows
+right after the upload, not the whole page), filters (the filters unfolded and a dropdown open), tag (a
+tag chip applied), region (a box dragged on the photo), shown-more ("Show more" twice), more (a
+product's "More like this"), refined ("More like the ones I liked" after two thumbs up; only with
+--cast-votes), kept (a second photo with the filters and words kept), words (a word search narrowing it),
+no-match (a word no name has), feedback (the Feedback page). Uses Debian's headless Chromium, as the
+tests do. The thumbs up are real votes, stored in the served app's database: cast them only on a
+throwaway server (its own RECOMMENDER_FEEDBACK_DB), never on a shop's.
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ def _title_changes(driver: webdriver.Chrome, wait: WebDriverWait, before: str | 
     wait.until(lambda d: d.execute_script(TITLE_JS) not in (before, None))
 
 
+def _type(driver: webdriver.Chrome, words: str) -> None:
+    """Words typed in the word box (unfolded first on a phone), replacing what it held."""
+    toggle = driver.find_element(By.ID, "filters-toggle")
+    if toggle.is_displayed() and toggle.get_attribute("aria-expanded") != "true":
+        _click(driver, toggle)
+    box = driver.find_element(By.ID, "text-search")
+    box.clear()
+    box.send_keys(words + "\n")
+
+
 def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, words: str, out: Path, name: str,
              cast_votes: bool) -> None:
     wait = WebDriverWait(driver, WAIT_S)
@@ -81,7 +93,19 @@ def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, word
     shoot("start")
     driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(image.resolve()))
     wait.until(lambda d: d.execute_script(TITLE_JS) == "Looks like your photo")
+    time.sleep(1.5)
+    driver.save_screenshot(str(out / f"{name}-screen.png"))  # the viewport only: what fits on the screen
     shoot("results")
+    toggle = driver.find_element(By.ID, "filters-toggle")
+    if toggle.is_displayed():
+        _click(driver, toggle)
+    _click(driver, driver.find_element(By.ID, "filter-colour"))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "input.dash-dropdown-search"))
+    time.sleep(0.5)
+    driver.save_screenshot(str(out / f"{name}-filters.png"))
+    driver.find_element(By.TAG_NAME, "body").send_keys("\ue00c")  # Escape closes the dropdown
+    if toggle.is_displayed():
+        _click(driver, toggle)
     before = count()
     _click(driver, driver.find_element(By.CSS_SELECTOR, "#tag-row .chip"))
     wait.until(lambda d: count() != before)
@@ -97,9 +121,13 @@ def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, word
     wait.until(lambda d: "@" in d.current_url)
     wait.until(lambda d: "framed part" in (d.execute_script(TITLE_JS) or ""))
     shoot("region")
-    _click(driver, driver.find_element(By.ID, "region-reset"))
+    _click(driver, driver.find_element(By.CSS_SELECTOR, ".region-reset"))
     wait.until(lambda d: "@" not in d.current_url)
     wait.until(lambda d: d.execute_script(TITLE_JS) == "Looks like your photo")
+    for shown in (20, 30):
+        _click(driver, driver.find_element(By.ID, "show-more"))
+        wait.until(lambda d, n=shown: len(d.find_elements(By.CSS_SELECTOR, ".product-card .rank-badge")) == n)
+    shoot("shown-more")
     title = driver.execute_script(TITLE_JS)
     _click(driver, driver.find_elements(By.CSS_SELECTOR, ".more-btn")[0])
     _title_changes(driver, wait, title)
@@ -111,13 +139,21 @@ def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, word
         print(f"{name}-refined: left out (it casts two votes into the served app's database: --cast-votes)")
     _click(driver, driver.find_element(By.CSS_SELECTOR, "#tag-row .chip"))  # a filter, to be kept
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tag-row .chip[aria-pressed=true]"))
+    _type(driver, words)
+    wait.until(lambda d: f"“{words}”" in (count() or ""))
     driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(second.resolve()))
     wait.until(lambda d: d.find_elements(By.ID, "kept-row"))
     shoot("kept")
     before = count()
-    driver.find_element(By.ID, "text-search").send_keys(words + "\n")
+    _click(driver, driver.find_element(By.ID, "kept-words"))
+    wait.until(lambda d: count() != before)
+    before = count()
+    _type(driver, words)
     wait.until(lambda d: count() != before)
     shoot("words")
+    _type(driver, "zzqx")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".no-results"))
+    shoot("no-match")
     driver.get(url.rstrip("/") + "/feedback")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot, #feedback-empty"))
     shoot("feedback")

@@ -21,6 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dash import no_update
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+from dash.exceptions import PreventUpdate
 from PIL import Image
 
 from recommender.engine import Recommender
@@ -72,15 +75,18 @@ def on_vote(*args, session="s1"):
     return on_vote(*args)
 
 
-def _results(fragment, session="s1", **filters):
-    """The results the page draws for a URL fragment, for shopper `session`, with these filters added."""
+def _results(fragment, session="s1", drawn=None, **filters):
+    """The results the page draws for a URL fragment, for shopper `session`, with these filters added
+    (`drawn`: what the page had drawn before)."""
     from recommender.ui.search.render import render_results
 
     search = Search.from_fragment(fragment)
     if filters:
         fragment = search.with_filters({**search.filters, **filters}).fragment()
     as_shopper(session)
-    return render_results(fragment)
+    # as Dash calls it: the pattern outputs (count line and button, pages) match what the page has drawn
+    context_value.set(AttributeDict(outputs_list=[{}] * 5 + [[], []], triggered_inputs=[]))
+    return render_results(fragment, drawn)
 
 
 def _ids(fragment):
@@ -199,6 +205,12 @@ def test_counts_say_what_the_filters_leave_and_none_says_so(app) -> None:
     assert "2 of 2 products · Colour: Black" in few and "No product matches" not in few
     none = _text(_results(fragment, gender=["Men"]))
     assert "No product matches these filters." in none and "Try widening them (Gender: Men" in none
+    words = Search.from_fragment(fragment).cleared().with_text("velvet").fragment()
+    unknown = _text(_results(words))  # the words are named, the filters not blamed, no "0 of 0 products"
+    assert "No product name has the words “velvet”." in unknown and "filters" not in unknown
+    assert "0 of 0" not in unknown and "names here use words like" in unknown
+    both = _text(_results(words, colour=["Black"]))
+    assert "No product named “velvet” matches the filters (Colour: Black)." in both
     assert "5 of 5 products" in _text(_results(fragment))
 
 
@@ -234,13 +246,13 @@ def test_results_still_show_when_the_votes_cannot_be_read(app, monkeypatch) -> N
     ("#s=item:no-such-product", "no longer in the catalogue"),
 ])
 def test_a_search_naming_what_is_gone_gets_a_sentence(app, fragment, sentence) -> None:
-    crumbs, chips, body, status = _results(fragment)
+    crumbs, chips, body, status, *_ = _results(fragment)
     assert sentence in _text(body) and sentence in status
 
 
 @pytest.mark.parametrize("fragment", ["#s=telepathy:x", "#s=item:", "#n=abc&gender=", "%%%", "#" + "s=a" * 9000])
 def test_a_malformed_url_is_read_as_a_smaller_search(app, fragment) -> None:
-    _, _, body, _ = _results(fragment)
+    _, _, body, *_ = _results(fragment)
     assert "Or start from a product" in _text(body)
 
 
@@ -299,8 +311,6 @@ def test_app_main_reports_a_missing_index_in_one_sentence(tmp_path: Path, capsys
 
 def _click_thumb_up(item_id: str) -> None:
     """Set Dash's callback context as a click on the item's thumbs-up button would."""
-    from dash._callback_context import context_value
-    from dash._utils import AttributeDict
 
     prop_id = json.dumps({"id": item_id, "type": "vote-up"}, separators=(",", ":")) + ".n_clicks"
     context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": 1}]))
@@ -370,9 +380,6 @@ def test_option_counts_follow_the_other_filters_and_the_words(app) -> None:
 def test_controls_follow_the_url_and_write_it_back(app) -> None:
     """The filters and the word box are set from the URL (load, Back, a chip) and a change in them
     writes the URL; an option that would leave nothing is greyed out."""
-    from dash._callback_context import context_value
-    from dash._utils import AttributeDict
-
     from recommender.ui.search.actions import sync_controls
 
     def triggered(prop_id: str, value) -> None:
@@ -380,15 +387,18 @@ def test_controls_follow_the_url_and_write_it_back(app) -> None:
 
     fragment = "#s=item:1004&gender=Women&colour=Red"
     triggered("search-url.hash", fragment)
-    drawn = sync_controls(fragment, {}, None)
+    drawn = sync_controls(fragment, {}, None, None)
     assert drawn["hash"] is no_update and drawn["values"] == {"gender": ["Women"], "colour": ["Red"], "category": [], "age": []}
     greyed = {o["value"]: o["disabled"] for o in drawn["options"]["category"]}
     assert greyed == {"Tops": False}
+    with pytest.raises(PreventUpdate):  # "Show more" changes only the count: the controls are left as drawn
+        sync_controls(Search.from_fragment(fragment).more().fragment(), {}, None, drawn["drawn"])
     triggered("filter-colour.value", ["Red", "Blue"])
-    written = sync_controls(fragment, {"gender": ["Women"], "colour": ["Red", "Blue", 7], "category": None}, None)
+    written = sync_controls(fragment, {"gender": ["Women"], "colour": ["Red", "Blue", 7], "category": None}, None,
+                            drawn["drawn"])
     assert Search.from_fragment(written["hash"]).filters == {"gender": ("Women",), "colour": ("Red", "Blue")}
     triggered("text-search.value", "  linen  shirt ")
-    assert Search.from_fragment(sync_controls(fragment, {}, "  linen  shirt ")["hash"]).text == "linen shirt"
+    assert Search.from_fragment(sync_controls(fragment, {}, "  linen  shirt ", None)["hash"]).text == "linen shirt"
 
 
 def test_what_a_search_finds_for_each_kind_of_step(app) -> None:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from recommender.appearance import APPEARANCE_VERSION
 from recommender.build import build_index
-from recommender.demo_index import ensure_demo_index
+from recommender.demo_index import demo_name, ensure_demo_index
 from recommender.engine import Recommender
 from recommender.errors import IncompatibleIndex, RecommenderError, WeightsUnavailable
 from recommender.images import open_image
@@ -120,6 +120,9 @@ def test_ensure_demo_index_falls_back_to_the_shipped_extractor_then_reuses(
     assert len(engine.index) == 12 and not engine.random_weights
     assert engine.index.head is not None and engine.index.model.without_head().backbone == str(shipped)
     assert "head" in {t.source for t in engine.tags(engine.product_vector(engine.index.ids[0]))}
+    for product in engine.index.products:  # named at build: "Blue tshirts"
+        attributes = product.attributes
+        assert product.name == f"{attributes['baseColour']} {attributes['articleType'].lower()}".capitalize()
     manifest_time = (settings.demo_index / "manifest.json").stat().st_mtime_ns
 
     assert ensure_demo_index(settings) == settings.demo_index
@@ -141,6 +144,13 @@ def test_ensure_demo_index_falls_back_to_the_shipped_extractor_then_reuses(
     assert loads[-1] == ("other", "none")
     assert read_manifest(settings.demo_index).model == ModelSpec("other", "none")
     assert Recommender.open(settings.demo_index).random_weights
+
+
+def test_demo_names_say_colour_category_and_age() -> None:
+    assert demo_name({"category": "Dress", "age": "Kids", "colour": "Black", "name": "Dress (Kids) 95d51b57"}) \
+        == "Black dress, kids"
+    assert demo_name({"category": "Outwear", "age": "Adults", "colour": "Navy Blue"}) == "Navy blue outerwear, adults"
+    assert demo_name({"category": "T-Shirt"}) == "T-shirt" and demo_name({}) == "Product"
 
 
 def test_the_demo_catalogue_and_model_ship_with_the_repository() -> None:

@@ -36,14 +36,15 @@ def feedback_app(store: FeedbackStore, index: CatalogIndex):
     from recommender.ui.app import INDEX_STRING
     from recommender.ui.services import install_services
 
-    # no CDN stylesheet: tests run offline; the shop's page template (its language)
-    app = dash.Dash(__name__, use_pages=True, pages_folder="", index_string=INDEX_STRING)
+    # no CDN stylesheet: tests run offline; the shop's page template (its language), styles and scripts
+    app = dash.Dash(__name__, use_pages=True, pages_folder="", index_string=INDEX_STRING,
+                    assets_folder=str(PAGE_FILE.parents[3] / "assets"))
     spec = importlib.util.spec_from_file_location("feedback_page_under_test", PAGE_FILE)
     page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(page)
     dash.page_registry[page.__name__]["layout"] = page.layout  # what Dash does for a pages folder
     page.register_callbacks(app)  # what create_app does for each page
-    app.layout = html.Div(dash.page_container)
+    app.layout = html.Main(dash.page_container)  # as in the shop's frame: the page is its main landmark
     install_services(app.server, SimpleNamespace(feedback=store, engine=SimpleNamespace(index=index)))
     return app
 

@@ -57,7 +57,9 @@ def _call(middleware: BodyLimits, path: str, body: bytes | object, length: int |
 
 
 UPLOAD_OUTPUT = "..search-url.hash@abc...upload-alert.children...upload-inner.children.."  # the shape of the page's
-RENDER_OUTPUT = "..crumbs-area.children...chips-area.children...results-area.children...results-status.children.."
+RENDER_OUTPUT = ("..crumbs-area.children...chips-area.children...results-area.children...results-status.children..."
+                 'results-key.data...{"part":["ALL"],"type":"results-part"}.children...'
+                 '{"n":["ALL"],"type":"results-page"}.children..')
 
 
 def _limits(upload_outputs: set[str] = frozenset({UPLOAD_OUTPUT})) -> BodyLimits:
@@ -138,8 +140,10 @@ def test_malformed_callback_bodies_are_named(app) -> None:
     callbacks = app.callback_map
     good = {"output": RENDER_OUTPUT,
             "outputs": [{"id": i, "property": "children"} for i in ("crumbs-area", "chips-area", "results-area",
-                                                                    "results-status")],
-            "inputs": [{"id": "search-url", "property": "hash", "value": ""}], "changedPropIds": ["search-url.hash"]}
+                                                                    "results-status")]
+            + [{"id": "results-key", "property": "data"}, [], []],
+            "inputs": [{"id": "search-url", "property": "hash", "value": ""}],
+            "state": [{"id": "results-key", "property": "data"}], "changedPropIds": ["search-url.hash"]}
     assert body_problem(good, callbacks) is None
     deep: object = 1
     for _ in range(100):
@@ -175,9 +179,10 @@ def test_every_callback_failure_is_one_short_log_line(app, monkeypatch: pytest.M
     logger.addHandler(handler)
     client = app.server.test_client()
     body = {"output": RENDER_OUTPUT, "outputs": [{"id": i, "property": "children"} for i in
-                                                 ("crumbs-area", "chips-area", "results-area", "results-status")],
+                                                 ("crumbs-area", "chips-area", "results-area", "results-status")]
+            + [{"id": "results-key", "property": "data"}, [], []],
             "inputs": [{"id": "search-url", "property": "hash", "value": "#text=SECRET-MARKER" + "y" * 50_000}],
-            "changedPropIds": ["search-url.hash"]}
+            "state": [{"id": "results-key", "property": "data"}], "changedPropIds": ["search-url.hash"]}
     try:
         response = _post(client, body)
         refused = client.post("/_dash-update-component", data=b"[" * 50_000, content_type="application/json")

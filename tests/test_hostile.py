@@ -126,6 +126,7 @@ def _post_callback(server: ProductionServer, body: object, raw: bytes | None = N
 
 URL = (ids.URL, "hash")  # the search, as the browser's address bar reports it
 CARD_STATE = ("the first result's", "data")  # its vote-state store, which the refine button's callback reads
+SELECTION = (ids.region(ids.REGION_GRAPH), "selectedData")  # a box dragged on the query's picture
 TYPE_CONFUSION = [
     ("upload payload a list", UPLOAD, [1, 2]),
     ("contents not a string", UPLOAD, {"filename": "x", "contents": ["data:,"]}),
@@ -157,12 +158,12 @@ TYPE_CONFUSION = [
     ("text a list", (ids.TEXT, "value"), ["floral"]),
     ("text a dict", (ids.TEXT, "value"), {"a": 1}),
     ("text of 100,000 characters", (ids.TEXT, "value"), "floral " * 15_000),
-    ("selection a string", (ids.REGION_GRAPH, "selectedData"), "box"),
-    ("selection a list", (ids.REGION_GRAPH, "selectedData"), [0, 1]),
-    ("selection of words", (ids.REGION_GRAPH, "selectedData"), {"range": {"x": ["a", "b"], "y": [0, 1]}}),
-    ("selection of nested lists", (ids.REGION_GRAPH, "selectedData"), {"range": {"x": [[0], [1]], "y": [0, 1]}}),
-    ("selection of huge numbers", (ids.REGION_GRAPH, "selectedData"), {"range": {"x": [10**400, 0], "y": [0, 1]}}),
-    ("selection of 1e308 and NaN", (ids.REGION_GRAPH, "selectedData"),
+    ("selection a string", SELECTION, "box"),
+    ("selection a list", SELECTION, [0, 1]),
+    ("selection of words", SELECTION, {"range": {"x": ["a", "b"], "y": [0, 1]}}),
+    ("selection of nested lists", SELECTION, {"range": {"x": [[0], [1]], "y": [0, 1]}}),
+    ("selection of huge numbers", SELECTION, {"range": {"x": [10**400, 0], "y": [0, 1]}}),
+    ("selection of 1e308 and NaN", SELECTION,
      {"range": {"x": [1e308, -1e308], "y": [float("nan"), float("inf")]}}),
     ("card states a list", CARD_STATE, [1, 2]),
     ("card states a string", CARD_STATE, "liked"),
@@ -263,7 +264,9 @@ def test_ids_and_card_states_of_the_wrong_type_get_an_answer(server: ProductionS
     assert votes_of(server, hostile_index)["votes"] == votes_before  # and no forged vote counts
 
 
-RENDER = "..crumbs-area.children...chips-area.children...results-area.children...results-status.children.."
+RENDER = ("..crumbs-area.children...chips-area.children...results-area.children...results-status.children..."
+          'results-key.data...{"part":["ALL"],"type":"results-part"}.children...'
+          '{"n":["ALL"],"type":"results-page"}.children..')
 DEEP_VALUE = json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash", "value": "@"}]}).encode()
 
 
@@ -277,7 +280,8 @@ DEEP_VALUE = json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property"
     (b"\xff\xfe not JSON", "not JSON"),
     (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL}], "changedPropIds": 1}).encode(),
      "inputs or state are not lists of component properties"),
-    (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash", "value": ""}], "changedPropIds": 1})
+    (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash", "value": ""}],
+                 "state": [{"id": ids.RESULTS_KEY, "property": "data"}], "changedPropIds": 1})
      .encode(), "changedPropIds is not a list of texts"),
     (json.dumps({"output": RENDER, "inputs": [{"id": ids.URL, "property": "hash"}] * 2}).encode(),
      "inputs or state do not match the callback"),

@@ -22,6 +22,7 @@ from recommender.ranking import Ranker, RankingSettings, category_set
 from recommender.refine import rocchio
 from recommender.vectors import unit_rows
 from tests.index_fakes import FakeExtractor
+from tests.ui_fakes import build_pool_trap_index
 
 
 def _picture(garment: tuple[int, int, int], background: tuple[int, int, int] = (250, 250, 250),
@@ -347,3 +348,14 @@ def test_a_refined_query_reads_on_the_same_scale_as_the_search_before_it(tmp_pat
     assert {h.id for h in after[:3]} == {h.id for h in before[:3]}  # the liked ones stay on top...
     assert after[0].match == pytest.approx(before[0].match, abs=0.1)  # ...and read as well as before
     assert engine.ranker.alike(after[0].distance) >= 0.9 * engine.ranker.alike(before[0].distance)
+
+
+def test_the_first_results_never_change_when_more_are_asked_for(tmp_path: Path) -> None:
+    """"Show more" up to 100 (or a link asking for 100) keeps the first ten: the pool re-scored does not grow with k."""
+    index = Index.load(build_pool_trap_index(tmp_path))
+    engine = Recommender(index)
+    code = engine.product_vector("p0")
+    first = [h.id for h in engine.query_vector(code, 10, exclude={"p0"})]
+    assert first[0] == "p100"  # the red one among the nearest comes first, then the nearest black ones
+    for k in (20, 50, 60, 100):
+        assert [h.id for h in engine.query_vector(code, k, exclude={"p0"})][:10] == first, k

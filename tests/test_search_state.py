@@ -59,6 +59,12 @@ def test_a_new_photo_keeps_the_filters_visibly_and_may_apply_a_confident_categor
     undone = after.without("category", "Dresses")
     assert undone.filters == {"colour": ("Black",)} and undone.auto == () and undone.kept
     assert after.without("colour").kept and not after.without("colour").without("category").kept
+    assert after.kept_words and after.without("colour").without("category").kept_words  # the words, kept too
+    assert not after.without_words().kept_words and after.without_words().text == "" and after.without_words().kept
+    assert not after.with_text("linen").kept_words  # typed again: the shopper's own words, no longer "kept"
+    words_only = Search(text="floral").new_photo(PHOTO)
+    assert words_only.kept_words and not words_only.kept
+    assert Search.from_fragment(words_only.fragment()) == words_only and "keptwords=1" in words_only.fragment()
 
 
 def test_the_shoppers_own_filter_changes_end_the_carried_over_state() -> None:

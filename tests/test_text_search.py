@@ -34,3 +34,11 @@ def test_a_catalogue_without_names_searches_its_attribute_values() -> None:
     assert TextIndex.of_products(products, None).matching("kids").tolist() == [0]
     assert TextIndex.of_products(products, "name").matching("kids") is None  # names empty: nothing to search
     assert TextIndex([""]).matching("x") is None
+
+
+def test_common_words_are_those_a_shopper_could_type() -> None:
+    names = ["Black dress, kids", "Black shirt, adults", "Red dress, adults", "Blue dress, adults", "Black t 2",
+             "Green coat, adults"]
+    # "adults" is in more than half the names (narrows nothing); "t" and "2" are no words to suggest; ties by name
+    assert TextIndex(names).common_words(3) == ["black", "dress", "blue"]
+    assert TextIndex(["", " "]).common_words() == []

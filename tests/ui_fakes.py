@@ -13,10 +13,15 @@ from pathlib import Path
 
 from dash import Dash
 
+import numpy as np
+
+from recommender.appearance import COLOUR_NAMES, Appearance
 from recommender.build import build_index
 from recommender.catalog import Catalog, Product
 from recommender.engine import Recommender
 from recommender.index import Index
+from recommender.index_format import CatalogInfo, Manifest, write_index
+from recommender.model_spec import ModelSpec
 from tests.index_fakes import FakeExtractor, write_image
 
 HOSTILE_NAME = "<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">"
@@ -64,3 +69,28 @@ def served(app: Dash) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+TRAP_NEAR = 100  # products nearer to p0 than any of the red ones past them
+
+
+def build_pool_trap_index(root: Path) -> Path:
+    """An index whose order would change with the re-scored pool's size: p0 is red; p1..p100, the nearest
+    to it, are black (p100 red); p101..p149 are red but farther, each close enough for its colour to lift it
+    above every black one if it were re-scored. Item queries only (its model is a fake)."""
+    n = 150
+    angles = np.arange(n) * 0.01
+    vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    colours = np.zeros((n, len(COLOUR_NAMES)), dtype=np.float32)
+    red = (np.arange(n) == 0) | (np.arange(n) >= TRAP_NEAR)
+    colours[red, COLOUR_NAMES.index("Red")] = 1.0
+    colours[~red, COLOUR_NAMES.index("Black")] = 1.0
+    products = [Product(f"p{i}", write_image(root / "images" / f"p{i}.png", seed=i),
+                        {"category": "Dress", "colour": "Red" if red[i] else "Mushroom Brown" if i == 1 else "Black",
+                         "name": f"Dress number {i}"})
+                for i in range(n)]
+    manifest = Manifest(model=ModelSpec.parse("fake", "imagenet"), input_size=(12, 10), dim=2, count=n,
+                        catalog=CatalogInfo(str(root), "csv", "trap", n), normalized=True, appearance=True)
+    appearance = Appearance(colours, np.array([f"d{i}" for i in range(n)]), np.zeros(n, bool))
+    write_index(root / "index", manifest, products, vectors, appearance)
+    return root / "index"

@@ -44,12 +44,17 @@ def icon(name: str, extra: str = "") -> html.Span:
 
 
 def swatch(value: str) -> html.Span:
+    return html.Span(className="swatch", style=swatch_style(value))
+
+
+def swatch_style(value: str) -> dict[str, str]:
+    """A colour's swatch as the CSS variable its `.swatch` (or a colour tag's dot) is painted with."""
     if value in MULTI_COLOURS:
-        return html.Span(className="swatch swatch-multi")
+        return {"--swatch": "conic-gradient(#e11d48, #f59e0b, #16a34a, #2563eb, #9333ea, #e11d48)"}
     hex_code = colour_hex(value)
     if hex_code is None:
-        return html.Span(className="swatch swatch-unknown")
-    return html.Span(className="swatch", style={"backgroundColor": hex_code})
+        return {"--swatch": "repeating-linear-gradient(45deg, #ddd 0 3px, #fff 3px 6px)"}
+    return {"--swatch": hex_code}
 
 
 # ---------------------------------------------------------------- filters
@@ -93,7 +98,7 @@ def filter_options(role: str, counts: Mapping[str, int], everywhere: Mapping[str
     return options
 
 
-def _chip(text: Sequence[object], chip_id: dict[str, str], label: str, pressed: bool | None = None,
+def _chip(text: Sequence[object], chip_id: dict[str, str] | str, label: str, pressed: bool | None = None,
           extra: str = "") -> html.Button:
     attributes = {"aria-label": label}
     if pressed is not None:
@@ -128,21 +133,24 @@ def tag_chips(tags: Sequence[Tag], filters: Mapping[str, Sequence[str]], auto: S
                     id=ids.TAG_ROW, role="group", **{"aria-label": "What your query looks like; click to filter"})
 
 
-def kept_row(filters: Mapping[str, Sequence[str]], auto: Sequence[str]) -> html.Div | None:
-    """The filters carried over from the last search, each removable, and one click to clear them."""
+def kept_row(filters: Mapping[str, Sequence[str]], auto: Sequence[str], text: str = "") -> html.Div | None:
+    """The filters and words carried over from the last search, each removable, and one click to clear them."""
     chips = [
         _chip([f"{ROLE_LABELS[role]}: {value}", html.Span("×", className="chip-x", **{"aria-hidden": "true"})],
               ids.chip(ids.KEPT_CHIP, role, value), f"Remove the {ROLE_LABELS[role].lower()} filter {value}",
               extra="chip-kept")
         for role in FILTER_ROLES if role not in auto for value in filters.get(role, ())
     ]
+    if text:
+        chips.append(_chip([f"Words: “{text}”", html.Span("×", className="chip-x", **{"aria-hidden": "true"})],
+                           ids.KEPT_WORDS, f"Remove the words {text}", extra="chip-kept"))
     if not chips:
         return None
     return html.Div(
         [html.Span("Kept from your last search:", className="chips-title"), *chips,
          html.Button("Clear these", id=ids.KEPT_CLEAR, n_clicks=0, className="link-btn")],
         className="chip-row kept-row", id=ids.KEPT_ROW, role="group",
-        **{"aria-label": "Filters kept from your last search"},
+        **{"aria-label": "Filters and words kept from your last search"},
     )
 
 
@@ -155,8 +163,8 @@ def _tags(product: Product, roles: Roles) -> html.Div:
         attribute = roles.attribute(role)
         value = product.attributes.get(attribute) if attribute else None
         if value:
-            lead = [swatch(value)] if role == "colour" else []
-            tags.append(html.Span([*lead, value], className=f"tag tag-{role}", title=value))
+            tags.append(html.Span(value, className=f"tag tag-{role}", title=value,
+                                  style=swatch_style(value) if role == "colour" else None))
     return html.Div(tags, className="product-tags")
 
 
@@ -165,8 +173,8 @@ def vote_label(direction: str, name: str) -> str:
 
 
 def _vote_button(product: Product, direction: str, active: bool) -> html.Button:
+    """A thumb (drawn by CSS: a card holds as few components as it can, each costs the browser's redraws)."""
     return html.Button(
-        icon(f"thumbs-{direction}"),
         id=ids.product(ids.VOTE_UP if direction == "up" else ids.VOTE_DOWN, product.id),
         n_clicks=0,
         className=vote_class(direction, active),
@@ -196,7 +204,7 @@ def product_card(product: Product, roles: Roles, position: int, hit: Hit | None 
              html.Div([_vote_button(product, "up", vote == 1), _vote_button(product, "down", vote == -1)],
                       className="vote-group", role="group", **{"aria-label": f"Rate {product.name}"})],
             className="vote-row"))
-    actions.append(html.Button([icon("images"), html.Span("More like this")], id=ids.product(ids.MORE, product.id),
+    actions.append(html.Button("More like this", id=ids.product(ids.MORE, product.id),
                                n_clicks=0, className="more-btn", **{"aria-label": f"More like {product.name}"}))
     body = [
         # focusable, so a tap (or Tab) unfolds a name cut to two lines: see .product-name:focus
@@ -227,8 +235,10 @@ def _match_title(hit: Hit, similarity: float | None) -> str:
             f"knows them); never more than the result above it, on the same scale after refining.{alike}")
 
 
-def results_grid(cards: Sequence[html.Article]) -> html.Div:
-    return html.Div(cards, className="results-grid", id=ids.RESULTS_GRID)
+def results_grid(cards: Sequence[html.Article], per_page: int, pages: int) -> html.Div:
+    """The cards in `pages` slots of `per_page` (empty ones for the results not shown yet), laid out as one grid."""
+    return html.Div([html.Div(cards[n * per_page:(n + 1) * per_page], id=ids.results_page(n), className="results-page")
+                     for n in range(pages)], className="results-grid", id=ids.RESULTS_GRID)
 
 
 def breadcrumb(steps: Sequence[tuple[str, str]]) -> html.Nav | None:

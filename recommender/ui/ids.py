@@ -19,10 +19,11 @@ UPLOAD_LIMIT = "upload-limit"
 UPLOAD_ALERT = "upload-alert"
 QUERY_PANEL = "query-panel"
 QUERY_SHOWN = "query-shown"  # which query's picture the panel shows (redrawn only when it changes)
-REGION_GRAPH = "region-graph"
-REGION_RESET = "region-reset"
-REGION_NOTE = "region-note"
+REGION_SHOWN = "region-shown"  # the step whose region the picture frames (patched only when it changes)
 TEXT = "text-search"
+FILTERS_TOGGLE = "filters-toggle"  # a phone's button that unfolds the filters
+FILTERS_BODY = "filters-body"
+CONTROLS_KEY = "controls-key"  # the filters and words the controls show (redrawn only when they change)
 CLEAR_ALL = "clear-all"
 CRUMBS_AREA = "crumbs-area"
 CRUMBS = "crumbs"
@@ -30,13 +31,16 @@ CHIPS_AREA = "chips-area"
 TAG_ROW = "tag-row"
 KEPT_ROW = "kept-row"
 KEPT_CLEAR = "kept-clear"
+KEPT_WORDS = "kept-words"  # the words kept from the last search: removes them
 RESULTS_AREA = "results-area"
 RESULTS_TITLE = "results-title"
 RESULTS_COUNT = "results-count"
 RESULTS_GRID = "results-grid"
+RESULTS_KEY = "results-key"  # the search whose results are drawn, so that "Show more" only appends
 SHOW_MORE = "show-more"
 REFINE = "refine"
 STATUS = "results-status"  # aria-live: results changed
+REPLACE_URL = "replace-url"  # a fragment that replaces the browser's history entry ("Show more")
 FOCUS = "focus-request"  # where focus goes once the next results are drawn
 RESULTS_DRAWN = "results-drawn"  # set once the first results are drawn (no scrolling before)
 WEIGHTS_BANNER = "weights-banner"
@@ -60,6 +64,11 @@ VOTE_STATE = "vote-state"
 TAG_CHIP = "tag-chip"  # "Looks like" tag: toggles its filter
 AUTO_UNDO = "auto-undo"  # an automatically applied tag: removes it
 KEPT_CHIP = "kept-chip"  # a filter kept from the last search: removes it
+# Parts of the query's picture (see `region`): there only while a photo or product is the query
+REGION_GRAPH = "region-graph"
+REGION_FRAME = "region-frame"
+REGION_RESET = "region-reset"
+REGION_NOTE = "region-note"
 
 
 def filter_id(role: str) -> str:
@@ -74,6 +83,23 @@ def filter_label(role: str) -> str:
 def product(kind: str, product_id: str) -> dict[str, str]:
     """A per-product component (MORE, MORE_IMAGE, VOTE_*) of the card of `product_id`."""
     return {"type": kind, "id": product_id}
+
+
+def region(part: str, of: object = "query") -> dict[str, object]:
+    """A part (REGION_*) of the query's picture; with `of=ALL`, the pattern a callback uses, which matches
+    nothing (rather than failing) while no picture is drawn."""
+    return {"type": part, "of": of}
+
+
+def results_page(n: object) -> dict[str, object]:
+    """The n-th ten results in the grid (0-based; `ALL` for a callback's pattern): "Show more" fills the next
+    one alone, so the cards already drawn are left as they are."""
+    return {"type": "results-page", "n": n}
+
+
+def results_part(part: object) -> dict[str, object]:
+    """What "Show more" changes besides a page: the count line ("count") and the button's place ("more")."""
+    return {"type": "results-part", "part": part}
 
 
 def chip(kind: str, role: str, value: str) -> dict[str, str]:

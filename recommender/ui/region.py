@@ -2,7 +2,9 @@
 
 The picture fills the unit square of the axes, stretched back to its own shape by the y axis's scale
 ratio, so a box selection's range is already in fractions of the picture (`recommender.regions.Box`),
-whatever size it is drawn at. The chosen region is drawn as a frame with the rest dimmed.
+whatever size it is drawn at. The chosen region is drawn as a frame with the rest dimmed; a new region
+only patches that frame (`region_shapes`) into the figure already drawn, as redrawing the whole figure
+costs the browser a second.
 Plotly's box selection needs a trace that can be selected: four invisible corner points.
 """
 
@@ -14,7 +16,7 @@ import plotly.graph_objects as go
 
 from recommender.regions import Box
 
-__all__ = ["query_figure", "box_from_selection"]
+__all__ = ["query_figure", "region_shapes", "region_revision", "box_from_selection"]
 
 DIM = "rgba(20, 20, 30, 0.55)"
 FRAME = "#f97316"
@@ -27,23 +29,12 @@ def query_figure(image_url: str, size: tuple[int, int], box: Box | None, label: 
                                   hoverinfo="skip", showlegend=False))
     figure.add_layout_image(source=image_url, xref="x", yref="y", x=0, y=1, sizex=1, sizey=1, sizing="stretch",
                             xanchor="left", yanchor="top", layer="below")
-    shapes: list[dict[str, Any]] = []
-    if box is not None:
-        top, bottom = 1 - box.top, 1 - box.bottom  # the y axis points up
-        dim = {"type": "rect", "line": {"width": 0}, "fillcolor": DIM, "layer": "above"}
-        shapes = [
-            {**dim, "x0": 0, "x1": 1, "y0": top, "y1": 1},
-            {**dim, "x0": 0, "x1": 1, "y0": 0, "y1": bottom},
-            {**dim, "x0": 0, "x1": box.left, "y0": bottom, "y1": top},
-            {**dim, "x0": box.right, "x1": 1, "y0": bottom, "y1": top},
-            {"type": "rect", "x0": box.left, "x1": box.right, "y0": bottom, "y1": top,
-             "line": {"color": FRAME, "width": 3}, "layer": "above"},
-        ]
     axis = {"visible": False, "range": [0, 1], "fixedrange": True, "showgrid": False, "zeroline": False}
     figure.update_layout(
         xaxis={**axis, "constrain": "domain"},
         yaxis={**axis, "scaleanchor": "x", "scaleratio": height / max(width, 1), "constrain": "domain"},
-        shapes=shapes,
+        shapes=region_shapes(box),
+        selectionrevision=region_revision(box),
         dragmode="select",
         selectdirection="any",
         newselection={"line": {"color": FRAME, "width": 2, "dash": "solid"}},
@@ -55,6 +46,27 @@ def query_figure(image_url: str, size: tuple[int, int], box: Box | None, label: 
         meta={"label": label},
     )
     return figure
+
+
+def region_shapes(box: Box | None) -> list[dict[str, Any]]:
+    """The frame around `box` and the dimmed rest of the picture (none for the whole picture)."""
+    if box is None:
+        return []
+    top, bottom = 1 - box.top, 1 - box.bottom  # the y axis points up
+    dim = {"type": "rect", "line": {"width": 0}, "fillcolor": DIM, "layer": "above"}
+    return [
+        {**dim, "x0": 0, "x1": 1, "y0": top, "y1": 1},
+        {**dim, "x0": 0, "x1": 1, "y0": 0, "y1": bottom},
+        {**dim, "x0": 0, "x1": box.left, "y0": bottom, "y1": top},
+        {**dim, "x0": box.right, "x1": 1, "y0": bottom, "y1": top},
+        {"type": "rect", "x0": box.left, "x1": box.right, "y0": bottom, "y1": top,
+         "line": {"color": FRAME, "width": 3}, "layer": "above"},
+    ]
+
+
+def region_revision(box: Box | None) -> str:
+    """Plotly keeps a box the shopper dragged until this changes: the frame drawn for a region replaces it."""
+    return box.key() if box is not None else "whole"
 
 
 def box_from_selection(selection: Any) -> Box | None:

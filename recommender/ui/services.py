@@ -62,6 +62,11 @@ class Services:
         index = self.engine.index
         return TextIndex.of_products(index.products, index.roles.name)
 
+    @cached_property
+    def common_words(self) -> list[str]:
+        """Words of the catalogue's names to suggest in the word box ("dress, black")."""
+        return self.text_index.common_words()
+
     def similarity(self, distance: float) -> float | None:
         """How alike a result's picture looks, 0..1 (`recommender.match.alike`): the card's title says it."""
         return self.engine.ranker.alike(distance)
@@ -103,6 +108,7 @@ def _warm_up(services: Services, first_request: threading.Event) -> None:
         height, width = extractor.input_size
         extractor.embed(np.zeros((1, height, width, 3), dtype=np.uint8))
         services.engine.ranker.typical_distance  # noqa: B018 - computed for its cache
+        services.common_words  # noqa: B018 - the word box's suggestion, on every page
     except Exception:  # the first query raises the same error where the shopper sees it
         log.exception("warming up the model failed")
 

@@ -96,6 +96,7 @@ class Search:
     text: str = ""  # words to find in product names
     shown: int = RESULTS
     kept: bool = False  # the filters were carried over from the previous photo
+    kept_words: bool = False  # the words were carried over from the previous photo
     auto: tuple[str, ...] = ()  # roles whose filter the page applied by itself (undoable)
 
     # ------------------------------------------------------------ the URL
@@ -110,6 +111,8 @@ class Search:
             pairs.append(("n", str(self.shown)))
         if self.kept:
             pairs.append(("kept", "1"))
+        if self.kept_words:
+            pairs.append(("keptwords", "1"))
         pairs += [("auto", role) for role in self.auto]
         return "#" + urlencode(pairs, safe=":@,", quote_via=quote) if pairs else ""
 
@@ -129,12 +132,14 @@ class Search:
             if values:
                 filters[role] = values
         shown = _count(params.get("n", [""])[-1])
+        text = " ".join(params.get("text", [""])[-1].split())[:MAX_QUERY_CHARS]
         return cls(
             trail=trail,
             filters=filters,
-            text=" ".join(params.get("text", [""])[-1].split())[:MAX_QUERY_CHARS],
+            text=text,
             shown=min(max(RESULTS, shown - shown % RESULTS), MAX_RESULTS),
             kept=params.get("kept", [""])[-1] == "1" and bool(filters),
+            kept_words=params.get("keptwords", [""])[-1] == "1" and bool(text),
             auto=tuple(r for r in dict.fromkeys(params.get("auto", [])) if r in filters),
         )
 
@@ -183,20 +188,24 @@ class Search:
         return replace(self, filters=filters, kept=self.kept and bool(filters), shown=RESULTS,
                        auto=tuple(r for r in self.auto if filters.get(r) == self.filters.get(r)))
 
+    def without_words(self) -> "Search":
+        """The words removed (a kept row's words chip); the carried-over filters stay marked."""
+        return replace(self, text="", kept_words=False, shown=RESULTS)
+
     def cleared(self) -> "Search":
         """"Clear all": every filter and the text."""
-        return replace(self, filters={}, text="", kept=False, auto=(), shown=RESULTS)
+        return replace(self, filters={}, text="", kept=False, kept_words=False, auto=(), shown=RESULTS)
 
     def with_text(self, text: object) -> "Search":
         words = " ".join(str(text or "").split())[:MAX_QUERY_CHARS]
-        return replace(self, text=words, shown=RESULTS)
+        return replace(self, text=words, shown=RESULTS, kept_words=False)  # typed: the shopper's own
 
     def new_photo(self, step: Step, auto: Mapping[str, str] = {}) -> "Search":
-        """A new photo starts a new trail; the filters stay, marked as carried over, and a confident
-        tag may apply itself to a role the shopper left free."""
+        """A new photo starts a new trail; the filters and words stay, marked as carried over, and a
+        confident tag may apply itself to a role the shopper left free."""
         filters, applied = _applied(self.filters, auto)
         return Search(trail=(step,), filters=filters, text=self.text, kept=bool(self.filters),
-                      auto=applied)
+                      kept_words=bool(self.text), auto=applied)
 
     def followed(self, step: Step) -> "Search":
         """"More like this" or a refinement: the step appended to the trail."""

@@ -147,7 +147,7 @@ def feedback_content(store: FeedbackStore, index: Index) -> html.Div:
         return html.Div(
             dbc.Alert(
                 [
-                    html.H4("No votes yet", className="alert-heading"),
+                    html.H2("No votes yet", className="h4 alert-heading"),
                     html.P(
                         [
                             "Thumbs up and down on the recommendations will show here. ",
@@ -172,9 +172,9 @@ def feedback_content(store: FeedbackStore, index: Index) -> html.Div:
         [
             summary_cards(summary),
             dbc.Row(charts, className="g-3 mb-4"),
-            html.H4("Most liked products", className="mt-2"),
+            html.H2("Most liked products", className="h4 mt-2"),
             dbc.Row(item_cards(store, index, liked=True), id=ids.FEEDBACK_LIKED),
-            html.H4("Most disliked products", className="mt-2"),
+            html.H2("Most disliked products", className="h4 mt-2"),
             dbc.Row(item_cards(store, index, liked=False), id=ids.FEEDBACK_DISLIKED),
         ]
     )
@@ -195,8 +195,8 @@ def layout(**_query: str) -> html.Div:
         [
             html.Div(
                 [
-                    html.H2("Shopper feedback", className="page-title me-auto mb-0"),
-                    dbc.Button("Refresh", id=ids.FEEDBACK_REFRESH, color="secondary", outline=True, size="sm"),
+                    html.H1("Shopper feedback", className="page-title h2 me-auto mb-0"),
+                    dbc.Button("Refresh", id=ids.FEEDBACK_REFRESH, color="dark", outline=True, size="sm"),
                 ],
                 className="d-flex align-items-center gap-2 my-3",
             ),

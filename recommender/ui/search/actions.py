@@ -2,7 +2,8 @@
 
 The URL (see `ui.state`) is the one place a search lives; these callbacks read the current one,
 apply the action with a pure `Search` method and write the result, which pushes a browser history
-entry (Back undoes it) and makes the drawing callbacks (`render`) redraw. They are plain functions:
+entry (Back undoes it; "Show more" replaces the entry instead) and makes the drawing callbacks (`render`)
+redraw. They are plain functions:
 `pages/search.py` registers them. Whatever arrives from the browser (ids of clicked components,
 dropdown values, a selection) is checked for shape here; a malformed one changes nothing.
 """
@@ -24,12 +25,13 @@ from recommender.ui.components import filter_options, upload_preview
 from recommender.ui.guard import public_message
 from recommender.ui.query import confident_tags, facet_counts, tags_of
 from recommender.ui.region import box_from_selection
+from recommender.ui.search.layout import filters_label
 from recommender.ui.services import get_services
 from recommender.ui.session import current_session_id
 from recommender.ui.state import Search, Step, liked_step
 from recommender.ui.upload_payload import decode_upload, too_large
 
-__all__ = ["sync_controls", "on_upload", "on_navigate", "on_chip", "on_clear_all", "on_clear_kept",
+__all__ = ["sync_controls", "on_upload", "on_navigate", "on_chip", "on_clear_all", "on_clear_kept", "on_kept_words",
            "on_region", "on_region_reset", "on_show_more", "on_refine"]
 
 
@@ -60,12 +62,15 @@ def _values(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str)]
 
 
-def sync_controls(fragment: str | None, values: Mapping[str, Any], text: Any) -> dict[str, Any]:
+def sync_controls(fragment: str | None, values: Mapping[str, Any], text: Any, drawn: Any) -> dict[str, Any]:
     """The filters and the text box, both ways: the URL sets them (load, Back, a chip), and a change
-    made in them writes the URL. Options are redrawn with counts under the other filters."""
+    made in them writes the URL. Options are redrawn with counts under the other filters, only when the
+    filters or the words differ from those `drawn` (not for "Show more", a region or another query)."""
     search = Search.from_fragment(fragment)
     trigger = ctx.triggered_id
     hash_out: Any = no_update
+    if trigger == ids.URL and _controls_key(search) == drawn:
+        raise PreventUpdate
     if trigger is not None and trigger != ids.URL:
         if trigger == ids.TEXT:
             after = search.with_text(text)
@@ -87,7 +92,14 @@ def sync_controls(fragment: str | None, values: Mapping[str, Any], text: Any) ->
         "values": {role: list(search.filters.get(role, ())) for role in FILTER_ROLES},
         "options": options,
         "text": search.text,
+        "drawn": _controls_key(search),
+        "toggle": filters_label(sum(map(len, search.filters.values())) + bool(search.text)),
     }
+
+
+def _controls_key(search: Search) -> str:
+    """What the filter controls show: the filters and the words."""
+    return Search(filters=search.filters, text=search.text).fragment()
 
 
 def on_upload(payload: Any, fragment: str | None) -> tuple[Any, Any, Any]:
@@ -153,19 +165,28 @@ def on_clear_all(_clicks: Any, fragment: str | None) -> str:
 
 
 def on_clear_kept(_clicks: Any, fragment: str | None) -> str:
-    """"Clear these": the filters carried over from the last photo."""
+    """"Clear these": the filters and words carried over from the last photo."""
     _clicked()
     search = Search.from_fragment(fragment)
-    after = search
+    after = search.without_words() if search.kept_words else search
     for role in FILTER_ROLES:
-        if role not in search.auto:
+        if search.kept and role not in search.auto:
             after = after.without(role)
     return _write(search, after)
 
 
-def on_region(selection: Any, fragment: str | None) -> str:
-    """A box dragged on the query's picture: search only that part."""
-    box = box_from_selection(selection)
+def on_kept_words(_clicks: Any, fragment: str | None) -> str:
+    """The words carried over from the last photo, removed."""
+    _clicked()
+    search = Search.from_fragment(fragment)
+    return _write(search, search.without_words())
+
+
+def on_region(selections: Any, fragment: str | None) -> str:
+    """A box dragged on the query's picture (the one there is): search only that part."""
+    if not isinstance(selections, list) or len(selections) != 1:
+        raise PreventUpdate
+    box = box_from_selection(selections[0])
     if box is None:
         raise PreventUpdate
     return _write_region(Search.from_fragment(fragment), box)
@@ -189,7 +210,7 @@ def _write_region(search: Search, box: Box | None) -> str:
 
 
 def on_show_more(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:
-    """The next ten; focus goes to the first of them."""
+    """The next ten, replacing the browser's history entry (see REPLACE_URL_JS); focus goes to the first of them."""
     _clicked()
     search = Search.from_fragment(fragment)
     after = search.more()

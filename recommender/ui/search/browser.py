@@ -4,7 +4,25 @@ from __future__ import annotations
 
 from recommender.ui import ids
 
-__all__ = ["FORWARD_UPLOAD_JS", "AFTER_RENDER_JS"]
+__all__ = ["FORWARD_UPLOAD_JS", "AFTER_RENDER_JS", "REPLACE_URL_JS", "TOGGLE_FILTERS_JS"]
+
+# A phone's "Filters and words" button folds and unfolds them (CSS shows them always on a wide screen).
+TOGGLE_FILTERS_JS = """
+function(_clicks, className) {
+    const open = !(className || "").split(" ").includes("open");
+    return [open ? "filters-body open" : "filters-body", open ? "true" : "false"];
+}
+"""
+
+# "Show more" replaces the browser's history entry instead of adding one, so that Back leaves the search
+# at once: the URL is replaced first, so dcc.Location, given the same fragment, pushes nothing.
+REPLACE_URL_JS = """
+function(fragment) {
+    if (typeof fragment !== "string" || !fragment.startsWith("#")) { return window.dash_clientside.no_update; }
+    window.history.replaceState(window.history.state, "", fragment);
+    return fragment;
+}
+"""
 
 # A file over the limit is refused before its bytes cross the network, and the upload is cleared so
 # that choosing the same file again triggers a new upload: both the component's contents and the
@@ -26,10 +44,12 @@ function(contents, cameraContents, filename, cameraFilename, maxBytes) {
 
 # Once new results are drawn: focus goes where the action asked (the results' heading after "More
 # like this", the first new card after "Show more"); otherwise, when the results start below the
-# screen (a phone, where they sit under the photo and the filters), they are scrolled into view, but not
-# when the page is first drawn: a shopper arriving starts at the top, with the upload.
+# screen or above it under the sticky navbar (a phone, where they sit under the photo and the filters; a
+# page that got shorter while scrolled), they are scrolled into view, but not when the page is first drawn:
+# a shopper arriving starts at the top, with the upload. On a phone with a query the page goes back to its
+# top, where the query's small picture (the title hidden, see the CSS) and the first results show together.
 AFTER_RENDER_JS = """
-function(children, request, drawnBefore) {
+function(_drawn, request, drawnBefore) {
     const key = request ? JSON.stringify(request) : null;
     window.requestAnimationFrame(() => {
         if (key && key !== window.__lookalikeFocus) {
@@ -38,8 +58,15 @@ function(children, request, drawnBefore) {
             if (target) { target.focus({preventScroll: true}); target.scrollIntoView({block: "start"}); }
             return;
         }
+        if (window.matchMedia("(max-width: 991.98px)").matches && /(^#|&)s=/.test(window.location.hash)) {
+            if (drawnBefore && window.scrollY > 0) { window.scrollTo(0, 0); }  // the photo's panel comes first
+            return;
+        }
         const anchor = document.getElementById("%(anchor)s");
-        if (drawnBefore && anchor && anchor.getBoundingClientRect().top > window.innerHeight * 0.8) {
+        const navbar = document.querySelector(".shop-navbar");
+        const below = navbar ? navbar.getBoundingClientRect().bottom : 0;
+        const top = anchor ? anchor.getBoundingClientRect().top : 0;
+        if (drawnBefore && anchor && (top > window.innerHeight * 0.8 || top < below)) {
             anchor.scrollIntoView({block: "start"});
         }
     });

@@ -13,7 +13,7 @@ from recommender.ui import ids
 from recommender.ui.components import filter_dropdown, random_weights_banner, upload_prompt
 from recommender.ui.services import Services
 
-__all__ = ["search_layout", "UPLOAD_ACCEPT"]
+__all__ = ["search_layout", "filters_label", "UPLOAD_ACCEPT"]
 
 UPLOAD_ACCEPT = "image/*,.heic,.heif"  # image/* lets a phone offer its camera; iPhones send HEIC
 
@@ -53,26 +53,47 @@ def _photo_panel() -> html.Section:
     )
 
 
+def _suggestion(words: list[str]) -> str:
+    """The word box's placeholder, from the catalogue's own names: "e.g. black or dress"."""
+    return f"e.g. {' or '.join(words[:2])}" if words else ""
+
+
 def _refine_panel(services: Services) -> html.Section:
+    """Words and filters; on a phone folded behind a button that counts what is active (`filters_label`),
+    so that the photo and the first results fit on the screen."""
     index = services.engine.index
     return html.Section(
         [
             html.H2("Narrow it down", className="panel-title"),
+            html.Button(filters_label(0), id=ids.FILTERS_TOGGLE, n_clicks=0, className="filters-toggle",
+                        **{"aria-expanded": "false", "aria-controls": ids.FILTERS_BODY}),
             html.Div(
                 [
-                    html.Label("Words in the product name", htmlFor=ids.TEXT, className="filter-label"),
-                    dcc.Input(id=ids.TEXT, type="text", debounce=True, placeholder="e.g. floral, kurta",
-                              className="text-search", autoComplete="off", maxLength=100),
+                    html.Div(
+                        [
+                            html.Label("Words in the product name", htmlFor=ids.TEXT, className="filter-label"),
+                            dcc.Input(id=ids.TEXT, type="text", debounce=True,
+                                      placeholder=_suggestion(services.common_words), className="text-search",
+                                      autoComplete="off", maxLength=100),
+                        ],
+                        className="filter-field",
+                    ),
+                    *[filter_dropdown(role, attribute) for role, attribute in index.roles.filters()],
+                    html.Button("Clear all", id=ids.CLEAR_ALL, n_clicks=0, className="link-btn clear-all"),
                 ],
-                className="filter-field",
+                id=ids.FILTERS_BODY,
+                className="filters-body",
             ),
-            *[filter_dropdown(role, attribute) for role, attribute in index.roles.filters()],
-            html.Button("Clear all", id=ids.CLEAR_ALL, n_clicks=0, className="link-btn clear-all"),
         ],
         className="panel",
         role="search",
         **{"aria-label": "Narrow the results"},
     )
+
+
+def filters_label(active: int) -> str:
+    """The phone's button that unfolds the filters: "Filters and words · 2 active"."""
+    return "Filters and words" + (f" · {active} active" if active else "")
 
 
 def search_layout(services: Services) -> html.Div:
@@ -107,6 +128,10 @@ def search_layout(services: Services) -> html.Div:
             dcc.Store(id=ids.FOCUS),
             dcc.Store(id=ids.RESULTS_DRAWN),
             dcc.Store(id=ids.QUERY_SHOWN),
+            dcc.Store(id=ids.RESULTS_KEY),
+            dcc.Store(id=ids.CONTROLS_KEY),
+            dcc.Store(id=ids.REGION_SHOWN),
+            dcc.Store(id=ids.REPLACE_URL),
             random_weights_banner(index) if services.engine.random_weights else None,
             html.Header(
                 [

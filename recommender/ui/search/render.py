@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import Patch, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from PIL import Image
 
@@ -30,12 +30,12 @@ from recommender.ui.components import (
 )  # fmt: skip
 from recommender.ui.guard import public_message
 from recommender.ui.query import Found, find, step_label, tags_of
-from recommender.ui.region import query_figure
+from recommender.ui.region import query_figure, region_revision, region_shapes
 from recommender.ui.services import Services, get_services
 from recommender.ui.session import current_session_id
-from recommender.ui.state import MAX_RESULTS, Search, Step
+from recommender.ui.state import MAX_RESULTS, RESULTS, Search, Step
 
-__all__ = ["render_query", "render_results", "describe"]
+__all__ = ["render_query", "render_region", "render_results", "describe"]
 
 log = logging.getLogger(__name__)
 
@@ -57,42 +57,69 @@ def _picture(services: Services, step: Step) -> tuple[str, tuple[int, int]]:
 
 
 def render_query(fragment: str | None, shown: str | None) -> tuple[Any, str | None]:
-    """The current query's picture, large, to drag a region on (redrawn only when the query changes)."""
+    """The current query's picture, large, to drag a region on (redrawn only when the picture changes:
+    a region is drawn on it by `render_region`)."""
     search = Search.from_fragment(fragment)
     step = search.current
-    key = step.token() if step else None
+    key = replace(step, region=None).token() if step else None
     if key == shown and shown is not None:
         raise PreventUpdate
     if step is None:
         return None, None
     services = get_services()
     base = _pictured(search.trail)
-    label = step_label(services.engine.index, step)
+    label = step_label(services.engine.index, replace(step, region=None))
     try:
         url, size = _picture(services, base)
     except RecommenderError as exc:
-        return html.P(str(exc), className="query-gone"), key
+        return html.P(str(exc), className="query-gone"), None  # no picture drawn
     if step.kind == "liked":
-        return html.Figure([html.Img(src=url, alt="", className="query-still"),
+        return html.Figure([html.Img(src=url, alt="", className="query-still",
+                                     style={"--query-ratio": f"{size[0] / max(size[1], 1):.4f}"}),
                             html.Figcaption(f"Searching: {label.lower()}, starting from this picture.")],
                            className="query-figure"), key
     graph = dcc.Graph(
-        id=ids.REGION_GRAPH,
+        id=ids.region(ids.REGION_GRAPH),
         figure=query_figure(url, size, step.region, label),
         config={"displayModeBar": False, "doubleClick": False, "scrollZoom": False, "responsive": True},
         className="region-graph",
-        style={"aspectRatio": f"{size[0]} / {size[1]}"},
+        style={"aspectRatio": f"{size[0]} / {size[1]}", "--query-ratio": f"{size[0] / max(size[1], 1):.4f}"},
     )
-    caption = ("Searching only the framed part." if step.region else
-               "Drag a box on the picture to search only that part.")
+    caption, framed = _region_caption(step)
     return html.Figure(
-        [html.Div(graph, role="img", className="region-frame",
-                  **{"aria-label": f"{label}: the picture searched by. {caption}"}),
-         html.Figcaption([html.Span(caption, id=ids.REGION_NOTE),
-                          html.Button("Whole picture", id=ids.REGION_RESET, n_clicks=0, className="link-btn",
+        [html.Div(graph, role="img", className="region-frame", id=ids.region(ids.REGION_FRAME),
+                  **{"aria-label": framed}),
+         html.Figcaption([html.Span(caption, id=ids.region(ids.REGION_NOTE), className="region-note"),
+                          html.Button("Whole picture", id=ids.region(ids.REGION_RESET), n_clicks=0,
+                                      className="link-btn region-reset",
                                       hidden=step.region is None)])],
         className="query-figure",
     ), key
+
+
+def _region_caption(step: Step) -> tuple[str, str]:
+    """The picture's caption, and its name for a screen reader, for the region searched."""
+    caption = ("Searching only the framed part." if step.region else
+               "Drag a box on the picture to search only that part.")
+    return caption, f"{step_label(get_services().engine.index, replace(step, region=None))}: the picture searched " \
+                    f"by. {caption}"
+
+
+def render_region(fragment: str | None, picture: str | None, drawn: str | None) -> tuple[list, list, list, list, str]:
+    """The region searched, framed on the picture already drawn: only the figure's shapes change.
+
+    Nothing when the picture drawn (`picture`, see `render_query`) is another one (the picture is
+    redrawn, region included), or when the step's region is the one `drawn` already.
+    """
+    step = Search.from_fragment(fragment).current
+    if step is None or step.kind == "liked" or replace(step, region=None).token() != picture \
+            or step.token() == drawn or not ctx.outputs_list[0]:
+        raise PreventUpdate
+    figure = Patch()
+    figure["layout"]["shapes"] = region_shapes(step.region)
+    figure["layout"]["selectionrevision"] = region_revision(step.region)
+    caption, framed = _region_caption(step)
+    return [figure], [caption], [step.region is None], [framed], step.token()
 
 
 def describe(search: Search) -> str:
@@ -102,7 +129,8 @@ def describe(search: Search) -> str:
     return " · ".join(parts + ([f"“{search.text}”"] if search.text else []))
 
 
-def _cards(services: Services, search: Search, found: Found) -> list:
+def _cards(services: Services, search: Search, found: Found, first: int = 0) -> list:
+    """The result cards from the `first` (0-based) on; every result is recorded as shown (votes are checked on it)."""
     index = services.engine.index
     if not found.hits:
         return [product_card(p, index.roles, i) for i, p in enumerate(found.products, start=1)]
@@ -116,7 +144,7 @@ def _cards(services: Services, search: Search, found: Found) -> list:
         except RecommenderError as exc:  # the results matter more than voting on them
             log.warning("votes not shown: %s", exc)
     return [product_card(h.product, index.roles, i, h, services.similarity(h.distance), votes.get(h.id, 0))
-            for i, h in enumerate(found.hits, start=1)]
+            for i, h in enumerate(found.hits[first:], start=first + 1)]
 
 
 def _heading(services: Services, search: Search, found: Found) -> tuple[str, str]:
@@ -135,12 +163,18 @@ def _heading(services: Services, search: Search, found: Found) -> tuple[str, str
     return title, count
 
 
-def render_results(fragment: str | None) -> tuple[Any, Any, Any, str]:
-    """(trail, chips, results, announcement) for the search in the URL."""
+def render_results(fragment: str | None, drawn: Any) -> tuple[Any, ...]:
+    """(trail, chips, results, announcement, what was drawn, count line and button, pages) for the URL's search.
+
+    "Show more" only fills the next page of the grid and updates the count line and the button
+    (`_more`): redrawing the cards already shown costs the browser seconds. The last two outputs are
+    patterns (`ids.results_part`, `ids.results_page`), left alone by any other redraw.
+    """
     services = get_services()
     index = services.engine.index
     search = Search.from_fragment(fragment)
     crumbs = breadcrumb([(step_label(index, s), _crumb_image(search.trail, i)) for i, s in enumerate(search.trail)])
+    parts, pages = [no_update] * len(ctx.outputs_list[5]), [no_update] * len(ctx.outputs_list[6])
     try:
         found = find(services, search)
         tags = tags_of(services, search)
@@ -148,27 +182,69 @@ def render_results(fragment: str | None) -> tuple[Any, Any, Any, str]:
         message = public_message(exc, "These results cannot be shown right now; please try again.")
         alert = dbc.Alert(message, color="warning", className="query-gone")
         return crumbs, None, [html.H2("This search cannot be shown", className="results-title",
-                                      id=ids.RESULTS_TITLE, tabIndex=-1), alert], message
-    chips = [row for row in (tag_chips(tags, search.filters, search.auto),
-                             kept_row(search.filters, search.auto) if search.kept else None) if row]
+                                      id=ids.RESULTS_TITLE, tabIndex=-1), alert], message, {}, parts, pages
     title, count = _heading(services, search, found)
+    shown = len(found.hits) or len(found.products)
+    more = shown < min(found.total, MAX_RESULTS) and shown == search.shown
+    now = {"fragment": search.fragment(), "cards": shown, "more": more}
+    announcement = f"{title}: {count}."
+    first = _appending_from(search, found, drawn)
+    if first is not None and len(pages) == MAX_RESULTS // RESULTS:
+        pages[first // RESULTS] = _cards(services, search, found, first=first)
+        parts = [{"count": _count_text(search, count), "more": _show_more_button(shown, found.total) if more else None}
+                 [p["id"]["part"]] for p in ctx.outputs_list[5]]
+        return no_update, no_update, no_update, announcement, now, parts, pages
+    chips = [row for row in (tag_chips(tags, search.filters, search.auto),
+                             kept_row(search.filters if search.kept else {}, search.auto,
+                                      search.text if search.kept_words else "")) if row]
     body: list[Any] = [
         html.Div([html.H2(title, className="results-title", id=ids.RESULTS_TITLE, tabIndex=-1),
                   _refine_button() if found.hits else None], className="results-head"),
-        html.P(count + (f" · {describe(search)}" if search.filters or search.text else ""),
-               className="results-sub", id=ids.RESULTS_COUNT),
+        html.P(_count_text(search, count if shown else "No results"), className="results-sub",
+               id=ids.results_part("count")),
     ]
-    shown = len(found.hits) or len(found.products)
     if not shown:
-        body.append(dbc.Alert([html.Strong("No product matches these filters. "),
-                               f"Try widening them ({describe(search)}): remove one, or pick more values."],
-                              color="warning", className="no-results"))
-        return crumbs, chips, body, f"No product matches. {describe(search)}"
-    body.append(results_grid(_cards(services, search, found)))
-    if shown < min(found.total, MAX_RESULTS) and shown == search.shown:
-        body.append(html.Button(f"Show more ({shown:,} of {found.total:,} shown)", id=ids.SHOW_MORE, n_clicks=0,
-                                className="show-more"))
-    return crumbs, chips, body, f"{title}: {count}."
+        strong, advice = _no_match(services, search)
+        body.append(dbc.Alert([html.Strong(strong + " "), advice], color="warning", className="no-results"))
+        return crumbs, chips, body, f"{strong} {advice}", now, parts, pages
+    body.append(results_grid(_cards(services, search, found), RESULTS, MAX_RESULTS // RESULTS))
+    body.append(html.Div(_show_more_button(shown, found.total) if more else None, id=ids.results_part("more")))
+    return crumbs, chips, body, announcement, now, parts, pages
+
+
+def _count_text(search: Search, count: str) -> html.Span:
+    """"10 of 691 products · Colour: Black"."""
+    return html.Span(count + (f" · {describe(search)}" if search.filters or search.text else ""), id=ids.RESULTS_COUNT)
+
+
+def _show_more_button(shown: int, total: int) -> html.Button:
+    return html.Button(f"Show more ({shown:,} of {total:,} shown)", id=ids.SHOW_MORE, n_clicks=0,
+                       className="show-more")
+
+
+def _appending_from(search: Search, found: Found, drawn: Any) -> int | None:
+    """The first new result when `search` only shows the next ten of the results drawn; None when it is another
+    search (or more than ten more: a page is filled at a time)."""
+    if not isinstance(drawn, dict) or not drawn.get("more") or not found.hits:
+        return None
+    before = Search.from_fragment(drawn.get("fragment"))
+    if replace(before, shown=search.shown) != search or drawn.get("cards") != before.shown \
+            or search.shown != before.shown + RESULTS or before.shown % RESULTS:
+        return None
+    return before.shown
+
+
+def _no_match(services: Services, search: Search) -> tuple[str, str]:
+    """Why nothing was found, naming the words and the filters, and what to try."""
+    if search.text and not search.filters:
+        words = ", ".join(services.common_words[:3])
+        return (f"No product name has the words “{search.text}”.",
+                f"Check the spelling or try other words; names here use words like {words}.")
+    if search.text:
+        return (f"No product named “{search.text}” matches the filters ({describe(replace(search, text=''))}).",
+                "Remove a filter or the words.")
+    return ("No product matches these filters.",
+            f"Try widening them ({describe(search)}): remove one, or pick more values.")
 
 
 def _pictured(trail: tuple[Step, ...]) -> Step:

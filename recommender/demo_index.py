@@ -7,7 +7,8 @@ shipped in `models/`, so the first run ranks with a real model rather than rando
 weights are used only when asked for (RECOMMENDER_WEIGHTS=none).
 
 With real weights a head is then trained on the catalogue's own labels (category and age; its colours
-are computed, not labels), as `python -m recommender train` would: ImageNet features alone find a
+are computed, not labels) and on three street-like views of each photo (`recommender.street_views`),
+as `python -m recommender views` and `train --views` would: ImageNet features alone find a
 photo's garment type for shoes and trousers but not for dresses, which a head trained on these 691
 labelled photos tells apart. The backbone's index is kept beside it (`demo-index-backbone`).
 
@@ -18,10 +19,12 @@ product from its category, its age and the colour computed from its photo: "Blac
 from __future__ import annotations
 
 import fcntl
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recommender.appearance import APPEARANCE_VERSION
 from recommender.errors import IndexFormatError, WeightsUnavailable
@@ -30,8 +33,13 @@ from recommender.model_spec import ModelSpec
 from recommender.roles import Roles
 from recommender.settings import Settings
 
+if TYPE_CHECKING:
+    from recommender.backbones import Extractor
+    from recommender.catalog import Catalog
+
 __all__ = ["ensure_demo_index", "demo_models", "demo_name"]
 
+DEMO_VIEWS = 3  # street-like views of each photo the head also learns from: chosen on clothing-small train photos
 # the demo catalogue's category words that are not a shopper's
 CATEGORY_WORDS = {"T-Shirt": "T-shirt", "Outwear": "outerwear", "Longsleeve": "long-sleeve top"}
 
@@ -110,16 +118,33 @@ def ensure_demo_index(settings: Settings) -> Path:
             return settings.demo_index
         backbone_index = settings.demo_index.with_name(f"{settings.demo_index.name}-backbone")
         build_index(catalog, backbone_index, extractor, progress=sys.stderr.isatty(), name=demo_name)
-        _train(backbone_index, settings.demo_index)
+        views_index = _views(catalog, extractor, settings.demo_index)
+        _train(backbone_index, views_index, settings.demo_index)
         return settings.demo_index
 
 
-def _train(backbone_index: Path, out: Path) -> None:
-    """The demo's head, on all of its labelled photos (no held-out share: nothing is scored on the demo)."""
+def _views(catalog: Catalog, extractor: Extractor, demo_index: Path) -> Path:
+    """Street-like views of every demo photo (DEMO_VIEWS each), indexed by the demo's model: 691 photos are
+    few for a head, and views of them teach it what a garment looks like worn, framed badly or half hidden."""
+    from recommender.build import build_index
+    from recommender.catalog import load_catalog
+    from recommender.view_catalog import write_views
+
+    folder = demo_index.with_name(f"{demo_index.name}-views")
+    print(f"making {DEMO_VIEWS} street-like views of each demo photo to train on...", file=sys.stderr, flush=True)
+    write_views(catalog, catalog.products, folder / "catalogue", per_product=DEMO_VIEWS, seed=0,
+                workers=os.cpu_count() or 1, progress=sys.stderr.isatty())
+    build_index(load_catalog(folder / "catalogue"), folder / "index", extractor, progress=sys.stderr.isatty())
+    return folder / "index"
+
+
+def _train(backbone_index: Path, views_index: Path, out: Path) -> None:
+    """The demo's head, on all of its labelled photos and their views (no held-out share: nothing is scored
+    on the demo)."""
     from recommender.index import Index
     from recommender.index_format import Holdout
     from recommender.trained_index import train_index
 
     print("training the demo's head on its catalogue's labels...", file=sys.stderr, flush=True)
-    train_index(Index.load(backbone_index, ann=False), out, holdout=Holdout(0.0, 0), progress=sys.stderr.isatty(),
-                log=sys.stderr)
+    train_index(Index.load(backbone_index, ann=False), out, views=Index.load(views_index, ann=False),
+                holdout=Holdout(0.0, 0), progress=sys.stderr.isatty(), log=sys.stderr)

@@ -20,6 +20,8 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -116,9 +118,13 @@ def write_views(catalog: Catalog, products: Sequence[Product], out: Path, *, per
     rng = np.random.default_rng(seed)
     occluders = [catalog.products[i].image for i in rng.choice(len(catalog.products), min(OCCLUDERS, len(catalog)),
                                                                 replace=False)]
-    with ProcessPoolExecutor(max(1, workers), initializer=_start_worker, initargs=(occluders,)) as pool:
-        done = list(tqdm(pool.map(_make, jobs, chunksize=64), total=len(jobs), desc="views", unit="view",
-                         disable=not progress))
+    bar = partial(tqdm, total=len(jobs), desc="views", unit="view", disable=not progress)
+    if workers <= 1:
+        _start_worker(occluders)
+        done = list(bar(map(_make, jobs)))
+    else:  # spawned, not forked: the caller may hold TensorFlow's threads (the demo set-up)
+        with ProcessPoolExecutor(workers, get_context("spawn"), _start_worker, (occluders,)) as pool:
+            done = list(bar(pool.map(_make, jobs, chunksize=64)))
     if label_map is not None:
         products = [replace(p, attributes={**p.attributes, label_map.query_attribute: label_map.query_value_of(
             p.attributes.get(label_map.index_attribute)) or ""}) for p in products]

@@ -14,7 +14,7 @@ import sys
 
 from recommender.errors import RecommenderError
 
-COMMANDS = ("demo_catalog", "build", "ann", "query", "evaluate", "train", "benchmark")
+COMMANDS = ("demo_catalog", "build", "ann", "query", "evaluate", "train", "benchmark", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ whose label the average finds less likely than another value is a suspect. Suspe
 how unlikely their label is compared with products of the same label (its probability over that
 label's mean probability, as confident learning does), so labels that are often confused with
 another (T-shirts and tops) do not crowd out the plainly wrong ones; this ranking was chosen over the
-plain margin on the swap test's seed 1 (0.69 against 0.54 precision at N) and reported on another. The index's own head is not used for this: it was trained
+plain margin, and 30 neighbours over 10 or 20, on the swap test's seed 1 (README: "Catalogue audit"). The index's own head is not used for this: it was trained
 on the very labels being checked. Near-duplicates are judged by the picture (vector distance, plus
 identical pixel digests); broken pictures come from the build's skipped list, blank flags and image
 sizes; thin categories from counts. A catalogue without labels gets the last two only, and is told so.
@@ -28,7 +28,7 @@ from recommender.roles import Roles
 __all__ = ["Suspect", "AuditReport", "audit", "label_scores", "label_attributes", "neighbours"]
 
 FOLDS = 5
-NEIGHBOURS = 20  # the nearest products that vote on a label (the Audit page shows the first 5)
+NEIGHBOURS = 30  # the nearest products that vote on a label (the Audit page shows the first 5)
 REDUCED_DIM = 128  # PCA dimensions the label models and the neighbour search work in: fast, and loses little
 DUPLICATE_DISTANCE = 0.15  # Euclidean distance between unit vectors under which two pictures are the same shot
 MIN_PRODUCTS = 5  # a category with fewer products is too thin to learn or to browse
@@ -146,9 +146,9 @@ def label_suspects(ids: Sequence[str], attribute: str, labels: Sequence[str], x:
     suspicion = 1.0 - own / np.maximum(typical[codes], 1e-9)
     best = proba.argmax(axis=1)
     suspects = [Suspect(ids[i], attribute, labels[i], str(classes[best[i]]), round(float(proba[i, best[i]]), 4),
-                        round(float(suspicion[i]), 4), tuple(ids[j] for j in rows[i, :5]))
+                        float(suspicion[i]), tuple(ids[j] for j in rows[i, :5]))
                 for i in np.flatnonzero(known & (best != codes))]
-    return sorted(suspects, key=lambda s: -s.suspicion)
+    return sorted(suspects, key=lambda s: -s.suspicion)  # exact values: many labels are near 0, ties are not
 
 
 def duplicate_groups(files: IndexFiles, distances: np.ndarray, rows: np.ndarray) -> list[dict[str, Any]]:

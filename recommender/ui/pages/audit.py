@@ -64,7 +64,7 @@ def _label(services: Services, product_id: str, attribute: str) -> str:
 
 
 def _decision_text(decision: str | None, suspect: Suspect) -> str:
-    return {"accept": f"Accepted: {suspect.attribute} becomes {suspect.suggested}.",
+    return {"accept": f"Accepted: {suspect.label} becomes {suspect.suggested}.",
             "reject": f"Rejected: {suspect.label} stays."}.get(decision or "", "Not decided yet.")
 
 
@@ -105,7 +105,7 @@ def suspect_card(services: Services, suspect: Suspect, decision: str | None) -> 
                     dbc.Col(
                         [
                             html.H3(name, className="h6 mb-1"),
-                            html.P([f"{suspect.attribute}: ", html.Strong(suspect.label), " → suggested ",
+                            html.P([f"{index.roles.label(suspect.attribute)}: ", html.Strong(suspect.label), " → suggested ",
                                     html.Strong(suspect.suggested), f" ({suspect.confidence:.0%} sure)"],
                                    className="mb-2 small"),
                             html.Div(_buttons(suspect, decision), className="d-flex gap-2 mb-1",

@@ -173,6 +173,7 @@ def _content(services: Services) -> html.Div | dbc.Alert:
             html.H2("Suspect labels", className="h5 mb-0 me-auto"),
             dbc.Button("Download accepted fixes (CSV)", href=dash.get_relative_path(f"/{EXPORT_ROUTE}"),
                        id=ids.AUDIT_EXPORT, download="accepted-fixes.csv", external_link=True, color="dark",
+                       className="d-inline-flex align-items-center",
                        outline=True, size="sm"),
         ], className="d-flex flex-wrap align-items-center gap-2 mb-2"),
         html.Div(cards, id=ids.AUDIT_LIST),

@@ -140,9 +140,10 @@ def label_suspects(ids: Sequence[str], attribute: str, labels: Sequence[str], x:
     classes, proba = label_scores(x, labels, rows)
     codes = np.searchsorted(classes, np.asarray(labels, dtype=str))
     own = proba[np.arange(len(codes)), codes]
-    known = np.asarray(labels, dtype=str) != ""
-    typical = np.bincount(codes[known], weights=own[known], minlength=len(classes)) / np.maximum(
-        np.bincount(codes[known], minlength=len(classes)), 1)
+    counts = np.bincount(codes, minlength=len(classes))
+    # a value that a single product holds cannot be checked out of fold (it is a thin category instead)
+    known = (np.asarray(labels, dtype=str) != "") & (counts[codes] >= 2)
+    typical = np.bincount(codes[known], weights=own[known], minlength=len(classes)) / np.maximum(counts, 1)
     suspicion = 1.0 - own / np.maximum(typical[codes], 1e-9)
     best = proba.argmax(axis=1)
     suspects = [Suspect(ids[i], attribute, labels[i], str(classes[best[i]]), round(float(proba[i, best[i]]), 4),

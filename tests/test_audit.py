@@ -124,3 +124,34 @@ def test_bad_input_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "has no category labels to swap" in capsys.readouterr().err
     assert main(["audit", "--index", str(index), "--swap-test", "2"]) == 2
     assert "between 0 and 1" in capsys.readouterr().err
+
+
+def _garment(rng: np.random.Generator, colour: tuple[int, int, int]):
+    """A product shot: a coloured garment (with some noise) on a white background."""
+    from PIL import Image
+
+    pixels = np.full((40, 32, 3), 255, np.uint8)
+    pixels[8:32, 6:26] = np.clip(np.array(colour) + rng.integers(-20, 20, (24, 20, 3)), 0, 255)
+    return Image.fromarray(pixels)
+
+
+def test_a_folder_catalogue_built_by_the_project(tmp_path: Path) -> None:
+    """Any layout the engine reads: a folder per category, through the real build (fake extractor)."""
+    from recommender.build import build_index
+    from recommender.catalog import load_catalog
+    from tests.index_fakes import FakeExtractor
+
+    rng = np.random.default_rng(0)
+    plan = [("Dresses", (200, 30, 30), 12), ("Jeans", (30, 30, 200), 12), ("Hats", (30, 200, 30), 1)]
+    for category, colour, count in plan:
+        for i in range(count):
+            (tmp_path / "shop" / category).mkdir(parents=True, exist_ok=True)
+            _garment(rng, colour).save(tmp_path / "shop" / category / f"{category}-{i}.png")
+    _garment(rng, (30, 30, 200)).save(tmp_path / "shop" / "Dresses" / "misfiled.png")  # a blue (jeans) picture
+    out = tmp_path / "index"
+    build_index(load_catalog(tmp_path / "shop"), out, FakeExtractor(), progress=False)
+    report = audit(read_index(out))
+    assert report.attributes == ["category"]
+    first = report.suspects[0]
+    assert (first.label, first.suggested) == ("Dresses", "Jeans") and "misfiled" in first.id
+    assert {"attribute": "category", "value": "Hats", "count": 1} in report.thin

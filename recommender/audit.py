@@ -8,14 +8,15 @@ whose label the average finds less likely than another value is a suspect. Suspe
 how unlikely their label is compared with products of the same label (its probability over that
 label's mean probability, as confident learning does), so labels that are often confused with
 another (T-shirts and tops) do not crowd out the plainly wrong ones; this ranking was chosen over the
-plain margin, and 30 neighbours over 10 or 20, on the swap test's seed 1 (README: "Catalogue audit"). The index's own head is not used for this: it was trained
-on the very labels being checked. Near-duplicates are judged by the picture (vector distance, plus
+plain margin, and 30 neighbours over 10 or 20, on the swap test's seed 1 (README: "Catalogue audit").
+The index's own head is not used for this: it was trained on the very labels being checked. Near-duplicates are judged by the picture (vector distance, plus
 identical pixel digests); broken pictures come from the build's skipped list, blank flags and image
 sizes; thin categories from counts. A catalogue without labels gets the last two only, and is told so.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -122,13 +123,11 @@ def label_scores(x: np.ndarray, labels: Sequence[str], rows: np.ndarray, folds: 
     vote /= np.maximum(vote.sum(axis=1, keepdims=True), 1.0)
     model = np.zeros_like(vote)
     learnt = np.flatnonzero(known)
-    import warnings
-
     with warnings.catch_warnings():  # a rare value missing from a fold is expected: its column is then 0
         warnings.simplefilter("ignore")
         cv = StratifiedKFold(min(folds, max(2, np.bincount(codes[learnt]).max())), shuffle=True, random_state=0)
-        model_kind = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")  # closed form: seconds at 44k
-        proba = cross_val_predict(model_kind, x[learnt], codes[learnt], cv=cv, method="predict_proba")
+        linear = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")  # closed form: seconds at 44k
+        proba = cross_val_predict(linear, x[learnt], codes[learnt], cv=cv, method="predict_proba")
     present = np.unique(codes[learnt])
     model[np.ix_(learnt, present)] = proba
     return classes, (vote + model) / 2.0

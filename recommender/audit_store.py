@@ -73,5 +73,6 @@ def fixes_csv(manifest: Manifest, products: Mapping[str, Product],
     for item, fixes in accepted.items():
         product = products[item]
         values = {**product.attributes, **fixes}
-        writer.writerow([item, *([] if len(head) == 1 else [str(product.image)]), *(values.get(c, "") for c in columns)])
+        image = [] if len(head) == 1 else [str(product.image)]
+        writer.writerow([item, *image, *(values.get(c, "") for c in columns)])
     return out.getvalue()

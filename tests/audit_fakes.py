@@ -39,7 +39,8 @@ def write_audit_index(root: Path, *, labels: bool = True, head: str | None = Non
                       "productDisplayName": f"{category} {n}"} if labels else {"productDisplayName": f"Item {n}"}
         image = root / "images" / f"{pid}.png"
         image.parent.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (10, 8) if pid == TINY else (48, 64), tuple(int(v) for v in rng.integers(0, 256, 3))).save(image)
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        Image.new("RGB", (10, 8) if pid == TINY else (48, 64), colour).save(image)
         products.append(Product(pid, image, attributes))
         vectors.append(centres[c] + rng.standard_normal(16))
     x = np.asarray(vectors, dtype=np.float32)

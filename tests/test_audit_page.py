@@ -45,7 +45,8 @@ def _settings(index: Path, tmp_path: Path, merchant: bool) -> Settings:
 
 
 def _app(index: Path, tmp_path: Path, merchant: bool):
-    return create_app(_settings(index, tmp_path, merchant), engine=Recommender(Index.load(index), FakeExtractor(dim=16)))
+    engine = Recommender(Index.load(index), FakeExtractor(dim=16))
+    return create_app(_settings(index, tmp_path, merchant), engine=engine)
 
 
 def test_off_for_shoppers_no_link_no_page_no_export(audited: Path, tmp_path: Path) -> None:

@@ -105,7 +105,8 @@ def suspect_card(services: Services, suspect: Suspect, decision: str | None) -> 
                     dbc.Col(
                         [
                             html.H3(name, className="h6 mb-1"),
-                            html.P([f"{index.roles.label(suspect.attribute)}: ", html.Strong(suspect.label), " → suggested ",
+                            html.P([f"{index.roles.label(suspect.attribute)}: ", html.Strong(suspect.label),
+                                    " → suggested ",
                                     html.Strong(suspect.suggested), f" ({suspect.confidence:.0%} sure)"],
                                    className="mb-2 small"),
                             html.Div(_buttons(suspect, decision), className="d-flex gap-2 mb-1",

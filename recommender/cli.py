@@ -14,7 +14,8 @@ import sys
 
 from recommender.errors import RecommenderError
 
-COMMANDS = ("demo_catalog", "build", "ann", "query", "evaluate", "train", "views", "looks_set", "benchmark")
+COMMANDS = ("demo_catalog", "build", "ann", "query", "evaluate", "train", "views", "looks_set", "benchmark",
+            "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:

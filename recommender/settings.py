@@ -13,6 +13,7 @@ Every setting has a sane default; environment variables override them:
   RECOMMENDER_SECRET_KEY      signs the shoppers' session cookies (default: made once, beside the feedback database;
                               several app servers sharing PostgreSQL need the same one)
   RECOMMENDER_SECURE_COOKIES  1: session cookies only over HTTPS (set it when the shop is served over HTTPS)
+  RECOMMENDER_MERCHANT_TOOLS  1: the merchant's Audit page (off by default: shoppers never see it)
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Settings:
     weights: str = "imagenet"
     secret_key: str | None = None
     secure_cookies: bool = False
+    merchant_tools: bool = False  # the Audit page
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -69,6 +71,8 @@ class Settings:
             settings = replace(settings, secret_key=_secret(env["RECOMMENDER_SECRET_KEY"]))
         if env.get("RECOMMENDER_SECURE_COOKIES"):
             settings = replace(settings, secure_cookies=env["RECOMMENDER_SECURE_COOKIES"].lower() in ("1", "true", "yes"))
+        if env.get("RECOMMENDER_MERCHANT_TOOLS"):
+            settings = replace(settings, merchant_tools=env["RECOMMENDER_MERCHANT_TOOLS"].lower() in ("1", "true", "yes"))
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)
 

@@ -132,6 +132,7 @@ def test_sqlite_schema_is_created_with_version_and_a_rollback_journal(sqlite_sto
         "shown": "table",
         "shown_by_age": "index",
         "shown_by_session": "index",
+        "audit_decisions": "table",
     }
     assert rows(store, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert rows(store, "PRAGMA journal_mode") == [("delete",)]  # no memory-mapped -shm (see SqliteBackend)

@@ -24,11 +24,11 @@ from typing import NamedTuple
 from recommender.errors import RecommenderError
 
 __all__ = [
-    "SCHEMA_VERSION", "MAX_RANK", "VoteEvent", "ShownResult", "DayVotes", "Rate", "ItemTotals",
+    "SCHEMA_VERSION", "DECISIONS", "MAX_RANK", "VoteEvent", "ShownResult", "DayVotes", "Rate", "ItemTotals",
     "validated_vote", "validated_shown", "check_text", "ddl",
 ]  # fmt: skip
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 QUERY_KINDS = ("upload", "item")
 VOTES = (-1, 0, 1)
 MAX_RANK = 100  # "show more" goes up to 100 results; anything beyond is not a rank the app shows
@@ -192,6 +192,21 @@ _DDL = (
 _LATEST = _DDL[1:3]
 _SHOWN = _DDL[3:]
 
+# Version 3: the merchant's decisions on the catalogue audit's suspects (the Audit page), one standing
+# decision per product and attribute; a decision made again replaces the earlier one.
+_DECISIONS = (
+    """CREATE TABLE audit_decisions (
+        catalog    TEXT    NOT NULL,
+        item_id    TEXT    NOT NULL,
+        attribute  TEXT    NOT NULL,
+        label      TEXT    NOT NULL,                   -- the catalogue's value when decided
+        suggested  TEXT    NOT NULL,                   -- the audit's suggestion
+        decision   TEXT    NOT NULL CHECK (decision IN ('accept', 'reject')),
+        decided    TEXT    NOT NULL,                   -- UTC, ISO 8601
+        PRIMARY KEY (catalog, item_id, attribute)
+    )""",
+)
+
 # Schema version 1 (SQLite only): no catalogue, no `shown`, a trigger kept `latest_votes`.
 # Its votes are kept, under the catalogue "" (cast before votes were keyed by catalogue).
 _FROM_V1 = (
@@ -206,6 +221,7 @@ _FROM_V1 = (
     "DROP TABLE latest_votes_v1",
     *_SHOWN,
 )
+DECISIONS = ("accept", "reject")
 
 
 def ddl(dialect: str, *, from_version: int = 0) -> list[str]:
@@ -215,5 +231,5 @@ def ddl(dialect: str, *, from_version: int = 0) -> list[str]:
         "postgresql": {"id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "real": "DOUBLE PRECISION",
                        "without_rowid": ""},
     }[dialect]
-    statements = {0: _DDL, 1: _FROM_V1}[from_version]
+    statements = {0: _DDL + _DECISIONS, 1: _FROM_V1 + _DECISIONS, 2: _DECISIONS}[from_version]
     return [statement.format(**words) for statement in statements]

@@ -18,6 +18,7 @@ from pathlib import Path
 from recommender.errors import RecommenderError
 from recommender.feedback.backends import open_backend
 from recommender.feedback.schema import (
+    DECISIONS,
     DOWN,
     MAX_CATALOG,
     SANE,
@@ -258,3 +259,25 @@ class FeedbackStore:
         )
         return [ItemTotals(item_id, int(u), int(d)) for item_id, u, d in rows]
 
+    # ---------------------------------------------------------------- the merchant's audit decisions
+
+    def decide(self, catalog: str, item_id: str, attribute: str, label: str, suggested: str, decision: str) -> None:
+        """Keep the merchant's accept or reject of one suspect label (replacing an earlier decision on it)."""
+        if decision not in DECISIONS:
+            raise RecommenderError(f"A decision is 'accept' or 'reject', not {decision!r}.")
+        row = (check_text("catalogue", catalog, MAX_CATALOG), *(check_text(what, value) for what, value in (
+            ("item id", item_id), ("attribute", attribute), ("label", label), ("suggestion", suggested))))
+        with self._backend.write() as conn:
+            conn.execute(
+                "INSERT INTO audit_decisions (catalog, item_id, attribute, label, suggested, decision, decided)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (catalog, item_id, attribute) DO UPDATE SET"
+                " label = excluded.label, suggested = excluded.suggested, decision = excluded.decision,"
+                " decided = excluded.decided",
+                (*row, decision, self._now().isoformat(timespec="milliseconds")),
+            )
+
+    def decisions(self, catalog: str) -> dict[tuple[str, str], tuple[str, str]]:
+        """(item id, attribute) -> (decision, suggested value) of one catalogue's audit."""
+        rows = self._query("SELECT item_id, attribute, decision, suggested FROM audit_decisions WHERE catalog = ?",
+                           (catalog,))
+        return {(item, attribute): (decision, suggested) for item, attribute, decision, suggested in rows}

@@ -26,7 +26,7 @@ from recommender.ui.components import icon
 from recommender.ui.guard import install_callback_guard, on_callback_error, upload_outputs
 from recommender.ui.limits import BodyLimits, upload_body_bytes
 from recommender.ui.routes import register_routes
-from recommender.ui.services import create_services, install_services, start_warm_up
+from recommender.ui.services import create_services, get_services, install_services, start_warm_up
 from recommender.ui.session import install_sessions, load_secret_key
 
 __all__ = ["create_app", "BRAND"]
@@ -57,7 +57,8 @@ INDEX_STRING = """<!DOCTYPE html>
 </html>"""
 
 
-def _navbar() -> dbc.Navbar:
+def _navbar(merchant: bool) -> dbc.Navbar:
+    """The pages' links; the merchant's pages (registered with merchant=True) only with their setting on."""
     return dbc.Navbar(
         dbc.Container(
             [
@@ -66,7 +67,7 @@ def _navbar() -> dbc.Navbar:
                 dbc.Nav(
                     [
                         dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
-                        for page in dash.page_registry.values()
+                        for page in dash.page_registry.values() if merchant or not page.get("merchant")
                     ],
                     className="ms-auto nav-main",
                     navbar=True,
@@ -86,7 +87,7 @@ def _shell() -> html.Div:
     return html.Div(
         [
             html.A("Skip to content", href=f"#{ids.MAIN}", className="skip-link"),  # see assets/skip-link.js
-            _navbar(),
+            _navbar(get_services().settings.merchant_tools),
             html.Main(dbc.Container(dash.page_container, fluid=True, className="page shop-container"), id=ids.MAIN,
                       tabIndex=-1),
             html.Footer(

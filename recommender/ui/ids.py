@@ -53,6 +53,17 @@ FEEDBACK_EMPTY = "feedback-empty"
 FEEDBACK_LIKED = "feedback-liked"
 FEEDBACK_DISLIKED = "feedback-disliked"
 
+# audit page (the merchant's: RECOMMENDER_MERCHANT_TOOLS=1)
+AUDIT_LIST = "audit-list"
+AUDIT_PAGE = "audit-page"  # the page of suspects shown (a number, from 0)
+AUDIT_PAGE_LABEL = "audit-page-label"
+AUDIT_PREV = "audit-prev"
+AUDIT_NEXT = "audit-next"
+AUDIT_EXPORT = "audit-export"
+AUDIT_ACCEPT = "audit-accept"  # pattern type: {"type", "item", "attribute"}
+AUDIT_REJECT = "audit-reject"
+AUDIT_STATUS = "audit-status"
+
 # pattern-matching types
 MORE = "more"  # "More like this" button of a product card
 MORE_IMAGE = "more-image"  # a product card's image, also a way to "more like this"
@@ -114,3 +125,8 @@ def crumb(step: int) -> dict[str, object]:
 def card(position: int) -> str:
     """The result card at this 1-based position (focus goes to the first new one after "Show more")."""
     return f"card-{position}"
+
+
+def suspect(kind: str, product_id: str, attribute: str) -> dict[str, str]:
+    """A per-suspect component (AUDIT_ACCEPT, AUDIT_REJECT, AUDIT_STATUS) of one product's one label."""
+    return {"type": kind, "item": product_id, "attribute": attribute}

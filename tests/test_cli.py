@@ -32,8 +32,7 @@ def check_results(payload: dict, k: int) -> list[dict]:
     assert len(results) == k
     assert [r["rank"] for r in results] == list(range(1, k + 1))
     assert all(set(r) == RESULT_KEYS for r in results)
-    distances = [r["distance"] for r in results]
-    assert distances == sorted(distances) and distances[0] >= 0
+    assert all(r["distance"] >= 0 for r in results)  # re-ranked: the distance may go up and down the list
     matches = [r["match"] for r in results]  # the figure that follows the order
     assert matches == sorted(matches, reverse=True) and all(0 <= m <= 1 for m in matches)
     assert all(Path(r["image"]).is_absolute() for r in results)
@@ -60,6 +59,8 @@ def test_build_then_query_json(cli_index: Path, demo_catalog_dir: Path, capsys: 
     assert main(["query", "--index", str(cli_index), "--id", ids[3], "--k", "5", "--json"]) == 0
     results = check_results(json.loads(capsys.readouterr().out), 5)
     assert ids[3] not in [r["id"] for r in results]
+    distances = [r["distance"] for r in results]
+    assert distances == sorted(distances)  # random weights rank by distance alone
 
     image = demo_catalog_dir / "images" / f"{ids[8]}.jpg"
     assert main(["query", "--index", str(cli_index), "--image", str(image), "--json"]) == 0

@@ -148,8 +148,9 @@ def train_index(index: Index, out: Path, *, photos: Index | None = None, label_m
           + (f", {len(own_rows):,} street-like views of them" if len(own_rows) else "")
           + (f" and {sum(bool(a) for a in targets.allowed):,} photos" if targets else "") + ": "
           + ", ".join(f"{a} ({len(lab.vocabulary)} values)" for a, lab in labels.items()), file=log, flush=True)
-    head = train_head(x, x_colours, labels, index.model,
-                      index.manifest.catalog.fingerprint, targets, settings, progress).head
+    row_weights = np.concatenate([np.ones(len(train_rows)), np.full(len(own_rows), settings.view_weight)])
+    head = train_head(x, x_colours, labels, index.model, index.manifest.catalog.fingerprint, targets, settings,
+                      progress, row_weights).head
     embeddings = np.concatenate([head.embed(raw[i : i + EMBED_BLOCK], None if colours is None
                                             else colours[i : i + EMBED_BLOCK]) for i in range(0, len(raw), EMBED_BLOCK)])
     reference = head.embed(targets.vectors, targets.colours) if targets else None

@@ -40,6 +40,7 @@ class TrainSettings:
     logit_scale: float = 16.0  # cosine classifiers: logits = scale * cos
     colour_scale: float = 1.0  # the colour part's length against the unit backbone vector
     photo_weight: float = 4.0  # a photo row's loss against a catalogue row's
+    view_weight: float = 1.0  # a street-like view's loss against its product's (recommender.street_views)
     min_count: int = 5  # rarer values are not learnt (merged into "no label")
     seed: int = 0
 
@@ -116,7 +117,8 @@ def _model(keras, input_dim: int, labels: Mapping[str, Labels], s: TrainSettings
 
 def train_head(vectors: np.ndarray, colours: np.ndarray | None, labels: Mapping[str, Labels],
                backbone: ModelSpec, catalog_fingerprint: str, photos: PhotoTargets | None = None,
-               settings: TrainSettings = TrainSettings(), progress: bool = False) -> Trained:
+               settings: TrainSettings = TrainSettings(), progress: bool = False,
+               row_weights: np.ndarray | None = None) -> Trained:
     """A head trained on catalogue rows (vectors + colours, labels per attribute) and optional photos.
 
     Rows to hold out must already be left out by the caller. `colours` None trains a head that
@@ -135,7 +137,7 @@ def train_head(vectors: np.ndarray, colours: np.ndarray | None, labels: Mapping[
     tf.config.experimental.enable_op_determinism()
     x = _inputs(vectors, colours, s.colour_scale)
     codes = np.stack([lab.codes for lab in labels.values()], axis=1)
-    weights = np.ones(len(x), np.float32)
+    weights = np.ones(len(x), np.float32) if row_weights is None else np.asarray(row_weights, np.float32)
     photo_attribute = photos.attribute if photos is not None else next(iter(labels))
     if photo_attribute not in labels:
         raise ValueError(f"the photos' attribute {photo_attribute} is not among the targets")
@@ -170,7 +172,7 @@ def train_head(vectors: np.ndarray, colours: np.ndarray | None, labels: Mapping[
                 log_p = tf.nn.log_softmax(out[name])
                 target = cb[:, j]
                 nll = -tf.gather(log_p, tf.maximum(target, 0), batch_dims=1)
-                loss += loss_weights[j] * tf.reduce_sum(tf.where(target >= 0, nll, 0.0)) / batch
+                loss += loss_weights[j] * tf.reduce_sum(tf.where(target >= 0, wb * nll, 0.0)) / batch
             log_p = tf.nn.log_softmax(out[names[photo_index]])
             on_set = tf.reduce_logsumexp(tf.where(ab > 0, log_p, -np.inf), axis=1)
             has_set = tf.reduce_any(ab > 0, axis=1)

@@ -240,3 +240,20 @@ def test_train_learns_from_street_views_of_its_training_products_only(tmp_path, 
     assert main(["train", "--index", str(tiny_index), "--out", str(unrelated), "--views", str(demo_catalog_dir),
                  "--cache", str(tmp_path / "cache"), "--no-progress"]) == 2
     assert "no 'source' column" in capsys.readouterr().err
+
+
+def test_row_weights_scale_each_rows_label_loss() -> None:
+    """Rows weighed 0 teach nothing: mislabelled copies of class a at weight 0 leave a classified as a."""
+    _, classes, vectors, _ = clusters()
+    a = np.flatnonzero(classes == 0)
+    noisy = np.concatenate([vectors, np.repeat(vectors[a], 3, axis=0)])
+    names = [CLASSES[c] for c in classes] + ["b"] * (3 * len(a))
+    labels = {"category": encode(names, 5)}
+
+    def share_of_a_called_a(weight: float) -> float:
+        weights = np.concatenate([np.ones(len(vectors)), np.full(3 * len(a), weight)])
+        head = train_head(noisy, None, labels, SPEC, "fp", settings=SMALL, row_weights=weights).head
+        return float((head.classify(head.embed(vectors[a]))["category"].argmax(axis=1) == 0).mean())
+
+    assert share_of_a_called_a(0.0) > 0.9
+    assert share_of_a_called_a(1.0) < 0.5

@@ -10,6 +10,7 @@ from recommender.commands import positive_int
 from recommender.commands.ann import add_ann_argument, describe
 from recommender.embedding_cache import DEFAULT_CACHE
 from recommender.errors import RecommenderError
+from recommender.training import TrainSettings
 
 
 def fraction(text: str) -> float:
@@ -36,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--label-map", type=Path, metavar="CSV", help="ties the photos' values to the catalogue's")
     add("--views", type=Path, metavar="DIR",
         help="street-like views of the catalogue's products (python -m recommender views) to learn from too")
+    add("--view-weight", type=float, default=TrainSettings.view_weight, metavar="W",
+        help=f"a view's loss against its product's (default: {TrainSettings.view_weight})")
     add("--attributes", nargs="+", metavar="NAME",
         help="catalogue attributes to learn (default: each label with 2 to 200 values)")
     add("--holdout", type=fraction, default=0.1, metavar="FRACTION",
@@ -57,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
     from recommender.index_format import Holdout
     from recommender.label_map import read_label_map
     from recommender.trained_index import train_index
-    from recommender.training import TrainSettings
 
     if (args.photos is None) != (args.label_map is None):
         raise RecommenderError("--photos and --label-map go together: the map says what each photo's category "
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         else None
     trained = train_index(index, args.out, photos=photos, label_map=label_map, views=views, attributes=args.attributes,
                           holdout=Holdout(args.holdout, args.seed),
-                          settings=TrainSettings(epochs=args.epochs, seed=args.seed),
+                          settings=TrainSettings(epochs=args.epochs, seed=args.seed, view_weight=args.view_weight),
                           progress=not args.no_progress and sys.stderr.isatty())
     print(f"wrote {args.out}: head {trained.head.id}, {trained.manifest.count:,} products, {trained.head.dim} "
           f"dimensions, {trained.seconds:.0f} s")

@@ -285,7 +285,7 @@ def build_index(
 
 
 def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk], started: float,
-          name: Callable[[Mapping[str, str]], str] | None) -> Manifest:
+          name: Callable[[Mapping[str, str]], str] | None = None) -> Manifest:
     """Write the index folder from the finished chunks, one chunk in memory at a time."""
     ids = [i for chunk in chunks for i in chunk.ids]
     unreadable = [i for chunk in chunks for i in chunk.skipped]

@@ -105,7 +105,7 @@ def test_a_box_drawn_after_an_automatic_filter_still_agrees(services) -> None:
     install_services(app, services)
     selection = {"range": {"x": [SHOE_BOX.left, SHOE_BOX.right], "y": [1 - SHOE_BOX.bottom, 1 - SHOE_BOX.top]}}
     with app.test_request_context():  # the drag on the page's picture, as Dash calls it
-        framed = Search.from_fragment(on_region(selection, whole.fragment()))
+        framed = Search.from_fragment(on_region([selection], whole.fragment()))  # one selectedData per picture
     assert framed.current.region == SHOE_BOX
     category = [t.value for t in tags_of(services, framed) if t.role == "category"]
     first = find(services, framed).hits[0].product.attributes[KIND]

@@ -105,6 +105,8 @@ def test_a_dragged_box_reframes_the_picture_drawn_and_adds_a_history_entry(shop,
     _title_is(dash_duo, "Looks like your photo")
     _wait(dash_duo, lambda: not dash_duo.find_elements(".region-graph .shapelayer path"), "the frame gone", 20)
     assert not dash_duo.find_element(".region-reset").is_displayed()
+    # the box the shopper dragged goes with the frame: no outline or handles are left on the whole picture
+    assert not dash_duo.find_elements(".region-graph .selectionlayer path, .region-graph .outline-controllers *")
     assert dash_duo.get_logs() == []
 
 

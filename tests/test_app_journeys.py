@@ -105,6 +105,8 @@ def test_a_dragged_box_reframes_the_picture_drawn_and_adds_a_history_entry(shop,
     _title_is(dash_duo, "Looks like your photo")
     _wait(dash_duo, lambda: not dash_duo.find_elements(".region-graph .shapelayer path"), "the frame gone", 20)
     assert not dash_duo.find_element(".region-reset").is_displayed()
+    # the box the shopper dragged goes with the frame: no outline or handles are left on the whole picture
+    assert not dash_duo.find_elements(".region-graph .selectionlayer path, .region-graph .outline-controllers *")
     assert dash_duo.get_logs() == []
 
 
@@ -112,6 +114,7 @@ def test_phone_shows_the_query_and_first_results_with_the_filters_folded(shop, d
     dash_duo = shop
     dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    dash_duo.driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True})  # a phone's "Take a photo"
     dash_duo.driver.refresh()
     dash_duo.wait_for_element(".product-card", timeout=30)
     _click(dash_duo, dash_duo.find_element("#weights-banner .btn-close"))  # the test index's random weights
@@ -123,8 +126,13 @@ def test_phone_shows_the_query_and_first_results_with_the_filters_folded(shop, d
     _cards(dash_duo, 10)
     navbar = _js(dash_duo, NAVBAR_BOTTOM_JS)
     _wait(dash_duo, lambda: _top(dash_duo, ".query-figure") >= navbar - 1
-          and _top(dash_duo, RESULT_CARDS) < _js(dash_duo, "return window.innerHeight;") - 60,
+          and _top(dash_duo, RESULT_CARDS) < _js(dash_duo, "return window.innerHeight;") - 90,
           "the photo and the first results on the screen", 10)
+    assert dash_duo.find_element(".camera-btn").is_displayed()
+    assert _js(dash_duo, "const a = document.querySelector('.upload-area').getBoundingClientRect(),"  # one row
+                         " c = document.querySelector('.camera-btn').getBoundingClientRect();"
+                         " return c.top < a.bottom && c.left >= a.right;")
+    assert dash_duo.find_element(".replace-touch").text == "Choose another photo"  # nothing is dropped on a phone
     assert_accessible(dash_duo.driver, "phone results, filters folded")
 
     _click(dash_duo, dash_duo.find_element('#tag-row .chip[aria-label^="Show only"]'))

@@ -292,4 +292,6 @@ def upload_prompt() -> html.Div:
 
 
 def upload_preview() -> html.Div:
-    return html.Div([icon("camera"), "Drop another photo or click to replace"], className="upload-replace")
+    """The upload area once there is a photo; a touch screen, where nothing is dropped, reads the short words."""
+    return html.Div([icon("camera"), html.Span("Drop another photo or click to replace", className="replace-drop"),
+                     html.Span("Choose another photo", className="replace-touch")], className="upload-replace")

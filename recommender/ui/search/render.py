@@ -118,6 +118,7 @@ def render_region(fragment: str | None, picture: str | None, drawn: str | None) 
     figure = Patch()
     figure["layout"]["shapes"] = region_shapes(step.region)
     figure["layout"]["selectionrevision"] = region_revision(step.region)
+    figure["layout"]["selections"] = []  # the box the shopper dragged: the frame above replaces it, or it goes
     caption, framed = _region_caption(step)
     return [figure], [caption], [step.region is None], [framed], step.token()
 

@@ -167,6 +167,8 @@ def test_words_are_suggested_named_when_missing_and_kept_visibly(shop, demo_cata
     assert dash_duo.find_element("#text-search").get_attribute("value") == "" and "text=" not in _fragment(dash_duo)
 
     # A word no name has, typed while scrolled down the results: the sentence names it, in view.
+    _wait(dash_duo, lambda: not _js(dash_duo, "return document.querySelector('[data-dash-is-loading=true]');"),
+          "the page settled after the words went", 30)  # a click while Dash redraws the results is dropped
     _click(dash_duo, dash_duo.find_element("#show-more"))
     _cards(dash_duo, 20)
     _js(dash_duo, "window.scrollTo(0, document.body.scrollHeight);")

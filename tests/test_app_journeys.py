@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 
 from recommender.engine import Recommender
@@ -167,9 +168,15 @@ def test_words_are_suggested_named_when_missing_and_kept_visibly(shop, demo_cata
     assert dash_duo.find_element("#text-search").get_attribute("value") == "" and "text=" not in _fragment(dash_duo)
 
     # A word no name has, typed while scrolled down the results: the sentence names it, in view.
-    _wait(dash_duo, lambda: not _js(dash_duo, "return document.querySelector('[data-dash-is-loading=true]');"),
-          "the page settled after the words went", 30)  # a click while Dash redraws the results is dropped
-    _click(dash_duo, dash_duo.find_element("#show-more"))
+    # Known race (README, known limits): a Show more clicked while the page still redraws after the words went
+    # can be undone by that redraw; the shopper clicks again, and so does this test (at most three times).
+    for _attempt in range(3):
+        _click(dash_duo, dash_duo.find_element("#show-more"))
+        try:
+            _wait(dash_duo, lambda: "n=20" in _fragment(dash_duo), "Show more in the URL", 10)
+            break
+        except TimeoutException:
+            continue
     _cards(dash_duo, 20)
     _js(dash_duo, "window.scrollTo(0, document.body.scrollHeight);")
     box = dash_duo.find_element("#text-search")

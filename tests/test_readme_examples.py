@@ -66,9 +66,11 @@ def _serve_and_run(catalog: Path, tmp_path: Path, model: Path, commands: list[st
         for command in commands:
             status, answer = _run(command, base)
             assert status == 200, (command, answer)
-            assert answer["results"] and not answer["notes"], (command, answer)  # every filter value exists
-            matches = [r["match"] for r in answer["results"]]
-            assert matches == sorted(matches, reverse=True), command
+            lists = [g["results"] for g in answer["garments"]] if "garments" in answer else [answer["results"]]
+            assert all(lists) and not answer["notes"], (command, answer)  # every filter value exists
+            for results in lists:  # a look (look=1): each garment's own list
+                matches = [r["match"] for r in results]
+                assert matches == sorted(matches, reverse=True), command
 
 
 def test_the_readme_has_curl_examples_for_both_catalogues() -> None:

@@ -160,11 +160,11 @@ class Ranker:
             for attribute, vocabulary in self.head.attributes.items():
                 if attribute in index.attributes():
                     self._codes[attribute] = index.value_codes(attribute, vocabulary)
-        # the histogram adds nothing once a colour classifier counts (tuned); a head that learnt no colour
-        # (the demo: its colours are computed, not labels) leaves colour to the histogram
         category = index.roles.category  # without a head, the query's kind is a vote of its nearest products
         self._vote_codes = (index.value_codes(category, list(index.attribute_values(category)))
                             if self.head is None and category is not None else None)
+        # the histogram adds nothing once a colour classifier counts (tuned); a head that learnt no colour
+        # (the demo: its colours are computed, not labels) leaves colour to the histogram
         colour = index.roles.colour
         self._auto_colour_weight = 0.0 if colour is not None and colour in self._codes else UNTRAINED_COLOUR
         hubness = index.hubness

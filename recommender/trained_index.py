@@ -50,8 +50,10 @@ def check_label_map(label_map: LabelMap, index: Index) -> None:
                                f"the catalogue of index {index.path} does not have.")
 
 
-def _labels(index: Index, rows: np.ndarray, chosen: list[str] | None, label_map: LabelMap | None) -> dict[str, Labels]:
-    """The targets: the chosen (or every labelled) attribute, learnt on the training rows only."""
+def _labels(index: Index, rows: np.ndarray, chosen: list[str] | None, label_map: LabelMap | None,
+            balance: float = 0.0) -> dict[str, Labels]:
+    """The targets: the chosen (or every labelled) attribute, learnt on the training rows only; the category's
+    classes balanced by `balance` (TrainSettings.class_balance)."""
     from recommender.evaluation.metrics import default_attributes
 
     records = [index.products[i].attributes for i in rows]
@@ -66,7 +68,8 @@ def _labels(index: Index, rows: np.ndarray, chosen: list[str] | None, label_map:
         names.append(label_map.index_attribute)
     roles = index.roles
     main = {roles.category, roles.colour}
-    labels = {a: encode([r.get(a) for r in records], 5, MAIN_WEIGHT if a in main else OTHER_WEIGHT) for a in names}
+    labels = {a: encode([r.get(a) for r in records], 5, MAIN_WEIGHT if a in main else OTHER_WEIGHT,
+                        balance if a == roles.category else 0.0) for a in names}
     labels = {a: lab for a, lab in labels.items() if len(lab.vocabulary) >= 2}
     if not labels:
         raise RecommenderError(f"The catalogue of index {index.path} has no labels to learn (no attribute with 2 to "
@@ -133,7 +136,8 @@ def train_index(index: Index, out: Path, *, photos: Index | None = None, label_m
         check_label_map(label_map, index)
     no_views = np.empty(0, np.int64)
     own_rows, sources = view_rows(views, index, holdout) if views is not None else (no_views, no_views)
-    labels = _labels(index, np.concatenate([train_rows, sources]), attributes, label_map)  # a view: its product's
+    labels = _labels(index, np.concatenate([train_rows, sources]), attributes, label_map,  # a view: its product's
+                     settings.class_balance)
     targets = photo_targets(photos, index, label_map, holdout) if photos is not None and label_map else None
 
     started = time.monotonic()

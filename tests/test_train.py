@@ -257,3 +257,25 @@ def test_row_weights_scale_each_rows_label_loss() -> None:
 
     assert share_of_a_called_a(0.0) > 0.9
     assert share_of_a_called_a(1.0) < 0.5
+
+
+def test_class_balance_weighs_a_rare_class_up_and_leaves_the_rest_alone() -> None:
+    """A rare class overlapping a common one (the demo's 19 skirts beside 50 dresses) is named more often when its
+    rows weigh more; balance 0 weighs every row 1, so heads trained without it are the heads of before."""
+    rng = np.random.default_rng(0)
+    rare, common = rng.normal(0.4, 1.0, (30, 16)), rng.normal(-0.4, 1.0, (300, 16))
+    vectors = unit_rows(np.concatenate([rare, common]))
+    names = ["rare"] * 30 + ["common"] * 300 + [None] * 5
+    vectors = np.concatenate([vectors, unit_rows(rng.normal(size=(5, 16)))])
+    assert np.array_equal(encode(names, 5).class_weights(), np.ones(len(names), np.float32))
+    weights = encode(names, 5, balance=1.0).class_weights()
+    assert weights[0] == pytest.approx(10 * weights[100]) and weights[-1] == 1.0  # 1 / count; unlabelled rows: 1
+    assert weights[:330].mean() == pytest.approx(1.0)
+
+    def rare_called_rare(balance: float) -> float:
+        labels = {"category": encode(names, 5, balance=balance)}
+        head = train_head(vectors, None, labels, SPEC, "fp", settings=TrainSettings(**{**vars(SMALL), "epochs": 10})).head
+        rare_code = head.attributes["category"].index("rare")
+        return float((head.classify(head.embed(vectors[:30]))["category"].argmax(axis=1) == rare_code).mean())
+
+    assert rare_called_rare(1.0) > rare_called_rare(0.0) + 0.2

@@ -43,6 +43,8 @@ class ViewSettings:
     light: float = 0.35  # brightness and contrast vary by up to this share
     white_balance: float = 0.15  # each channel's gain varies by up to this share
     mirror: float = 0.5
+    aspect: float = 0.0  # the garment's width against its height changes by a factor of up to e ** +-this (a long
+    # adult's dress photographed beside a short child's one; 0: the shape is kept, as for the Kaggle views)
 
 
 def foreground_mask(pixels: np.ndarray) -> np.ndarray:
@@ -148,7 +150,8 @@ def street_view(picture: Image.Image, rng: np.random.Generator, others: Sequence
     s = settings
     rgb = picture.convert("RGB")
     scale = OUTPUT_SIDE / max(rgb.size)
-    garment = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
+    stretch = float(np.exp(rng.uniform(-s.aspect, s.aspect))) if s.aspect else 1.0  # drawn only when asked for
+    garment = rgb.resize((max(1, round(rgb.width * scale * stretch)), max(1, round(rgb.height * scale))),
                          Image.Resampling.BICUBIC)
     mask = Image.fromarray((foreground_mask(np.asarray(garment)) * 255).astype(np.uint8))
     pad_x, pad_y = (int(d * s.margin) + 1 for d in garment.size)

@@ -31,6 +31,7 @@ from recommender.catalog import Catalog, Product
 from recommender.errors import RecommenderError
 from recommender.index_format import Holdout
 from recommender.label_map import LabelMap
+from recommender.street_views import ViewSettings
 
 __all__ = ["SOURCE", "ViewSelection", "select_products", "write_views"]
 
@@ -76,12 +77,14 @@ def _view_jobs(products: Sequence[Product], per_product: int, seed: int, out: Pa
 
 
 _OTHERS: list = []
+_SETTINGS: list[ViewSettings] = [ViewSettings()]
 
 
-def _start_worker(occluders: Sequence[Path]) -> None:
+def _start_worker(occluders: Sequence[Path], settings: ViewSettings = ViewSettings()) -> None:
     from PIL import Image
 
     _OTHERS[:] = [Image.open(path).convert("RGB") for path in occluders]
+    _SETTINGS[:] = [settings]
 
 
 def _make(job: tuple[Path, Path, int]) -> bool:
@@ -97,7 +100,7 @@ def _make(job: tuple[Path, Path, int]) -> bool:
     except Exception:  # noqa: BLE001 - an unreadable picture is skipped and counted, as the build does
         return False
     buffer = io.BytesIO()
-    street_view(picture, np.random.default_rng(seed), _OTHERS).save(buffer, "JPEG", quality=95)
+    street_view(picture, np.random.default_rng(seed), _OTHERS, _SETTINGS[0]).save(buffer, "JPEG", quality=95)
     partial = target.with_suffix(".part")
     partial.write_bytes(buffer.getvalue())
     os.replace(partial, target)
@@ -105,8 +108,9 @@ def _make(job: tuple[Path, Path, int]) -> bool:
 
 
 def write_views(catalog: Catalog, products: Sequence[Product], out: Path, *, per_product: int = 1, seed: int = 0,
-                workers: int = 1, label_map: LabelMap | None = None, progress: bool = False) -> int:
-    """Write `per_product` views of each product and `catalog.csv`; the number of views written.
+                workers: int = 1, label_map: LabelMap | None = None, progress: bool = False,
+                settings: ViewSettings = ViewSettings()) -> int:
+    """Write `per_product` views of each product (drawn within `settings`) and `catalog.csv`; the number written.
 
     With a label map, each view is also named in the map's query terms (its query attribute, e.g. the
     shopper photos' `category`), so the views score as such photos do (`evaluate --label-map`)."""
@@ -120,10 +124,10 @@ def write_views(catalog: Catalog, products: Sequence[Product], out: Path, *, per
                                                                 replace=False)]
     bar = partial(tqdm, total=len(jobs), desc="views", unit="view", disable=not progress)
     if workers <= 1:
-        _start_worker(occluders)
+        _start_worker(occluders, settings)
         done = list(bar(map(_make, jobs)))
     else:  # spawned, not forked: the caller may hold TensorFlow's threads (the demo set-up)
-        with ProcessPoolExecutor(workers, get_context("spawn"), _start_worker, (occluders,)) as pool:
+        with ProcessPoolExecutor(workers, get_context("spawn"), _start_worker, (occluders, settings)) as pool:
             done = list(bar(pool.map(_make, jobs, chunksize=64)))
     if label_map is not None:
         products = [replace(p, attributes={**p.attributes, label_map.query_attribute: label_map.query_value_of(

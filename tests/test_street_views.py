@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from PIL import Image
 from recommender.catalog import load_catalog
 from recommender.cli import main
 from recommender.index_format import Holdout
-from recommender.street_views import OUTPUT_SIDE, foreground_mask, street_view
+from recommender.street_views import OUTPUT_SIDE, ViewSettings, foreground_mask, street_view
 from recommender.view_catalog import SOURCE, ViewSelection, select_products, write_views
 
 
@@ -43,6 +44,21 @@ def test_a_view_changes_the_scene_around_the_garment_and_is_reproducible() -> No
     assert backdrop_share < 0.2  # the plain backdrop is gone: a scene is behind the garment
     reds = (pixels[..., 0] > 100) & (pixels[..., 1] < 110) & (pixels[..., 2] < 110)
     assert reds.mean() > 0.03  # the garment is still there
+
+
+def test_the_aspect_setting_changes_the_garments_shape_and_none_leaves_views_as_they_were() -> None:
+    """The demo's kids' dresses are short and wide, shoppers' adults' dresses long: a view may change a garment's
+    shape. Off (the default, the Kaggle views) the same seed makes the very same view as before the setting."""
+    plain = ViewSettings(min_visible=1.0, margin=0.1, occlusion=0.0, blur=0.0, low_resolution=0.0, mirror=0.0)
+
+    def shape(settings: ViewSettings, seed: int) -> float:  # the frame holds the garment whole, with little margin
+        view = street_view(_shot(), np.random.default_rng(seed), settings=settings)
+        return abs(float(np.log(view.width / view.height / 0.75)))  # the shot is 60 x 80 px
+
+    assert np.array_equal(np.asarray(street_view(_shot(), np.random.default_rng(5))),
+                          np.asarray(street_view(_shot(), np.random.default_rng(5), settings=ViewSettings(aspect=0.0))))
+    assert max(shape(plain, seed) for seed in range(8)) < 0.2  # margins of up to 10 % on each side
+    assert max(shape(replace(plain, aspect=0.6), seed) for seed in range(8)) > 0.3
 
 
 def _catalogue(root: Path, n: int = 12) -> Path:

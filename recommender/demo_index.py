@@ -27,19 +27,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recommender.appearance import APPEARANCE_VERSION
+from recommender.atomic import write_text_atomic
 from recommender.errors import IndexFormatError, WeightsUnavailable
 from recommender.index_format import FORMAT_VERSION, read_manifest
 from recommender.model_spec import ModelSpec
 from recommender.roles import Roles
 from recommender.settings import Settings
+from recommender.street_views import ViewSettings
+from recommender.training import TrainSettings
 
 if TYPE_CHECKING:
     from recommender.backbones import Extractor
     from recommender.catalog import Catalog
 
-__all__ = ["ensure_demo_index", "demo_models", "demo_name"]
+__all__ = ["ensure_demo_index", "demo_models", "demo_name", "demo_views", "train_demo_head", "DEMO_TRAINING",
+           "DEMO_VIEW_SETTINGS"]
 
 DEMO_VIEWS = 3  # street-like views of each photo the head also learns from: chosen on clothing-small train photos
+DEMO_VIEW_SETTINGS = ViewSettings()  # how far the views vary (scripts/tune_demo.py)
+# the demo head's training: its rarer kinds (19 skirts, 22 hats beside 50 dresses) balanced, chosen by
+# scripts/tune_demo.py on clothing-small train photos (skirts 23 -> 37 % of their ten results)
+DEMO_TRAINING = TrainSettings(class_balance=1.0)
 # the demo catalogue's category words that are not a shopper's
 CATEGORY_WORDS = {"T-Shirt": "T-shirt", "Outwear": "outerwear", "Longsleeve": "long-sleeve top"}
 
@@ -99,7 +107,7 @@ def ensure_demo_index(settings: Settings) -> Path:
             and manifest.appearance_version == APPEARANCE_VERSION and Roles.of(manifest.computed).name is not None
         if current and manifest.catalog.fingerprint == catalog.fingerprint():
             model = manifest.model.without_head()
-            trained = manifest.model.head is not None or wanted.random
+            trained = wanted.random or (manifest.model.head is not None and _recipe_is_current(settings))
             if trained and (model.compatible(wanted) or (fallback is not None and model.compatible(fallback))):
                 return settings.demo_index
 
@@ -118,33 +126,52 @@ def ensure_demo_index(settings: Settings) -> Path:
             return settings.demo_index
         backbone_index = settings.demo_index.with_name(f"{settings.demo_index.name}-backbone")
         build_index(catalog, backbone_index, extractor, progress=sys.stderr.isatty(), name=demo_name)
-        views_index = _views(catalog, extractor, settings.demo_index)
-        _train(backbone_index, views_index, settings.demo_index)
+        views_index = demo_views(catalog, extractor, settings.demo_index.with_name(f"{settings.demo_index.name}-views"))
+        train_demo_head(backbone_index, views_index, settings.demo_index)
+        write_text_atomic(_recipe_file(settings), demo_recipe())
         return settings.demo_index
 
 
-def _views(catalog: Catalog, extractor: Extractor, demo_index: Path) -> Path:
-    """Street-like views of every demo photo (DEMO_VIEWS each), indexed by the demo's model: 691 photos are
-    few for a head, and views of them teach it what a garment looks like worn, framed badly or half hidden."""
+def demo_recipe() -> str:
+    """How the demo's head is made (views and training settings): a demo index made another way is trained again."""
+    return f"views {DEMO_VIEWS} {DEMO_VIEW_SETTINGS}; training {DEMO_TRAINING}\n"
+
+
+def _recipe_file(settings: Settings) -> Path:
+    return settings.demo_index.with_name(f"{settings.demo_index.name}.recipe")
+
+
+def _recipe_is_current(settings: Settings) -> bool:
+    try:
+        return _recipe_file(settings).read_text(encoding="utf-8") == demo_recipe()
+    except OSError:  # none yet: a head made before the recipe was recorded
+        return False
+
+
+def demo_views(catalog: Catalog, extractor: Extractor, folder: Path, per_product: int = DEMO_VIEWS,
+               settings: ViewSettings = DEMO_VIEW_SETTINGS) -> Path:
+    """Street-like views of every demo photo (`per_product` each), indexed by the demo's model in `folder`/index:
+    691 photos are few for a head, and views of them teach it what a garment looks like worn, framed badly or
+    half hidden."""
     from recommender.build import build_index
     from recommender.catalog import load_catalog
     from recommender.view_catalog import write_views
 
-    folder = demo_index.with_name(f"{demo_index.name}-views")
-    print(f"making {DEMO_VIEWS} street-like views of each demo photo to train on...", file=sys.stderr, flush=True)
-    write_views(catalog, catalog.products, folder / "catalogue", per_product=DEMO_VIEWS, seed=0,
-                workers=os.cpu_count() or 1, progress=sys.stderr.isatty())
+    print(f"making {per_product} street-like views of each demo photo to train on...", file=sys.stderr, flush=True)
+    write_views(catalog, catalog.products, folder / "catalogue", per_product=per_product, seed=0,
+                workers=os.cpu_count() or 1, progress=sys.stderr.isatty(), settings=settings)
     build_index(load_catalog(folder / "catalogue"), folder / "index", extractor, progress=sys.stderr.isatty())
     return folder / "index"
 
 
-def _train(backbone_index: Path, views_index: Path, out: Path) -> None:
+def train_demo_head(backbone_index: Path, views_index: Path, out: Path,
+                    settings: TrainSettings = DEMO_TRAINING) -> None:
     """The demo's head, on all of its labelled photos and their views (no held-out share: nothing is scored
-    on the demo)."""
+    on the demo; scripts/tune_demo.py chose its settings on other photos)."""
     from recommender.index import Index
     from recommender.index_format import Holdout
     from recommender.trained_index import train_index
 
     print("training the demo's head on its catalogue's labels...", file=sys.stderr, flush=True)
     train_index(Index.load(backbone_index, ann=False), out, views=Index.load(views_index, ann=False),
-                holdout=Holdout(0.0, 0), progress=sys.stderr.isatty(), log=sys.stderr)
+                holdout=Holdout(0.0, 0), settings=settings, progress=sys.stderr.isatty(), log=sys.stderr)

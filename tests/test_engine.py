@@ -15,7 +15,7 @@ from PIL import Image
 
 from recommender.appearance import APPEARANCE_VERSION
 from recommender.build import build_index
-from recommender.demo_index import demo_name, ensure_demo_index
+from recommender.demo_index import demo_name, demo_recipe, ensure_demo_index
 from recommender.engine import Recommender
 from recommender.errors import IncompatibleIndex, RecommenderError, WeightsUnavailable
 from recommender.images import open_image
@@ -137,6 +137,12 @@ def test_ensure_demo_index_falls_back_to_the_shipped_extractor_then_reuses(
     assert ensure_demo_index(settings) == settings.demo_index
     assert len(loads) == 4  # its computed colours are of an older definition: rebuilt (offline: the fallback again)
     assert read_manifest(settings.demo_index).appearance_version == APPEARANCE_VERSION
+
+    recipe = settings.demo_index.with_name("index.recipe")
+    assert recipe.read_text() == demo_recipe() and "class_balance=1.0" in demo_recipe()
+    recipe.write_text(demo_recipe().replace("class_balance=1.0", "class_balance=0.0"))  # a head made another way
+    assert ensure_demo_index(settings) == settings.demo_index
+    assert len(loads) == 6 and recipe.read_text() == demo_recipe()  # trained again, the way the demo trains now
 
     random = Settings(demo_catalog=settings.demo_catalog, demo_index=settings.demo_index, demo_model=shipped,
                       backbone="other", weights="none")

@@ -1,0 +1,117 @@
+"""Choose the demo head's training and ranking settings on photos the demo is never scored on.
+
+Usage:
+  python -m recommender build --catalog ../shared/data/clothing-small/train \
+      --backbone models/mobilenet_v2_1.0_224_quant.tflite --out embeddings/clothing-train-v2
+  python scripts/tune_demo.py --photos embeddings/clothing-train-v2 --views 3 6 --balance 0 0.5 1 \
+      [--sharpness 2 4] [--category-first 0.5 off] [--epochs 20]
+
+For each number of street-like views per demo photo, class balance and epoch count, a demo head is trained as
+`recommender.demo_index` trains it (views made once per count into --cache), and every photo of the --photos
+index (a raw index of labelled shoppers' photos, by the demo's backbone: clothing-small *train*, never the
+validation photos that scripts/demo_check.py reports) queries the trained demo index under each ranking
+setting, as an upload would (its backbone vector and colours through the head, then the Ranker). Printed per
+setting: the share of each kind's ten results that are its own kind, the six target kinds' mean and worst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from recommender.catalog import load_catalog  # noqa: E402
+from recommender.demo_index import DEMO_TRAINING, DEMO_VIEW_SETTINGS, DEMO_VIEWS, demo_views, train_demo_head  # noqa: E402
+from recommender.index import Index  # noqa: E402
+from recommender.ranking import Ranker, RankingSettings  # noqa: E402
+from recommender.vectors import unit_rows  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from demo_check import KINDS, TARGET_KINDS  # noqa: E402
+
+
+def views_index(backbone: Index, count: int, aspect: float, cache: Path, shipped: Path) -> Path:
+    """The index of `count` views of each demo photo, their shape changed by up to `aspect`: the demo's own
+    when it has them, else made once into `cache`."""
+    settings = replace(DEMO_VIEW_SETTINGS, aspect=aspect)
+    if count == DEMO_VIEWS and settings == DEMO_VIEW_SETTINGS and (shipped / "manifest.json").exists():
+        return shipped
+    folder = cache / f"demo-views-{count}-aspect{aspect}"
+    if not (folder / "index" / "manifest.json").exists():
+        from recommender.backbones import load_extractor
+
+        demo_views(load_catalog(backbone.manifest.catalog.path), load_extractor(backbone.model), folder, count,
+                   settings)
+    return folder / "index"
+
+
+def own_kind_shares(trained: Path, photos: Index, ranking: RankingSettings) -> dict[str, float]:
+    """Per clothing-small kind, the mean share of a photo's ten results (trained demo index) of its own kind."""
+    index = Index.load(trained, ann=False)
+    ranker = Ranker(index, ranking)
+    raw = unit_rows(np.asarray(photos.vectors))
+    colours = np.asarray(photos.appearance.colours, np.float32)
+    vectors = unit_rows(index.head.embed(raw, colours))
+    _, positions, _ = ranker.rank(vectors, colours, 10)
+    category = index.roles.category
+    shares: dict[str, list[float]] = {}
+    for product, row in zip(photos.products, positions):
+        kind = product.attributes.get("category", "")
+        if kind in KINDS:
+            found = Counter(index.products[p].attributes[category] for p in row if p >= 0)
+            shares.setdefault(kind, []).append(found[KINDS[kind]] / 10)
+    return {kind: float(np.mean(shares[kind])) for kind in KINDS if kind in shares}
+
+
+def _number_or_off(text: str) -> float | None:
+    return None if text.lower() == "off" else float(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=Path, required=True, help="raw index of labelled photos (clothing-small train)")
+    parser.add_argument("--backbone-index", type=Path, default=ROOT / "embeddings/demo-index-backbone")
+    parser.add_argument("--cache", type=Path, default=ROOT / "embeddings/tune-demo")
+    parser.add_argument("--views", type=int, nargs="+", default=[DEMO_VIEWS])
+    parser.add_argument("--aspect", type=float, nargs="+", default=[DEMO_VIEW_SETTINGS.aspect],
+                        help="the views' shape change (ViewSettings.aspect)")
+    parser.add_argument("--balance", type=float, nargs="+", default=[DEMO_TRAINING.class_balance])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[DEMO_TRAINING.epochs])
+    parser.add_argument("--sharpness", type=float, nargs="+", default=[RankingSettings().mix_sharpness])
+    parser.add_argument("--category-first", type=_number_or_off, nargs="+", default=[RankingSettings().category_first])
+    args = parser.parse_args(argv)
+
+    backbone = Index.load(args.backbone_index, ann=False)
+    photos = Index.load(args.photos, ann=False)
+    shipped = args.backbone_index.with_name(args.backbone_index.name.replace("-backbone", "-views")) / "index"
+    targets = list(KINDS)[:TARGET_KINDS]
+    print("views aspect balance epochs sharpness first | " + " ".join(f"{k[:6]:>6}" for k in KINDS) + " | target mean, worst")
+    for count, aspect, balance, epochs in itertools.product(args.views, args.aspect, args.balance, args.epochs):
+        views = views_index(backbone, count, aspect, args.cache, shipped)
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.monotonic()
+            train_demo_head(args.backbone_index, views, Path(folder) / "demo",
+                            replace(DEMO_TRAINING, class_balance=balance, epochs=epochs))
+            seconds = time.monotonic() - started
+            for sharpness, first in itertools.product(args.sharpness, args.category_first):
+                ranking = RankingSettings.from_env(mix_sharpness=sharpness, category_first=first)
+                shares = own_kind_shares(Path(folder) / "demo", photos, ranking)
+                wanted = [shares[k] for k in targets]
+                print(f"{count:5} {aspect:6} {balance:7} {epochs:6} {sharpness:9} {first!s:5} | "
+                      + " ".join(f"{shares.get(k, float('nan')):6.0%}" for k in KINDS)
+                      + f" | {np.mean(wanted):.0%}, {min(wanted):.0%} (trained in {seconds:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -52,6 +52,7 @@ def kinds(engine: Recommender, photos: Path, ages: dict[str, str]) -> None:
     """Per kind, the share of the ten results that are that kind; for photos labelled adults', of adults' items."""
     category = engine.index.roles.category
     adults: dict[str, list[float]] = {}
+    first: dict[str, list[bool]] = {}  # an adult's photo: is its first result an adults' item
     for n, (folder, wanted) in enumerate(KINDS.items()):
         files = sorted((photos / folder).glob("*.jpg"))
         shares: Counter[str] = Counter()
@@ -63,6 +64,7 @@ def kinds(engine: Recommender, photos: Path, ages: dict[str, str]) -> None:
             majority += found[wanted] > 5
             if ages.get(f"{folder}/{photo.name}") == "Adults":
                 adults.setdefault(folder, []).append(sum(h.product.attributes[AGE] == "Adults" for h in hits) / 10)
+                first.setdefault(folder, []).append(hits[0].product.attributes[AGE] == "Adults")
         others = ", ".join(f"{c} {s:.0%}" for c, s in shares.most_common(4) if c != wanted)
         mark = ("MET" if shares[wanted] >= TARGET else "MISS") if n < TARGET_KINDS else "   "
         print(f"{mark} {folder:10} ({len(files):2} photos): own kind {shares[wanted]:4.0%} of the ten results, "
@@ -72,10 +74,12 @@ def kinds(engine: Recommender, photos: Path, ages: dict[str, str]) -> None:
         for folder, share in adults.items():
             kind = [p for p in products if p.attributes[category] == KINDS[folder]]
             print(f"adults' {folder} ({len(share)} photos labelled by eye): {sum(share) / len(share):.0%} of their ten "
-                  f"results are adults' items (the demo's {KINDS[folder]}: "
+                  f"results are adults' items, first result {sum(first[folder])} of {len(share)} (the demo's {KINDS[folder]}: "
                   f"{sum(p.attributes[AGE] == 'Adults' for p in kind) / len(kind):.0%})")
         every = [x for share in adults.values() for x in share]
-        print(f"adults' photos ({len(every)}): {sum(every) / len(every):.0%} of their ten results are adults' items")
+        firsts = [x for kind in first.values() for x in kind]
+        print(f"adults' photos ({len(every)}): {sum(every) / len(every):.0%} of their ten results are adults' items, "
+              f"first result {sum(firsts)} of {len(firsts)}")
 
 
 def labelled_ages(path: Path) -> dict[str, str]:

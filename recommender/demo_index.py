@@ -6,8 +6,8 @@ default); when those weights cannot be downloaded, with the pretrained MobileNet
 shipped in `models/`, so the first run ranks with a real model rather than random weights. Random
 weights are used only when asked for (RECOMMENDER_WEIGHTS=none).
 
-With real weights a head is then trained on the catalogue's own labels (category and age; its colours
-are computed, not labels) and on three street-like views of each photo (`recommender.street_views`),
+With real weights a head is then trained on the catalogue's own labels (category, its rarer kinds weighed up,
+and age; its colours are computed, not labels) and on three street-like views of each photo (`recommender.street_views`),
 as `python -m recommender views` and `train --views` would: ImageNet features alone find a
 photo's garment type for shoes and trousers but not for dresses, which a head trained on these 691
 labelled photos tells apart. The backbone's index is kept beside it (`demo-index-backbone`).

@@ -10,7 +10,7 @@ abuse is in the weights, not in after-the-fact filters:
   SESSION_CAP / its vote count (1,000 votes from one session weigh what 20 would);
 - the effect is bounded: the Ranker adds PRODUCT_WEIGHT * product preference (so no number of sessions, forged or
   real, moves a product by more than PRODUCT_WEIGHT), and scales the head's probability of a product kind by
-  exp(KIND_STRENGTH * kind preference) (at most e times more or less likely).
+  exp(KIND_STRENGTH * kind preference), kept within e ** KIND_BOUND (e) times more or less likely.
 
 What was learnt is a small JSON file beside the index (`preferences.json`), written atomically and keyed by the
 index's catalogue identity: votes on one catalogue never touch another, and a file from another catalogue is
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FILE_NAME", "VoteRecord", "Preferences", "BoundPreferences", "LearnedFile", "fit", "bind", "beside",
            "index_kinds", "kind_lookup",
-           "PRODUCT_WEIGHT", "PRODUCT_PRIOR", "KIND_PRIOR", "KIND_STRENGTH", "SESSION_CAP"]
+           "PRODUCT_WEIGHT", "PRODUCT_PRIOR", "KIND_PRIOR", "KIND_STRENGTH", "KIND_BOUND", "SESSION_CAP"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ SESSION_CAP = 20.0  # a session's votes together weigh at most this much
 PRODUCT_PRIOR = 3.0  # weight of the zero prior of a product's preference: 3 agreeing sessions make it 0.5
 KIND_PRIOR = 10.0  # the same for a (query kind, product kind) pair, which many more queries share
 PRODUCT_WEIGHT = 0.3  # the most a product's learnt preference adds to (or takes from) its score
-KIND_STRENGTH = 1.0  # a kind's probability is scaled by at most e ** this, up or down
+KIND_STRENGTH = 6.0  # a kind's probability is scaled by exp(this * its preference) (chosen: README) ...
+KIND_BOUND = 1.0  # ... within e ** this, up or down, whatever the votes
 RELOAD_S = 5.0  # the app looks at the file's stat at most this often
 
 
@@ -189,11 +190,13 @@ class BoundPreferences:
         return PRODUCT_WEIGHT * self.product[positions]
 
     def kind_factor(self, query_kinds: np.ndarray, kind_codes: np.ndarray) -> np.ndarray:
-        """(n, V) how much more (or less) likely each kind is for each query: exp(KIND_STRENGTH * preference).
+        """(n, V) how much more (or less) likely each kind is for each query: exp(KIND_STRENGTH * preference),
+        at most e ** KIND_BOUND times.
 
         `query_kinds` (n,) are the queries' predicted kinds, `kind_codes` (V,) the classifier's classes as codes
         in `kinds` (-1 where a class is no kind of the index)."""
-        return np.exp(KIND_STRENGTH * self.pair[np.asarray(query_kinds)[:, None], np.asarray(kind_codes)[None, :]])
+        preference = self.pair[np.asarray(query_kinds)[:, None], np.asarray(kind_codes)[None, :]]
+        return np.exp(np.clip(KIND_STRENGTH * preference, -KIND_BOUND, KIND_BOUND))
 
 
 class LearnedFile:

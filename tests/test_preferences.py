@@ -210,3 +210,16 @@ def test_simulated_votes_are_cast_on_one_half_and_scored_on_the_other(tmp_path: 
     assert figures["queries_scored"] == int((~half).sum())
     # the voting tops' shoppers disliked the skirts their unsure query led with; the other half's tops gain
     assert figures["p10_after"] >= figures["p10_before"]
+
+
+def test_one_session_moves_a_kind_little_and_no_crowd_beyond_the_bound(tmp_path: Path) -> None:
+    index = _kinds_index(tmp_path)
+    bound = bind(Preferences(index.manifest.catalog.identity), index)
+    one = [VoteRecord("s", "Skirts", "p0", 1, 0), VoteRecord("s", "Skirts", "p9", -1, 1)]
+    crowd = [VoteRecord(f"s{i}", "Skirts", p, v, i) for i in range(5000) for p, v in (("p0", 1), ("p9", -1))]
+    skirts, tops = bound.kinds.index("Skirts"), bound.kinds.index("Tops")
+    for votes, most in ((one, math.exp(prefs.KIND_STRENGTH / (1 + prefs.KIND_PRIOR))), (crowd, math.e)):
+        learnt = bind(fit(votes, index.manifest.catalog.identity, kind_lookup(index)), index)
+        factor = learnt.kind_factor(np.array([skirts]), np.array([tops, skirts]))[0]
+        assert 1 < factor[0] <= most + 1e-9 and 1 / (most + 1e-9) <= factor[1] < 1
+    assert math.exp(prefs.KIND_STRENGTH / (1 + prefs.KIND_PRIOR)) < 2  # one session: under twice as likely

@@ -223,3 +223,27 @@ def test_one_session_moves_a_kind_little_and_no_crowd_beyond_the_bound(tmp_path:
         factor = learnt.kind_factor(np.array([skirts]), np.array([tops, skirts]))[0]
         assert 1 < factor[0] <= most + 1e-9 and 1 / (most + 1e-9) <= factor[1] < 1
     assert math.exp(prefs.KIND_STRENGTH / (1 + prefs.KIND_PRIOR)) < 2  # one session: under twice as likely
+
+
+def test_evaluate_reports_simulated_votes_in_its_json(capsys: pytest.CaptureFixture, demo_index_dir: Path) -> None:
+    assert main(["evaluate", "--index", str(demo_index_dir), "--simulate-votes", "30", "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    figures = run["simulated_votes"]
+    assert figures["votes"] == 30 and figures["sessions"] == 3 and 0 < figures["queries_scored"] < run["query_items"]
+    assert 0 <= figures["p10_before"] <= 1 and 0 <= figures["p10_after"] <= 1
+    assert {"unvoted_kinds_queries", "unvoted_kinds_p10_before", "unvoted_kinds_p10_after"} <= set(figures)
+
+
+def test_a_burst_through_the_vote_store_and_learn_stays_within_the_guard(tmp_path: Path) -> None:
+    """1,000 votes of one session, each on a result really shown to it, learnt by `learn`: one vote's weight."""
+    from recommender.vote_learning import learn
+
+    index = _row_index(tmp_path)
+    store = FeedbackStore(tmp_path / "votes.sqlite3")
+    catalog = index.manifest.catalog.identity
+    for i in range(1000):
+        _vote(store, catalog, "burst", f"query-{i}", "p4", 1)
+    learnt = learn(index.path, store, None, say=lambda _: None)
+    assert learnt.votes == 1000 and learnt.sessions == 1
+    assert learnt.products["p4"] == pytest.approx(0.02 / (0.02 + PRODUCT_PRIOR))  # one say, weighing 20 / 1,000
+    assert _order(Ranker(index, PLAIN, learned=prefs.beside(index)))[-1] == 4  # far p4 is not lifted

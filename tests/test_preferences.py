@@ -247,3 +247,30 @@ def test_a_burst_through_the_vote_store_and_learn_stays_within_the_guard(tmp_pat
     assert learnt.votes == 1000 and learnt.sessions == 1
     assert learnt.products["p4"] == pytest.approx(0.02 / (0.02 + PRODUCT_PRIOR))  # one say, weighing 20 / 1,000
     assert _order(Ranker(index, PLAIN, learned=prefs.beside(index)))[-1] == 4  # far p4 is not lifted
+
+
+class _AngleHead:
+    """A head that calls a vector near [1, 0] a top and one near [0, 1] a skirt."""
+
+    attributes = {"articleType": ["Shoes", "Skirts", "Tops"]}
+
+    def classify(self, embeddings: np.ndarray) -> dict[str, np.ndarray]:
+        e = np.atleast_2d(embeddings)
+        skirt = (e[:, 1] > e[:, 0]).astype(np.float32)
+        return {"articleType": np.stack([np.zeros_like(skirt), 0.9 * skirt + 0.05, 0.95 - 0.9 * skirt], axis=1)}
+
+
+def test_a_vote_s_query_kind_comes_from_the_product_or_the_kept_photo(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from recommender.uploads import UploadStore
+    from recommender.vote_learning import vote_records
+
+    index = _with_head(_kinds_index(tmp_path), _AngleHead())
+    uploads = UploadStore(tmp_path / "uploads", min_free_bytes=0)
+    photo = uploads.add(b"a skirt photo", Image.new("RGB", (8, 8)), lambda _: np.array([0.1, 1.0, 0.3], np.float32))
+    rows = [("s1", "upload", photo, "p0", 1, 1), ("s1", "upload", "0" * 64, "p1", 1, 2),
+            ("s2", "item", "p0", "p5", -1, 3), ("s2", "item", "gone", "p6", -1, 4)]
+    records = vote_records(index, rows, uploads)
+    assert [r.query_kind for r in records] == ["Skirts", None, "Tops", None]  # a pruned photo, a removed product
+    assert [(r.session, r.item, r.vote, r.order) for r in records] == [(s, i, v, o) for s, _, _, i, v, o in rows]

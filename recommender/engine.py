@@ -70,7 +70,9 @@ class Recommender:
         if extractor is not None:
             index.check_compatible(extractor.spec, extractor.dim)
         self.index = index
-        self.ranker = Ranker(index, settings, learned=preferences.beside(index))  # what votes taught, if learnt
+        learned = preferences.beside(index)  # what votes taught (`learn`): read now, so the log says it at start-up,
+        learned()  # then again whenever the file changes
+        self.ranker = Ranker(index, settings, learned=learned)
         self._extractor = extractor
         self._lock = threading.Lock()
 

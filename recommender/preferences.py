@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from recommender.atomic import atomic_write
+from recommender.atomic import TEMP_SUFFIX, atomic_write
 from recommender.errors import RecommenderError
 
 if TYPE_CHECKING:
@@ -107,7 +107,12 @@ class Preferences:
             raise RecommenderError(f"The learnt preferences cannot be read ({exc}); run learn again.") from None
 
     def save(self, path: Path) -> None:
-        """Atomically: a reader, or a learn killed half-way, sees the previous file or this one, never half."""
+        """Atomically: a reader, or a learn killed half-way, sees the previous file or this one, never half;
+        the temp file a killed learn left is removed."""
+        path = Path(path)
+        for stale in path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}"):
+            if not _running(stale.name[len(path.name) + 2 :].split(".")[0]):
+                stale.unlink(missing_ok=True)
         with atomic_write(path) as handle:
             json.dump(self.to_json(), handle)
 
@@ -117,6 +122,17 @@ class Preferences:
             return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise RecommenderError(f"The learnt preferences in {path} are not JSON; run learn again.") from None
+
+
+def _running(pid: str) -> bool:
+    """Whether the process that named a temp file is still running (so its write may still be under way)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _bounded(value: object) -> float:

@@ -274,3 +274,24 @@ def test_a_vote_s_query_kind_comes_from_the_product_or_the_kept_photo(tmp_path: 
     records = vote_records(index, rows, uploads)
     assert [r.query_kind for r in records] == ["Skirts", None, "Tops", None]  # a pruned photo, a removed product
     assert [(r.session, r.item, r.vote, r.order) for r in records] == [(s, i, v, o) for s, _, _, i, v, o in rows]
+
+
+def test_a_learn_killed_with_sigkill_while_writing_leaves_the_previous_file(tmp_path: Path) -> None:
+    index = _row_index(tmp_path)
+    store = FeedbackStore(tmp_path / "votes.sqlite3")
+    _vote(store, index.manifest.catalog.identity, "s1", "p0", "p3", 1)
+    learn = ["learn", "--index", str(index.path), "--feedback-db", str(tmp_path / "votes.sqlite3")]
+    assert main(learn) == 0
+    before = (index.path / FILE_NAME).read_bytes()
+    _vote(store, index.manifest.catalog.identity, "s2", "p0", "p3", -1)
+    killed = ("import os, signal, sys\nimport recommender.preferences as p\nfrom recommender.cli import main\n"
+              "def dump(data, handle):\n    handle.write('{\"format\": 1, \"cat'); handle.flush()\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n"
+              f"p.json.dump = dump\nmain({learn!r})\n")
+    done = subprocess.run([sys.executable, "-c", killed], cwd=ROOT, timeout=120, capture_output=True)
+    assert done.returncode == -9
+    assert (index.path / FILE_NAME).read_bytes() == before
+    assert any(p.name.endswith(".tmp") for p in index.path.iterdir())  # what the kill left
+    assert main(learn) == 0  # a rerun works, and clears it
+    assert Preferences.load(index.path / FILE_NAME).products["p3"] == 0.0
+    assert not any(p.name.endswith(".tmp") for p in index.path.iterdir())

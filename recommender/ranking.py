@@ -14,6 +14,8 @@ are re-scored:
                                                       category), or without a head the share of the query's 10
                                                       nearest products of the item's category
         - hub_weight * max(0, hubness(item) - median)         items close to everything pay (hubness.npy)
+        + what shoppers' votes taught (recommender.preferences)  a bounded per-product term; and the head's
+                                                      kind probabilities scaled by the learnt kind preferences
 
 and the query's likely kinds come first: the smallest set of at most three categories holding
 `category_first` of the head's probability. Their nearest products join the visual pool (a boot

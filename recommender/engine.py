@@ -27,6 +27,7 @@ from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.head import HeadExtractor
 from recommender.images import fit_to_model, open_image
 from recommender.index import Filters, Hit, Index
+from recommender import preferences
 from recommender.ranking import Ranker, RankingSettings
 from recommender.tags import TAG_NEIGHBOURS, Tag, head_tags, neighbour_tags
 from recommender.vectors import unit_rows
@@ -69,7 +70,9 @@ class Recommender:
         if extractor is not None:
             index.check_compatible(extractor.spec, extractor.dim)
         self.index = index
-        self.ranker = Ranker(index, settings)
+        learned = preferences.beside(index)  # what votes taught (`learn`): read now, so the log says it at start-up,
+        learned()  # then again whenever the file changes
+        self.ranker = Ranker(index, settings, learned=learned)
         self._extractor = extractor
         self._lock = threading.Lock()
 

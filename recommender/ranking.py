@@ -14,6 +14,8 @@ are re-scored:
                                                       category), or without a head the share of the query's 10
                                                       nearest products of the item's category
         - hub_weight * max(0, hubness(item) - median)         items close to everything pay (hubness.npy)
+        + what shoppers' votes taught (recommender.preferences)  a bounded per-product term; and the head's
+                                                      kind probabilities scaled by the learnt kind preferences
 
 and the query's likely kinds come first: the smallest set of at most three categories holding
 `category_first` of the head's probability. Their nearest products join the visual pool (a boot
@@ -36,7 +38,7 @@ adults' and kids' photos best on a held-out half of the demo (scripts/demo_check
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import NamedTuple
@@ -47,6 +49,7 @@ from recommender.appearance import colour_similarity
 from recommender.errors import RecommenderError
 from recommender.index import Filters, Index
 from recommender.match import alike, fit, never_rising, typical_distance
+from recommender.preferences import BoundPreferences, index_kinds
 
 __all__ = ["RankingSettings", "Ranker", "Ranked", "category_set", "STABLE_RESULTS"]
 
@@ -148,9 +151,12 @@ def _interleave(ranked: np.ndarray, kinds: np.ndarray, first: np.ndarray, shares
 class Ranker:
     """Re-ranks an index's visual candidates (module notes); `search` answers like `Index.search`."""
 
-    def __init__(self, index: Index, settings: RankingSettings | None = None) -> None:
+    def __init__(self, index: Index, settings: RankingSettings | None = None,
+                 learned: Callable[[], BoundPreferences | None] | None = None) -> None:
+        """`learned` gives what the votes taught (recommender.preferences), or None: rank without it."""
         self.index = index
         self.settings = settings or RankingSettings.from_env()
+        self.learned = learned
         # random features put every product at about the same distance: any re-ranking term would swamp
         # them, so such an index (tests, RECOMMENDER_WEIGHTS=none) ranks by distance alone
         self.reranks = index.manifest.normalized and index.appearance is not None and not index.manifest.random_weights
@@ -167,6 +173,11 @@ class Ranker:
         # (the demo: its colours are computed, not labels) leaves colour to the histogram
         colour = index.roles.colour
         self._auto_colour_weight = 0.0 if colour is not None and colour in self._codes else UNTRAINED_COLOUR
+        self._head_kinds = None  # the head's category classes as codes of the index's kinds (learnt preferences)
+        if index.roles.category in self._codes:
+            code_of = {kind: code for code, kind in enumerate(index_kinds(index)[0])}
+            self._head_kinds = np.array([code_of.get(v, -1) for v in self.head.attributes[index.roles.category]],
+                                        dtype=np.int64)
         hubness = index.hubness
         self._hub_excess = None if hubness is None else np.maximum(0.0, hubness - np.median(hubness))
 
@@ -205,6 +216,9 @@ class Ranker:
         s = self.settings
         category, age = self.index.roles.category, self.index.roles.age
         probabilities = self.head.classify(queries) if self._codes else {}
+        learned = self.learned() if self.learned is not None else None
+        if learned is not None and category in self._codes:  # the kinds voters liked for such queries gain
+            probabilities[category] = self._reweigh(learned, probabilities[category])
         first = shares = None
         if category in self._codes:
             first = category_set(probabilities[category], s.category_first)
@@ -229,10 +243,26 @@ class Ranker:
             score += weight * np.where(rows >= 0, p, 0.0)
         if self._hub_excess is not None and s.hub_weight:
             score -= s.hub_weight * self._hub_excess[safe]
+        if learned is not None:
+            score += learned.bonus(safe)
         fits = fit(score, best)
         score = np.where(valid, score, -np.inf)
         kinds = self._codes[category][safe] if first is not None else None
         return self._top(queries, distances, positions, score, fits, k, kinds, first, shares)
+
+    def query_kinds(self, queries: np.ndarray) -> np.ndarray:
+        """Each query's predicted kind, as a code of `preferences.index_kinds` (-1 without a head's category):
+        what learnt kind preferences are keyed by, at learning as at ranking."""
+        category = self.index.roles.category
+        if category not in self._codes:
+            return np.full(len(np.atleast_2d(queries)), -1, dtype=np.int64)
+        return self._head_kinds[np.argmax(self.head.classify(queries)[category], axis=1)]
+
+    def _reweigh(self, learned: BoundPreferences, probabilities: np.ndarray) -> np.ndarray:
+        """The head's category probabilities scaled by the learnt kind preferences of each query's kind, renormalised."""
+        query_kinds = self._head_kinds[np.argmax(probabilities, axis=1)]
+        scaled = probabilities * learned.kind_factor(query_kinds, self._head_kinds)
+        return scaled / scaled.sum(axis=1, keepdims=True)
 
     def _same_kind(self, probabilities: dict[str, np.ndarray], safe: np.ndarray, distances: np.ndarray) -> np.ndarray:
         """Per candidate, how likely it is the query's kind of garment: the head's p(its category), else the share

@@ -641,3 +641,14 @@ def _processes_create_one_store(path: Path | str) -> None:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
     assert FeedbackStore(path).summary(CATALOG)["votes"] == 0
+
+
+def test_standing_votes_are_what_learning_reads_oldest_first(fixed_store: FeedbackStore) -> None:
+    votes = fixed_store.standing_votes(CATALOG)
+    assert sorted(votes, key=lambda v: v[5]) == votes  # oldest first: a session's latest vote is read last
+    assert sorted((s, item, vote) for s, _, _, item, vote, _ in votes) == [
+        ("s1", "A", 1), ("s1", "B", 1), ("s2", "A", 1), ("s2", "B", -1), ("s3", "A", -1), ("s3", "D", 1),
+        ("s4", "E", -1)]
+    assert {(s, kind, ref) for s, kind, ref, *_ in votes} == {("s1", "upload", "q1"), ("s2", "item", "q2"),
+                                                              ("s3", "upload", "q1"), ("s4", "upload", "q3")}
+    assert fixed_store.standing_votes("another") == []  # votes on one catalogue never touch another

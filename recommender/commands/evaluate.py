@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--json", nargs="?", const="-", metavar="PATH", help="write the results as JSON (to stdout without PATH)")
     add("--html", type=Path, metavar="PATH",
         help="write a Plotly chart comparing the backbones (and a PNG beside it if kaleido is installed)")
+    add("--simulate-votes", type=positive_int, metavar="N",
+        help="also cast N simulated votes on half of the queries (by hash of their id), learn them as `learn` does, "
+             "and report P@10 of the other half before and after (runs[i].simulated_votes)")
     add("--feedback", metavar="DB|URL",
         help="also report this catalogue's thumbs-up rates from this feedback database (SQLite file or postgresql:// URL)")
     parser.set_defaults(func=run)
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     indexes += [cached_index(catalog, ModelSpec.parse(backbone, args.weights), args.cache, log)
                 for backbone in args.backbone]
 
-    runs = []
+    runs, simulated = [], []
     for index in indexes:
         if queries_catalog is not None:  # embedded with this index's backbone and weights, then its head
             pictures = cached_index(queries_catalog, index.model, args.cache, log, index.manifest.appearance_version)
@@ -120,12 +123,16 @@ def run(args: argparse.Namespace) -> int:
             runs.append(evaluate_index(index, args.k, args.attributes, queries=queries, label_map=label_map,
                                        settings=settings, progress=log.isatty()))
             print(report.format_run(runs[-1], args.k) + "\n", file=log, flush=True)
+            if args.simulate_votes:
+                simulated.append(_simulate(index, queries, args.simulate_votes, settings, label_map, log))
 
     catalog_identity = indexes[0].manifest.catalog.identity
     feedback = report.feedback_report(args.feedback, catalog_identity) if args.feedback else None
     if args.feedback:
         print(report.format_feedback(feedback, args.feedback), file=log)
     results = report.report_json(runs, args.k, feedback)
+    for run_json, figures in zip(results["runs"], simulated):
+        run_json["simulated_votes"] = figures
     if args.html:
         figure = report.comparison_figure(runs, args.k, _title(indexes[0], queries_catalog))
         _write_chart(figure, args.html, log)
@@ -146,6 +153,19 @@ def _run_looks(args: argparse.Namespace) -> int:
             results.append({"index": str(index_dir), **evaluate_looks(engine, folder, max(args.k))})
             print_looks(results[-1], log)
     return _emit_json(args, results, log)
+
+
+def _simulate(index: Index, queries: object, votes: int, settings: object, label_map: object, log: TextIO) -> dict:
+    """--simulate-votes: P@10 of the held-out half before and after learning simulated votes, printed and returned."""
+    from recommender.evaluation.simulated_votes import simulate_votes
+
+    print(f"simulating {votes:,} votes on {index.path} ...", file=log, flush=True)
+    figures = simulate_votes(index, queries, votes, settings=settings, label_map=label_map)
+    print(f"simulated votes: {figures['votes']:,} from {figures['sessions']:,} queries; P@10 of the other half "
+          f"({figures['queries_scored']:,} queries) {figures['p10_before']} -> {figures['p10_after']}; on kinds "
+          f"nobody voted on ({figures['unvoted_kinds_queries']:,}) {figures['unvoted_kinds_p10_before']} -> "
+          f"{figures['unvoted_kinds_p10_after']}\n", file=log, flush=True)
+    return figures
 
 
 def _emit_json(args: argparse.Namespace, results: object, log: TextIO) -> int:

@@ -175,6 +175,13 @@ class FeedbackStore:
         with self._backend.connect() as conn:
             return [tuple(row) for row in conn.execute(sql, params).fetchall()]
 
+    def standing_votes(self, catalog: str) -> list[tuple[str, str, str, str, int, int]]:
+        """Every standing vote of a catalogue, oldest first, for learning (`recommender.preferences`):
+        (session, query kind, query reference, item, vote, event id)."""
+        return self._query("SELECT s.session_id, v.query_kind, s.query_ref, s.item_id, s.vote, s.event_id"
+                           " FROM effective_votes s JOIN votes v ON v.id = s.event_id WHERE s.catalog = ?"
+                           " ORDER BY s.event_id", (catalog,))
+
     def catalogs(self) -> dict[str, int]:
         """Standing votes per catalogue identity ("" for votes cast before votes were keyed by catalogue)."""
         return dict(self._query("SELECT catalog, count(*) FROM effective_votes GROUP BY catalog ORDER BY catalog"))

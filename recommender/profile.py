@@ -52,14 +52,19 @@ def interests(engine: Recommender, liked_ids: Sequence[str]) -> list[Interest]:
 
 
 def for_you(engine: Recommender, liked_ids: Sequence[str], per_interest: int = PER_INTEREST) -> list[Interest]:
-    """Per interest, the products nearest to its liked ones (never a liked one, never twice on the page)."""
+    """Per interest, the products of its kind nearest to its liked ones (never a liked one, never twice on the page).
+
+    Kept to the kind: "because you liked this dress" shows dresses; an interest whose kind is unknown is not narrowed.
+    """
     groups = interests(engine, liked_ids)
+    attribute = engine.index.roles.category
     liked = {product.id for group in groups for product in group.liked} | set(liked_ids)
     taken: set[str] = set()
     for group in groups:
+        kind = {attribute: [group.label]} if attribute and group.label != NO_KIND else None
         best: dict[str, Suggestion] = {}
         for product in group.liked[:LIKES_PER_INTEREST]:
-            hits = engine.query_vector(engine.product_vector(product.id), per_interest, None, liked | taken)
+            hits = engine.query_vector(engine.product_vector(product.id), per_interest, kind, liked | taken)
             for hit in hits:
                 if hit.id not in best or hit.distance < best[hit.id].distance:
                     best[hit.id] = Suggestion(hit.product, product, hit.distance)

@@ -16,13 +16,16 @@ from typing import NamedTuple
 
 import numpy as np
 
+from recommender.catalog import Product
 from recommender.engine import Recommender
 from recommender.errors import RecommenderError
 from recommender.feedback import FeedbackStore
-from recommender.feedback.search_log import DayCount
+from recommender.feedback.search_log import DayCount, Popular
+from recommender.index import Index
 from recommender.tags import Tag
 
-__all__ = ["Share", "PERIODS", "LACKING_BELOW", "UNKNOWN", "log_search", "period_of", "shares", "top_values"]
+__all__ = ["Share", "PERIODS", "LACKING_BELOW", "UNKNOWN", "log_search", "period_of", "shares", "top_values",
+           "start_from"]
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +90,28 @@ def log_search(engine: Recommender, store: FeedbackStore, code: np.ndarray, tags
                          predicted.get("colour", ""), best[0].id, min(max(float(alike), 0.0), 1.0))
     except RecommenderError as exc:
         log.warning("search not logged for the trends: %s", exc)
+
+
+def start_from(index: Index, popular: Sequence[Popular], n: int = 8) -> list[tuple[Product, str]]:
+    """Products to begin a search from, with why: the popular ones still in the catalogue (most liked, then
+    most shown), then one product of each kind not yet there, most common kinds first (a varied start)."""
+    chosen = [(index.product(p.item_id), _why(p)) for p in popular if p.item_id in index][:n]
+    attribute = index.roles.category
+    if len(chosen) >= n or attribute is None:
+        return chosen
+    kinds = {product.attributes.get(attribute) for product, _ in chosen}
+    first_of: dict[str, Product] = {}
+    for product in index.products:
+        kind = product.attributes.get(attribute)
+        if kind and kind not in kinds:
+            first_of.setdefault(kind, product)
+    counts = index.attribute_values(attribute)
+    for kind in sorted(first_of, key=lambda k: (-counts.get(k, 0), k))[: n - len(chosen)]:
+        chosen.append((first_of[kind], kind))
+    return chosen
+
+
+def _why(popular: Popular) -> str:
+    if popular.likes:
+        return f"{popular.likes} like{'s' if popular.likes != 1 else ''}"
+    return "Often viewed"

@@ -11,8 +11,10 @@ from PIL import Image
 from recommender.build import build_index
 from recommender.catalog import Catalog, Product
 from recommender.engine import Recommender
+from recommender.feedback.search_log import Popular
 from recommender.index import Index
 from recommender.profile import MAX_INTERESTS, for_you, interests
+from recommender.trends import start_from
 from tests.index_fakes import FakeExtractor
 
 KINDS = {"Dresses": (200, 30, 40), "Shirts": (30, 60, 200), "Sneakers": (240, 240, 240), "Bags": (20, 20, 20),
@@ -65,3 +67,13 @@ def test_interests_are_kinds_most_liked_first_and_bounded(engine: Recommender) -
     assert [g.label for g in groups] == ["Dresses", "Shirts", "Bags", "Hats"][:MAX_INTERESTS]
     assert [p.id for p in groups[0].liked] == ["dr0", "dr1"]
     assert for_you(engine, []) == [] and for_you(engine, ["gone"]) == []
+
+
+def test_start_from_popular_products_then_one_of_each_kind(engine: Recommender) -> None:
+    popular = [Popular("gone", 5, 0), Popular("dr3", 2, 1), Popular("sh1", 0, 4)]  # one left the catalogue
+    points = start_from(engine.index, popular, 5)
+    assert [(p.id, why) for p, why in points[:2]] == [("dr3", "2 likes"), ("sh1", "Often viewed")]
+    kinds = [p.attributes["articleType"] for p, _ in points]
+    assert len(points) == 5 and len(set(kinds)) == 5  # filled with kinds not yet there, one each
+    assert [why for _, why in points[2:]] == kinds[2:]
+    assert [p.id for p, _ in start_from(engine.index, [], 3)] == ["ba0", "be0", "dr0"]  # no votes: a sample of kinds

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +34,7 @@ def _screenshots(dash_duo, state: str) -> None:
     for width in SCREENSHOT_WIDTHS:
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+        time.sleep(1.0)  # charts follow the new width after a resize event
         height = _js(dash_duo, "return document.documentElement.scrollHeight;")
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": width, "height": min(height, 4000), "deviceScaleFactor": 1,

@@ -3,6 +3,9 @@ on SQLite and PostgreSQL alike (the `target` fixture gives both)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -12,7 +15,7 @@ from recommender.feedback import SCHEMA_VERSION, FeedbackStore
 from recommender.feedback.profiles import FORGOTTEN_PREFIX
 from recommender.feedback.search_log import DayCount, ItemTrend, Popular
 from recommender.trends import shares
-from tests.test_feedback import CATALOG, Clock, cast, clock, event, rows, store, target  # noqa: F401
+from tests.test_feedback import CATALOG, PROJECT_ROOT, Clock, cast, clock, event, rows, store, target  # noqa: F401
 
 
 def test_searches_are_counted_per_day_and_kind_or_colour(store: FeedbackStore, clock: Clock) -> None:
@@ -135,3 +138,25 @@ def test_a_version_3_database_gains_the_searches_and_profiles_and_keeps_its_vote
     assert new.likes(CATALOG, "me") == ["A"]
     new.log_search(CATALOG, "Dresses", "Red", "A", 0.5)
     assert new.searches_by_day(CATALOG, "kind") == [DayCount("2024-05-01", "Dresses", 1)]
+
+
+KILLED_WORKER = """
+import os, signal, sys
+from recommender.feedback import FeedbackStore, VoteEvent
+store = FeedbackStore(sys.argv[1])
+for i in range(20):
+    store.log_search(sys.argv[2], "Dresses", "Red", "p1", 0.9)
+store.remember("me")
+store.record_shown("me", sys.argv[2], "q", [("A", 1, 0.5)])
+store.record(VoteEvent(sys.argv[2], "me", "upload", "q", {}, "A", 1, 0.5, "resnet50", 1))
+os.kill(os.getpid(), signal.SIGKILL)  # a worker killed mid-flight: no clean shutdown, no close
+"""
+
+
+def test_a_killed_worker_loses_no_search_profile_or_like(target) -> None:
+    done = subprocess.run([sys.executable, "-c", KILLED_WORKER, str(target), CATALOG], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    restarted = FeedbackStore(target)
+    assert restarted.searches_by_day(CATALOG, "kind", days=100_000)[0].searches == 20
+    assert restarted.remembered("me") and restarted.likes(CATALOG, "me") == ["A"]

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
+from recommender.colours import colour_hex
 from recommender.errors import RecommenderError
 from recommender.feedback import ItemTotals
 from recommender.trends import LACKING_BELOW, PERIODS, shares
@@ -46,7 +47,9 @@ def _share_figure(rows: Sequence, period: str, role: str) -> go.Figure:
     periods = sorted({s.period for s in rows})
     for value in dict.fromkeys(s.value for s in sorted(rows, key=lambda s: -s.searches)):
         by_period = {s.period: s.share for s in rows if s.value == value}
-        fig.add_trace(go.Bar(name=value, x=periods, y=[by_period.get(p, 0.0) for p in periods]))
+        paint = colour_hex(value) if role == "colour" else None  # a colour's bar in that colour
+        fig.add_trace(go.Bar(name=value, x=periods, y=[by_period.get(p, 0.0) for p in periods], marker_color=paint,
+                             marker_line=dict(color="#8a8c94", width=1 if paint else 0)))
     fig.update_layout(barmode="stack", template=TEMPLATE, title=f"Searches by {ROLE_WORDS[role]}, per {period}",
                       margin=dict(l=10, r=10, t=50, b=10), height=320, legend=dict(orientation="h", y=-0.15))
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title="share of searches")

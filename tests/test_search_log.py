@@ -35,6 +35,16 @@ def test_searches_are_counted_per_day_and_kind_or_colour(store: FeedbackStore, c
         store.searches_by_day(CATALOG, "created; DROP TABLE votes")
 
 
+def test_searches_older_than_the_kept_days_are_purged(store: FeedbackStore, clock: Clock) -> None:
+    clock.now = datetime(2023, 1, 1, tzinfo=timezone.utc)
+    store.log_search(CATALOG, "Dresses", "Red", "p1", 0.9)
+    clock.now = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    store.log_search(CATALOG, "Shirts", "Red", "p1", 0.9)
+    clock.now = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    assert store.purge_searches() == 1
+    assert rows(store, "SELECT kind FROM searches") == [("Shirts",)]
+
+
 def test_weekly_shares_add_up_per_week() -> None:
     days = [DayCount("2024-04-29", "Dresses", 3), DayCount("2024-05-01", "Shirts", 1),  # ISO week 18
             DayCount("2024-05-06", "Dresses", 2), DayCount("2024-05-06", "", 2)]  # week 19

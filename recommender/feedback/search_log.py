@@ -9,6 +9,7 @@ shares are made from the days in `recommender.trends`, so both back ends give th
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -19,6 +20,8 @@ from recommender.feedback.schema import DOWN, MAX_CATALOG, UP, check_text
 __all__ = ["SearchLog", "DayCount", "Popular", "ItemTrend"]
 
 SEARCH_ROLES = ("kind", "colour")
+SEARCHES_KEPT_DAYS = 400  # a year of trends and the same weeks the year before; older searches are deleted
+PURGE_CHANCE = 0.01  # share of logged searches that also delete the ones older than that
 
 
 class DayCount(NamedTuple):
@@ -61,6 +64,14 @@ class SearchLog:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (self._now().isoformat(timespec="milliseconds"), catalog, kind, colour, best_item, float(best_alike)),
             )
+        if random.random() < PURGE_CHANCE:
+            self.purge_searches()
+
+    def purge_searches(self) -> int:
+        """Delete the searches older than SEARCHES_KEPT_DAYS (the log stays bounded); returns how many went."""
+        oldest = (self._now() - timedelta(days=SEARCHES_KEPT_DAYS)).isoformat(timespec="milliseconds")
+        with self._backend.write() as conn:
+            return max(conn.execute("DELETE FROM searches WHERE created < ?", (oldest,)).rowcount, 0)
 
     def searches_by_day(self, catalog: str, role: str, days: int = 56) -> list[DayCount]:
         """Searches per UTC day and predicted kind or colour (`role`) over the last `days` days, oldest first."""

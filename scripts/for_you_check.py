@@ -49,7 +49,8 @@ def main() -> None:
         both += {first, second} <= set(page)
     warm = seconds[1:] or seconds
     print(f"{len(index):,} products, {len(kinds)} kinds of {MIN_KIND}+; {len(shares)} shoppers: share of the page in "
-          f"the liked kinds mean {np.mean(shares):.3f}, lowest {min(shares):.3f}; both kinds shown {both}/{len(shares)}; "
+          f"the liked kinds mean {np.mean(shares):.3f}, lowest {min(shares):.3f}; "
+          f"both kinds shown {both}/{len(shares)}; "
           f"a page in {np.median(warm) * 1000:.0f} ms median, {np.percentile(warm, 95) * 1000:.0f} ms p95")
 
 

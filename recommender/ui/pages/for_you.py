@@ -160,7 +160,8 @@ def register_callbacks(app: Dash) -> None:
     app.callback(Output(ids.FOR_YOU_REMEMBER, "children"), Output(ids.FOR_YOU_REMEMBER, "disabled"),
                  Output(ids.FOR_YOU_STATUS, "children"), Input(ids.FOR_YOU_REMEMBER, "n_clicks"),
                  prevent_initial_call=True)(on_remember)
-    app.callback(Output(ids.FOR_YOU_CONTENT, "children"), Output(ids.FOR_YOU_REMEMBER, "children", allow_duplicate=True),
+    app.callback(Output(ids.FOR_YOU_CONTENT, "children"),
+                 Output(ids.FOR_YOU_REMEMBER, "children", allow_duplicate=True),
                  Output(ids.FOR_YOU_REMEMBER, "disabled", allow_duplicate=True),
                  Output(ids.FOR_YOU_STATUS, "children", allow_duplicate=True), Input(ids.FOR_YOU_FORGET, "n_clicks"),
                  prevent_initial_call=True)(on_forget)

@@ -86,7 +86,8 @@ def _name(services: Services, item_id: str) -> str:
     return index.product(item_id).name if item_id in index else f"{item_id} (no longer in the catalogue)"
 
 
-def _table(caption: str, columns: Sequence[str], rows: Sequence[Sequence[object]], empty: str, table_id: str) -> html.Div:
+def _table(caption: str, columns: Sequence[str], rows: Sequence[Sequence[object]], empty: str,
+           table_id: str) -> html.Div:
     if not rows:
         return html.Div([html.H2(caption, className="h5 mt-3"), html.P(empty, className="text-muted")], id=table_id)
     return html.Div(dbc.Table(
@@ -106,7 +107,7 @@ def trends_content(services: Services, period: str) -> html.Div | dbc.Alert:
     charts = [row for role in ("kind", "colour") if (row := _shares_row(services, catalog, period, role))]
     lacking = store.lacking_kinds(catalog, LACKING_BELOW, DAYS["week"])
     liked, disliked = store.item_totals(catalog, True, TOP_PRODUCTS), store.item_totals(catalog, False, TOP_PRODUCTS)
-    rising = store.rising_items(catalog, 7, TOP_PRODUCTS)
+    rising = [[_name(services, t.item_id), t.recent, t.before] for t in store.rising_items(catalog, 7, TOP_PRODUCTS)]
     if not (charts or liked or disliked):
         return dbc.Alert([html.H2("No searches yet", className="h4 alert-heading"),
                           html.P("Trends appear here once shoppers search with photos and vote on the results.",
@@ -124,7 +125,7 @@ def trends_content(services: Services, period: str) -> html.Div | dbc.Alert:
                "trends-lacking"),
         dbc.Row([
             dbc.Col(_table("Rising: more likes this week than last", ["Product", "This week", "Last week"],
-                           [[_name(services, t.item_id), t.recent, t.before] for t in rising], "No product gained likes this week.",
+                           rising, "No product gained likes this week.",
                            "trends-rising"), lg=4),
             dbc.Col(_table("Most liked", ["Product", "Up", "Down"], _votes(services, liked),
                            "No product has more thumbs up than down yet.", "trends-liked"), lg=4),

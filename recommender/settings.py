@@ -13,7 +13,7 @@ Every setting has a sane default; environment variables override them:
   RECOMMENDER_SECRET_KEY      signs the shoppers' session cookies (default: made once, beside the feedback database;
                               several app servers sharing PostgreSQL need the same one)
   RECOMMENDER_SECURE_COOKIES  1: session cookies only over HTTPS (set it when the shop is served over HTTPS)
-  RECOMMENDER_MERCHANT_TOOLS  1: the merchant's Audit page (off by default: shoppers never see it)
+  RECOMMENDER_MERCHANT_TOOLS  1: the merchant's Audit and Trends pages (off by default: shoppers never see them)
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Settings:
     weights: str = "imagenet"
     secret_key: str | None = None
     secure_cookies: bool = False
-    merchant_tools: bool = False  # the Audit page
+    merchant_tools: bool = False  # the Audit and Trends pages
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":

@@ -34,14 +34,15 @@ def test_bad_decisions_are_one_sentence_and_store_nothing(store: FeedbackStore) 
 def test_a_version_2_database_gains_the_decisions_table_and_keeps_its_votes(target) -> None:  # noqa: F811
     old = FeedbackStore(target)
     with old._backend.write() as conn:  # as a database of the previous release: no decisions table, version 2
-        conn.execute("DROP TABLE audit_decisions")
+        for table in ("audit_decisions", "searches", "profiles"):
+            conn.execute(f"DROP TABLE {table}")
         old._backend.set_schema_version(conn, 2)
         conn.execute("INSERT INTO shown (catalog, session_id, query_ref, item_id, rank, distance, shown_at)"
                      " VALUES ('c', 's', 'q', 'i', 1, 0.5, 1.0)")
     old._backend.release()
     store = FeedbackStore(target)  # noqa: F811
     with store._backend.connect() as conn:
-        assert store._backend.schema_version(conn) == SCHEMA_VERSION == 3
+        assert store._backend.schema_version(conn) == SCHEMA_VERSION == 4
     assert store._query("SELECT count(*) FROM shown") == [(1,)]
     store.decide(CATALOG, "1", "articleType", "a", "b", "reject")
     assert store.decisions(CATALOG) == {("1", "articleType"): ("reject", "b")}

@@ -133,6 +133,9 @@ def test_sqlite_schema_is_created_with_version_and_a_rollback_journal(sqlite_sto
         "shown_by_age": "index",
         "shown_by_session": "index",
         "audit_decisions": "table",
+        "searches": "table",
+        "searches_by_day": "index",
+        "profiles": "table",
     }
     assert rows(store, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert rows(store, "PRAGMA journal_mode") == [("delete",)]  # no memory-mapped -shm (see SqliteBackend)

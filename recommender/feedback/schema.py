@@ -28,7 +28,7 @@ __all__ = [
     "validated_vote", "validated_shown", "check_text", "ddl",
 ]  # fmt: skip
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 QUERY_KINDS = ("upload", "item")
 VOTES = (-1, 0, 1)
 MAX_RANK = 100  # "show more" goes up to 100 results; anything beyond is not a rank the app shows
@@ -207,6 +207,25 @@ _DECISIONS = (
     )""",
 )
 
+# Version 4: the tags of each anonymous search (the Trends page: no session, no photo, only what the photo
+# looked like and how near the catalogue's best answer was), and the shoppers who asked to be remembered.
+_SEARCHES_AND_PROFILES = (
+    """CREATE TABLE searches (
+        id         {id},
+        created    TEXT    NOT NULL,                   -- UTC, ISO 8601
+        catalog    TEXT    NOT NULL,
+        kind       TEXT    NOT NULL,                   -- predicted category ('' when none)
+        colour     TEXT    NOT NULL,                   -- predicted colour ('' when none)
+        best_item  TEXT    NOT NULL,                   -- the nearest product
+        best_alike {real}  NOT NULL                    -- 0..1, how alike that product looks (recommender.match)
+    )""",
+    "CREATE INDEX searches_by_day ON searches (catalog, created)",
+    """CREATE TABLE profiles (
+        session_id TEXT    PRIMARY KEY,                -- the signed session id the likes are kept under
+        created    TEXT    NOT NULL                    -- when the shopper asked to be remembered
+    )""",
+)
+
 # Schema version 1 (SQLite only): no catalogue, no `shown`, a trigger kept `latest_votes`.
 # Its votes are kept, under the catalogue "" (cast before votes were keyed by catalogue).
 _FROM_V1 = (
@@ -231,5 +250,6 @@ def ddl(dialect: str, *, from_version: int = 0) -> list[str]:
         "postgresql": {"id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "real": "DOUBLE PRECISION",
                        "without_rowid": ""},
     }[dialect]
-    statements = {0: _DDL + _DECISIONS, 1: _FROM_V1 + _DECISIONS, 2: _DECISIONS}[from_version]
+    statements = {0: _DDL + _DECISIONS, 1: _FROM_V1 + _DECISIONS, 2: _DECISIONS, 3: ()}[from_version]
+    statements += _SEARCHES_AND_PROFILES
     return [statement.format(**words) for statement in statements]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from recommender.errors import RecommenderError
 from recommender.feedback.backends import open_backend
+from recommender.feedback.profiles import Profiles
 from recommender.feedback.schema import (
     DECISIONS,
     DOWN,
@@ -33,6 +34,7 @@ from recommender.feedback.schema import (
     validated_shown,
     validated_vote,
 )  # fmt: skip
+from recommender.feedback.search_log import SearchLog
 
 __all__ = ["FeedbackStore", "SHOWN_TTL_S", "SHOWN_PER_SESSION", "SHOWN_TOTAL"]
 
@@ -48,8 +50,11 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class FeedbackStore:
-    """A vote log in one SQLite file or one PostgreSQL database, safe to share between threads and processes."""
+class FeedbackStore(SearchLog, Profiles):
+    """A vote log in one SQLite file or one PostgreSQL database, safe to share between threads and processes.
+
+    Also the log of anonymous searches (`SearchLog`) and the shoppers' profiles (`Profiles`), in the same database.
+    """
 
     def __init__(self, target: str | Path, *, clock: Callable[[], datetime] = _utc_now) -> None:
         """Open (and create or migrate) the store at an SQLite path or a postgresql:// URL.

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import plotly.graph_objects as go
+from dash import dcc, html
 
 from recommender.feedback import FeedbackStore
 from recommender.index import Index
 
-__all__ = ["attribute_lookup", "votes_over_time_figure", "rate_by_rank_figure", "rate_by_category_figure"]
+__all__ = ["attribute_lookup", "votes_over_time_figure", "rate_by_rank_figure", "rate_by_category_figure",
+           "figure_summary", "graph"]
 
 RESULT_RANKS = 10  # the app shows the top 10
 MAX_CATEGORIES = 20  # more bars than this are unreadable
@@ -115,3 +117,26 @@ def rate_by_category_figure(
     fig = _style(fig, title)
     fig.update_layout(height=max(340, 60 + 24 * len(shown)))
     return fig
+
+
+MAX_SPOKEN_POINTS = 12
+
+
+def figure_summary(fig: go.Figure) -> str:
+    """A chart in words, for screen readers: its title, then each series' points (the first dozen)."""
+    title = fig.layout.title.text or "Chart"
+    parts = []
+    for trace in fig.data:
+        xs, ys = list(trace.x or []), list(trace.y or [])
+        if getattr(trace, "orientation", None) == "h":
+            xs, ys = ys, xs
+        points = [f"{x}: {y:.0%}" if isinstance(y, float) and 0 <= y <= 1 else f"{x}: {y}" for x, y in zip(xs, ys)]
+        more = f" and {len(points) - MAX_SPOKEN_POINTS} more" if len(points) > MAX_SPOKEN_POINTS else ""
+        parts.append(f"{trace.name or 'values'}: " + "; ".join(points[:MAX_SPOKEN_POINTS]) + more)
+    return f"{title}. " + ". ".join(parts) + "."
+
+
+def graph(fig: go.Figure) -> html.Div:
+    """The chart, named for screen readers by its numbers in words (the drawing itself says nothing)."""
+    return html.Div(dcc.Graph(figure=fig, config={"displayModeBar": False, "responsive": True}), role="img",
+                    **{"aria-label": figure_summary(fig)})

@@ -64,10 +64,26 @@ AUDIT_ACCEPT = "audit-accept"  # pattern type: {"type", "item", "attribute"}
 AUDIT_REJECT = "audit-reject"
 AUDIT_STATUS = "audit-status"
 
+# "For you" page (a shopper's likes across visits)
+FOR_YOU_CONTENT = "for-you-content"
+FOR_YOU_EMPTY = "for-you-empty"
+FOR_YOU_REMEMBER = "for-you-remember"  # opt-in: keep my likes in a long-lived cookie
+FOR_YOU_FORGET = "for-you-forget"
+FOR_YOU_STATUS = "for-you-status"
+
+# trends page (the merchant's)
+TRENDS_PERIOD = "trends-period"  # day or week
+TRENDS_CONTENT = "trends-content"
+TRENDS_EMPTY = "trends-empty"
+
+# the search page's products to start from, before any search
+POPULAR_AREA = "popular-area"
+
 # pattern-matching types
 MORE = "more"  # "More like this" button of a product card
 MORE_IMAGE = "more-image"  # a product card's image, also a way to "more like this"
 CRUMB = "crumb"  # a step of the breadcrumb trail
+POPULAR = "popular"  # a product to start from, on the start page: "more like this"
 VOTE_UP = "vote-up"
 VOTE_DOWN = "vote-down"
 VOTE_MSG = "vote-msg"

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import flask
@@ -20,12 +21,14 @@ import flask
 from recommender.atomic import TEMP_SUFFIX, fsync_dir
 from recommender.errors import RecommenderError
 
-__all__ = ["SECRET_FILE", "current_session_id", "load_secret_key", "install_sessions"]
+__all__ = ["SECRET_FILE", "REMEMBER_FOR", "current_session_id", "remember_session", "new_session", "load_secret_key",
+           "install_sessions"]
 
 SECRET_FILE = "secret-key"
 _KEY = "sid"
 _SID = re.compile(r"[0-9a-f]{32}")
 _SECRET = re.compile(r"[0-9a-f]{64}")
+REMEMBER_FOR = timedelta(days=180)  # "remember me": the cookie outlives the browser for this long
 
 
 def current_session_id() -> str:
@@ -34,6 +37,20 @@ def current_session_id() -> str:
     if not isinstance(sid, str) or not _SID.fullmatch(sid):
         sid = secrets.token_hex(16)
         flask.session[_KEY] = sid
+    return sid
+
+
+def remember_session() -> str:
+    """Keep this shopper's session id in a cookie that outlives the browser (REMEMBER_FOR); returns the id."""
+    flask.session.permanent = True
+    return current_session_id()
+
+
+def new_session() -> str:
+    """Give the browser a new session id, in a cookie that ends with the browser ("forget me")."""
+    flask.session.permanent = False
+    sid = secrets.token_hex(16)
+    flask.session[_KEY] = sid
     return sid
 
 
@@ -79,7 +96,7 @@ def install_sessions(server: flask.Flask, secret_key: str, *, secure_cookie: boo
     """Sign the session cookie with `secret_key`; every page load starts a session when it has none."""
     server.secret_key = secret_key
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                         SESSION_COOKIE_SECURE=secure_cookie)
+                         SESSION_COOKIE_SECURE=secure_cookie, PERMANENT_SESSION_LIFETIME=REMEMBER_FOR)
 
     @server.before_request
     def _start_session() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
 from recommender.errors import RecommenderError
@@ -18,6 +17,7 @@ from recommender.ui import ids
 from recommender.ui.components import icon, thumbnail_url
 from recommender.ui.figures import (
     attribute_lookup,
+    graph,
     rate_by_category_figure,
     rate_by_rank_figure,
     votes_over_time_figure,
@@ -116,29 +116,6 @@ def item_cards(store: FeedbackStore, index: Index, *, liked: bool, n: int = TOP_
     return cards
 
 
-MAX_SPOKEN_POINTS = 12
-
-
-def figure_summary(fig: go.Figure) -> str:
-    """A chart in words, for screen readers: its title, then each series' points (the first dozen)."""
-    title = fig.layout.title.text or "Chart"
-    parts = []
-    for trace in fig.data:
-        xs, ys = list(trace.x or []), list(trace.y or [])
-        if getattr(trace, "orientation", None) == "h":
-            xs, ys = ys, xs
-        points = [f"{x}: {y:.0%}" if isinstance(y, float) and 0 <= y <= 1 else f"{x}: {y}" for x, y in zip(xs, ys)]
-        more = f" and {len(points) - MAX_SPOKEN_POINTS} more" if len(points) > MAX_SPOKEN_POINTS else ""
-        parts.append(f"{trace.name or 'values'}: " + "; ".join(points[:MAX_SPOKEN_POINTS]) + more)
-    return f"{title}. " + ". ".join(parts) + "."
-
-
-def _graph(fig: go.Figure) -> html.Div:
-    """The chart, named for screen readers by its numbers in words (the drawing itself says nothing)."""
-    return html.Div(dcc.Graph(figure=fig, config={"displayModeBar": False, "responsive": True}), role="img",
-                    **{"aria-label": figure_summary(fig)})
-
-
 def feedback_content(store: FeedbackStore, index: Index) -> html.Div:
     """Everything below the page title (this catalogue's votes only); a message instead of empty charts."""
     catalog = index.manifest.catalog.identity
@@ -162,12 +139,12 @@ def feedback_content(store: FeedbackStore, index: Index) -> html.Div:
             )
         )
     category = index.roles.category
-    charts = [dbc.Col(_graph(votes_over_time_figure(store, catalog)), lg=6),
-              dbc.Col(_graph(rate_by_rank_figure(store, catalog)), lg=6)]
+    charts = [dbc.Col(graph(votes_over_time_figure(store, catalog)), lg=6),
+              dbc.Col(graph(rate_by_rank_figure(store, catalog)), lg=6)]
     if category is not None:
         # "category" whatever the column is called (articleType in Kaggle catalogues): the page's word for it
         by_category = rate_by_category_figure(store, catalog, attribute_lookup(index, category))
-        charts.append(dbc.Col(_graph(by_category), lg=12))
+        charts.append(dbc.Col(graph(by_category), lg=12))
     return html.Div(
         [
             summary_cards(summary),

@@ -11,7 +11,7 @@ from dash import ALL, MATCH, Dash, Input, Output, State, html
 
 from recommender.roles import FILTER_ROLES
 from recommender.ui import ids
-from recommender.ui.search import actions, render, votes
+from recommender.ui.search import actions, popular, render, votes
 from recommender.ui.search.browser import AFTER_RENDER_JS, FORWARD_UPLOAD_JS, REPLACE_URL_JS, TOGGLE_FILTERS_JS
 from recommender.ui.search.layout import search_layout
 from recommender.ui.services import get_services
@@ -102,3 +102,4 @@ def register_callbacks(app: Dash) -> None:
     )(votes.on_vote)
     app.callback(Output(ids.REFINE, "disabled"), Output(ids.REFINE, "children"), Output(ids.REFINE, "title"),
                  Input(ids.product(ids.VOTE_STATE, ALL), "data"))(votes.refine_state)
+    popular.register_callbacks(app)

@@ -20,6 +20,7 @@ from dash.exceptions import PreventUpdate
 from recommender.errors import ImageError, RecommenderError
 from recommender.regions import Box
 from recommender.roles import FILTER_ROLES
+from recommender.trends import log_search
 from recommender.ui import ids
 from recommender.ui.components import filter_options, upload_preview
 from recommender.ui.guard import public_message
@@ -117,6 +118,7 @@ def on_upload(payload: Any, fragment: str | None) -> tuple[Any, Any, Any]:
             raise too_large(payload.get("size"), services.settings.max_upload_bytes)
         ref = services.add_upload(decode_upload(contents))
         tags = services.engine.tags(services.uploads.vector(ref))
+        log_search(services.engine, services.feedback, services.uploads.vector(ref), tags)  # the Trends page
     except RecommenderError as exc:
         alert = dbc.Alert([html.Strong(f"{filename} could not be used. "),
                            public_message(exc, "The photo cannot be used right now; please try again.")], color="danger",

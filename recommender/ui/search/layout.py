@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from recommender.ui import ids
 from recommender.ui.components import filter_dropdown, random_weights_banner, upload_prompt
+from recommender.ui.search.popular import popular_area
 from recommender.ui.services import Services
 
 __all__ = ["search_layout", "filters_label", "UPLOAD_ACCEPT"]
@@ -106,6 +107,7 @@ def search_layout(services: Services) -> html.Div:
     )
     results = html.Div(
         [
+            popular_area(),  # before any search: products to start from
             html.Div(id=ids.CRUMBS_AREA),
             html.Div(id=ids.CHIPS_AREA),
             dcc.Loading(

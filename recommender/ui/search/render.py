@@ -31,6 +31,7 @@ from recommender.ui.components import (
 from recommender.ui.guard import public_message
 from recommender.ui.query import Found, find, step_label, tags_of
 from recommender.ui.region import query_figure, region_revision, region_shapes
+from recommender.ui.search.look import outline_shapes
 from recommender.ui.services import Services, get_services
 from recommender.ui.session import current_session_id
 from recommender.ui.state import MAX_RESULTS, RESULTS, Search, Step
@@ -80,7 +81,7 @@ def render_query(fragment: str | None, shown: str | None) -> tuple[Any, str | No
                            className="query-figure"), key
     graph = dcc.Graph(
         id=ids.region(ids.REGION_GRAPH),
-        figure=query_figure(url, size, step.region, label),
+        figure=query_figure(url, size, step.region, label, outline_shapes(services, step)),
         config={"displayModeBar": False, "doubleClick": False, "scrollZoom": False, "responsive": True},
         className="region-graph",
         style={"aspectRatio": f"{size[0]} / {size[1]}", "--query-ratio": f"{size[0] / max(size[1], 1):.4f}"},
@@ -116,7 +117,7 @@ def render_region(fragment: str | None, picture: str | None, drawn: str | None) 
             or step.token() == drawn or not ctx.outputs_list[0]:
         raise PreventUpdate
     figure = Patch()
-    figure["layout"]["shapes"] = region_shapes(step.region)
+    figure["layout"]["shapes"] = region_shapes(step.region) + outline_shapes(get_services(), step)
     figure["layout"]["selectionrevision"] = region_revision(step.region)
     figure["layout"]["selections"] = []  # the box the shopper dragged: the frame above replaces it, or it goes
     caption, framed = _region_caption(step)

@@ -18,7 +18,7 @@ from recommender.looks import WHOLE, Garment, find_garments
 from recommender.ui.services import Services
 from recommender.ui.state import Step
 
-__all__ = ["GARMENTS_KEPT", "garments_of_upload", "look_of", "opening_step", "chosen"]
+__all__ = ["GARMENTS_KEPT", "garments_of_upload", "look_of", "opening_step", "chosen", "chosen_name"]
 
 GARMENTS_KEPT = 256  # photos whose garments a process keeps in memory
 
@@ -76,3 +76,15 @@ def opening_step(services: Services, ref: str) -> Step:
 def chosen(garments: list[Garment], step: Step) -> int | None:
     """The position of the garment the step searches (None: the whole photo or a box dragged by hand)."""
     return next((i for i, g in enumerate(garments) if g.region == step.region), None)
+
+
+def chosen_name(services: Services, step: Step | None) -> str | None:
+    """The category of the garment the step searches, to name it on the page (None: no garment chosen)."""
+    if step is None or step.region is None:
+        return None
+    try:
+        garments = look_of(services, step)
+    except RecommenderError:  # the photo is gone: the page says so elsewhere
+        return None
+    position = chosen(garments, step)
+    return None if position is None else garments[position].category

@@ -22,10 +22,8 @@ DIM = "rgba(20, 20, 30, 0.55)"
 FRAME = "#f97316"
 
 
-def query_figure(image_url: str, size: tuple[int, int], box: Box | None, label: str,
-                 outlines: list[dict[str, Any]] | None = None) -> go.Figure:
-    """The picture at `image_url` (`size` = its width, height) with `box`, if any, framed, and `outlines`
-    (more shapes: the garments of a look) drawn over it."""
+def query_figure(image_url: str, size: tuple[int, int], box: Box | None, label: str) -> go.Figure:
+    """The picture at `image_url` (`size` = its width, height) with `box`, if any, framed."""
     width, height = size
     figure = go.Figure(go.Scatter(x=[0, 1, 0, 1], y=[0, 0, 1, 1], mode="markers", marker={"opacity": 0},
                                   hoverinfo="skip", showlegend=False))
@@ -35,7 +33,7 @@ def query_figure(image_url: str, size: tuple[int, int], box: Box | None, label: 
     figure.update_layout(
         xaxis={**axis, "constrain": "domain"},
         yaxis={**axis, "scaleanchor": "x", "scaleratio": height / max(width, 1), "constrain": "domain"},
-        shapes=region_shapes(box) + (outlines or []),
+        shapes=region_shapes(box),
         selectionrevision=region_revision(box),
         dragmode="select",
         selectdirection="any",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import plotly.graph_objects as go
 from dash import ALL, Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
@@ -25,7 +26,7 @@ from recommender.ui.search.actions import clicked, region_fragment
 from recommender.ui.services import Services, get_services
 from recommender.ui.state import Search, Step
 
-__all__ = ["STRIP_RESULTS", "outline_shapes", "render_look", "on_garment", "register_look_callbacks"]
+__all__ = ["STRIP_RESULTS", "outline_shapes", "with_look", "render_look", "on_garment", "on_garment_tap", "register_look_callbacks"]
 
 STRIP_RESULTS = 3  # results of each garment in the "Shop the look" strip
 OUTLINE = "rgba(255, 255, 255, 0.95)"
@@ -48,6 +49,20 @@ def outline_shapes(services: Services, step: Step | None) -> list[dict[str, Any]
     return [{"type": "rect", "x0": g.box[0], "x1": g.box[2], "y0": 1 - g.box[3], "y1": 1 - g.box[1],
              "line": {"color": OUTLINE, "width": 2, "dash": "dot"}, "layer": "above"}
             for i, g in enumerate(garments) if i != mine]
+
+
+def with_look(figure: go.Figure, services: Services, step: Step) -> go.Figure:
+    """The query's figure with every garment outlined and named by a tappable label on its outline's
+    corner (`on_garment_tap`); a box can still be dragged anywhere else."""
+    outlines = outline_shapes(services, step)
+    if outlines:
+        garments = look_of(services, step)
+        figure.update_layout(shapes=list(figure.layout.shapes) + outlines, annotations=[
+            {"x": g.box[0], "y": 1 - g.box[1], "xref": "x", "yref": "y", "xanchor": "left", "yanchor": "top",
+             "text": g.category, "showarrow": False, "captureevents": True, "name": str(i), "bgcolor": "#ffffff",
+             "bordercolor": "#1b1b1f", "borderpad": 3, "font": {"size": 12, "color": "#1b1b1f"}}
+            for i, g in enumerate(garments)])
+    return figure
 
 
 def _chips(garments: list[Garment], step: Step) -> html.Div:
@@ -98,15 +113,28 @@ def render_look(fragment: str | None) -> tuple[Any, Any]:
 def on_garment(_clicks: Any, fragment: str | None) -> str:
     """A garment's chip: search that garment (its box becomes the step's region)."""
     target = clicked()
+    return _choose(target.get("index") if isinstance(target, dict) else None, fragment)
+
+
+def _choose(position: object, fragment: str | None) -> str:
+    """The URL searching the garment at `position` of the current photo (its box becomes the step's region)."""
     search = Search.from_fragment(fragment)
     try:
         garments = look_of(get_services(), search.current)
     except RecommenderError:
         raise PreventUpdate from None
-    position = target.get("index") if isinstance(target, dict) else None
     if not isinstance(position, int) or not 0 <= position < len(garments):
         raise PreventUpdate
     return region_fragment(search, garments[position].region)
+
+
+def on_garment_tap(taps: Any, fragment: str | None) -> str:
+    """A garment's label tapped on the picture: search that garment."""
+    try:
+        position = int(taps[0]["annotation"]["name"])
+    except (TypeError, KeyError, IndexError, ValueError):
+        raise PreventUpdate from None
+    return _choose(position, fragment)
 
 
 def register_look_callbacks(app: Dash) -> None:
@@ -115,3 +143,5 @@ def register_look_callbacks(app: Dash) -> None:
                  Input(ids.URL, "hash"))(render_look)
     app.callback(Output(ids.URL, "hash", allow_duplicate=True), Input({"type": ids.LOOK_GARMENT, "index": ALL}, "n_clicks"),
                  State(ids.URL, "hash"), prevent_initial_call=True)(on_garment)
+    app.callback(Output(ids.URL, "hash", allow_duplicate=True), Input(ids.region(ids.REGION_GRAPH, ALL), "clickAnnotationData"),
+                 State(ids.URL, "hash"), prevent_initial_call=True)(on_garment_tap)

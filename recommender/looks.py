@@ -36,7 +36,7 @@ from recommender.engine import Recommender
 from recommender.index import Filters, Hit, Index
 from recommender.regions import Box
 
-__all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "shop_the_look",
+__all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "finds_garments", "shop_the_look",
            "window_boxes", "iou", "look_json"]
 
 WHOLE = (0.0, 0.0, 1.0, 1.0)
@@ -189,11 +189,16 @@ def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> li
     return [garment for garment, _ in garments]
 
 
+def finds_garments(engine: Recommender) -> bool:
+    """Whether the index can tell garments apart: its head classifies the catalogue's category."""
+    head = engine.index.head
+    return head is not None and engine.index.roles.category in head.attributes
+
+
 def find_garments(engine: Recommender, picture: Image.Image,
                   settings: LookSettings = LookSettings()) -> tuple[list[Garment], np.ndarray]:
     """The garments of a decoded, upright photo, surest first, and the query code of each (module notes)."""
-    head, attribute = engine.index.head, engine.index.roles.category
-    if head is None or attribute not in head.attributes:
+    if not finds_garments(engine):
         whole = engine.embed_image(picture)
         tag = next((t for t in engine.tags(whole) if t.role == "category"), None)
         return [Garment(WHOLE, tag.value if tag else "", tag.confidence if tag else 0.0)], whole[np.newaxis]

@@ -79,7 +79,8 @@ def _chips(garments: list[Garment], step: Step) -> html.Div:
 
 
 def _strip(services: Services, search: Search, garments: list[Garment]) -> html.Section:
-    """The first results of every garment, each a link to more like it; the shopper's own filters apply
+    """The first results of every garment, each a link to more like it (a page link, "./#...": a bare "#..."
+    reads as a skip link to screen readers); the shopper's own filters apply
     (not those the page applied from one garment's tags: a "Tshirts" filter would empty the shoes)."""
     engine, step = services.engine, search.current
     own = selected_filters(engine.index.roles, {r: v for r, v in search.filters.items() if r not in search.auto})
@@ -88,7 +89,7 @@ def _strip(services: Services, search: Search, garments: list[Garment]) -> html.
         vector = services.uploads.region_vector(step.ref, garments[i].region, engine.embed_image)
         hits = engine.query_vector(vector, STRIP_RESULTS, own)
         links = [dcc.Link([html.Img(src=thumbnail_url(h.id), alt=""), html.Span(h.product.name, className="look-name")],
-                          href=search.followed(Step("item", h.id)).fragment(), className="look-item",
+                          href="./" + search.followed(Step("item", h.id)).fragment(), className="look-item",
                           title=f"More like {h.product.name}")
                  for h in hits]
         groups.append(html.Li([html.H3(garments[i].category, className="look-garment-name"),

@@ -145,6 +145,15 @@ def test_a_person_gives_a_chip_per_garment_and_each_chip_is_a_search_in_the_url(
     _wait(dash_duo, lambda: _title(dash_duo) == "Looks like the framed part of your photo", "the dragged box searched")
     assert _chosen(dash_duo) is None and len(_chips(dash_duo)) == 2
 
+    # a product of the strip is a link to more like it: a step of the trail
+    link = dash_duo.find_elements(".look-group a.look-item")[0]
+    product = unquote(link.get_attribute("href")).rsplit("s=item:", 1)[1].split("&")[0]
+    _js(dash_duo, "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", link)
+    _wait(dash_duo, lambda: _fragment(dash_duo).endswith(f"s=item:{product}") or f"s=item:{product}&" in _fragment(dash_duo),
+          "the product followed")
+    _wait(dash_duo, lambda: _title(dash_duo).startswith("Looks like “"), "more like the product")
+    assert not _chips(dash_duo)  # a catalogue product is no look
+
 
 def test_chips_are_44_px_on_a_phone(shop, person: Path) -> None:
     dash_duo = shop
@@ -165,3 +174,14 @@ def test_a_product_shot_is_one_garment_with_no_chip(shop) -> None:
           "the photo's results")
     assert "@" not in _fragment(dash_duo)  # the whole photo: the plain search it always was
     assert not _chips(dash_duo) and not dash_duo.find_elements(".look-strip")
+
+
+@pytest.mark.parametrize("taps", [None, [], [None], [{}], [{"annotation": {}}], [{"annotation": {"name": "hat"}}],
+                                  [{"annotation": {"name": ["0"]}}], "0"])
+def test_a_malformed_tap_on_the_picture_changes_nothing(taps) -> None:
+    from dash.exceptions import PreventUpdate
+
+    from recommender.ui.search.look import on_garment_tap
+
+    with pytest.raises(PreventUpdate):
+        on_garment_tap(taps, "#s=upload:" + "0" * 64)

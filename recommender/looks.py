@@ -36,7 +36,7 @@ from recommender.engine import Recommender
 from recommender.index import Filters, Hit, Index
 from recommender.regions import Box
 
-__all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "shop_the_look",
+__all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "finds_garments", "shop_the_look",
            "window_boxes", "iou", "look_json"]
 
 WHOLE = (0.0, 0.0, 1.0, 1.0)
@@ -54,6 +54,7 @@ class LookSettings:
     shrink: float = 0.85  # a garment's box, scaled about its centre: windows hold margins around what they see
     repeat_iou: float = 0.3  # a garment overlapping a surer one this much is that one, misnamed
     single_cover: float = 0.4  # the surest garment covering this share of the photo, of its own kind: a product shot
+    fine_gate: float = 0.99  # the smallest windows are looked at only inside a larger window this sure of some garment
     longest: int = 1120  # the photo is reduced to this longest side first (the smallest window is then ~180 px)
 
 
@@ -166,15 +167,42 @@ class Windows:
 
 
 def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSettings = LookSettings()) -> Windows:
-    """Every window of a photo embedded in one batch and classified by the head (an index with one)."""
-    whole = engine.embed_image(picture)
+    """A photo's windows classified by the head (an index with one): the whole photo, the larger windows
+    in one batch, then the smallest windows only where a larger window shows some garment (`fine_gate`):
+    the others show background and cannot win, and keep probabilities of 0."""
     reduced = _reduced(picture, settings.longest)
     boxes = window_boxes(*reduced.size, settings)
-    codes = np.concatenate([whole[np.newaxis], engine.embed_images(_pictures(reduced, boxes[1:]))])
     index, attribute = engine.index, engine.index.roles.category
     values = index.head.attributes[attribute]
-    probabilities = index.head.classify(codes[:, : index.dim])[attribute]
-    return Windows(boxes, probabilities, values, _kinds_of(index, values), whole)
+    kinds = _kinds_of(index, values)
+
+    def classify(codes: np.ndarray) -> np.ndarray:
+        return index.head.classify(codes[:, : index.dim])[attribute]
+
+    whole = engine.embed_image(picture)  # alone, exactly as a plain photo search embeds it (a batch may round apart)
+    fine = _smallest(boxes)
+    coarse = np.flatnonzero(~fine)  # the whole photo (row 0) first, then the larger windows in one batch
+    found = classify(np.concatenate([whole[np.newaxis], engine.embed_images(_pictures(reduced, boxes[coarse[1:]]))]))
+    probabilities = np.zeros((len(boxes), len(values)), dtype=found.dtype)
+    probabilities[coarse] = found
+    garment = np.array([kind is not None for kind in kinds])
+    shown = coarse[1:][found[1:, garment].sum(axis=1) >= settings.fine_gate]
+    rows = np.flatnonzero(fine)
+    centres = (boxes[rows, :2] + boxes[rows, 2:]) / 2
+    inside = ((centres[:, None, 0] >= boxes[None, shown, 0]) & (centres[:, None, 0] <= boxes[None, shown, 2])
+              & (centres[:, None, 1] >= boxes[None, shown, 1]) & (centres[:, None, 1] <= boxes[None, shown, 3]))
+    rows = rows[inside.any(axis=1)]
+    if len(rows):
+        probabilities[rows] = classify(engine.embed_images(_pictures(reduced, boxes[rows])))
+    return Windows(boxes, probabilities, values, kinds, whole)
+
+
+def _smallest(boxes: np.ndarray) -> np.ndarray:
+    """Which windows (after the whole photo) are of the smallest scale."""
+    heights = boxes[:, 3] - boxes[:, 1]
+    fine = np.isclose(heights, heights[1:].min(), atol=1e-3) if len(boxes) > 1 else np.zeros(len(boxes), bool)
+    fine[0] = False
+    return fine
 
 
 def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> list[Garment]:
@@ -189,11 +217,16 @@ def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> li
     return [garment for garment, _ in garments]
 
 
+def finds_garments(engine: Recommender) -> bool:
+    """Whether the index can tell garments apart: its head classifies the catalogue's category."""
+    head = engine.index.head
+    return head is not None and engine.index.roles.category in head.attributes
+
+
 def find_garments(engine: Recommender, picture: Image.Image,
                   settings: LookSettings = LookSettings()) -> tuple[list[Garment], np.ndarray]:
     """The garments of a decoded, upright photo, surest first, and the query code of each (module notes)."""
-    head, attribute = engine.index.head, engine.index.roles.category
-    if head is None or attribute not in head.attributes:
+    if not finds_garments(engine):
         whole = engine.embed_image(picture)
         tag = next((t for t in engine.tags(whole) if t.role == "category"), None)
         return [Garment(WHOLE, tag.value if tag else "", tag.confidence if tag else 0.0)], whole[np.newaxis]

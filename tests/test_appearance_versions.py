@@ -67,3 +67,14 @@ def test_pictures_for_an_older_index_are_not_described_anew(tmp_path: Path, tiny
     with pytest.raises(IncompatibleIndex, match="older definition"):
         cached_index(load_catalog(catalog_dir), ModelSpec.parse(str(tiny_tflite["float"].path)), tmp_path / "cache", None,
                      appearance_version=1)
+
+
+def test_a_large_batch_is_described_in_chunks_exactly_as_picture_by_picture() -> None:
+    from recommender.appearance import CHUNK
+
+    pixels = np.random.default_rng(4).integers(0, 256, (2 * CHUNK + 3, 40, 30, 3), dtype=np.uint8)
+    whole = describe(pixels)
+    alone = [describe(pixels[i : i + 1]) for i in range(len(pixels))]
+    np.testing.assert_array_equal(whole.colours, np.concatenate([a.colours for a in alone]))
+    assert list(whole.digests) == [a.digests[0] for a in alone]
+    np.testing.assert_array_equal(whole.blank, np.concatenate([a.blank for a in alone]))

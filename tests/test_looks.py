@@ -283,3 +283,27 @@ def test_garment_kinds_come_from_the_usual_subcategory_of_each_category(tiny_ind
     index = Index.load(tiny_index)
     values = ["Tshirts", "Shirts", "Dresses", "Trousers", "Casual Shoes", "Handbags", "Caps", "Nonesuch"]
     assert garment_kinds(index, values) == ["top", "top", "dress", "bottoms", "shoes", "bag", "hat", None]
+
+
+def test_the_smallest_windows_are_looked_at_only_inside_a_larger_window_sure_of_a_garment(trained: Path,
+                                                                                          catalogue: Path) -> None:
+    from recommender.engine import Recommender
+    from recommender.images import open_image
+    from recommender.looks import classify_windows
+
+    engine = Recommender.open(trained)
+    picture = open_image(next((catalogue / "images").glob("*.jpg")))
+    batches: list[int] = []
+    embed = engine.embed_images
+    engine.embed_images = lambda pictures: batches.append(len(pictures)) or embed(pictures)  # type: ignore[method-assign]
+    every = classify_windows(engine, picture, LookSettings(fine_gate=0.0))
+    heights = every.boxes[1:, 3] - every.boxes[1:, 1]
+    fine = 1 + np.flatnonzero(np.isclose(heights, heights.min(), atol=1e-3))
+    coarse = len(every.boxes) - 1 - len(fine)
+    assert batches == [1, coarse, len(fine)]  # the whole photo alone, the larger windows, the smallest ones
+    batches.clear()
+    gated = classify_windows(engine, picture, LookSettings(fine_gate=1.01))  # no window is that sure
+    assert batches == [1, coarse]
+    assert not gated.probabilities[fine].any()
+    others = np.setdiff1d(np.arange(len(every.boxes)), fine)
+    np.testing.assert_allclose(gated.probabilities[others], every.probabilities[others], rtol=1e-5)

@@ -14,6 +14,7 @@ from recommender.ui import ids
 from recommender.ui.search import actions, popular, render, votes
 from recommender.ui.search.browser import AFTER_RENDER_JS, FORWARD_UPLOAD_JS, REPLACE_URL_JS, TOGGLE_FILTERS_JS
 from recommender.ui.search.layout import search_layout
+from recommender.ui.search.look import register_look_callbacks
 from recommender.ui.services import get_services
 
 dash.register_page(__name__, path="/", name="Search", title="Lookalike · Shop by photo", order=0)
@@ -100,6 +101,7 @@ def register_callbacks(app: Dash) -> None:
         State(ids.product(ids.VOTE_STATE, MATCH), "data"), FRAGMENT,
         prevent_initial_call=True,
     )(votes.on_vote)
+    register_look_callbacks(app)
     app.callback(Output(ids.REFINE, "disabled"), Output(ids.REFINE, "children"), Output(ids.REFINE, "title"),
                  Input(ids.product(ids.VOTE_STATE, ALL), "data"))(votes.refine_state)
     popular.register_callbacks(app)

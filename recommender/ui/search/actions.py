@@ -24,19 +24,20 @@ from recommender.trends import log_search
 from recommender.ui import ids
 from recommender.ui.components import filter_options, upload_preview
 from recommender.ui.guard import public_message
-from recommender.ui.query import confident_tags, facet_counts, tags_of
+from recommender.ui.query import confident_tags, facet_counts, step_query, tags_of
 from recommender.ui.region import box_from_selection
+from recommender.ui.garments import opening_step
 from recommender.ui.search.layout import filters_label
 from recommender.ui.services import get_services
 from recommender.ui.session import current_session_id
 from recommender.ui.state import Search, Step, liked_step
 from recommender.ui.upload_payload import decode_upload, too_large
 
-__all__ = ["sync_controls", "on_upload", "on_navigate", "on_chip", "on_clear_all", "on_clear_kept", "on_kept_words",
+__all__ = ["clicked", "region_fragment", "sync_controls", "on_upload", "on_navigate", "on_chip", "on_clear_all", "on_clear_kept", "on_kept_words",
            "on_region", "on_region_reset", "on_show_more", "on_refine"]
 
 
-def _clicked() -> dict[str, Any] | str:
+def clicked() -> dict[str, Any] | str:
     """The id of the component whose click triggered the callback (PreventUpdate for a render's 0 clicks)."""
     if not ctx.triggered or not ctx.triggered[0].get("value"):
         raise PreventUpdate
@@ -117,21 +118,23 @@ def on_upload(payload: Any, fragment: str | None) -> tuple[Any, Any, Any]:
         if not isinstance(contents, str):  # the browser found it too large and did not send it
             raise too_large(payload.get("size"), services.settings.max_upload_bytes)
         ref = services.add_upload(decode_upload(contents))
-        tags = services.engine.tags(services.uploads.vector(ref))
-        log_search(services.engine, services.feedback, services.uploads.vector(ref), tags)  # the Trends page
+        step = opening_step(services, ref)  # a photo of a person: its surest garment first
+        vector, exclude = step_query(services, (step,))
+        tags = services.engine.tags(vector, exclude)
+        log_search(services.engine, services.feedback, vector, tags)  # the Trends page
     except RecommenderError as exc:
         alert = dbc.Alert([html.Strong(f"{filename} could not be used. "),
                            public_message(exc, "The photo cannot be used right now; please try again.")], color="danger",
                           dismissable=True, className="upload-error")
         return no_update, alert, no_update
     search = Search.from_fragment(fragment)
-    after = search.new_photo(Step("upload", ref), confident_tags(tags))
+    after = search.new_photo(step, confident_tags(tags))
     return after.fragment(), None, upload_preview()
 
 
 def on_navigate(_more: Any, _images: Any, _crumbs: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:
     """"More like this" appends a product to the trail; a breadcrumb step goes back to it."""
-    target = _clicked()
+    target = clicked()
     search = Search.from_fragment(fragment)
     if not isinstance(target, dict):
         raise PreventUpdate
@@ -150,7 +153,7 @@ def on_navigate(_more: Any, _images: Any, _crumbs: Any, fragment: str | None) ->
 
 def on_chip(_tags: Any, _auto: Any, _kept: Any, fragment: str | None) -> str:
     """A "Looks like" tag toggles its filter; an automatic one or a kept one is removed."""
-    target = _clicked()
+    target = clicked()
     if not isinstance(target, dict) or target.get("role") not in FILTER_ROLES or \
             not isinstance(target.get("value"), str):
         raise PreventUpdate
@@ -161,14 +164,14 @@ def on_chip(_tags: Any, _auto: Any, _kept: Any, fragment: str | None) -> str:
 
 
 def on_clear_all(_clicks: Any, fragment: str | None) -> str:
-    _clicked()
+    clicked()
     search = Search.from_fragment(fragment)
     return _write(search, search.cleared())
 
 
 def on_clear_kept(_clicks: Any, fragment: str | None) -> str:
     """"Clear these": the filters and words carried over from the last photo."""
-    _clicked()
+    clicked()
     search = Search.from_fragment(fragment)
     after = search.without_words() if search.kept_words else search
     for role in FILTER_ROLES:
@@ -179,7 +182,7 @@ def on_clear_kept(_clicks: Any, fragment: str | None) -> str:
 
 def on_kept_words(_clicks: Any, fragment: str | None) -> str:
     """The words carried over from the last photo, removed."""
-    _clicked()
+    clicked()
     search = Search.from_fragment(fragment)
     return _write(search, search.without_words())
 
@@ -191,15 +194,15 @@ def on_region(selections: Any, fragment: str | None) -> str:
     box = box_from_selection(selections[0])
     if box is None:
         raise PreventUpdate
-    return _write_region(Search.from_fragment(fragment), box)
+    return region_fragment(Search.from_fragment(fragment), box)
 
 
 def on_region_reset(_clicks: Any, fragment: str | None) -> str:
-    _clicked()
-    return _write_region(Search.from_fragment(fragment), None)
+    clicked()
+    return region_fragment(Search.from_fragment(fragment), None)
 
 
-def _write_region(search: Search, box: Box | None) -> str:
+def region_fragment(search: Search, box: Box | None) -> str:
     """The search of the new part; a filter the page applied itself follows that part's confident tags."""
     framed = search.with_region(box)
     if framed == search or not search.auto:  # nothing applied automatically: nothing to decide again
@@ -213,7 +216,7 @@ def _write_region(search: Search, box: Box | None) -> str:
 
 def on_show_more(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:
     """The next ten, replacing the browser's history entry (see REPLACE_URL_JS); focus goes to the first of them."""
-    _clicked()
+    clicked()
     search = Search.from_fragment(fragment)
     after = search.more()
     return _focus(_write(search, after), ids.card(search.shown + 1))
@@ -221,7 +224,7 @@ def on_show_more(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any
 
 def on_refine(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:
     """"More like the ones I liked": a step moving the query by the votes given on these results."""
-    _clicked()
+    clicked()
     search = Search.from_fragment(fragment)
     key = search.vote_key()
     if key is None:

@@ -28,6 +28,7 @@ def _photo_panel() -> html.Section:
         [
             html.H2("Your search", className="panel-title"),
             html.Div(id=ids.QUERY_PANEL),
+            html.Div(id=ids.LOOK_CHIPS),  # the garments of a photo of a person (ui.search.look)
             dcc.Loading(
                 dcc.Upload(
                     id=ids.UPLOAD,
@@ -110,6 +111,7 @@ def search_layout(services: Services) -> html.Div:
             popular_area(),  # before any search: products to start from
             html.Div(id=ids.CRUMBS_AREA),
             html.Div(id=ids.CHIPS_AREA),
+            html.Div(id=ids.LOOK_STRIP),
             dcc.Loading(
                 html.Div(id=ids.RESULTS_AREA),
                 delay_show=300,

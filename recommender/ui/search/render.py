@@ -28,9 +28,11 @@ from recommender.ui.components import (
     thumbnail_url,
     upload_url,
 )  # fmt: skip
+from recommender.ui.garments import chosen_name
 from recommender.ui.guard import public_message
 from recommender.ui.query import Found, find, step_label, tags_of
 from recommender.ui.region import query_figure, region_revision, region_shapes
+from recommender.ui.search.look import outline_shapes, with_look
 from recommender.ui.services import Services, get_services
 from recommender.ui.session import current_session_id
 from recommender.ui.state import MAX_RESULTS, RESULTS, Search, Step
@@ -80,7 +82,7 @@ def render_query(fragment: str | None, shown: str | None) -> tuple[Any, str | No
                            className="query-figure"), key
     graph = dcc.Graph(
         id=ids.region(ids.REGION_GRAPH),
-        figure=query_figure(url, size, step.region, label),
+        figure=with_look(query_figure(url, size, step.region, label), services, step),
         config={"displayModeBar": False, "doubleClick": False, "scrollZoom": False, "responsive": True},
         className="region-graph",
         style={"aspectRatio": f"{size[0]} / {size[1]}", "--query-ratio": f"{size[0] / max(size[1], 1):.4f}"},
@@ -99,7 +101,9 @@ def render_query(fragment: str | None, shown: str | None) -> tuple[Any, str | No
 
 def _region_caption(step: Step) -> tuple[str, str]:
     """The picture's caption, and its name for a screen reader, for the region searched."""
-    caption = ("Searching only the framed part." if step.region else
+    garment = chosen_name(get_services(), step)
+    caption = (f"Searching the {garment} in your photo: tap another garment, or drag a box." if garment else
+               "Searching only the framed part." if step.region else
                "Drag a box on the picture to search only that part.")
     return caption, f"{step_label(get_services().engine.index, replace(step, region=None))}: the picture searched " \
                     f"by. {caption}"
@@ -116,7 +120,7 @@ def render_region(fragment: str | None, picture: str | None, drawn: str | None) 
             or step.token() == drawn or not ctx.outputs_list[0]:
         raise PreventUpdate
     figure = Patch()
-    figure["layout"]["shapes"] = region_shapes(step.region)
+    figure["layout"]["shapes"] = region_shapes(step.region) + outline_shapes(get_services(), step)
     figure["layout"]["selectionrevision"] = region_revision(step.region)
     figure["layout"]["selections"] = []  # the box the shopper dragged: the frame above replaces it, or it goes
     caption, framed = _region_caption(step)
@@ -154,7 +158,9 @@ def _heading(services: Services, search: Search, found: Found) -> tuple[str, str
         step = search.current
         whole = step_label(services.engine.index, replace(step, region=None))
         subject = {"upload": "your photo", "item": f"“{whole}”"}.get(step.kind, whole.lower())
-        title = f"Looks like {'the framed part of ' if step.region else ''}{subject}"
+        garment = chosen_name(services, step)
+        title = f"Looks like the {garment} in your photo" if garment else \
+            f"Looks like {'the framed part of ' if step.region else ''}{subject}"
     elif search.text:
         title = f"Products named “{search.text}”"
     else:

@@ -1,0 +1,92 @@
+"""The garments of a shopper's uploaded photo, as the search page uses them (`ui.search.look` draws them).
+
+A photo of a person wears several garments (`recommender.looks`). They are found once per kept photo and
+process, on the server's kept copy, so every worker finds the same boxes, and each garment's vector goes
+into the upload store as its region's vector: choosing a garment searches it without embedding again.
+The chosen garment is the step's region (`Step.region` = the garment's box), so it lives in the URL
+like a box dragged by hand.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from recommender.errors import ImageError, RecommenderError
+from recommender.images import open_image
+from recommender.looks import WHOLE, Garment, find_garments, finds_garments
+from recommender.ui.services import Services
+from recommender.ui.state import Step
+
+__all__ = ["GARMENTS_KEPT", "garments_of_upload", "look_of", "opening_step", "chosen", "chosen_name"]
+
+GARMENTS_KEPT = 256  # photos whose garments a process keeps in memory
+
+
+class _Garments:
+    """The garments of the most recently used kept photos (finding them embeds ~100 windows)."""
+
+    def __init__(self) -> None:
+        self._found: OrderedDict[tuple[str, str], list[Garment]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, services: Services, ref: str) -> list[Garment]:
+        key = (str(services.engine.index.path), ref)
+        with self._lock:
+            if key in self._found:
+                self._found.move_to_end(key)
+                return self._found[key]
+        if not finds_garments(services.engine):  # no head: every photo is one garment, found at no cost
+            return [Garment(WHOLE, "", 0.0)]
+        try:
+            picture = open_image(services.uploads.photo_path(ref))
+        except (ImageError, OSError):
+            raise RecommenderError("This photo can no longer be read; please upload it again.") from None
+        garments, codes = find_garments(services.engine, picture)
+        if garments[0].box != WHOLE:  # each garment's vector is its region's: searched without embedding again
+            for garment, code in zip(garments, codes):
+                services.uploads.region_vector(ref, garment.region, lambda _crop, code=code: code)
+        with self._lock:
+            self._found[key] = garments
+            while len(self._found) > GARMENTS_KEPT:
+                self._found.popitem(last=False)
+        return garments
+
+
+_garments = _Garments()
+
+
+def garments_of_upload(services: Services, ref: str) -> list[Garment]:
+    """The garments of a kept photo, surest first; the whole picture alone for a photo of one product."""
+    return _garments.of(services, ref)
+
+
+def look_of(services: Services, step: Step | None) -> list[Garment]:
+    """The garments of an uploaded step worth a chip each (none for a product shot or a catalogue product)."""
+    if step is None or step.kind != "upload":
+        return []
+    garments = garments_of_upload(services, step.ref)
+    return garments if len(garments) > 1 else []
+
+
+def opening_step(services: Services, ref: str) -> Step:
+    """The first step of a new photo: its surest garment when it shows several, else the whole photo."""
+    garments = garments_of_upload(services, ref)
+    return Step("upload", ref, garments[0].region if len(garments) > 1 else None)
+
+
+def chosen(garments: list[Garment], step: Step) -> int | None:
+    """The position of the garment the step searches (None: the whole photo or a box dragged by hand)."""
+    return next((i for i, g in enumerate(garments) if g.region == step.region), None)
+
+
+def chosen_name(services: Services, step: Step | None) -> str | None:
+    """The category of the garment the step searches, to name it on the page (None: no garment chosen)."""
+    if step is None or step.region is None:
+        return None
+    try:
+        garments = look_of(services, step)
+    except RecommenderError:  # the photo is gone: the page says so elsewhere
+        return None
+    position = chosen(garments, step)
+    return None if position is None else garments[position].category

@@ -1,0 +1,187 @@
+"""Shop the look on the search page, in Chromium, on the demo index as the demo serves it (shipped catalogue,
+shipped MobileNetV2, its trained head): a photo of a person gives a chip per garment, choosing one changes
+the results and the URL, Back returns to the garment before, a dragged box overrides, a product shot gives
+no chip."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from PIL import Image
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from recommender.engine import Recommender
+from recommender.settings import Settings
+from recommender.ui import create_app
+from tests.browser_checks import assert_accessible
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo" / "catalogue"
+PRODUCT_SHOT = DEMO / "images" / "029f9205-bc0a-4083-b13d-581bb8cfed9b.jpg"  # a dress, shot alone
+WAIT_S = 90  # the first photo waits for the model to load on a busy 2-core machine
+CHIPS = ".look-chip"
+CARDS = ".product-card:has(.rank-badge) .more-btn"
+
+
+@pytest.fixture(scope="module")
+def demo_index(tmp_path_factory) -> Path:
+    """The demo's own index (trained head included), built as on a first run offline (the shipped model)."""
+    from recommender.demo_index import ensure_demo_index
+
+    out = tmp_path_factory.mktemp("look-demo") / "demo-index"
+    shipped = Settings().demo_model
+    return ensure_demo_index(Settings(demo_index=out, backbone=str(shipped), weights=str(shipped)))
+
+
+@pytest.fixture(scope="module")
+def person(tmp_path_factory) -> Path:
+    """A person as the catalogue would dress them: hat, t-shirt, trousers and shoes of the demo's own photos,
+    stacked on a plain wall (the head finds the hat and the shoes)."""
+    rows = list(csv.DictReader((DEMO / "catalog.csv").open(encoding="utf-8")))
+    scene = Image.new("RGB", (600, 800), (200, 190, 170))
+    for category, box in [("Hat", (220, 0, 380, 140)), ("T-Shirt", (130, 150, 470, 420)),
+                          ("Pants", (170, 420, 430, 690)), ("Shoes", (200, 690, 400, 800))]:
+        row = [r for r in rows if r["category"] == category][3]
+        with Image.open(DEMO / row["image"]) as shot:
+            scene.paste(shot.convert("RGB").resize((box[2] - box[0], box[3] - box[1])), box[:2])
+    path = tmp_path_factory.mktemp("look-photo") / "person.jpg"
+    scene.save(path, quality=92)
+    return path
+
+
+@pytest.fixture
+def shop(dash_duo, demo_index: Path, tmp_path: Path):
+    settings = Settings.from_env(index=demo_index, feedback_db=tmp_path / "votes.sqlite3",
+                                 thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads")
+    dash_duo.start_server(create_app(settings, engine=Recommender.open(demo_index)))
+    dash_duo.wait_for_element(".product-card", timeout=30)
+    return dash_duo
+
+
+def _wait(dash_duo, condition, message: str, timeout: float = WAIT_S):
+    return WebDriverWait(dash_duo.driver, timeout).until(lambda _driver: condition(), message)
+
+
+def _js(dash_duo, script: str, *args):
+    return dash_duo.driver.execute_script(script, *args)
+
+
+def _fragment(dash_duo) -> str:
+    return unquote(_js(dash_duo, "return window.location.hash;"))
+
+
+def _chips(dash_duo) -> list[tuple[str, bool]]:
+    """(name, chosen) of every garment chip, in one script (they may be redrawn meanwhile)."""
+    return [tuple(c) for c in _js(dash_duo, "return [...document.querySelectorAll(arguments[0])].map("
+                                            "c => [c.textContent, c.getAttribute('aria-pressed') === 'true']);", CHIPS)]
+
+
+def _chosen(dash_duo) -> str | None:
+    return next((name for name, on in _chips(dash_duo) if on), None)
+
+
+def _cards(dash_duo) -> list[str]:
+    ids = _js(dash_duo, "return [...document.querySelectorAll(arguments[0])].map(b => b.id);", CARDS)
+    return [json.loads(i)["id"] for i in ids]
+
+
+def _title(dash_duo) -> str:
+    return _js(dash_duo, "const t = document.getElementById('results-title'); return t ? t.textContent : '';")
+
+
+def _settled(dash_duo, garment: str) -> None:
+    """The page searches `garment`: its chip chosen, the heading naming it, ten results drawn."""
+    _wait(dash_duo, lambda: _chosen(dash_duo) == garment and _title(dash_duo) == f"Looks like the {garment} in your photo"
+          and len(_cards(dash_duo)) == 10, f"the {garment} searched")
+
+
+def test_a_person_gives_a_chip_per_garment_and_each_chip_is_a_search_in_the_url(shop, person: Path) -> None:
+    dash_duo = shop
+    dash_duo.find_element("#upload input[type=file]").send_keys(str(person))
+    _wait(dash_duo, lambda: len(_chips(dash_duo)) >= 2, "a chip per garment")
+    names = [name for name, _ in _chips(dash_duo)]
+    assert names == ["Hat", "Shoes"]  # top to bottom
+    _settled(dash_duo, "Shoes")  # the surest garment is searched first
+    first_url, first_cards = _fragment(dash_duo), _cards(dash_duo)
+    assert "@" in first_url  # the garment's box is the search's region
+    # the strip: the first three results of every garment, each a link to more like it
+    groups = dash_duo.find_elements(".look-group")
+    assert [g.find_element(By.CSS_SELECTOR, "h3").text for g in groups] == ["Hat", "Shoes"]
+    assert [len(g.find_elements(By.CSS_SELECTOR, "a.look-item")) for g in groups] == [3, 3]
+    hrefs = [unquote(a.get_attribute("href")) for a in groups[1].find_elements(By.CSS_SELECTOR, "a.look-item")]
+    assert [h.rsplit("s=item:", 1)[1].split("&")[0] for h in hrefs] == first_cards[:3]  # the shoes' first results
+    assert_accessible(dash_duo.driver, "look")
+
+    # choosing the other garment searches it: other results, another URL
+    hat = dash_duo.find_element(f"{CHIPS}[aria-pressed=false]")
+    _js(dash_duo, "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", hat)
+    _settled(dash_duo, "Hat")
+    assert _fragment(dash_duo) != first_url and set(_cards(dash_duo)).isdisjoint(first_cards)
+    assert_accessible(dash_duo.driver, "look, another garment")
+
+    # Back returns to the garment before, with its results; a reload keeps it
+    dash_duo.driver.back()
+    _settled(dash_duo, "Shoes")
+    assert _fragment(dash_duo) == first_url and _cards(dash_duo) == first_cards
+    dash_duo.driver.refresh()
+    _settled(dash_duo, "Shoes")
+
+    # the garment's label on its outline is tappable too
+    label = next(a for a in dash_duo.find_elements(".region-graph g.annotation") if a.text == "Hat")
+    _js(dash_duo, "window.scrollTo(0, 0);")
+    ActionChains(dash_duo.driver).move_to_element(label.find_element(By.CSS_SELECTOR, "text")).click().perform()
+    _settled(dash_duo, "Hat")
+
+    # a box dragged by hand overrides: no garment chosen, the framed part searched
+    plot = dash_duo.find_element(".region-graph .nsewdrag")
+    ActionChains(dash_duo.driver).move_to_element(plot).move_by_offset(-60, -60).click_and_hold().pause(0.1) \
+        .move_by_offset(40, 40).pause(0.1).move_by_offset(50, 60).release().perform()
+    _wait(dash_duo, lambda: _title(dash_duo) == "Looks like the framed part of your photo", "the dragged box searched")
+    assert _chosen(dash_duo) is None and len(_chips(dash_duo)) == 2
+
+    # a product of the strip is a link to more like it: a step of the trail
+    link = dash_duo.find_elements(".look-group a.look-item")[0]
+    product = unquote(link.get_attribute("href")).rsplit("s=item:", 1)[1].split("&")[0]
+    _js(dash_duo, "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", link)
+    _wait(dash_duo, lambda: _fragment(dash_duo).endswith(f"s=item:{product}") or f"s=item:{product}&" in _fragment(dash_duo),
+          "the product followed")
+    _wait(dash_duo, lambda: _title(dash_duo).startswith("Looks like “"), "more like the product")
+    assert not _chips(dash_duo)  # a catalogue product is no look
+
+
+def test_chips_are_44_px_on_a_phone(shop, person: Path) -> None:
+    dash_duo = shop
+    dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    dash_duo.find_element("#upload input[type=file]").send_keys(str(person))
+    _settled(dash_duo, "Shoes")
+    heights = _js(dash_duo, "return [...document.querySelectorAll(arguments[0])].map(c => c.getBoundingClientRect().height);",
+                  CHIPS)
+    assert len(heights) == 2 and min(heights) >= 44
+    assert_accessible(dash_duo.driver, "look on a phone")
+
+
+def test_a_product_shot_is_one_garment_with_no_chip(shop) -> None:
+    dash_duo = shop
+    dash_duo.find_element("#upload input[type=file]").send_keys(str(PRODUCT_SHOT))
+    _wait(dash_duo, lambda: _title(dash_duo) == "Looks like your photo" and len(_cards(dash_duo)) == 10,
+          "the photo's results")
+    assert "@" not in _fragment(dash_duo)  # the whole photo: the plain search it always was
+    assert not _chips(dash_duo) and not dash_duo.find_elements(".look-strip")
+
+
+@pytest.mark.parametrize("taps", [None, [], [None], [{}], [{"annotation": {}}], [{"annotation": {"name": "hat"}}],
+                                  [{"annotation": {"name": ["0"]}}], "0"])
+def test_a_malformed_tap_on_the_picture_changes_nothing(taps) -> None:
+    from dash.exceptions import PreventUpdate
+
+    from recommender.ui.search.look import on_garment_tap
+
+    with pytest.raises(PreventUpdate):
+        on_garment_tap(taps, "#s=upload:" + "0" * 64)

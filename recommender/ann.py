@@ -58,7 +58,7 @@ def resolve_kind(requested: str, count: int) -> str:
 
 
 def default_params(kind: str, count: int, dim: int) -> dict[str, Any]:
-    """Parameters chosen by the benchmark (recommender.benchmark.ann) for recall@10 >= 0.95 at 1M."""
+    """Parameters chosen by the benchmark (bench.ann) for recall@10 >= 0.95 at 1M."""
     if kind == "hnsw":
         # PCA needs far more vectors than dimensions to learn; small indexes are searched exactly anyway
         return {"M": 32, "ef_construction": 80, "ef_search": 96, "pca": 256 if dim > 512 and count >= 10_000 else 0}

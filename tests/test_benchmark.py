@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.benchmark.embedding import add_fraction_of_peak, compare_throughput, count_flops
-from recommender.benchmark.jobs import child_env
-from recommender.benchmark.knn import FILTER_CASES, knn_latency, write_synthetic_index
-from recommender.benchmark.report import render_table
-from recommender.benchmark.run import BenchmarkConfig, run_benchmark
-from recommender.benchmark.timing import paired_latency, ratio, summarize_ms
+from bench.embedding import add_fraction_of_peak, compare_throughput, count_flops
+from bench.jobs import child_env
+from bench.knn import FILTER_CASES, knn_latency, write_synthetic_index
+from bench.report import render_table
+from bench.run import BenchmarkConfig, run_benchmark
+from bench.timing import paired_latency, ratio, summarize_ms
 from recommender.cli import main
 from recommender.index import Index
 from recommender.settings import Settings

@@ -13,12 +13,13 @@ import numpy as np
 import psutil
 
 from recommender.backbones import KERAS_BACKBONES
-from recommender.benchmark.machine import GIB
-from recommender.benchmark.timing import WARMUP, paired_latency, ratio
 from recommender.catalog import Product
 from recommender.index import Index
 from recommender.index_format import CatalogInfo, Manifest, write_index
 from recommender.model_spec import ModelSpec
+
+from bench.machine import GIB
+from bench.timing import WARMUP, paired_latency, ratio
 
 # Synthetic catalogue attributes: gender skewed like the Kaggle set, colours and types uniform.
 GENDERS = {"Men": 0.50, "Women": 0.38, "Unisex": 0.05, "Boys": 0.04, "Girls": 0.03}

@@ -34,7 +34,8 @@ import numpy as np
 from recommender.ann import AnnSearcher, add_ann, default_params, new_ann
 from recommender.catalog import Product
 from recommender.index import Index
-from recommender.index_format import CatalogInfo, Manifest, read_index, write_index
+from recommender.index_files import read_index, write_index
+from recommender.manifest import CatalogInfo, Manifest
 from recommender.settings import PROJECT_ROOT
 
 from bench.timing import latency_stats
@@ -272,7 +273,7 @@ def _serve_probe(path: str, work: str, k: int) -> dict:
     """In a fresh process: load the FAISS file, answer the queries, report latency, recall and memory."""
     import faiss
 
-    from recommender.index_format import AnnInfo
+    from recommender.manifest import AnnInfo
 
     before = _rss_mb()
     ann = faiss.read_index(path)

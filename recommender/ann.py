@@ -1,7 +1,7 @@
 """Approximate nearest neighbours with FAISS, for catalogues too large for exact search.
 
 Exact search reads every vector for every query: 223 ms at 1M x 2048. Past `EXACT_BELOW` products an
-index gets a FAISS index beside its vectors (`recommender.index_format` stores it):
+index gets a FAISS index beside its vectors (`recommender.index_files` stores it):
 
   hnsw    a graph (IndexHNSWFlat) over the vectors reduced by PCA (256 dimensions of 1280): the best
           recall for the time at a fifth of the memory and build time of a graph over the full
@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from recommender.errors import RecommenderError
-from recommender.index_format import AnnInfo, read_index, vectors_digest, write_ann
+from recommender.index_files import read_index, vectors_digest, write_ann
+from recommender.manifest import AnnInfo
 
 __all__ = ["KINDS", "EXACT_BELOW", "EXACT_ROWS", "resolve_kind", "default_params", "build_ann", "add_ann",
            "AnnSearcher"]

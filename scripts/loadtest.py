@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from recommender.feedback import FeedbackStore  # noqa: E402
-from recommender.index_format import read_index, read_manifest  # noqa: E402
+from recommender.index_files import read_index  # noqa: E402
+from recommender.manifest import read_manifest  # noqa: E402
 from bench.traffic.server import MIB, ProductionServer  # noqa: E402
 from bench.traffic.shopper import Shopper, Tally, bomb_png, percentiles, pixel_bomber, slow_client  # noqa: E402
 

@@ -20,7 +20,7 @@ from recommender.backbones import load_extractor
 from recommender.build import build_index
 from recommender.catalog import load_catalog
 from recommender.feedback import FeedbackStore
-from recommender.index_format import read_manifest
+from recommender.manifest import read_manifest
 from recommender.model_spec import ModelSpec
 from bench.traffic.dash_client import DashPage, component_key
 from bench.traffic.server import ProductionServer

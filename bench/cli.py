@@ -11,6 +11,10 @@ from recommender.commands import positive_int
 
 from bench import SECTIONS  # the package's __init__ imports nothing
 
+# options given only when set, and the BenchmarkConfig field each one sets
+OPTION_FIELDS = {"index_sizes": "index_sizes", "catalog": "build_catalog", "ann_real": "ann_real",
+                 "ann_sizes": "ann_sizes", "ann_workdir": "ann_workdir", "look_index": "look_index",
+                 "look_photos": "look_photos"}
 DESCRIPTION = ("Measure speed and memory side by side with the usual baselines "
                "(model.predict one image at a time, scikit-learn brute-force kNN). Progress goes to stderr.")
 
@@ -49,20 +53,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     from bench.run import BenchmarkConfig, run_benchmark
 
     overrides: dict = {"images": args.images, "backbone": args.backbone}
-    if args.index_sizes:
-        overrides["index_sizes"] = tuple(args.index_sizes)
-    if args.catalog:
-        overrides["build_catalog"] = args.catalog
-    if args.ann_real:
-        overrides["ann_real"] = args.ann_real
-    if args.ann_sizes:
-        overrides["ann_sizes"] = tuple(args.ann_sizes)
-    if args.ann_workdir:
-        overrides["ann_workdir"] = args.ann_workdir
-    if args.look_index:
-        overrides["look_index"] = args.look_index
-    if args.look_photos:
-        overrides["look_photos"] = args.look_photos
+    for option, field in OPTION_FIELDS.items():
+        value = getattr(args, option)
+        if value:
+            overrides[field] = tuple(value) if isinstance(value, list) else value
     if args.only:
         overrides["sections"] = tuple(s for s in SECTIONS if s in args.only)
     config = BenchmarkConfig.quick_preset(**overrides) if args.quick else BenchmarkConfig(**overrides)

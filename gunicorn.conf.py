@@ -19,8 +19,17 @@ import sys
 
 from gunicorn.glogging import CONFIG_DEFAULTS
 
+from recommender.errors import RecommenderError
+from recommender.settings import Settings
+
+try:
+    SETTINGS = Settings.from_env()  # the one reader of RECOMMENDER_* variables
+except RecommenderError as exc:  # a bad value: one sentence and status 2, before any worker starts
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
+
 wsgi_app = "app:server"
-bind = os.environ.get("RECOMMENDER_BIND", "127.0.0.1:8050")  # behind the reverse proxy, on loopback
+bind = SETTINGS.bind  # behind the reverse proxy, on loopback
 
 # 2 workers (one per core of a small server), 8 threads each: threads wait on the network and on
 # SQLite; the model and the kNN release the interpreter lock while they compute.
@@ -44,7 +53,7 @@ max_requests = 10_000
 max_requests_jitter = 1_000
 
 # A worker whose resident memory passes this is replaced after its current request.
-WORKER_MAX_MB = int(os.environ.get("RECOMMENDER_WORKER_MAX_MB", "2048"))
+WORKER_MAX_MB = SETTINGS.worker_max_mb
 
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameters (malloc.h)
 

@@ -1,7 +1,7 @@
 """Approximate nearest neighbours with FAISS, for catalogues too large for exact search.
 
 Exact search reads every vector for every query: 223 ms at 1M x 2048. Past `EXACT_BELOW` products an
-index gets a FAISS index beside its vectors (`recommender.index_format` stores it):
+index gets a FAISS index beside its vectors (`recommender.index_files` stores it):
 
   hnsw    a graph (IndexHNSWFlat) over the vectors reduced by PCA (256 dimensions of 1280): the best
           recall for the time at a fifth of the memory and build time of a graph over the full
@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from recommender.errors import RecommenderError
-from recommender.index_format import AnnInfo, read_index, vectors_digest, write_ann
+from recommender.index_files import read_index, vectors_digest, write_ann
+from recommender.manifest import AnnInfo
 
 __all__ = ["KINDS", "EXACT_BELOW", "EXACT_ROWS", "resolve_kind", "default_params", "build_ann", "add_ann",
            "AnnSearcher"]
@@ -58,7 +59,7 @@ def resolve_kind(requested: str, count: int) -> str:
 
 
 def default_params(kind: str, count: int, dim: int) -> dict[str, Any]:
-    """Parameters chosen by the benchmark (recommender.benchmark.ann) for recall@10 >= 0.95 at 1M."""
+    """Parameters chosen by the benchmark (bench.ann) for recall@10 >= 0.95 at 1M."""
     if kind == "hnsw":
         # PCA needs far more vectors than dimensions to learn; small indexes are searched exactly anyway
         return {"M": 32, "ef_construction": 80, "ef_search": 96, "pca": 256 if dim > 512 and count >= 10_000 else 0}

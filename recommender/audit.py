@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from recommender.index_format import IndexFiles
+from recommender.index_files import IndexFiles
 from recommender.roles import Roles
 
 __all__ = ["Suspect", "AuditReport", "audit", "label_scores", "label_attributes", "neighbours"]

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from recommender.audit import AuditReport
-from recommender.errors import RecommenderError
 from recommender.catalog import Product
-from recommender.index_format import Manifest, read_manifest, vectors_digest, write_json
+from recommender.errors import RecommenderError
+from recommender.index_files import vectors_digest
+from recommender.manifest import Manifest, read_manifest, write_json
 
 __all__ = ["AUDIT_FILE", "save_report", "load_report", "fixes_csv"]
 

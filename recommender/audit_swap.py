@@ -17,7 +17,8 @@ import numpy as np
 
 from recommender.audit import audit, label_attributes
 from recommender.errors import RecommenderError
-from recommender.index_format import Holdout, IndexFiles
+from recommender.index_files import IndexFiles
+from recommender.manifest import Holdout
 
 __all__ = ["SwapResult", "swap_labels", "swap_test"]
 

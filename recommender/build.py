@@ -5,7 +5,7 @@ The catalogue is cut into chunks of `chunk_size` products. Each chunk runs reade
 chunk worker can run in this process or on any other machine; a rerun with the same inputs keeps
 finished chunks, so a killed build continues where it stopped and ends with exactly the files an
 uninterrupted build writes. Only a few batches of images are ever in memory. When every chunk is
-done, `recommender.index_format.write_index` joins them into the index folder.
+done, `recommender.index_files.write_index` joins them into the index folder.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from recommender.appearance import APPEARANCE_VERSION, COLOUR_NAMES, Appearance,
 from recommender.atomic import TEMP_SUFFIX, atomic_write
 from recommender.catalog import Catalog, Product, Skipped
 from recommender.errors import CatalogError, RecommenderError
-from recommender.index_format import BUILD_DIR, FORMAT_VERSION, CatalogInfo, Manifest, write_index, write_json
+from recommender.index_files import write_index
+from recommender.manifest import BUILD_DIR, FORMAT_VERSION, CatalogInfo, Manifest, write_json
 from recommender.pipeline import Mapper, Reader, StageTimes
 from recommender.roles import Roles
 from recommender.vectors import unit_rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 
 from recommender.errors import RecommenderError
 
@@ -31,8 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return report_errors(lambda: args.func(args))
+
+
+def report_errors(command: Callable[[], int | None]) -> int:
+    """Run a command; an expected error becomes one sentence on stderr and status 2 (shared with `python -m bench`)."""
     try:
-        return int(args.func(args) or 0)
+        return int(command() or 0)
     except RecommenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from recommender.appearance import APPEARANCE_VERSION
 from recommender.atomic import write_text_atomic
 from recommender.errors import IndexFormatError, WeightsUnavailable
-from recommender.index_format import FORMAT_VERSION, read_manifest
+from recommender.manifest import FORMAT_VERSION, read_manifest
 from recommender.model_spec import ModelSpec
 from recommender.roles import Roles
 from recommender.settings import Settings
@@ -169,7 +169,7 @@ def train_demo_head(backbone_index: Path, views_index: Path, out: Path,
     """The demo's head, on all of its labelled photos and their views (no held-out share: nothing is scored
     on the demo; scripts/tune_demo.py chose its settings on other photos)."""
     from recommender.index import Index
-    from recommender.index_format import Holdout
+    from recommender.manifest import Holdout
     from recommender.trained_index import train_index
 
     print("training the demo's head on its catalogue's labels...", file=sys.stderr, flush=True)

@@ -156,7 +156,8 @@ class Head:
 
 def read_head(index_dir: Path) -> Head:
     """The head of a trained index folder, refused with a sentence when it is not the one its manifest names."""
-    from recommender.index_format import HEAD, read_manifest
+    from recommender.index_files import HEAD
+    from recommender.manifest import read_manifest
 
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)

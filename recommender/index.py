@@ -27,7 +27,8 @@ import numpy as np
 from recommender.ann import EXACT_ROWS, AnnSearcher
 from recommender.catalog import Product
 from recommender.errors import IncompatibleIndex, IndexFormatError, RecommenderError
-from recommender.index_format import IndexFiles, Manifest, read_ann, read_hubness, read_index
+from recommender.index_files import IndexFiles, read_ann, read_hubness, read_index
+from recommender.manifest import Manifest
 from recommender.model_spec import ModelSpec
 from recommender.roles import Roles
 
@@ -91,7 +92,7 @@ class Index:
 
     @classmethod
     def load(cls, path: str | Path, *, mmap: bool = True, ann: bool = True) -> "Index":
-        """Open an index folder (see `recommender.index_format`), checked against its manifest.
+        """Open an index folder (see `recommender.index_files`), checked against its manifest.
 
         `ann=False` leaves its approximate-search file unread (exact search only, e.g. evaluation).
         """

@@ -37,9 +37,8 @@ adults' and kids' photos best on a held-out half of the demo (scripts/demo_check
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import NamedTuple
 
@@ -50,6 +49,7 @@ from recommender.errors import RecommenderError
 from recommender.index import Filters, Index
 from recommender.match import alike, fit, never_rising, typical_distance
 from recommender.preferences import BoundPreferences, index_kinds
+from recommender.settings import Settings
 
 __all__ = ["RankingSettings", "Ranker", "Ranked", "category_set", "STABLE_RESULTS"]
 
@@ -77,20 +77,8 @@ class RankingSettings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> "RankingSettings":
-        """Defaults, then RECOMMENDER_RANKING_<FIELD> variables (category_first: a number or "off")."""
-        values: dict[str, object] = {}
-        for field in fields(cls):
-            text = os.environ.get(f"RECOMMENDER_RANKING_{field.name.upper()}")
-            if text is None:
-                continue
-            try:
-                if field.name == "category_first":
-                    values[field.name] = None if text.strip().lower() in ("off", "none", "") else float(text)
-                else:
-                    values[field.name] = int(text) if field.name == "candidates" else float(text)
-            except ValueError:
-                raise RecommenderError(f"RECOMMENDER_RANKING_{field.name.upper()}={text!r} is not a number.") from None
-        return replace(cls(**values), **overrides)  # type: ignore[arg-type]
+        """Defaults, then RECOMMENDER_RANKING_<FIELD> variables (read by `recommender.settings`)."""
+        return replace(cls(**dict(Settings.from_env().ranking)), **overrides)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         if self.candidates < 1:

@@ -35,7 +35,7 @@ from recommender.build import (
 )  # fmt: skip
 from recommender.catalog import Catalog, Product
 from recommender.errors import RecommenderError
-from recommender.index_format import Manifest
+from recommender.manifest import Manifest
 from recommender.model_spec import ModelSpec
 from recommender.pipeline import StageTimes
 from recommender.settings import PROJECT_ROOT

@@ -24,8 +24,9 @@ import numpy as np
 from recommender.errors import RecommenderError
 from recommender.head import Head
 from recommender.index import Index
-from recommender.index_format import HEAD, HUBNESS, Holdout, Manifest, write_index
+from recommender.index_files import HEAD, HUBNESS, write_index
 from recommender.label_map import LabelMap
+from recommender.manifest import Holdout, Manifest
 from recommender.training import Labels, PhotoTargets, TrainSettings, accuracy, encode, hubness, train_head
 from recommender.vectors import unit_rows
 from recommender.view_catalog import SOURCE

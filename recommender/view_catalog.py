@@ -29,8 +29,8 @@ import numpy as np
 from recommender.atomic import write_text_atomic
 from recommender.catalog import Catalog, Product
 from recommender.errors import RecommenderError
-from recommender.index_format import Holdout
 from recommender.label_map import LabelMap
+from recommender.manifest import Holdout
 from recommender.street_views import ViewSettings
 
 __all__ = ["SOURCE", "ViewSelection", "select_products", "write_views"]

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from recommender.engine import Recommender  # noqa: E402
 from recommender.images import open_image  # noqa: E402
 from recommender.index import Index  # noqa: E402
-from recommender.index_format import Holdout  # noqa: E402
+from recommender.manifest import Holdout  # noqa: E402
 
 # clothing-small folder -> demo category; the first six are the target kinds
 KINDS = {"dress": "Dress", "pants": "Pants", "shoes": "Shoes", "t-shirt": "T-Shirt", "hat": "Hat", "skirt": "Skirt",

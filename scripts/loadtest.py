@@ -3,7 +3,7 @@
 Starts `gunicorn app:server` with `gunicorn.conf.py` on a free loopback port over INDEX (or drives a
 server already running on loopback with --url), runs USERS simulated shoppers for SECONDS (page,
 upload, filter, vote, more like this, more like the liked ones, Back, and the JSON API, driven as
-the page's renderer drives them; see recommender/traffic/shopper.py), optionally with slow clients
+the page's renderer drives them; see bench/traffic/shopper.py), optionally with slow clients
 (bodies or headers sent a byte every 2 s) and pixel-bomb uploaders alongside, stops by itself, and prints JSON:
 
   requests, requests_per_s, latency_s {p50, p95, p99} (every request), upload_to_results_s (a
@@ -41,9 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from recommender.feedback import FeedbackStore  # noqa: E402
-from recommender.index_format import read_index, read_manifest  # noqa: E402
-from recommender.traffic.server import MIB, ProductionServer  # noqa: E402
-from recommender.traffic.shopper import Shopper, Tally, bomb_png, percentiles, pixel_bomber, slow_client  # noqa: E402
+from recommender.index_files import read_index  # noqa: E402
+from recommender.manifest import read_manifest  # noqa: E402
+from bench.traffic.server import MIB, ProductionServer  # noqa: E402
+from bench.traffic.shopper import Shopper, Tally, bomb_png, percentiles, pixel_bomber, slow_client  # noqa: E402
 
 MAX_USERS, MAX_SECONDS, MAX_ATTACKERS = 64, 600, 64
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from recommender import appearance  # noqa: E402
-from recommender.benchmark.timing import paired_latency  # noqa: E402
+from bench.timing import paired_latency  # noqa: E402
 from recommender.engine import Recommender  # noqa: E402
 from recommender.images import open_image  # noqa: E402
 from recommender.looks import LookSettings, shop_the_look  # noqa: E402

@@ -13,7 +13,8 @@ from PIL import Image
 
 from recommender.appearance import COLOUR_NAMES, Appearance
 from recommender.catalog import Product, Skipped
-from recommender.index_format import CatalogInfo, Manifest, write_index
+from recommender.index_files import write_index
+from recommender.manifest import CatalogInfo, Manifest
 from recommender.model_spec import ModelSpec
 
 CATEGORIES = (("Tshirts", "Apparel"), ("Jeans", "Apparel"), ("Watches", "Accessories"), ("Caps", "Accessories"))

@@ -1,5 +1,5 @@
 """What the hostile tests share: the production configuration (gunicorn with gunicorn.conf.py on a free
-loopback port, `recommender.traffic.server`) over an index with a tiny TensorFlow Lite model, a check of
+loopback port, `bench.traffic.server`) over an index with a tiny TensorFlow Lite model, a check of
 its log after every test, and a page driven as a browser drives it.
 
 A test module uses them by importing the fixtures (`from tests.hostile_kit import clean_log, hostile_index,
@@ -20,11 +20,11 @@ from recommender.backbones import load_extractor
 from recommender.build import build_index
 from recommender.catalog import load_catalog
 from recommender.feedback import FeedbackStore
-from recommender.index_format import read_manifest
+from recommender.manifest import read_manifest
 from recommender.model_spec import ModelSpec
-from recommender.traffic.dash_client import DashPage, component_key
-from recommender.traffic.server import ProductionServer
-from recommender.traffic.shopper import UPLOAD
+from bench.traffic.dash_client import DashPage, component_key
+from bench.traffic.server import ProductionServer
+from bench.traffic.shopper import UPLOAD
 from recommender.ui import ids
 
 __all__ = ["CALLBACK", "hostile_index", "server", "clean_log", "photo_bytes", "data_url", "open_page", "searched",

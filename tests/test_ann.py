@@ -166,7 +166,7 @@ def test_ivfpq_with_pca_and_refine_codes_searches_after_a_round_trip(tmp_path) -
     import faiss
 
     from recommender.ann import AnnSearcher, new_ann
-    from recommender.index_format import AnnInfo
+    from recommender.manifest import AnnInfo
 
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((20_000, 128)).astype(np.float32)

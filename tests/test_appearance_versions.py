@@ -17,7 +17,7 @@ from recommender.engine import Recommender
 from recommender.errors import IncompatibleIndex
 from recommender.images import fit_to_model
 from recommender.index import Index
-from recommender.index_format import read_manifest, write_json
+from recommender.manifest import read_manifest, write_json
 from recommender.model_spec import ModelSpec
 from tests.index_fakes import FakeExtractor
 

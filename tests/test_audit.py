@@ -14,7 +14,8 @@ from recommender.audit_store import AUDIT_FILE, load_report
 from recommender.audit_swap import swap_labels, swap_test
 from recommender.cli import main
 from recommender.errors import RecommenderError
-from recommender.index_format import Holdout, read_index
+from recommender.index_files import read_index
+from recommender.manifest import Holdout
 from tests.audit_fakes import BLANK, NEAR_DUPLICATE, SAME_PIXELS, TINY, WRONG, write_audit_index
 
 

@@ -6,17 +6,19 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from recommender.benchmark.embedding import add_fraction_of_peak, compare_throughput, count_flops
-from recommender.benchmark.jobs import child_env
-from recommender.benchmark.knn import FILTER_CASES, knn_latency, write_synthetic_index
-from recommender.benchmark.report import render_table
-from recommender.benchmark.run import BenchmarkConfig, run_benchmark
-from recommender.benchmark.timing import paired_latency, ratio, summarize_ms
+from bench.embedding import add_fraction_of_peak, compare_throughput, count_flops
+from bench.jobs import child_env
+from bench.knn import FILTER_CASES, knn_latency, write_synthetic_index
+from bench.report import render_table
+from bench.run import BenchmarkConfig, run_benchmark
+from bench.timing import paired_latency, ratio, summarize_ms
 from recommender.cli import main
 from recommender.index import Index
 from recommender.settings import Settings
@@ -185,3 +187,31 @@ def test_benchmark_children_write_only_into_their_workdir(tmp_path: Path, monkey
     settings = Settings.from_env()
     for written in (settings.feedback_target, settings.thumbnail_dir, settings.upload_dir):
         assert Path(written).is_relative_to(tmp_path), written
+
+
+def test_every_option_reaches_the_benchmark_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import bench.run
+    from bench.cli import main as bench_main
+
+    seen: list[BenchmarkConfig] = []
+    monkeypatch.setattr(bench.run, "run_benchmark", lambda config: seen.append(config) or {})
+    folder = str(tmp_path)
+    assert bench_main(["--index-sizes", "5", "7", "--catalog", folder, "--ann-real", folder, "--ann-sizes", "9",
+                       "--ann-workdir", folder, "--look-index", folder, "--look-photos", folder,
+                       "--only", "ann", "machine", "--json"]) == 0
+    config = seen[0]
+    assert (config.index_sizes, config.ann_sizes, config.sections) == ((5, 7), (9,), ("machine", "ann"))
+    assert {config.build_catalog, config.ann_real, config.ann_workdir, config.look_index,
+            config.look_photos} == {tmp_path}
+    assert json.loads(capsys.readouterr().out) == {}
+
+
+def test_python_m_bench_and_its_alias_print_the_same_options() -> None:
+    def usage(*argv: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", *argv, "--help"], cwd=Path(__file__).resolve().parents[1],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split("options:", 1)[1]
+
+    assert usage("bench") == usage("recommender", "benchmark")

@@ -13,7 +13,7 @@ from io import BytesIO
 import pytest
 from werkzeug.formparser import parse_form_data
 
-from recommender.benchmark.app_probe import SearchError, search_photo
+from bench.app_probe import SearchError, search_photo
 
 # Every byte value, and the line breaks and dashes a multipart body is made of.
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4 + b"\r\n--\r\n\r\n--x--\r\n" + b"\xff\xd9"

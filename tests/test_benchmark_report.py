@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from recommender.benchmark.report import TARGETS, check_targets, render_table
+from bench.report import TARGETS, check_targets, render_table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 MEMORY = "app resident memory after a photo query"

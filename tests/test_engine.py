@@ -20,7 +20,7 @@ from recommender.engine import Recommender
 from recommender.errors import IncompatibleIndex, RecommenderError, WeightsUnavailable
 from recommender.images import open_image
 from recommender.index import Index
-from recommender.index_format import read_manifest
+from recommender.manifest import read_manifest
 from recommender.model_spec import ModelSpec
 from recommender.settings import Settings
 from tests.index_fakes import FakeExtractor, make_catalog

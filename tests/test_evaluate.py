@@ -22,7 +22,8 @@ from recommender.evaluation.metrics import (
 )
 from recommender.evaluation.run import Queries, catalogue_queries, evaluate_index, neighbours, own_queries
 from recommender.index import Index
-from recommender.index_format import CatalogInfo, IndexFiles, Manifest
+from recommender.index_files import IndexFiles
+from recommender.manifest import CatalogInfo, Manifest
 from recommender.model_spec import ModelSpec
 from recommender.ranking import Ranker
 

@@ -16,8 +16,9 @@ from recommender.cli import main
 from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.evaluation.run import catalogue_queries, evaluate_index, neighbours, own_queries
 from recommender.index import Index
-from recommender.index_format import CatalogInfo, Holdout, IndexFiles, Manifest
+from recommender.index_files import IndexFiles
 from recommender.label_map import LabelMap
+from recommender.manifest import CatalogInfo, Holdout, Manifest
 from recommender.model_spec import ModelSpec
 from recommender.ranking import Ranker, RankingSettings
 from recommender.vectors import unit_rows

@@ -25,9 +25,9 @@ import pytest
 import requests
 
 from recommender.settings import PROJECT_ROOT
-from recommender.traffic.dash_client import DashPage, component_key
-from recommender.traffic.server import ProductionServer
-from recommender.traffic.shopper import UPLOAD, Shopper, Tally, bomb_png
+from bench.traffic.dash_client import DashPage, component_key
+from bench.traffic.server import ProductionServer
+from bench.traffic.shopper import UPLOAD, Shopper, Tally, bomb_png
 from recommender.ui import ids
 from recommender.ui.guard import MALFORMED
 from tests.hostile_kit import (  # noqa: F401 (fixtures)

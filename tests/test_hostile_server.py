@@ -18,9 +18,9 @@ import pytest
 import requests
 
 from recommender.settings import PROJECT_ROOT
-from recommender.traffic.dash_client import DashPage
-from recommender.traffic.server import ProductionServer, free_port
-from recommender.traffic.shopper import UPLOAD, Tally, TimedSession, slow_client
+from bench.traffic.dash_client import DashPage
+from bench.traffic.server import ProductionServer, free_port
+from bench.traffic.shopper import UPLOAD, Tally, TimedSession, slow_client
 from recommender.ui.worker import HEADER_TIMEOUT_S
 from tests.hostile_kit import (  # noqa: F401 (fixtures)
     CALLBACK,

@@ -261,8 +261,8 @@ def test_an_index_without_a_head_gives_the_whole_photo_named_by_its_tags(tiny_in
 
 
 def test_benchmark_times_the_look_beside_a_single_search(trained: Path, catalogue: Path, tmp_path: Path) -> None:
-    from recommender.benchmark.report import render_table
-    from recommender.benchmark.run import BenchmarkConfig, run_benchmark
+    from bench.report import render_table
+    from bench.run import BenchmarkConfig, run_benchmark
 
     config = BenchmarkConfig(sections=("machine", "look"), look_index=trained, look_photos=catalogue / "images",
                              look_repeats=2, workdir=tmp_path, log=lambda message: None)

@@ -16,7 +16,8 @@ from recommender.colours import colour_family
 from recommender.engine import Recommender
 from recommender.errors import RecommenderError
 from recommender.index import Index
-from recommender.index_format import CatalogInfo, Holdout, Manifest, write_index
+from recommender.index_files import write_index
+from recommender.manifest import CatalogInfo, Holdout, Manifest
 from recommender.model_spec import ModelSpec
 from recommender.ranking import Ranker, RankingSettings, category_set
 from recommender.refine import rocchio

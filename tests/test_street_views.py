@@ -12,7 +12,7 @@ from PIL import Image
 
 from recommender.catalog import load_catalog
 from recommender.cli import main
-from recommender.index_format import Holdout
+from recommender.manifest import Holdout
 from recommender.street_views import OUTPUT_SIDE, ViewSettings, foreground_mask, street_view
 from recommender.view_catalog import SOURCE, ViewSelection, select_products, write_views
 

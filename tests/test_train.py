@@ -165,7 +165,7 @@ def test_train_command_writes_an_index_that_answers_photos(tmp_path, capsys, tin
 def test_train_refuses_a_trained_index_and_a_head_for_another_catalogue(tmp_path, capsys, tiny_index) -> None:
     from recommender.errors import IncompatibleIndex
     from recommender.head import Head, read_head
-    from recommender.index_format import HEAD
+    from recommender.index_files import HEAD
 
     out = tmp_path / "trained"
     assert main(["train", "--index", str(tiny_index), "--out", str(out), "--epochs", "1", "--no-progress"]) == 0
@@ -215,7 +215,7 @@ def test_train_learns_from_street_views_of_its_training_products_only(tmp_path, 
     from recommender.embedding_cache import cached_index
     from recommender.evaluation.run import catalogue_queries, neighbours
     from recommender.index import Index
-    from recommender.index_format import Holdout
+    from recommender.manifest import Holdout
     from recommender.ranking import Ranker
 
     views = tmp_path / "views"

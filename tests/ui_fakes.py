@@ -20,7 +20,8 @@ from recommender.build import build_index
 from recommender.catalog import Catalog, Product
 from recommender.engine import Recommender
 from recommender.index import Index
-from recommender.index_format import CatalogInfo, Manifest, write_index
+from recommender.index_files import write_index
+from recommender.manifest import CatalogInfo, Manifest
 from recommender.model_spec import ModelSpec
 from tests.index_fakes import FakeExtractor, write_image
 

@@ -38,7 +38,8 @@ def describe(info: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from recommender.ann import add_ann, resolve_kind
-    from recommender.index_format import read_manifest, remove_ann
+    from recommender.index_files import remove_ann
+    from recommender.manifest import read_manifest
 
     manifest = read_manifest(args.index)
     if resolve_kind(args.ann, manifest.count) == "none":

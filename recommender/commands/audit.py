@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from recommender.audit import audit
     from recommender.audit_store import save_report
     from recommender.errors import RecommenderError
-    from recommender.index_format import read_index
+    from recommender.index_files import read_index
 
     files = read_index(args.index)
     if args.swap_test is not None:

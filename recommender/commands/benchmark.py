@@ -1,69 +1,35 @@
-"""`python -m recommender benchmark`: speed and memory, the project's pipeline vs common baselines."""
+"""`python -m recommender benchmark`: an alias of `python -m bench`, kept because issues and the README quote it.
+
+The benchmark is developer tooling outside the product package; this command hands its arguments over
+by module name when it runs, so importing `recommender` never imports the tooling.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
+import importlib
 
-from recommender.benchmark import SECTIONS  # the package's __init__ imports nothing
-from recommender.commands import positive_int
+from recommender.errors import RecommenderError
+
+TOOLING = "bench.cli"
+PROG = "python -m recommender benchmark"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "benchmark",
-        help="measure embedding throughput, query latency, build time and app start-up",
-        description="Measure speed and memory side by side with the usual baselines "
-        "(model.predict one image at a time, scikit-learn brute-force kNN). Progress goes to stderr.",
-    )
-    parser.add_argument("--quick", action="store_true", help="small samples, 44k index only, no build (< 1 min)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    parser.add_argument("--images", type=Path, help="folder of JPEGs to embed (default: the shared Kaggle images)")
-    parser.add_argument("--backbone", default="resnet50", help="Keras backbone to time (default: resnet50)")
-    parser.add_argument("--index-sizes", type=positive_int, nargs="+", metavar="ROWS",
-                        help="synthetic index sizes (default: 44000 1000000; --quick: 44000)")
-    parser.add_argument("--catalog", type=Path, help="catalogue for the whole-build timing")
-    parser.add_argument("--ann-real", type=Path, metavar="DIR",
-                        help="index folder of real vectors for the ann section (default: embeddings/kaggle-small-v2, "
-                             "build it with --backbone ../shared/models/mobilenet_v2_1.0_224_quant.tflite)")
-    parser.add_argument("--ann-sizes", type=positive_int, nargs="+", metavar="ROWS",
-                        help="ann section sizes (default: 44000 1000000 10000000)")
-    parser.add_argument("--ann-workdir", type=Path, metavar="DIR",
-                        help="where the ann section writes its synthetic indexes and keeps them for reruns (an HNSW "
-                             "over 1M vectors takes about half an hour on 2 cores; default: a temporary folder)")
-    parser.add_argument("--look-index", type=Path, metavar="DIR",
-                        help="a trained index: time shop the look beside a single photo search on it (section look)")
-    parser.add_argument("--look-photos", type=Path, metavar="DIR",
-                        help="JPEG photos of people for the look section (default: the sampled images)")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
-                        help=f"run only these sections ({', '.join(SECTIONS)})")
+    # No options of its own: prefix_chars that no argument uses lets every word (--help included) reach the tooling.
+    parser = subparsers.add_parser("benchmark", add_help=False, prefix_chars="\0",
+                                   help="measure embedding throughput, query latency, build time and app start-up "
+                                        "(alias of python -m bench)")
+    parser.add_argument("arguments", nargs=argparse.REMAINDER)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    # The measuring code (psutil, threadpoolctl, scikit-learn, the index) loads only when a benchmark runs.
-    from recommender.benchmark.report import render_table
-    from recommender.benchmark.run import BenchmarkConfig, run_benchmark
-
-    overrides: dict = {"images": args.images, "backbone": args.backbone}
-    if args.index_sizes:
-        overrides["index_sizes"] = tuple(args.index_sizes)
-    if args.catalog:
-        overrides["build_catalog"] = args.catalog
-    if args.ann_real:
-        overrides["ann_real"] = args.ann_real
-    if args.ann_sizes:
-        overrides["ann_sizes"] = tuple(args.ann_sizes)
-    if args.ann_workdir:
-        overrides["ann_workdir"] = args.ann_workdir
-    if args.look_index:
-        overrides["look_index"] = args.look_index
-    if args.look_photos:
-        overrides["look_photos"] = args.look_photos
-    if args.only:
-        overrides["sections"] = tuple(s for s in SECTIONS if s in args.only)
-    config = BenchmarkConfig.quick_preset(**overrides) if args.quick else BenchmarkConfig(**overrides)
-    report = run_benchmark(config)
-    print(json.dumps(report, indent=2) if args.json else render_table(report))
-    return 0
+    try:
+        tooling = importlib.import_module(TOOLING)
+    except ModuleNotFoundError as exc:
+        if exc.name != "bench":
+            raise
+        raise RecommenderError("the benchmark is developer tooling in the repository's bench/ folder: "
+                               "run this command from the repository root") from None
+    return tooling.main(args.arguments, prog=PROG)

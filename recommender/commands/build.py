@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from recommender.backbones import load_extractor
     from recommender.build import build_index
     from recommender.catalog import load_catalog
-    from recommender.index_format import remove_ann
+    from recommender.index_files import remove_ann
 
     spec = ModelSpec.parse(args.backbone, args.weights)
     out = args.out or default_out(args.catalog, spec)

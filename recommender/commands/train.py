@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from recommender.catalog import load_catalog
     from recommender.embedding_cache import cached_index
     from recommender.index import Index
-    from recommender.index_format import Holdout
     from recommender.label_map import read_label_map
+    from recommender.manifest import Holdout
     from recommender.trained_index import train_index
 
     if (args.photos is None) != (args.label_map is None):

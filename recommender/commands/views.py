@@ -41,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from recommender.catalog import load_catalog
     from recommender.filters import parse_filter_items
-    from recommender.index_format import Holdout
     from recommender.label_map import read_label_map
+    from recommender.manifest import Holdout
     from recommender.view_catalog import ViewSelection, select_products, write_views
 
     catalog = load_catalog(args.catalog)

@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from recommender.backbones import KERAS_BACKBONES, Extractor
-from recommender.benchmark.timing import latency_stats, ratio
 from recommender.demo import write_demo_catalog
 from recommender.engine import embed_picture
 from recommender.errors import ImageError
 from recommender.images import open_image
 from recommender.pipeline import embed_sources
+
+from bench.timing import latency_stats, ratio
 
 
 def count_flops(model: object) -> int:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from recommender.index_format import read_manifest
+from recommender.manifest import read_manifest
 from recommender.settings import PROJECT_ROOT
 
 

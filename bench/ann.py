@@ -32,10 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from recommender.ann import AnnSearcher, add_ann, default_params, new_ann
-from recommender.benchmark.timing import latency_stats
 from recommender.catalog import Product
 from recommender.index import Index
-from recommender.index_format import CatalogInfo, Manifest, read_index, write_index
+from recommender.index_files import read_index, write_index
+from recommender.manifest import CatalogInfo, Manifest
+from recommender.settings import PROJECT_ROOT
+
+from bench.timing import latency_stats
 
 BLOCK = 65_536
 TEN_M_PARAMS = {"pca": 512, "nlist": 4096, "pq_m": 64, "pq_nbits": 8, "nprobe": 64, "refine": "SQ8", "k_factor": 16}
@@ -258,8 +261,8 @@ def _ten_million(cfg: AnnBenchConfig, rows: int, sampler: Sampler, real_files) -
     work = cfg.workdir / f"ann-{rows}-probe.npz"
     np.savez(work, queries=queries, truth=best["all"][1], truth_filtered=best["filtered"][1], allowed=allowed)
     log("ann: serving the stored 10M index in a fresh process (its memory is what serving costs)")
-    probe = subprocess.run([sys.executable, "-m", "recommender.benchmark.ann", str(path), str(work), str(k)],
-                           capture_output=True, text=True, check=True)
+    probe = subprocess.run([sys.executable, "-m", "bench.ann", str(path), str(work), str(k)],
+                           cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     served = json.loads(probe.stdout)
     return {"rows": rows, "dim": dim, "ann": "ivfpq", "params": TEN_M_PARAMS, "build_s": round(build_s, 1),
             "exact_scan_of_all_queries_s": round(scan_s, 1), "ann_file_mb": round(path.stat().st_size / 2**20),
@@ -270,7 +273,7 @@ def _serve_probe(path: str, work: str, k: int) -> dict:
     """In a fresh process: load the FAISS file, answer the queries, report latency, recall and memory."""
     import faiss
 
-    from recommender.index_format import AnnInfo
+    from recommender.manifest import AnnInfo
 
     before = _rss_mb()
     ann = faiss.read_index(path)

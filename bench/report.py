@@ -7,7 +7,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from recommender.benchmark.knn import FILTER_CASES
+from bench.knn import FILTER_CASES
 
 KNN_TARGET_ROWS = 44_000  # the Kaggle catalogue's size: the targets are set for it
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, ">=": operator.ge}

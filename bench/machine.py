@@ -11,7 +11,7 @@ import numpy as np
 import psutil
 from threadpoolctl import threadpool_info
 
-from recommender.benchmark.timing import best_seconds
+from bench.timing import best_seconds
 
 GIB = 1024**3
 

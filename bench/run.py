@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recommender.backbones import KERAS_BACKBONES, load_extractor
-from recommender.benchmark import SECTIONS
-from recommender.benchmark.app_probe import app_cold_start
-from recommender.benchmark.embedding import add_fraction_of_peak, embed_one_latency, embedding_throughput, sample_images
-from recommender.benchmark.jobs import build_wall_time
-from recommender.benchmark.knn import can_hold, knn_latency, write_synthetic_index
-from recommender.benchmark.machine import load_average, machine_info, matmul_rate
-from recommender.benchmark.report import check_targets
 from recommender.errors import RecommenderError
 from recommender.model_spec import ModelSpec
 from recommender.settings import PROJECT_ROOT
+
+from bench import SECTIONS
+from bench.app_probe import app_cold_start
+from bench.embedding import add_fraction_of_peak, embed_one_latency, embedding_throughput, sample_images
+from bench.jobs import build_wall_time
+from bench.knn import can_hold, knn_latency, write_synthetic_index
+from bench.machine import load_average, machine_info, matmul_rate
+from bench.report import check_targets
 
 SHARED = PROJECT_ROOT.parent / "shared"
 DEFAULT_CATALOG = SHARED / "data" / "fashion-product-images-small"
@@ -125,7 +126,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict:
         if "look" in sections:
             report["look"] = _look_section(config, paths, work)
         if "ann" in sections:
-            from recommender.benchmark.ann import AnnBenchConfig, ann_benchmark
+            from bench.ann import AnnBenchConfig, ann_benchmark
 
             with _step(log, f"ann: FAISS vs exact at {', '.join(f'{n:,}' for n in config.ann_sizes)} vectors"):
                 report["ann"] = ann_benchmark(AnnBenchConfig(real=config.ann_real, sizes=config.ann_sizes,
@@ -137,7 +138,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict:
 
 
 def _look_section(config: BenchmarkConfig, paths: list[Path], work: Path) -> dict:
-    from recommender.benchmark.look import look_latency
+    from bench.look import look_latency
 
     if config.look_index is None:
         return {"error": "no trained index given (--look-index DIR)"}

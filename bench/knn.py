@@ -13,12 +13,14 @@ import numpy as np
 import psutil
 
 from recommender.backbones import KERAS_BACKBONES
-from recommender.benchmark.machine import GIB
-from recommender.benchmark.timing import WARMUP, paired_latency, ratio
 from recommender.catalog import Product
 from recommender.index import Index
-from recommender.index_format import CatalogInfo, Manifest, write_index
+from recommender.index_files import write_index
+from recommender.manifest import CatalogInfo, Manifest
 from recommender.model_spec import ModelSpec
+
+from bench.machine import GIB
+from bench.timing import WARMUP, paired_latency, ratio
 
 # Synthetic catalogue attributes: gender skewed like the Kaggle set, colours and types uniform.
 GENDERS = {"Men": 0.50, "Women": 0.38, "Unisex": 0.05, "Boys": 0.04, "Girls": 0.03}
@@ -52,7 +54,7 @@ def write_synthetic_index(
     seed: int = 0,
     chunk_rows: int = 50_000,
 ) -> Path:
-    """An index folder (written by `index_format.write_index`) with random non-negative (ReLU-like) vectors.
+    """An index folder (written by `index_files.write_index`) with random non-negative (ReLU-like) vectors.
 
     Vectors are written block by block, so peak memory stays at one block even for 1M x 2048
     (8 GB). Products point at real image files, reused cyclically, so the app can show thumbnails.

@@ -26,8 +26,9 @@ import requests
 from PIL import Image, ImageDraw
 
 from recommender.roles import FILTER_ROLES
-from recommender.traffic.dash_client import CallbackError, DashPage, component_key, walk_components
 from recommender.ui import ids
+
+from bench.traffic.dash_client import CallbackError, DashPage, component_key, walk_components
 
 __all__ = ["Tally", "TimedSession", "Shopper", "slow_client", "pixel_bomber", "bomb_png", "percentiles"]
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recommender.benchmark.timing import paired_latency
 from recommender.engine import Recommender
 from recommender.images import open_image
 from recommender.looks import shop_the_look
+
+from bench.timing import paired_latency
 
 
 def look_latency(index_dir: Path, photos: list[Path], repeats: int, k: int = 10) -> dict:

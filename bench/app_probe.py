@@ -23,8 +23,9 @@ from pathlib import Path
 
 import psutil
 
-from recommender.benchmark.jobs import child_env
 from recommender.settings import PROJECT_ROOT
+
+from bench.jobs import child_env
 
 SEARCH_PATH = "/api/search"
 MIB = 2**20

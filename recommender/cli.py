@@ -15,7 +15,7 @@ import sys
 from recommender.errors import RecommenderError
 
 COMMANDS = ("demo_catalog", "build", "ann", "query", "evaluate", "train", "views", "looks_set", "benchmark",
-            "audit")
+            "audit", "map")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -101,7 +101,7 @@ def ensure_demo_index(settings: Settings) -> Path:
             model = manifest.model.without_head()
             trained = manifest.model.head is not None or wanted.random
             if trained and (model.compatible(wanted) or (fallback is not None and model.compatible(fallback))):
-                return settings.demo_index
+                return _with_map(settings.demo_index)
 
         from recommender.backbones import load_extractor  # imports TensorFlow: only when building
         from recommender.build import build_index
@@ -115,12 +115,27 @@ def ensure_demo_index(settings: Settings) -> Path:
             extractor = load_extractor(fallback)
         if extractor.spec.random:  # nothing to learn from random features: serve them as built
             build_index(catalog, settings.demo_index, extractor, progress=sys.stderr.isatty(), name=demo_name)
-            return settings.demo_index
+            return _with_map(settings.demo_index)
         backbone_index = settings.demo_index.with_name(f"{settings.demo_index.name}-backbone")
         build_index(catalog, backbone_index, extractor, progress=sys.stderr.isatty(), name=demo_name)
         views_index = _views(catalog, extractor, settings.demo_index)
         _train(backbone_index, views_index, settings.demo_index)
-        return settings.demo_index
+        return _with_map(settings.demo_index)
+
+
+def _with_map(index_dir: Path) -> Path:
+    """The demo index with its map: made once (seconds for 691 photos), also for a demo built before maps."""
+    import numpy as np
+
+    from recommender.catalogue_map import read_map, write_map
+    from recommender.errors import RecommenderError
+
+    vectors = np.load(index_dir / "vectors.npy", mmap_mode="r")
+    try:
+        read_map(index_dir, vectors)
+    except RecommenderError:
+        write_map(index_dir, vectors)
+    return index_dir
 
 
 def _views(catalog: Catalog, extractor: Extractor, demo_index: Path) -> Path:

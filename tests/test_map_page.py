@@ -58,8 +58,11 @@ def _shots(dash_duo, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
     for width in (1280, 390):
         dash_duo.driver.set_window_size(width, 1000)
+        time.sleep(1.5)  # the graph follows the window's width
+        dash_duo.driver.execute_script("window.scrollTo(0, 0);")
         dash_duo.driver.save_screenshot(str(SHOTS / f"{name}-{width}.png"))
     dash_duo.driver.set_window_size(1280, 1000)
+    time.sleep(1.5)
 
 
 def _expected_results(app, index: Path) -> list[int]:
@@ -93,6 +96,7 @@ def test_hover_click_and_the_search_highlighted(dash_duo, mapped: Path, tmp_path
     assert {"Tshirts", "Jeans", "Watches", "Caps"} <= set(by_name)  # coloured by the category
     assert sum(len(c) for n, c in by_name.items() if n not in ("Query", "Results")) == 122
     assert_accessible(dash_duo.driver, "map page")
+    _shots(dash_duo, "map")
 
     drag = dash_duo.find_element("#map-graph .nsewdrag")
     dx, dy = dash_duo.driver.execute_script(POINT_JS, 70)

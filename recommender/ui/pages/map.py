@@ -158,7 +158,7 @@ def layout(**_query: str) -> html.Div:
         html.Div(control, className="d-flex align-items-center mb-2 map-controls"),
         html.Div([
             dcc.Loading(dcc.Graph(id=ids.MAP_GRAPH, className="map-graph", clear_on_unhover=True,
-                                  config={"displaylogo": False, "scrollZoom": True},
+                                  config={"displayModeBar": False, "scrollZoom": True},
                                   style={"height": "min(75vh, 760px)"}), type="circle"),
             html.Div(id=ids.MAP_TOOLTIP, className="map-tip", hidden=True, **{"aria-live": "polite"}),
         ], className="map-frame"),

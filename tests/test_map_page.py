@@ -149,3 +149,22 @@ def test_a_catalogue_without_labels_is_drawn_in_one_colour_and_says_so(dash_duo,
     assert [t[0] for t in dash_duo.driver.execute_script(TRACES_JS)] == ["Products"]
     assert_accessible(dash_duo.driver, "map page without labels")
     _shots(dash_duo, "map-nolabels")
+
+
+def test_forged_events_and_values_are_no_update_never_an_error(mapped: Path, tmp_path: Path) -> None:
+    import sys
+
+    import dash
+    from dash.exceptions import PreventUpdate
+
+    app = _app(mapped, tmp_path)
+    page = sys.modules[next(p["module"] for p in dash.page_registry.values() if p["path"] == "/map")]
+    with app.server.test_request_context():
+        for event in (None, "x", {"points": []}, {"points": [{"customdata": "nan"}]},
+                      {"points": [{"customdata": float("inf")}]}, {"points": [{"customdata": 10 ** 9}]}):
+            assert page.hover(event) == (True, dash.no_update)
+            with pytest.raises(PreventUpdate):
+                page.click(event)
+        assert page.click({"points": [{"customdata": 70}]}) == "/#s=item:p070"
+        forged = page.draw(["not", "an", "attribute"], {"hash": 1})  # one colour, nothing highlighted
+        assert [t.name for t in forged.data] == ["Products"]

@@ -149,8 +149,8 @@ def layout(**_query: str) -> html.Div:
                                          role="status")]
     control = [html.Label("Colour by", htmlFor=ids.MAP_COLOUR, className="small me-2"),
                dcc.Dropdown(id=ids.MAP_COLOUR, options=[{"label": index.roles.label(a), "value": a} for a in choices],
-                            value=chosen, clearable=False, searchable=False, disabled=not choices, placeholder="Nothing",
-                            className="map-colour"), *notes]
+                            value=chosen, clearable=False, searchable=False, disabled=not choices,
+                            placeholder="Nothing", className="map-colour"), *notes]
     return html.Div([
         *header,
         dcc.Location(id=ids.MAP_URL, refresh=False),
@@ -180,7 +180,7 @@ def _point(data: Any) -> int | None:
     """The index row of the first point in a hover or click event (its customdata), or None."""
     try:
         row = int(data["points"][0]["customdata"])
-    except (TypeError, KeyError, IndexError, ValueError):
+    except (TypeError, KeyError, IndexError, ValueError, OverflowError):
         return None
     return row if 0 <= row < len(get_services().engine.index) else None
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from recommender.errors import RecommenderError
 
 COMMANDS = ("demo_catalog", "build", "ann", "query", "evaluate", "train", "views", "looks_set", "benchmark",
-            "audit", "learn")
+            "audit", "learn", "map")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -109,7 +109,7 @@ def ensure_demo_index(settings: Settings) -> Path:
             model = manifest.model.without_head()
             trained = wanted.random or (manifest.model.head is not None and _recipe_is_current(settings))
             if trained and (model.compatible(wanted) or (fallback is not None and model.compatible(fallback))):
-                return settings.demo_index
+                return _with_map(settings.demo_index)
 
         from recommender.backbones import load_extractor  # imports TensorFlow: only when building
         from recommender.build import build_index
@@ -123,13 +123,28 @@ def ensure_demo_index(settings: Settings) -> Path:
             extractor = load_extractor(fallback)
         if extractor.spec.random:  # nothing to learn from random features: serve them as built
             build_index(catalog, settings.demo_index, extractor, progress=sys.stderr.isatty(), name=demo_name)
-            return settings.demo_index
+            return _with_map(settings.demo_index)
         backbone_index = settings.demo_index.with_name(f"{settings.demo_index.name}-backbone")
         build_index(catalog, backbone_index, extractor, progress=sys.stderr.isatty(), name=demo_name)
         views_index = demo_views(catalog, extractor, settings.demo_index.with_name(f"{settings.demo_index.name}-views"))
         train_demo_head(backbone_index, views_index, settings.demo_index)
         write_text_atomic(_recipe_file(settings), demo_recipe())
-        return settings.demo_index
+        return _with_map(settings.demo_index)
+
+
+def _with_map(index_dir: Path) -> Path:
+    """The demo index with its map: made once (seconds for 691 photos), also for a demo built before maps."""
+    import numpy as np
+
+    from recommender.catalogue_map import read_map, write_map
+    from recommender.errors import RecommenderError
+
+    vectors = np.load(index_dir / "vectors.npy", mmap_mode="r")
+    try:
+        read_map(index_dir, vectors)
+    except RecommenderError:
+        write_map(index_dir, vectors)
+    return index_dir
 
 
 def demo_recipe() -> str:

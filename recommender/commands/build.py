@@ -8,6 +8,7 @@ from pathlib import Path
 from recommender.catalog import Skipped
 from recommender.commands import positive_int
 from recommender.commands.ann import add_ann_argument, describe
+from recommender.commands.map import add_map_argument, make_map
 from recommender.model_spec import ModelSpec
 from recommender.settings import EMBEDDINGS_DIR
 
@@ -41,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="Spark master with --engine spark: local[N], spark://host:7077, yarn (default: local[*])")
     add_ann_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_map_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -105,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         ann = add_ann(out, args.ann, progress=not args.no_progress)
     print(f"Search: {describe(ann)}.")
+    make_map(args, out)
     if manifest.random_weights:
         print("Note: random weights: rankings from this index are not meaningful.")
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from recommender.commands import positive_int
 from recommender.commands.ann import add_ann_argument, describe
+from recommender.commands.map import add_map_argument, make_map
 from recommender.embedding_cache import DEFAULT_CACHE
 from recommender.errors import RecommenderError
 from recommender.training import TrainSettings
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"where the photos' and views' backbone indexes are kept (default: {DEFAULT_CACHE})")
     add_ann_argument(parser)
     add("--no-progress", action="store_true", help="no progress bar")
+    add_map_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -84,4 +86,5 @@ def run(args: argparse.Namespace) -> int:
     ann = None if resolve_kind(args.ann, trained.manifest.count) == "none" else add_ann(
         args.out, args.ann, progress=not args.no_progress)
     print(f"Search: {describe(ann)}.")
+    make_map(args, args.out)
     return 0

@@ -149,3 +149,11 @@ def card(position: int) -> str:
 def suspect(kind: str, product_id: str, attribute: str) -> dict[str, str]:
     """A per-suspect component (AUDIT_ACCEPT, AUDIT_REJECT, AUDIT_STATUS) of one product's one label."""
     return {"type": kind, "item": product_id, "attribute": attribute}
+
+# The Map page (pages/map.py)
+MAP_URL = "map-url"  # its own location: the hash is the search (ui.state) whose query and results are highlighted
+MAP_COLOUR = "map-colour"  # dropdown: the attribute the points are coloured by
+MAP_GRAPH = "map-graph"
+MAP_TOOLTIP = "map-tooltip"  # thumbnail and name of the hovered product
+MAP_NOTE = "map-note"  # a sentence when the map cannot be drawn (no layout yet, no attributes)
+MAP_GO = "map-go"  # a location the page writes to start a search ("more like this")

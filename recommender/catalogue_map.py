@@ -19,7 +19,8 @@ import numpy as np
 
 from recommender.atomic import atomic_write
 from recommender.errors import RecommenderError
-from recommender.index_format import vectors_digest, write_json
+from recommender.index_files import vectors_digest
+from recommender.manifest import write_json
 
 __all__ = ["MAP_VERSION", "MAP_FILE", "MAP_INFO", "CatalogueMap", "compute_layout", "write_map", "read_map",
            "map_command"]

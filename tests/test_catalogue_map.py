@@ -14,7 +14,7 @@ from recommender.catalogue_map import MAP_FILE, MAP_INFO, compute_layout, read_m
 from recommender.cli import main
 from recommender.commands.map import make_map
 from recommender.errors import RecommenderError
-from recommender.index_format import read_index
+from recommender.index_files import read_index
 from tests.audit_fakes import CATEGORIES, PER_CATEGORY, write_audit_index
 
 

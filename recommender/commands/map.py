@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recommender.catalogue_map import write_map
-    from recommender.index_format import read_index
+    from recommender.index_files import read_index
 
     files = read_index(args.index)
     made = write_map(args.index, files.vectors, seed=args.seed,

@@ -34,6 +34,7 @@ from PIL import Image
 
 from recommender.engine import Recommender
 from recommender.index import Filters, Hit, Index
+from recommender.query_value import Query
 from recommender.regions import Box
 
 __all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "shop_the_look",
@@ -156,7 +157,7 @@ class Windows:
     probabilities: np.ndarray  # (n, V) of each category value
     values: list[str]  # the V category values
     kinds: list[str | None]  # the garment kind of each value
-    whole: np.ndarray  # the whole picture's query code, exactly as a plain photo search embeds it
+    whole: Query  # the whole picture's query, exactly as a plain photo search embeds it
 
     def kind_mass(self) -> tuple[list[str], np.ndarray]:
         """The garment kinds and (n, K) the probability of each kind in each window."""
@@ -170,10 +171,10 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     whole = engine.embed_image(picture)
     reduced = _reduced(picture, settings.longest)
     boxes = window_boxes(*reduced.size, settings)
-    codes = np.concatenate([whole[np.newaxis], engine.embed_images(_pictures(reduced, boxes[1:]))])
+    queries = [whole, *engine.embed_images(_pictures(reduced, boxes[1:]))]
     index, attribute = engine.index, engine.index.roles.category
     values = index.head.attributes[attribute]
-    probabilities = index.head.classify(codes[:, : index.dim])[attribute]
+    probabilities = index.head.classify(np.stack([q.vector for q in queries]))[attribute]
     return Windows(boxes, probabilities, values, _kinds_of(index, values), whole)
 
 
@@ -190,17 +191,17 @@ def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> li
 
 
 def find_garments(engine: Recommender, picture: Image.Image,
-                  settings: LookSettings = LookSettings()) -> tuple[list[Garment], np.ndarray]:
-    """The garments of a decoded, upright photo, surest first, and the query code of each (module notes)."""
+                  settings: LookSettings = LookSettings()) -> tuple[list[Garment], list[Query]]:
+    """The garments of a decoded, upright photo, surest first, and the query of each (module notes)."""
     head, attribute = engine.index.head, engine.index.roles.category
     if head is None or attribute not in head.attributes:
         whole = engine.embed_image(picture)
         tag = next((t for t in engine.tags(whole) if t.role == "category"), None)
-        return [Garment(WHOLE, tag.value if tag else "", tag.confidence if tag else 0.0)], whole[np.newaxis]
+        return [Garment(WHOLE, tag.value if tag else "", tag.confidence if tag else 0.0)], [whole]
     windows = classify_windows(engine, picture, settings)
     garments = garments_of(windows, settings)
     if garments[0].box == WHOLE:
-        return garments, windows.whole[np.newaxis]
+        return garments, [windows.whole]
     reduced = _reduced(picture, settings.longest)
     return garments, engine.embed_images(_pictures(reduced, np.array([g.box for g in garments])))
 
@@ -241,8 +242,9 @@ def _group(windows: Windows, names: list[str], mass: np.ndarray,
 def shop_the_look(engine: Recommender, image: Image.Image, k: int = 10, filters: Filters = None,
                   settings: LookSettings = LookSettings()) -> list[tuple[Garment, list[Hit]]]:
     """Each garment of a photo with its k results, surest garment first."""
-    garments, codes = find_garments(engine, image, settings)
-    return [(garment, engine.query_vector(code, k, filters)) for garment, code in zip(garments, codes)]
+    garments, queries = find_garments(engine, image, settings)
+    selection = engine.select(filters)
+    return [(garment, engine.search(query, k, selection)) for garment, query in zip(garments, queries)]
 
 
 def look_json(look: list[tuple[Garment, list[Hit]]], size: tuple[int, int],

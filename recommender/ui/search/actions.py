@@ -116,7 +116,7 @@ def on_upload(payload: Any, fragment: str | None) -> tuple[Any, Any, Any]:
         if not isinstance(contents, str):  # the browser found it too large and did not send it
             raise too_large(payload.get("size"), services.settings.max_upload_bytes)
         ref = services.add_upload(decode_upload(contents))
-        tags = services.engine.tags(services.uploads.vector(ref))
+        tags = services.engine.tags(services.engine.stored_query(services.uploads.vector(ref)))
     except RecommenderError as exc:
         alert = dbc.Alert([html.Strong(f"{filename} could not be used. "),
                            public_message(exc, "The photo cannot be used right now; please try again.")], color="danger",

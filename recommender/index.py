@@ -278,7 +278,7 @@ class Index:
         positions = np.full((len(q), k), -1, dtype=np.int64)
         if n_rows == 0 or len(q) == 0:
             return distances, positions
-        if self.ann is not None and not selection.exact and n_rows > EXACT_ROWS:
+        if self.ann is not None and not selection.exact and n_rows > EXACT_ROWS and self.ann.scans(selection):
             return self._rerank(q, self.ann.candidates(q, k, selection), k)
         gather = rows is not None and n_rows < GATHER_FRACTION * len(self)
         matrix = self._matrix[rows] if gather else self._matrix

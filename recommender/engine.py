@@ -64,7 +64,7 @@ def embed_picture(extractor: Extractor, image: Image.Image) -> np.ndarray:
 
 
 class Recommender:
-    """Query an index by photo, by catalogue id or by query code (module notes)."""
+    """Query an index by photo, by catalogue id or by `Query` (module notes)."""
 
     def __init__(self, index: Index, extractor: Extractor | None = None,
                  settings: RankingSettings | None = None) -> None:

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -279,6 +279,7 @@ def ann_benchmark(cfg: AnnBenchConfig) -> dict:
     """Every size in `cfg.sizes`: up to 2M through Index.search, above streamed into IVF-PQ."""
     real_files = read_index(cfg.real)
     real_vectors = reduced(np.asarray(real_files.vectors), cfg.dim)
+    cfg = replace(cfg, dim=real_vectors.shape[1])  # an index of fewer dimensions keeps them all
     sampler = Sampler(real_vectors, cfg.bandwidth)
     rare = rare_value(real_files.products)
     report: dict = {

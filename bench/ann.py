@@ -1,21 +1,25 @@
-"""Approximate search (FAISS) against exact search, in one run: 44k real vectors, then 1M and 10M
-synthetic vectors drawn from the real ones.
+"""Approximate search (FAISS) against exact search, plain and filtered, at 1M and 10M vectors drawn
+from the real ones.
 
-Synthetic vectors "with the same distribution" are a kernel density sample of the real index: a real
-product's vector plus Gaussian noise shaped like the real vectors' covariance (its eigenvectors,
-scaled by `bandwidth`), and the product's attributes come along (so a gender filter keeps its real
-share and its link to the vectors). A single Gaussian fitted to the vectors would lose what makes
+The real vectors (an index folder, e.g. MobileNetV2 over the Kaggle catalogue, 1280 dimensions) are
+reduced by PCA to `dim` (128) dimensions, and synthetic vectors "with the same distribution" are a
+kernel density sample of those: a real product's vector plus Gaussian noise shaped like their
+covariance (scaled by `bandwidth`); the product's attributes come along, so a filter keeps its real
+share and its link to the vectors. A single Gaussian fitted to the vectors would lose what makes
 image embeddings searchable (products of a kind cluster); the report gives the ratio of the 10th
-neighbour's distance to the median distance for both, so the likeness can be judged.
+neighbour's distance to the median distance for both, so the likeness can be judged. 128 dimensions
+keep 10M vectors within a shared 24 GB machine (5 GB as float32 would still not be stored).
 
-Per size: build time, memory, and p50/p95 latency of one query (top 10) with and without a gender
-filter, exact and approximate, with recall@10 of the approximate answer against the exact one.
-  44k, 1M  through `Index.search` (what the app runs): exact, HNSW (ID selector and over-fetch for
-           the filter), on an index folder written to the work folder.
-  10M      vectors generated block by block and never stored (51 GB as float32): PCA to 512, IVF-PQ,
-           re-ranked in FAISS from 8-bit codes of the PCA vectors; exact answers for the recall come
-           from one blockwise scan during generation; memory is the resident size of a process that
-           loads the stored FAISS file and answers the queries.
+Three cases per size, each one `Selection` built once: no filter, a filter holding about half the
+products (gender = Men) and a rare one (the attribute value whose share is nearest 5 %). Per case,
+p50/p95 latency of one query (top 10) and recall@10 of the approximate answer against the exact one.
+  1M   through `Index.search` (what the app runs): exact, and HNSW (the app's default above 100k
+       products) with FAISS's ID selector inside the graph walk, on an index folder in the work folder.
+  10M  vectors generated block by block and never stored: IVF-PQ re-ranked in FAISS from 8-bit codes
+       (`TEN_M_PARAMS`), the selector inside the IVF scan; exact answers for the recall come from one
+       blockwise scan during generation; memory is the resident size of a fresh process that loads the
+       stored FAISS file and answers the queries (`AnnSearcher.candidates`, as `Index.search` calls it).
+The time to resolve a filter into a Selection and its FAISS bitmap is reported apart (`select_ms`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,22 +40,26 @@ from recommender.catalog import Product
 from recommender.index import Index
 from recommender.index_files import read_index, write_index
 from recommender.manifest import CatalogInfo, Manifest
+from recommender.selection import Selection
 from recommender.settings import PROJECT_ROOT
 
 from bench.timing import latency_stats
 
 BLOCK = 65_536
-TEN_M_PARAMS = {"pca": 512, "nlist": 4096, "pq_m": 64, "pq_nbits": 8, "nprobe": 64, "refine": "SQ8", "k_factor": 16}
-EF_SWEEP = (32, 64, 96, 128, 192)
+TEN_M_PARAMS = {"pca": 0, "nlist": 4096, "pq_m": 32, "pq_nbits": 8, "nprobe": 64, "refine": "SQ8", "k_factor": 8}
+TRAIN_ROWS = 131_072  # 32 a list: enough for k-means, half the training time of 262k
+RARE_SHARE = 0.05
+CASES = ("no_filter", "gender_filter", "rare_filter")
 
 
 @dataclass
 class AnnBenchConfig:
     real: Path  # an index folder of real vectors (e.g. the MobileNetV2 index of the Kaggle catalogue)
-    sizes: tuple[int, ...] = (44_000, 1_000_000, 10_000_000)
+    sizes: tuple[int, ...] = (1_000_000, 10_000_000)
     queries: int = 200
-    exact_repeats: int = 30  # single-query exact timings (one costs ~0.2 s at 1M)
+    exact_repeats: int = 30  # single-query exact timings
     k: int = 10
+    dim: int = 128
     bandwidth: float = 0.5
     filter: tuple[str, str] = ("gender", "Men")
     workdir: Path = Path("/tmp")
@@ -65,46 +73,34 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean(shares))
 
 
+def reduced(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """The vectors projected on their top `dim` principal axes (centred), float32."""
+    x = np.asarray(vectors, dtype=np.float64)
+    centred = x - x.mean(axis=0)
+    _, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    return (centred @ eigenvectors[:, ::-1][:, :dim]).astype(np.float32)
+
+
 class Sampler:
-    """Kernel density sampling of a set of real vectors: a real row plus covariance-shaped noise.
+    """Kernel density sampling of a set of real vectors: a real row plus covariance-shaped noise."""
 
-    The noise follows the covariance's top `rank` eigenvectors exactly and spreads the variance of the
-    rest evenly (isotropic): the same total variance at a fifth of the cost of a full rotation, which
-    is what makes 10M vectors affordable on two cores.
-    """
-
-    def __init__(self, vectors: np.ndarray, bandwidth: float, rank: int = 256) -> None:
+    def __init__(self, vectors: np.ndarray, bandwidth: float) -> None:
         self.real = np.ascontiguousarray(vectors, dtype=np.float32)
         centred = self.real - self.real.mean(axis=0)
         eigenvalues, eigenvectors = np.linalg.eigh((centred.T @ centred) / len(centred))
-        eigenvalues, eigenvectors = np.maximum(eigenvalues[::-1], 0), eigenvectors[:, ::-1]
-        rest = eigenvalues[rank:].sum() / self.real.shape[1]  # spread over every dimension
-        self.scale = (bandwidth * np.sqrt(np.maximum(eigenvalues[:rank] - rest, 0))).astype(np.float32)
-        self.rest = np.float32(bandwidth * np.sqrt(rest))
-        self.basis_t = np.ascontiguousarray(eigenvectors[:, :rank].T, dtype=np.float32)
-
-    def seeds(self, seed: int, rows: int) -> np.ndarray:
-        """The real rows a block is drawn around (the block's first draw, so it costs no noise)."""
-        return np.random.default_rng(seed).integers(0, len(self.real), size=rows)
+        self.scale = (bandwidth * np.sqrt(np.maximum(eigenvalues, 0))).astype(np.float32)
+        self.basis_t = np.ascontiguousarray(eigenvectors.T, dtype=np.float32)
 
     def block(self, seed: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, seed rows) of one block; the same seed always gives the same block."""
         rng = np.random.default_rng(seed)
         picked = rng.integers(0, len(self.real), size=rows)
-        top = rng.standard_normal((rows, len(self.scale)), dtype=np.float32) * self.scale
-        flat = rng.standard_normal((rows, self.real.shape[1]), dtype=np.float32)
-        flat *= self.rest
-        flat += self.real[picked]
-        flat += top @ self.basis_t
-        return flat, picked
+        noise = rng.standard_normal((rows, len(self.scale)), dtype=np.float32) * self.scale
+        return self.real[picked] + noise @ self.basis_t, picked
 
     def blocks(self, total: int, seed: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for number, start in enumerate(range(0, total, BLOCK)):
             yield self.block(seed * 1_000_003 + number, min(BLOCK, total - start))
-
-    def all_seeds(self, total: int, seed: int = 1) -> np.ndarray:
-        return np.concatenate([self.seeds(seed * 1_000_003 + number, min(BLOCK, total - start))
-                               for number, start in enumerate(range(0, total, BLOCK))])
 
 
 def neighbour_contrast(vectors: np.ndarray, queries: int = 200) -> float:
@@ -117,66 +113,62 @@ def neighbour_contrast(vectors: np.ndarray, queries: int = 200) -> float:
     return float(np.median(d[:, 10] / np.median(d, axis=1)))
 
 
+def rare_value(products: list[Product], share: float = RARE_SHARE) -> tuple[str, str]:
+    """The (attribute, value) whose share of the products is nearest `share`: the rare filter."""
+    counts: dict[tuple[str, str], int] = {}
+    for product in products:
+        for item in product.attributes.items():
+            counts[item] = counts.get(item, 0) + 1
+    return min(counts, key=lambda item: abs(counts[item] / len(products) - share))
+
+
 def _rss_mb() -> float:
     import psutil
 
     return psutil.Process().memory_info().rss / 2**20
 
 
-def _searches(index: Index, queries: np.ndarray, k: int, filters: dict | None, exact: bool) -> np.ndarray:
-    return index.search(queries, k, filters, exact=exact)[1]
+def _filters(cfg: AnnBenchConfig, rare: tuple[str, str]) -> dict[str, dict[str, list[str]] | None]:
+    (half_name, half_value), (rare_name, rare_value_) = cfg.filter, rare
+    return {"no_filter": None, "gender_filter": {half_name: [half_value]}, "rare_filter": {rare_name: [rare_value_]}}
 
 
 def _index_case(index: Index, queries: np.ndarray, cfg: AnnBenchConfig, filters: dict | None) -> dict:
-    """Exact vs HNSW through Index.search for one filter case (the filter also by over-fetch)."""
-    k = cfg.k
-    truth = _searches(index, queries, k, filters, exact=True)
-    few = min(cfg.exact_repeats, len(queries))
-    case: dict = {"exact": latency_stats(lambda i: index.search(queries[i % few], k, filters, exact=True), few)}
-    found = _searches(index, queries, k, filters, exact=False)
-    case["hnsw"] = {**latency_stats(lambda i: index.search(queries[i % len(queries)], k, filters), len(queries)),
-                    "recall_at_10": recall_at_k(found, truth)}
-    return case
+    """Exact and HNSW through Index.search for one filter case, its Selection built once."""
+    k, few = cfg.k, min(cfg.exact_repeats, len(queries))
+    started = time.perf_counter()
+    selection = index.select(filters)
+    if selection.rows is not None:
+        selection.bitmap  # noqa: B018  (built once, as a request's first search would)
+    select_ms = (time.perf_counter() - started) * 1000
+    exact = Selection(selection.total, selection.rows, exact=True)
+    truth = index.search(queries, k, exact)[1]
+    found = index.search(queries, k, selection)[1]
+    return {"share": round(selection.share, 4), "select_ms": round(select_ms, 1),
+            "exact": latency_stats(lambda i: index.search(queries[i % few], k, exact), few),
+            "hnsw": {**latency_stats(lambda i: index.search(queries[i % len(queries)], k, selection), len(queries)),
+                     "recall_at_10": recall_at_k(found, truth)}}
 
 
-def _ef_sweep(index: Index, queries: np.ndarray, k: int, filters: dict | None) -> list[dict]:
-    truth = _searches(index, queries, k, filters, exact=True)
-    rows = []
-    default = index.ann.info.params["ef_search"]
-    for ef in EF_SWEEP:
-        index.ann.info.params["ef_search"] = ef
-        found = _searches(index, queries, k, filters, exact=False)
-        timing = latency_stats(lambda i: index.search(queries[i % len(queries)], k, filters), len(queries))
-        rows.append({"ef_search": ef, "p50_ms": timing["p50_ms"], "p95_ms": timing["p95_ms"],
-                     "recall_at_10": recall_at_k(found, truth)})
-    index.ann.info.params["ef_search"] = default
-    return rows
-
-
-def _write_synthetic(out: Path, sampler: Sampler, products: list[Product], rows: int, real: Manifest) -> None:
+def _write_synthetic(out: Path, sampler: Sampler, products: list[Product], rows: int, real: Manifest,
+                     dim: int) -> None:
     """An index folder of `rows` sampled vectors; each product copies its seed product's attributes."""
-    picked = sampler.all_seeds(rows)
+    picked = np.concatenate([p for _, p in sampler.blocks(rows)])
     items = [Product(f"s{i}", products[p].image, products[p].attributes) for i, p in enumerate(picked.tolist())]
-    manifest = Manifest(model=real.model, input_size=real.input_size, dim=real.dim, count=rows,
-                        catalog=CatalogInfo(f"synthetic:{rows}", "synthetic", f"kde-{rows}", rows))
+    manifest = Manifest(model=real.model, input_size=real.input_size, dim=dim, count=rows,
+                        catalog=CatalogInfo(f"synthetic:{rows}", "synthetic", f"kde-{dim}-{rows}", rows))
     write_index(out, manifest, items, (block for block, _ in sampler.blocks(rows)))
 
 
-def _indexed_size(cfg: AnnBenchConfig, rows: int, sampler: Sampler | None, real_files) -> dict:
-    """One size served through Index.search: the real index (44k) or a synthetic index folder."""
+def _indexed_size(cfg: AnnBenchConfig, rows: int, sampler: Sampler, real_files, rare: tuple[str, str]) -> dict:
+    """One size served through Index.search, from a synthetic index folder with an HNSW."""
     log = cfg.log
-    if sampler is None:
-        folder = cfg.workdir / "ann-real"
-        _link_real(cfg.real, folder)
-        queries_from = np.asarray(real_files.vectors)
-    else:
-        folder = cfg.workdir / f"ann-{rows}"
-        if not (folder / "manifest.json").exists():
-            log(f"ann: writing {rows:,} synthetic vectors to {folder}")
-            _write_synthetic(folder, sampler, real_files.products, rows, real_files.manifest)
-        queries_from = None
+    folder = cfg.workdir / f"ann-{cfg.dim}d-{rows}"
+    if not (folder / "manifest.json").exists():
+        log(f"ann: writing {rows:,} synthetic vectors to {folder}")
+        _write_synthetic(folder, sampler, real_files.products, rows, real_files.manifest, cfg.dim)
     previous = read_index(folder).manifest.ann
-    if previous is not None and previous.params == default_params("hnsw", rows, real_files.manifest.dim):
+    if previous is not None and previous.params == default_params("hnsw", rows, cfg.dim):
         log(f"ann: reusing the HNSW over {rows:,} vectors built in {previous.build_seconds:.0f} s (a rerun)")
         info, build_s = previous, previous.build_seconds
     else:
@@ -187,86 +179,76 @@ def _indexed_size(cfg: AnnBenchConfig, rows: int, sampler: Sampler | None, real_
     before = _rss_mb()
     index = Index.load(folder)
     loaded = _rss_mb()
-    rng = np.random.default_rng(7)
-    if queries_from is not None:  # real queries: catalogue products themselves (as "more like this" does)
-        queries = queries_from[rng.choice(len(queries_from), cfg.queries, replace=False)] + 0
-    else:  # fresh samples from the same distribution, not in the index
-        queries = sampler.block(99_991, cfg.queries)[0]
+    queries = sampler.block(99_991, cfg.queries)[0]  # fresh samples from the same distribution
     report = {"rows": len(index), "dim": index.dim, "ann": info.kind, "params": dict(info.params),
               "build_s": round(build_s, 1), "ann_file_mb": round((folder / "ann.faiss").stat().st_size / 2**20),
               "process_rss_after_load_mb": round(loaded), "rss_growth_on_load_mb": round(loaded - before)}
-    name, value = cfg.filter
-    log(f"ann: timing {cfg.queries} queries at {rows:,} (exact, HNSW, {name}={value})")
-    report["no_filter"] = _index_case(index, queries, cfg, None)
-    report[f"{name}_filter"] = _index_case(index, queries, cfg, {name: [value]})
-    report["ef_sweep"] = _ef_sweep(index, queries, cfg.k, None)
+    for case, filters in _filters(cfg, rare).items():
+        log(f"ann: timing {cfg.queries} queries at {rows:,} ({case}: {filters})")
+        report[case] = _index_case(index, queries, cfg, filters)
     report["process_rss_after_queries_mb"] = round(_rss_mb())
     del index
     gc.collect()
     return report
 
 
-def _link_real(real: Path, folder: Path) -> None:
-    """The real index's files, linked (not copied) into a folder of the benchmark's own for its ANN."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("vectors.npy", "ids.json", "products.jsonl", "manifest.json"):
-        target = folder / name
-        if name == "manifest.json":
-            target.write_bytes((real / name).read_bytes())
-        elif not target.exists():
-            target.symlink_to((real / name).resolve())
+def _merge_top(best: tuple[np.ndarray, np.ndarray], scores: np.ndarray, start: int, k: int) -> tuple:
+    """The running k smallest (scores, positions) per query, after one more block of scores."""
+    part = np.argpartition(scores, k - 1, axis=1)[:, :k] if scores.shape[1] > k else \
+        np.broadcast_to(np.arange(scores.shape[1]), (len(scores), scores.shape[1]))
+    both_d = np.concatenate([best[0], np.take_along_axis(scores, part, 1)], axis=1)
+    both_p = np.concatenate([best[1], part + start], axis=1)
+    order = np.argsort(both_d, axis=1)[:, :k]
+    return np.take_along_axis(both_d, order, 1), np.take_along_axis(both_p, order, 1)
 
 
-def _ten_million(cfg: AnnBenchConfig, rows: int, sampler: Sampler, real_files) -> dict:
-    """IVF-PQ over PCA-512 with an 8-bit refine stage; vectors generated per block and dropped."""
-    log = cfg.log
-    k, dim = cfg.k, real_files.manifest.dim
-    name, value = cfg.filter
-    codes = np.array([p.attributes.get(name) == value for p in real_files.products])
+def _ten_million(cfg: AnnBenchConfig, rows: int, sampler: Sampler, real_files, rare: tuple[str, str]) -> dict:
+    """IVF-PQ with an 8-bit refine stage; vectors generated per block and dropped, exact answers kept."""
+    log, k = cfg.log, cfg.k
+    wanted = {case: None if f is None else next(iter(f.items())) for case, f in _filters(cfg, rare).items()}
+    member = {case: None if item is None else np.array([p.attributes.get(item[0]) == item[1][0]
+                                                        for p in real_files.products])
+              for case, item in wanted.items()}
     queries = sampler.block(99_991, cfg.queries)[0]
     q_norms = (queries.astype(np.float64) ** 2).sum(1)
-    best = {key: (np.full((len(queries), k), np.inf), np.full((len(queries), k), -1)) for key in ("all", "filtered")}
-    allowed = np.zeros(rows, dtype=bool)
-    ann = new_ann("ivfpq", dim, TEN_M_PARAMS)
+    best = {case: (np.full((len(queries), k), np.inf), np.full((len(queries), k), -1)) for case in CASES}
+    allowed = {case: np.zeros(rows, dtype=bool) for case in CASES if member[case] is not None}
+    ann = new_ann("ivfpq", cfg.dim, TEN_M_PARAMS)
     started = time.perf_counter()
-    log(f"ann: training IVF-PQ on {min(rows, 262_144):,} sampled vectors")
-    train = np.concatenate([b for b, _ in sampler.blocks(min(rows, 262_144), seed=5)])
-    ann.train(train)
-    del train
+    log(f"ann: training IVF-PQ on {min(rows, TRAIN_ROWS):,} sampled vectors")
+    ann.train(np.concatenate([b for b, _ in sampler.blocks(min(rows, TRAIN_ROWS), seed=5)]))
     log(f"ann: adding {rows:,} generated vectors (exact answers kept on the way)")
     scan_s = 0.0
     for number, (block, picked) in enumerate(sampler.blocks(rows)):
         start = number * BLOCK
         ann.add(block)
-        allowed[start : start + len(block)] = codes[picked]
         t = time.perf_counter()
-        d2 = (block.astype(np.float32) ** 2).sum(1)[None] - 2 * queries @ block.T + q_norms[:, None]
-        for key, mask in (("all", None), ("filtered", codes[picked])):
-            scores = d2 if mask is None else np.where(mask[None], d2, np.inf)
-            dist, pos = best[key]
-            both_d = np.concatenate([dist, scores], axis=1)
-            both_p = np.concatenate([pos, np.broadcast_to(np.arange(start, start + len(block)), scores.shape)], axis=1)
-            order = np.argsort(both_d, axis=1)[:, :k]
-            best[key] = (np.take_along_axis(both_d, order, 1), np.take_along_axis(both_p, order, 1))
+        d2 = (block**2).sum(1)[None] - 2 * queries @ block.T + q_norms[:, None]
+        for case in CASES:
+            mask = None if member[case] is None else member[case][picked]
+            if mask is not None:
+                allowed[case][start : start + len(block)] = mask
+            best[case] = _merge_top(best[case], d2 if mask is None else np.where(mask[None], d2, np.inf), start, k)
         scan_s += time.perf_counter() - t
         if number % 16 == 0:
             log(f"  {start + len(block):,} of {rows:,}")
     build_s = time.perf_counter() - started - scan_s
-    path = cfg.workdir / f"ann-{rows}.faiss"
+    path = cfg.workdir / f"ann-{cfg.dim}d-{rows}.faiss"
     import faiss
 
     faiss.write_index(ann, str(path))
     del ann
     gc.collect()
-    work = cfg.workdir / f"ann-{rows}-probe.npz"
-    np.savez(work, queries=queries, truth=best["all"][1], truth_filtered=best["filtered"][1], allowed=allowed)
+    work = cfg.workdir / f"ann-{cfg.dim}d-{rows}-probe.npz"
+    np.savez(work, queries=queries, **{f"truth_{case}": best[case][1] for case in CASES},
+             **{f"allowed_{case}": mask for case, mask in allowed.items()})
     log("ann: serving the stored 10M index in a fresh process (its memory is what serving costs)")
     probe = subprocess.run([sys.executable, "-m", "bench.ann", str(path), str(work), str(k)],
                            cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
-    served = json.loads(probe.stdout)
-    return {"rows": rows, "dim": dim, "ann": "ivfpq", "params": TEN_M_PARAMS, "build_s": round(build_s, 1),
+    return {"rows": rows, "dim": cfg.dim, "ann": "ivfpq", "params": TEN_M_PARAMS, "build_s": round(build_s, 1),
             "exact_scan_of_all_queries_s": round(scan_s, 1), "ann_file_mb": round(path.stat().st_size / 2**20),
-            **served}
+            "filters": {case: item and f"{item[0]}={item[1][0]}" for case, item in wanted.items()},
+            **json.loads(probe.stdout)}
 
 
 def _serve_probe(path: str, work: str, k: int) -> dict:
@@ -278,39 +260,43 @@ def _serve_probe(path: str, work: str, k: int) -> dict:
     before = _rss_mb()
     ann = faiss.read_index(path)
     data = np.load(work)
-    info = AnnInfo("ivfpq", dict(TEN_M_PARAMS), faiss.__version__, ann.ntotal, ann.d, "")
-    searcher = AnnSearcher(ann, info)
+    searcher = AnnSearcher(ann, AnnInfo("ivfpq", dict(TEN_M_PARAMS), faiss.__version__, ann.ntotal, ann.d, ""))
     queries = data["queries"]
-    rows = np.flatnonzero(data["allowed"])
-    out = {"process_rss_after_load_mb": round(_rss_mb()), "rss_growth_on_load_mb": round(_rss_mb() - before)}
-    for key, filter_rows, truth in (("no_filter", None, data["truth"]), ("gender_filter", rows, data["truth_filtered"])):
-        found = np.array([searcher.candidates(q[None], k, filter_rows)[0][:k] for q in queries])
-        timing = latency_stats(lambda i: searcher.candidates(queries[i % len(queries)][None], k, filter_rows),
+    out: dict = {"process_rss_after_load_mb": round(_rss_mb()), "rss_growth_on_load_mb": round(_rss_mb() - before)}
+    for case in CASES:
+        started = time.perf_counter()
+        mask = data[f"allowed_{case}"] if f"allowed_{case}" in data else None
+        selection = Selection(ann.ntotal, None if mask is None else np.flatnonzero(mask))
+        selection.bitmap  # noqa: B018  (built once, as a request's first search would)
+        select_ms = (time.perf_counter() - started) * 1000
+        found = np.array([searcher.candidates(q[None], k, selection)[0][:k] for q in queries])
+        timing = latency_stats(lambda i: searcher.candidates(queries[i % len(queries)][None], k, selection),
                                len(queries))
-        out[key] = {"ivfpq": {**timing, "recall_at_10": recall_at_k(found, truth)}}
+        out[case] = {"share": round(selection.share, 4), "select_ms": round(select_ms, 1),
+                     "ivfpq": {**timing, "recall_at_10": recall_at_k(found, data[f"truth_{case}"])}}
     out["process_rss_after_queries_mb"] = round(_rss_mb())
     return out
 
 
 def ann_benchmark(cfg: AnnBenchConfig) -> dict:
-    """Every size in `cfg.sizes`: the real index's own size, then synthetic ones."""
+    """Every size in `cfg.sizes`: up to 2M through Index.search, above streamed into IVF-PQ."""
     real_files = read_index(cfg.real)
-    real_vectors = np.asarray(real_files.vectors)
+    real_vectors = reduced(np.asarray(real_files.vectors), cfg.dim)
+    cfg = replace(cfg, dim=real_vectors.shape[1])  # an index of fewer dimensions keeps them all
     sampler = Sampler(real_vectors, cfg.bandwidth)
+    rare = rare_value(real_files.products)
     report: dict = {
         "real_index": str(cfg.real), "model": real_files.manifest.model.label, "k": cfg.k,
-        "synthetic": f"kernel density sample of the real vectors (bandwidth {cfg.bandwidth} x their covariance)",
+        "synthetic": f"kernel density sample of the real vectors' PCA-{cfg.dim} "
+                     f"(bandwidth {cfg.bandwidth} x their covariance)",
+        "filters": {"gender_filter": "=".join(cfg.filter), "rare_filter": "=".join(rare)},
         "neighbour_contrast": {"real": neighbour_contrast(real_vectors),
                                "synthetic": neighbour_contrast(sampler.block(3, 40_000)[0])},
         "sizes": [],
     }
     for rows in cfg.sizes:
-        if rows <= 1.2 * len(real_vectors):  # "44k": the real index itself (39,992 of the 44,441 products)
-            report["sizes"].append(_indexed_size(cfg, len(real_vectors), None, real_files))
-        elif rows <= 2_000_000:
-            report["sizes"].append(_indexed_size(cfg, rows, sampler, real_files))
-        else:
-            report["sizes"].append(_ten_million(cfg, rows, sampler, real_files))
+        size = _indexed_size if rows <= 2_000_000 else _ten_million
+        report["sizes"].append(size(cfg, rows, sampler, real_files, rare))
     return report
 
 

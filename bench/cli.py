@@ -32,7 +32,7 @@ def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
                         help="index folder of real vectors for the ann section (default: embeddings/kaggle-small-v2, "
                              "build it with --backbone ../shared/models/mobilenet_v2_1.0_224_quant.tflite)")
     parser.add_argument("--ann-sizes", type=positive_int, nargs="+", metavar="ROWS",
-                        help="ann section sizes (default: 44000 1000000 10000000)")
+                        help="ann section sizes (default: 1000000 10000000; up to 2M through Index.search)")
     parser.add_argument("--ann-workdir", type=Path, metavar="DIR",
                         help="where the ann section writes its synthetic indexes and keeps them for reruns (an HNSW "
                              "over 1M vectors takes about half an hour on 2 cores; default: a temporary folder)")

@@ -120,7 +120,7 @@ def knn_latency(index_dir: Path, *, repeats: int, k: int = 10, seed: int = 1) ->
             return mask
 
         def ours(i: int) -> list:
-            return index.hits(queries[i], k=k, filters=filters_for(i))
+            return index.hits(queries[i], k, index.select(filters_for(i)))
 
         def theirs(i: int) -> list[str]:
             if not attributes:

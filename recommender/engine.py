@@ -5,11 +5,11 @@ this" by id never pays for loading TensorFlow, and a query photo is always embed
 the catalogue was. A photo is decoded once by the caller (`recommender.images.open_image`, which
 also validates it) and handed over as a picture.
 
-A query is one float32 array, its "code": the vector in the index's space, followed, for indexes
-that keep their products' appearance (format 3), by the foreground colour histogram of what the
-query shows. Callers keep, store and refine codes without looking inside; only this module splits
-them. Results come from `recommender.ranking.Ranker`, so the app, the API, the CLI and evaluation
-rank alike.
+A query is a `recommender.query_value.Query`: its vector in the index's space and, for indexes that
+keep their products' appearance (format 3), the foreground colour histogram of what it shows. Which
+products a search may return is one `recommender.selection.Selection` (`select`), resolved once.
+Results come from `recommender.ranking.Ranker`, so the app, the API, the CLI and evaluation rank
+alike.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from recommender.head import HeadExtractor
 from recommender.images import fit_to_model, open_image
 from recommender.index import Filters, Hit, Index
 from recommender import preferences
+from recommender.query_value import Query
 from recommender.ranking import Ranker, RankingSettings
+from recommender.selection import Selection
 from recommender.tags import TAG_NEIGHBOURS, Tag, head_tags, neighbour_tags
 from recommender.vectors import unit_rows
 
@@ -63,7 +65,7 @@ def embed_picture(extractor: Extractor, image: Image.Image) -> np.ndarray:
 
 
 class Recommender:
-    """Query an index by photo, by catalogue id or by query code (module notes)."""
+    """Query an index by photo, by catalogue id or by `Query` (module notes)."""
 
     def __init__(self, index: Index, extractor: Extractor | None = None,
                  settings: RankingSettings | None = None) -> None:
@@ -83,29 +85,35 @@ class Recommender:
 
     @property
     def colour_dim(self) -> int:
-        """Length of the colour part of a query code (0 for indexes without appearance)."""
+        """Length of a query's colour histogram (0 for indexes without appearance)."""
         return len(COLOUR_NAMES) if self.index.appearance is not None else 0
 
     @property
     def query_dim(self) -> int:
+        """Values of a query of this index as a store keeps it (`Query.to_array`)."""
         return self.index.dim + self.colour_dim
 
-    def split(self, code: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(vector, colour histogram or None) of a query code; a sentence for a code of another index.
+    def stored_query(self, values: np.ndarray) -> Query:
+        """The query a store kept (`Query.to_array`); a sentence for one of another index."""
+        values = np.asarray(values, dtype=np.float32).reshape(-1)
+        if len(values) != self.query_dim:
+            raise IncompatibleIndex(f"The query has {len(values)} values but index {self.index.path} expects "
+                                    f"{self.query_dim}; search again.")
+        return Query.from_array(values, self.index.dim)
+
+    def _parts(self, query: Query) -> tuple[np.ndarray, np.ndarray | None]:
+        """(vector, colour histogram or None) as the ranking reads them; a sentence for another index's query.
 
         On an index of unit vectors the vector is made one too: a refined query (Rocchio's sum) then
         ranks, and its results' figures read, on the same scale as the search before it.
         """
-        code = np.asarray(code, dtype=np.float32).reshape(-1)
-        if len(code) != self.query_dim:
-            raise IncompatibleIndex(f"The query has {len(code)} values but index {self.index.path} expects "
+        if len(query.vector) != self.index.dim or (query.colours is not None) != bool(self.colour_dim):
+            raise IncompatibleIndex(f"The query has {len(query)} values but index {self.index.path} expects "
                                     f"{self.query_dim}; search again.")
-        vector = code[: self.index.dim]
-        if self.index.manifest.normalized:
-            vector = unit_rows(vector)
-        if not self.colour_dim:
+        vector = unit_rows(query.vector) if self.index.manifest.normalized else query.vector
+        if query.colours is None:
             return vector, None
-        colour = np.clip(code[self.index.dim :], 0.0, None)
+        colour = np.clip(query.colours, 0.0, None)
         total = float(colour.sum())
         return vector, colour / total if total > 0 else colour
 
@@ -128,12 +136,13 @@ class Recommender:
         """True when the index was built with random weights: rankings are not meaningful."""
         return self.index.manifest.random_weights
 
-    def embed_image(self, image: Image.Image) -> np.ndarray:
-        """The query code of a decoded, upright RGB picture (see `recommender.images.open_image`)."""
+    def embed_image(self, image: Image.Image) -> Query:
+        """The query of a decoded, upright RGB picture (see `recommender.images.open_image`)."""
         return self.embed_images([image])[0]
 
-    def embed_images(self, images: list[Image.Image]) -> np.ndarray:
-        """(n, query_dim) query codes of decoded pictures, embedded in one batch (the parts of a look)."""
+    def embed_images(self, images: list[Image.Image]) -> list[Query]:
+        """The queries of decoded pictures, embedded in one batch (the parts of a look); their colours
+        are described once, and a trained head that takes them is handed those."""
         extractor = self.extractor
         pixels = np.stack([fit_to_model(image, extractor.input_size) for image in images])
         colours = describe(pixels, self.index.manifest.appearance_version).colours.astype(np.float32) \
@@ -144,51 +153,55 @@ class Recommender:
             vectors = np.asarray(extractor.embed(pixels), dtype=np.float32)
         if self.index.manifest.normalized:
             vectors = unit_rows(vectors)
-        return vectors if colours is None else np.concatenate([vectors, colours], axis=1)
+        return [Query(vector, None if colours is None else colours[i]) for i, vector in enumerate(vectors)]
+
+    def select(self, filters: Filters = None, exclude: Collection[str] = (),
+               within: np.ndarray | None = None) -> Selection:
+        """The products a search may return, resolved once (`Index.select`)."""
+        return self.index.select(filters, exclude, within)
 
     def query_image(self, image: Image.Image, k: int = 10, filters: Filters = None) -> list[Hit]:
-        return self.query_vector(self.embed_image(image), k, filters)
+        return self.search(self.embed_image(image), k, self.select(filters))
 
     def query_file(self, path: Path, k: int = 10, filters: Filters = None) -> list[Hit]:
         """A photo on disk (the CLI); ImageError with a sentence when it cannot be read."""
         return self.query_image(open_image(path), k, filters)
 
-    def product_vector(self, product_id: str) -> np.ndarray:
-        """A catalogue product's query code, the query of "more like this" (a sentence for an unknown id)."""
+    def product_query(self, product_id: str) -> Query:
+        """A catalogue product's query, the query of "more like this" (a sentence for an unknown id)."""
         try:
             vector = self.index.vector(product_id)
         except KeyError:
             raise RecommenderError(f"No product with id {product_id[:100]!r} in this catalogue.") from None
         if not self.colour_dim:
-            return vector
-        return np.concatenate([vector, self.index.appearance.colours[self.index.position(product_id)]])
+            return Query(vector)
+        return Query(vector, self.index.appearance.colours[self.index.position(product_id)])
 
     def query_id(self, product_id: str, k: int = 10, filters: Filters = None) -> list[Hit]:
         """More like this catalogue product, leaving the product itself out."""
-        return self.query_vector(self.product_vector(product_id), k, filters, exclude=(product_id,))
+        return self.search(self.product_query(product_id), k, self.select(filters, (product_id,)))
 
-    def query_vector(self, code: np.ndarray, k: int = 10, filters: Filters = None,
-                     exclude: Collection[str] = (), within: np.ndarray | None = None) -> list[Hit]:
-        """The k best products for a query code, ranked by `recommender.ranking`."""
-        vector, colour = self.split(code)
+    def search(self, query: Query, k: int = 10, selection: Selection | None = None) -> list[Hit]:
+        """The k best products for a query among the selection's (None: any), ranked by `recommender.ranking`."""
+        vector, colour = self._parts(query)
         colours = None if colour is None else colour[np.newaxis]
-        distances, positions, matches = self.ranker.rank(vector[np.newaxis], colours, k, filters, exclude, within)
+        distances, positions, matches = self.ranker.rank(vector[np.newaxis], colours, k, selection)
         return self.index.to_hits(distances[0], positions[0], matches[0])
 
-    def tags(self, code: np.ndarray, exclude: Collection[str] = ()) -> list[Tag]:
+    def tags(self, query: Query, exclude: Collection[str] = ()) -> list[Tag]:
         """The predicted category, colour, gender and age group of a query, whatever the shopper filters.
 
         From the trained head's classifiers when the index has one, else a vote of the nearest
         products; a colour the catalogue did not label (computed at build) is named from the query's
         own foreground colour.
         """
-        vector, colour = self.split(code)
+        vector, colour = self._parts(query)
         roles = self.index.roles
         head = self.index.head
         tags = head_tags(head, roles, vector) if head is not None else []
         covered = [t.role for t in tags]
         if any(attribute is not None and role not in covered for role, attribute in roles.filters()):
-            distances, positions = self.index.search(vector, TAG_NEIGHBOURS, exclude=exclude)
+            distances, positions = self.index.search(vector, TAG_NEIGHBOURS, self.select(exclude=exclude))
             tags += [t for t in neighbour_tags(self.index, distances[0], positions[0]) if t.role not in covered]
         if colour is not None and roles.colour in self.index.manifest.computed:
             name, share = colour_names(colour)[0]

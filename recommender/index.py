@@ -8,9 +8,9 @@ so a filter costs what its smallest selection costs, never a Python loop over pr
 
 As in FAISS, `search(queries, k)` takes a 2-D batch and returns arrays (distances, positions);
 `hits(query, k)` is the one-query convenience that returns records. An index folder with an
-approximate-search file (`recommender.ann`) is searched through it unless `exact=True` is asked
-(evaluation), or a filter leaves few enough rows to score them all; its candidates are re-ranked by
-their exact distance here, so the two paths return the same kind of answer.
+approximate-search file (`recommender.ann`) is searched through it unless the `Selection` asks for
+exact search (evaluation), or leaves few enough rows to score them all; its candidates are re-ranked
+by their exact distance here, so the two paths return the same kind of answer.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from recommender.index_files import IndexFiles, read_ann, read_hubness, read_ind
 from recommender.manifest import Manifest
 from recommender.model_spec import ModelSpec
 from recommender.roles import Roles
+from recommender.selection import Selection
 
 if TYPE_CHECKING:
     from recommender.head import Head
@@ -252,12 +253,18 @@ class Index:
                                     f"has {self.dim}.")
         return np.ascontiguousarray(q)
 
-    def search(self, queries: np.ndarray, k: int = 10, filters: Filters = None,
-               exclude: Collection[str] = (), within: np.ndarray | None = None, *,
-               exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def select(self, filters: Filters = None, exclude: Collection[str] = (), within: np.ndarray | None = None,
+               *, exact: bool = False) -> Selection:
+        """The rows a search may return (`allowed`), resolved once and handed down as one value."""
+        return Selection(len(self), self.allowed(filters, exclude, within), exact)
+
+    def search(self, queries: np.ndarray, k: int = 10,
+               selection: Selection | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest allowed rows of each query: (distances, positions), both (n, k), nearest first.
 
-        Through the approximate index when the folder has one, unless `exact` (see the module notes).
+        Through the approximate index when the folder has one, unless the selection is exact (see the
+        module notes); FAISS then scans only the selection's rows (its ID selector), and an exact pass
+        over many allowed rows masks the others out, so nothing is over-fetched and thrown away.
 
         Distances are Euclidean (float64, recomputed exactly for the winners); when fewer than k rows
         are allowed, the rest of a row is padded with distance inf and position -1. Equal distances
@@ -266,14 +273,14 @@ class Index:
         if k < 1:
             raise RecommenderError(f"k must be at least 1, not {k}.")
         q = self._as_queries(queries)
-        rows = self.allowed(filters, exclude, within)
-        n_rows = len(self) if rows is None else len(rows)
+        selection = selection or Selection.everything(len(self))
+        rows, n_rows = selection.rows, selection.size
         distances = np.full((len(q), k), np.inf)
         positions = np.full((len(q), k), -1, dtype=np.int64)
         if n_rows == 0 or len(q) == 0:
             return distances, positions
-        if self.ann is not None and not exact and n_rows > EXACT_ROWS:
-            return self._rerank(q, self.ann.candidates(q, k, rows), k)
+        if self.ann is not None and not selection.exact and n_rows > EXACT_ROWS and self.ann.scans(selection):
+            return self._rerank(q, self.ann.candidates(q, k, selection), k)
         gather = rows is not None and n_rows < GATHER_FRACTION * len(self)
         matrix = self._matrix[rows] if gather else self._matrix
         norms = self._sq_norms[rows] if gather else self._sq_norms
@@ -283,10 +290,10 @@ class Index:
             scores = q[start : start + block] @ matrix.T
             scores *= -2.0
             scores += norms
-            if rows is not None and not gather:  # many rows allowed: one full pass, then keep theirs
-                scores = scores[:, rows]
+            if rows is not None and not gather:  # many rows allowed: one full pass, the others masked out
+                np.copyto(scores, np.inf, where=~selection.mask)
             top = _top_k(scores, kept)
-            found = top if rows is None else rows[top]
+            found = rows[top] if gather else top
             exact = np.linalg.norm(self._matrix[found].astype(np.float64) - q[start : start + block, None], axis=2)
             order = np.lexsort((found, exact), axis=1)
             distances[start : start + block, :kept] = np.take_along_axis(exact, order, axis=1)
@@ -306,10 +313,9 @@ class Index:
                 positions[i, : len(order)] = row[order]
         return distances, positions
 
-    def hits(self, query: np.ndarray, k: int = 10, filters: Filters = None,
-             exclude: Collection[str] = (), within: np.ndarray | None = None) -> list[Hit]:
-        """The k nearest products to one query vector among those passing the filters, nearest first."""
-        distances, positions = self.search(query, k, filters, exclude, within)
+    def hits(self, query: np.ndarray, k: int = 10, selection: Selection | None = None) -> list[Hit]:
+        """The k nearest products to one query vector among the selection's, nearest first."""
+        distances, positions = self.search(query, k, selection)
         return self.to_hits(distances[0], positions[0])
 
     def to_hits(self, distances: np.ndarray, positions: np.ndarray, matches: np.ndarray | None = None) -> list[Hit]:

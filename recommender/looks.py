@@ -34,6 +34,7 @@ from PIL import Image
 
 from recommender.engine import Recommender
 from recommender.index import Filters, Hit, Index
+from recommender.query_value import Query
 from recommender.regions import Box
 
 __all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "finds_garments", "shop_the_look",
@@ -157,7 +158,7 @@ class Windows:
     probabilities: np.ndarray  # (n, V) of each category value
     values: list[str]  # the V category values
     kinds: list[str | None]  # the garment kind of each value
-    whole: np.ndarray  # the whole picture's query code, exactly as a plain photo search embeds it
+    whole: Query  # the whole picture's query, exactly as a plain photo search embeds it
 
     def kind_mass(self) -> tuple[list[str], np.ndarray]:
         """The garment kinds and (n, K) the probability of each kind in each window."""
@@ -176,13 +177,13 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     values = index.head.attributes[attribute]
     kinds = _kinds_of(index, values)
 
-    def classify(codes: np.ndarray) -> np.ndarray:
-        return index.head.classify(codes[:, : index.dim])[attribute]
+    def classify(queries: list[Query]) -> np.ndarray:
+        return index.head.classify(np.stack([query.vector for query in queries]))[attribute]
 
     whole = engine.embed_image(picture)  # alone, exactly as a plain photo search embeds it (a batch may round apart)
     fine = _smallest(boxes)
     coarse = np.flatnonzero(~fine)  # the whole photo (row 0) first, then the larger windows in one batch
-    found = classify(np.concatenate([whole[np.newaxis], engine.embed_images(_pictures(reduced, boxes[coarse[1:]]))]))
+    found = classify([whole, *engine.embed_images(_pictures(reduced, boxes[coarse[1:]]))])
     probabilities = np.zeros((len(boxes), len(values)), dtype=found.dtype)
     probabilities[coarse] = found
     garment = np.array([kind is not None for kind in kinds])
@@ -224,16 +225,16 @@ def finds_garments(engine: Recommender) -> bool:
 
 
 def find_garments(engine: Recommender, picture: Image.Image,
-                  settings: LookSettings = LookSettings()) -> tuple[list[Garment], np.ndarray]:
-    """The garments of a decoded, upright photo, surest first, and the query code of each (module notes)."""
+                  settings: LookSettings = LookSettings()) -> tuple[list[Garment], list[Query]]:
+    """The garments of a decoded, upright photo, surest first, and the query of each (module notes)."""
     if not finds_garments(engine):
         whole = engine.embed_image(picture)
         tag = next((t for t in engine.tags(whole) if t.role == "category"), None)
-        return [Garment(WHOLE, tag.value if tag else "", tag.confidence if tag else 0.0)], whole[np.newaxis]
+        return [Garment(WHOLE, tag.value if tag else "", tag.confidence if tag else 0.0)], [whole]
     windows = classify_windows(engine, picture, settings)
     garments = garments_of(windows, settings)
     if garments[0].box == WHOLE:
-        return garments, windows.whole[np.newaxis]
+        return garments, [windows.whole]
     reduced = _reduced(picture, settings.longest)
     return garments, engine.embed_images(_pictures(reduced, np.array([g.box for g in garments])))
 
@@ -274,8 +275,9 @@ def _group(windows: Windows, names: list[str], mass: np.ndarray,
 def shop_the_look(engine: Recommender, image: Image.Image, k: int = 10, filters: Filters = None,
                   settings: LookSettings = LookSettings()) -> list[tuple[Garment, list[Hit]]]:
     """Each garment of a photo with its k results, surest garment first."""
-    garments, codes = find_garments(engine, image, settings)
-    return [(garment, engine.query_vector(code, k, filters)) for garment, code in zip(garments, codes)]
+    garments, queries = find_garments(engine, image, settings)
+    selection = engine.select(filters)
+    return [(garment, engine.search(query, k, selection)) for garment, query in zip(garments, queries)]
 
 
 def look_json(look: list[tuple[Garment, list[Hit]]], size: tuple[int, int],

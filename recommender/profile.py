@@ -64,7 +64,7 @@ def for_you(engine: Recommender, liked_ids: Sequence[str], per_interest: int = P
         kind = {attribute: [group.label]} if attribute and group.label != NO_KIND else None
         best: dict[str, Suggestion] = {}
         for product in group.liked[:LIKES_PER_INTEREST]:
-            hits = engine.query_vector(engine.product_vector(product.id), per_interest, kind, liked | taken)
+            hits = engine.search(engine.product_query(product.id), per_interest, engine.select(kind, liked | taken))
             for hit in hits:
                 if hit.id not in best or hit.distance < best[hit.id].distance:
                     best[hit.id] = Suggestion(hit.product, product, hit.distance)

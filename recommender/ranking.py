@@ -37,7 +37,7 @@ adults' and kids' photos best on a held-out half of the demo (scripts/demo_check
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import NamedTuple
@@ -46,9 +46,10 @@ import numpy as np
 
 from recommender.appearance import colour_similarity
 from recommender.errors import RecommenderError
-from recommender.index import Filters, Index
+from recommender.index import Index
 from recommender.match import alike, fit, never_rising, typical_distance
 from recommender.preferences import BoundPreferences, index_kinds
+from recommender.selection import Selection
 from recommender.settings import Settings
 
 __all__ = ["RankingSettings", "Ranker", "Ranked", "category_set", "STABLE_RESULTS"]
@@ -179,28 +180,29 @@ class Ranker:
         value = alike(distance, self.typical_distance)
         return None if value is None else float(value)
 
-    def search(self, vectors: np.ndarray, colours: np.ndarray | None, k: int = 10, filters: Filters = None,
-               exclude: Collection[str] = (), within: np.ndarray | None = None, *,
-               exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """The k best allowed rows of each query: (distances, positions), (n, k), best first, padded with inf / -1.
+    def search(self, vectors: np.ndarray, colours: np.ndarray | None, k: int = 10,
+               selection: Selection | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k best rows of each query in `selection` (None: any): (distances, positions), (n, k), best first,
+        padded with inf / -1.
 
         `colours` are the queries' foreground colour histograms (None: colour is not used). Distances
         are the Euclidean ones of the index; the order is the re-ranked one.
         """
-        distances, positions, _ = self.rank(vectors, colours, k, filters, exclude, within, exact=exact)
+        distances, positions, _ = self.rank(vectors, colours, k, selection)
         return distances, positions
 
-    def rank(self, vectors: np.ndarray, colours: np.ndarray | None, k: int = 10, filters: Filters = None,
-             exclude: Collection[str] = (), within: np.ndarray | None = None, *, exact: bool = False) -> Ranked:
+    def rank(self, vectors: np.ndarray, colours: np.ndarray | None, k: int = 10,
+             selection: Selection | None = None) -> Ranked:
         """`search`, with each result's match: its score as a share of the most a product can score
         (without re-ranking, how alike it looks), capped by the results above it (`never_rising`)."""
+        selection = selection or Selection.everything(len(self.index))
         if not self.reranks:
-            distances, positions = self.index.search(vectors, k, filters, exclude, within, exact=exact)
+            distances, positions = self.index.search(vectors, k, selection)
             matches = alike(distances, self.typical_distance)
             return Ranked(distances, positions, np.full(distances.shape, np.nan) if matches is None else matches)
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         pool = max(self.settings.candidates, STABLE_RESULTS, k)
-        distances, positions = self.index.search(queries, pool, filters, exclude, within, exact=exact)
+        distances, positions = self.index.search(queries, pool, selection)
         s = self.settings
         category, age = self.index.roles.category, self.index.roles.age
         probabilities = self.head.classify(queries) if self._codes else {}
@@ -211,8 +213,7 @@ class Ranker:
         if category in self._codes:
             first = category_set(probabilities[category], s.category_first)
             shares = _shares(probabilities[category], first, s.mix_sharpness)
-            distances, positions = self._with_first_kinds(queries, distances, positions, first, pool,
-                                                          filters, exclude, within, exact)
+            distances, positions = self._with_first_kinds(queries, distances, positions, first, pool, selection)
         valid = positions >= 0
         safe = np.where(valid, positions, 0)
         score = 1.0 - distances**2 / 2.0  # cosine, on unit vectors
@@ -269,17 +270,17 @@ class Ranker:
         return same.sum(axis=2) / np.maximum(voters.sum(axis=1, keepdims=True), 1)
 
     def _with_first_kinds(self, queries: np.ndarray, distances: np.ndarray, positions: np.ndarray,
-                          first: np.ndarray, pool: int, filters: Filters, exclude: Collection[str],
-                          within: np.ndarray | None, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+                          first: np.ndarray, pool: int, selection: Selection) -> tuple[np.ndarray, np.ndarray]:
         """The visual pool of each query whose likely kinds come first, plus the nearest products of
-        those kinds: a boot's tags say "Shoes", so shoes lead even when none is among its visual top."""
-        codes = self._codes[self.index.roles.category]
+        those kinds: a boot's tags say "Shoes", so shoes lead even when none is among its visual top.
+        The kinds' rows come from the index's postings (what they hold, never a pass over every row)."""
+        category = self.index.roles.category
+        vocabulary = list(self.head.attributes[category])
         extra_d = np.full_like(distances, np.inf)
         extra_p = np.full_like(positions, -1)
         for i in np.flatnonzero((first >= 0).any(axis=1)):
-            kinds = np.flatnonzero(np.isin(codes, first[i][first[i] >= 0]))
-            rows = kinds if within is None else np.intersect1d(kinds, within, assume_unique=True)
-            extra_d[i], extra_p[i] = self.index.search(queries[i], pool, filters, exclude, rows, exact=exact)
+            kinds = self.index.allowed({category: [vocabulary[c] for c in first[i] if c >= 0]})
+            extra_d[i], extra_p[i] = self.index.search(queries[i], pool, selection.narrowed(kinds))
         distances = np.concatenate([distances, extra_d], axis=1)
         positions = np.concatenate([positions, extra_p], axis=1)
         for i in range(len(positions)):  # a product in both pools counts once

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import NamedTuple
 
-import numpy as np
 
 from recommender.catalog import Product
 from recommender.engine import Recommender
@@ -22,6 +21,7 @@ from recommender.errors import RecommenderError
 from recommender.feedback import FeedbackStore
 from recommender.feedback.search_log import DayCount, Popular
 from recommender.index import Index
+from recommender.query_value import Query
 from recommender.tags import Tag
 
 __all__ = ["Share", "PERIODS", "LACKING_BELOW", "UNKNOWN", "log_search", "period_of", "shares", "top_values",
@@ -73,13 +73,13 @@ def shares(rows: Iterable[DayCount], period: str) -> list[Share]:
     return [Share(when, value, n, n / totals[when]) for (when, value), n in sorted(counts.items())]
 
 
-def log_search(engine: Recommender, store: FeedbackStore, code: np.ndarray, tags: Sequence[Tag]) -> None:
+def log_search(engine: Recommender, store: FeedbackStore, query: Query, tags: Sequence[Tag]) -> None:
     """Log a photo search's predicted kind and colour and how alike its best answer looks (no photo, no session).
 
     A log that cannot be written costs the shopper nothing: their search goes on, the server logs why.
     """
     try:
-        best = engine.query_vector(code, 1)
+        best = engine.search(query, 1)
         if not best:
             return
         alike = engine.ranker.alike(best[0].distance)

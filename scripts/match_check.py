@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT))
 
 from recommender.engine import Recommender  # noqa: E402
 from recommender.images import open_image  # noqa: E402
-from recommender.refine import rocchio  # noqa: E402
 
 
 def _rises(values: list[float]) -> bool:
@@ -44,14 +43,13 @@ def main(argv: list[str] | None = None) -> int:
                                                    "alike after, query not unit")}
     for photo in photos:
         code = engine.embed_image(open_image(photo))
-        hits = engine.query_vector(code, 10)
+        hits = engine.search(code, 10)
         alike = [engine.ranker.alike(h.distance) for h in hits]
         rows["match rises"] += _rises([h.match for h in hits])
         rows["likeness rises"] += _rises(alike)
-        liked = np.stack([engine.product_vector(h.id) for h in hits[:2]])
-        refined = rocchio(code, liked, liked[:0])
-        after = engine.query_vector(refined, 3)
-        raw = refined[: engine.index.dim]
+        refined = code.refined([engine.product_query(h.id) for h in hits[:2]], [])
+        after = engine.search(refined, 3)
+        raw = refined.vector
         top["match before"] += [h.match for h in hits[:3]]
         top["match after"] += [h.match for h in after]
         top["alike before"] += alike[:3]

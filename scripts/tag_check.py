@@ -91,7 +91,7 @@ def check(engine: Recommender, product: Product, kind: str, box: Box | None, lab
     code = engine.embed_image(picture if box is None else box.crop(picture))
     category = engine.index.roles.category
     tag = next((t for t in engine.tags(code) if t.role == "category"), None)
-    kinds = [hit.product.attributes.get(category) for hit in engine.query_vector(code, RESULTS)]
+    kinds = [hit.product.attributes.get(category) for hit in engine.search(code, RESULTS)]
     value = None if tag is None else tag.value
     name = str(Path(product.image).relative_to(root)) + ("" if box is None else f" · box {box.key()}")
     return Check(name, value, 0.0 if tag is None else tag.confidence, kinds[0] if kinds else None,

@@ -10,12 +10,12 @@ import pytest
 
 pytest.importorskip("faiss")
 
-from recommender import ann as ann_module  # noqa: E402
 from recommender import index as index_module  # noqa: E402
 from recommender.ann import EXACT_BELOW, add_ann, resolve_kind  # noqa: E402
 from recommender.cli import main  # noqa: E402
 from recommender.errors import IndexFormatError, RecommenderError  # noqa: E402
 from recommender.index import Index  # noqa: E402
+from recommender.selection import Selection  # noqa: E402
 from tests.test_index import write_index  # noqa: E402
 
 SMALL = {"hnsw": {"M": 16, "ef_construction": 64, "ef_search": 64, "pca": 0},
@@ -34,19 +34,15 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a[a >= 0]) & set(b[b >= 0])) / max(1, (b >= 0).sum()) for a, b in zip(found, truth)]))
 
 
-@pytest.fixture(params=["hnsw", "hnsw-pca", "ivfpq", "hnsw-selector"])
+@pytest.fixture(params=["hnsw", "hnsw-pca", "ivfpq"])
 def ann_index(request, tmp_path: Path, monkeypatch) -> tuple[Index, np.ndarray, list[dict]]:
     monkeypatch.setattr(index_module, "EXACT_ROWS", 0)  # small test data: take the ANN path even with filters
     vectors = clustered()
     records = write_index(tmp_path / "idx", vectors)
-    name = request.param.removesuffix("-selector")
-    kind = name.removesuffix("-pca")
-    info = add_ann(tmp_path / "idx", kind, SMALL[name], progress=False)
+    kind = request.param.removesuffix("-pca")
+    info = add_ann(tmp_path / "idx", kind, SMALL[request.param], progress=False)
     assert info.kind == kind and info.count == len(vectors)
-    index = Index.load(tmp_path / "idx")
-    if request.param.endswith("-selector"):
-        index.ann.filter_mode = "selector"  # FAISS's ID selector instead of over-fetching
-    return index, vectors, records
+    return Index.load(tmp_path / "idx"), vectors, records
 
 
 def test_the_ann_is_stored_beside_the_vectors_and_described_by_the_manifest(ann_index) -> None:
@@ -62,7 +58,7 @@ def test_ann_results_are_exact_distances_with_high_recall(ann_index) -> None:
     index, vectors, _ = ann_index
     queries = vectors[::97] + 0.05
     d_ann, p_ann = index.search(queries, 10)
-    d_exact, p_exact = index.search(queries, 10, exact=True)
+    d_exact, p_exact = index.search(queries, 10, index.select(exact=True))
     assert recall(p_ann, p_exact) >= 0.9
     # every distance returned is the exact distance of that row, in order
     for q, d, p in zip(queries, d_ann, p_ann):
@@ -74,8 +70,8 @@ def test_ann_results_are_exact_distances_with_high_recall(ann_index) -> None:
 def test_filters_hold_with_the_ann(ann_index, filters) -> None:
     index, vectors, records = ann_index
     queries = vectors[::151]
-    _, p_ann = index.search(queries, 10, filters)
-    _, p_exact = index.search(queries, 10, filters, exact=True)
+    _, p_ann = index.search(queries, 10, index.select(filters))
+    _, p_exact = index.search(queries, 10, index.select(filters, exact=True))
     for row in p_ann:
         for p in row[row >= 0]:
             assert all(records[p]["attributes"].get(name) in values for name, values in filters.items())
@@ -85,7 +81,7 @@ def test_filters_hold_with_the_ann(ann_index, filters) -> None:
 
 def test_more_like_this_never_returns_the_query_product(ann_index) -> None:
     index, vectors, _ = ann_index
-    hits = index.hits(vectors[5], 10, exclude={index.ids[5]})
+    hits = index.hits(vectors[5], 10, index.select(exclude={index.ids[5]}))
     assert len(hits) == 10 and index.ids[5] not in [h.id for h in hits]
 
 
@@ -144,7 +140,7 @@ def test_build_takes_ann(tmp_path: Path, monkeypatch) -> None:
     assert Index.load(out).ann is None  # auto: 30 products are searched exactly
 
 
-def test_overfetch_asks_again_when_the_filter_is_rare(tmp_path: Path, monkeypatch) -> None:
+def test_a_rare_filter_still_fills_the_results(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(index_module, "EXACT_ROWS", 0)
     vectors = clustered(2000)
     records = write_index(tmp_path / "idx", vectors)
@@ -153,12 +149,9 @@ def test_overfetch_asks_again_when_the_filter_is_rare(tmp_path: Path, monkeypatc
     rare = [i for i, r in enumerate(records) if r["attributes"].get("articleType") == "Dresses"
             and r["attributes"]["gender"] == "Men" and r["attributes"]["baseColour"] == "Red"]
     filters = {"articleType": ["Dresses"], "gender": ["Men"], "baseColour": ["Red"]}
-    _, found = index.search(vectors[:3], 10, filters)
+    _, found = index.search(vectors[:3], 10, index.select(filters))
     kept = found[found >= 0]
     assert set(kept) <= set(rare) and len(kept) == 3 * min(10, len(rare))
-    monkeypatch.setattr(ann_module, "OVERFETCH", 1)
-    _, again = index.search(vectors[:3], 10, filters)
-    assert set(again[again >= 0]) <= set(rare)
 
 
 def test_ivfpq_with_pca_and_refine_codes_searches_after_a_round_trip(tmp_path) -> None:
@@ -180,5 +173,31 @@ def test_ivfpq_with_pca_and_refine_codes_searches_after_a_round_trip(tmp_path) -
                            AnnInfo("ivfpq", params, faiss.__version__, 20_000, 128, ""))
     found = searcher.candidates(vectors[:50] + 0.01, 10, None)
     assert (found[:, 0] == np.arange(50)).mean() > 0.9
-    even = searcher.candidates(vectors[:50] + 0.01, 10, np.arange(0, 20_000, 2))
+    even = searcher.candidates(vectors[:50] + 0.01, 10, Selection(20_000, np.arange(0, 20_000, 2)))
     assert ((even % 2 == 0) | (even == -1)).all()
+
+
+@pytest.mark.parametrize(("kind", "share"), [("hnsw", 0.25), ("hnsw-pca", 0.25), ("ivfpq", 0.25), ("ivfpq", 0.05),
+                                           ("hnsw", 0.05)])
+def test_faiss_scans_only_the_selection_and_finds_the_exact_filtered_top_ten(tmp_path: Path, monkeypatch,
+                                                                             kind, share) -> None:
+    """FAISS's plain top 10 filtered afterwards keeps few of the true filtered top 10; the ID selector inside
+    the IVF or HNSW scan returns allowed rows only, and the filtered top 10 (a rare filter on an HNSW index:
+    scored exactly over its rows, since the filtered graph walk stops early)."""
+    monkeypatch.setattr(index_module, "EXACT_ROWS", 0)
+    vectors = clustered(20_000, seed=3)
+    write_index(tmp_path / "idx", vectors)
+    params = {**SMALL[kind], "pca": 0, "nlist": 64, "nprobe": 8, "pq_nbits": 8} if kind == "ivfpq" else SMALL[kind]
+    add_ann(tmp_path / "idx", kind.removesuffix("-pca"), params, progress=False)
+    index = Index.load(tmp_path / "idx")
+    rows = np.sort(np.random.default_rng(4).choice(len(vectors), int(share * len(vectors)), replace=False))
+    selection = Selection(len(index), rows)
+    queries = vectors[rows[:: len(rows) // 20]] + 0.05
+    _, truth = index.search(queries, 10, Selection(len(index), rows, exact=True))
+    plain = index.ann.candidates(queries, 10)[:, :10]
+    post_filtered = np.where(np.isin(plain, rows), plain, -1)
+    assert recall(post_filtered, truth) < 0.5  # what filtering FAISS's answer afterwards finds
+    _, found = index.search(queries, 10, selection)
+    assert np.isin(found, rows).all()
+    assert recall(found, truth) >= 0.95
+    assert index.ann.scans(selection) == (kind == "ivfpq" or share >= 0.2)

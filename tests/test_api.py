@@ -61,7 +61,7 @@ def test_search_answers_records_like_query_json(client, app) -> None:
         assert client.get(record["image"]).status_code == 200
     services = app.server.extensions["recommender"]
     with app.server.app_context():
-        expected = services.engine.query_vector(services.uploads.vector(upload_ref(data)), 10)
+        expected = services.engine.search(services.engine.stored_query(services.uploads.vector(upload_ref(data))), 10)
     assert [{k: v for k, v in r.items() if k != "image"} for r in results] == [hit_record(h) for h in expected]
 
 

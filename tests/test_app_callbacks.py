@@ -404,7 +404,6 @@ def test_controls_follow_the_url_and_write_it_back(app) -> None:
 def test_what_a_search_finds_for_each_kind_of_step(app) -> None:
     """A refinement is Rocchio on the step before it; a product's region re-embeds that crop; words narrow."""
     from recommender.images import open_image
-    from recommender.refine import rocchio
     from recommender.regions import Box
     from recommender.ui.query import step_query
     from recommender.ui.state import liked_step
@@ -413,10 +412,10 @@ def test_what_a_search_finds_for_each_kind_of_step(app) -> None:
     index = services.engine.index
     base = Step("item", "1004")
     refined = (base, liked_step(["1005", "gone-from-catalogue"], ["1001"]))
-    vector, excluded = step_query(services, refined)
-    code = services.engine.product_vector
-    expected = rocchio(code("1004"), code("1005")[None], code("1001")[None])
-    np.testing.assert_allclose(vector, expected, rtol=1e-6)
+    query, excluded = step_query(services, refined)
+    code = services.engine.product_query
+    expected = code("1004").refined([code("1005")], [code("1001")])
+    np.testing.assert_allclose(query.to_array(), expected.to_array(), rtol=1e-6)
     assert excluded == {"1004", "1005", "1001"}  # the query and the voted products are not shown again
     hits = find(services, Search(trail=refined)).hits
     assert {h.id for h in hits} == set(index.ids) - excluded
@@ -424,8 +423,8 @@ def test_what_a_search_finds_for_each_kind_of_step(app) -> None:
     box = Box(0, 0.5, 1, 1)
     framed, _ = step_query(services, (Step("item", "1004", box),))
     crop = box.crop(open_image(index.product("1004").image))
-    np.testing.assert_allclose(framed, services.engine.embed_image(crop), rtol=1e-6)
-    assert not np.allclose(framed, code("1004"))
+    np.testing.assert_allclose(framed.to_array(), services.engine.embed_image(crop).to_array(), rtol=1e-6)
+    assert not np.allclose(framed.to_array(), code("1004").to_array())
 
     narrowed = find(services, Search(trail=(base,), text="linen"))
     assert [h.id for h in narrowed.hits] == ["café 7"] and narrowed.total == 1

@@ -51,7 +51,7 @@ def test_a_query_is_described_as_its_index_was(tmp_path: Path) -> None:
 
     def query_colours() -> np.ndarray:
         engine = Recommender(Index.load(tmp_path / "idx"), extractor)
-        return engine.split(engine.embed_image(picture))[1]
+        return engine.embed_image(picture).colours
 
     latest = describe(pixels).colours[0]
     np.testing.assert_allclose(query_colours(), latest / latest.sum(), atol=1e-6)

@@ -123,17 +123,19 @@ def test_run_benchmark_tiny_emits_json_with_every_section(tmp_path: Path, demo_c
         build_extractors=("mobilenet_v2",),
         workdir=tmp_path,
         ann_real=demo_index_dir,
-        ann_sizes=(100, 2_000),  # the real index itself, then vectors sampled from it
+        ann_sizes=(300, 2_000),  # vectors sampled from the real index
         ann_queries=20,
         log=lambda message: None,
     )
     report = json.loads(json.dumps(run_benchmark(config)))
-    real, synthetic = report["ann"]["sizes"]
-    assert synthetic["rows"] == 2_000 and real["rows"] < 2_000
-    for size in (real, synthetic):
+    small, large = report["ann"]["sizes"]
+    assert small["rows"] == 300 and large["rows"] == 2_000
+    for size in (small, large):
         assert 0.5 <= size["no_filter"]["hnsw"]["recall_at_10"] <= 1.0
         _assert_latency(size["no_filter"]["exact"])
-        assert [row["ef_search"] for row in size["ef_sweep"]] == [32, 64, 96, 128, 192]
+        assert size["no_filter"]["share"] == 1.0 and 0 < size["rare_filter"]["share"] < size["gender_filter"]["share"]
+        for case in ("gender_filter", "rare_filter"):  # few rows: searched exactly, so nothing is missed
+            assert size[case]["hnsw"]["recall_at_10"] == 1.0
 
     machine = report["machine"]
     assert machine["cores"] >= 1 and machine["cpu_model"] and isinstance(machine["blas"], list)

@@ -57,7 +57,7 @@ def test_query_id_leaves_the_item_out(built) -> None:
     engine = Recommender.open(folder)
     hits = engine.query_id("p004", k=5)
     assert len(hits) == 5 and "p004" not in [h.id for h in hits]
-    assert [h.id for h in hits] == [h.id for h in engine.query_vector(engine.product_vector("p004"), k=6)][1:]
+    assert [h.id for h in hits] == [h.id for h in engine.search(engine.product_query("p004"), 6)][1:]
     women = engine.query_id("p004", k=30, filters={"gender": ["Women"]})
     assert {h.product.attributes["gender"] for h in women} == {"Women"}
     assert len(women) == 10 - ("p004" in {p.id for p in catalog.products if p.attributes["gender"] == "Women"})
@@ -119,7 +119,7 @@ def test_ensure_demo_index_falls_back_to_the_shipped_extractor_then_reuses(
     engine = Recommender.open(settings.demo_index)
     assert len(engine.index) == 12 and not engine.random_weights
     assert engine.index.head is not None and engine.index.model.without_head().backbone == str(shipped)
-    assert "head" in {t.source for t in engine.tags(engine.product_vector(engine.index.ids[0]))}
+    assert "head" in {t.source for t in engine.tags(engine.product_query(engine.index.ids[0]))}
     for product in engine.index.products:  # named at build: "Blue tshirts"
         attributes = product.attributes
         assert product.name == f"{attributes['baseColour']} {attributes['articleType'].lower()}".capitalize()
@@ -177,7 +177,7 @@ def test_neighbour_tags_vote_by_closeness(built) -> None:
     """Without a head, a query's tags are a distance-weighted vote of its 20 nearest products."""
     catalog, folder = built
     engine = Recommender.open(folder)
-    tags = {tag.role: tag for tag in engine.tags(engine.product_vector("p004"))}
+    tags = {tag.role: tag for tag in engine.tags(engine.product_query("p004"))}
     assert set(tags) == {"gender", "colour"}  # this catalogue has no category attribute
     assert tags["colour"].attribute == "baseColour" and tags["colour"].source == "neighbours"
     distances, positions = engine.index.search(engine.index.vector("p004"), 20)

@@ -206,7 +206,7 @@ def test_shoppers_never_see_a_server_path(app, tmp_path: Path) -> None:
     with app.server.test_request_context():
         services = get_services()
         with pytest.raises(RecommenderError) as info:
-            services.engine.product_vector("nope")
+            services.engine.product_query("nope")
         assert str(tmp_path) not in str(info.value) and str(services.engine.index.path) not in str(info.value)
 
 

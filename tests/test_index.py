@@ -71,7 +71,7 @@ FILTERS = [
 def test_search_equals_brute_force(data, filters, k) -> None:
     index, vectors, records = data
     for query in np.random.default_rng(2).standard_normal((5, 24)).astype(np.float32) * 3:
-        hits = index.hits(query, k=k, filters=filters)
+        hits = index.hits(query, k, index.select(filters))
         ids, distances = brute_force(vectors, records, query, k, filters)
         assert [h.id for h in hits] == ids
         assert [h.rank for h in hits] == list(range(1, len(ids) + 1))
@@ -87,16 +87,16 @@ def test_exclude_fewer_than_k_and_k_beyond_the_index(data) -> None:
     query = vectors[17]
     hits = index.hits(query, k=5)
     assert hits[0].id == "id17" and hits[0].distance == pytest.approx(0.0, abs=1e-6) and hits[0].distance >= 0
-    excluded = index.hits(query, k=5, exclude=["id17", "not-an-id"])
+    excluded = index.hits(query, 5, index.select(exclude=["id17", "not-an-id"]))
     assert "id17" not in [h.id for h in excluded]
     assert [h.id for h in excluded] == brute_force(vectors, records, query, 5, exclude=("id17",))[0]
     same_gender = {"gender": [records[17]["attributes"]["gender"]]}
-    assert [h.id for h in index.hits(query, k=5, filters=same_gender, exclude=["id17"])] == \
+    assert [h.id for h in index.hits(query, 5, index.select(same_gender, ["id17"]))] == \
         brute_force(vectors, records, query, 5, same_gender, exclude=("id17",))[0]
     combos = [{name: [r["attributes"][name]] for name in ATTRIBUTES} for r in records if len(r["attributes"]) == 3]
     few = next(c for c in combos if 0 < len(brute_force(vectors, records, query, 1000, c)[0]) < 10)
     expected = brute_force(vectors, records, query, 1000, few)[0]
-    assert [h.id for h in index.hits(query, k=10, filters=few)] == expected
+    assert [h.id for h in index.hits(query, 10, index.select(few))] == expected
     everything = index.hits(query, k=10_000)
     assert len(everything) == 400 and len({h.id for h in everything}) == 400
     assert [h.distance for h in everything] == sorted(h.distance for h in everything)
@@ -104,15 +104,15 @@ def test_exclude_fewer_than_k_and_k_beyond_the_index(data) -> None:
 
 def test_filters_unknown_values_and_attributes(data) -> None:
     index, vectors, _ = data
-    assert index.hits(vectors[0], filters={"gender": ["Martian"]}) == []
-    assert [h.id for h in index.hits(vectors[0], filters={"gender": ["Martian", "Women"]})] == \
-        [h.id for h in index.hits(vectors[0], filters={"gender": ["Women"]})]
-    assert [h.id for h in index.hits(vectors[0], filters={"gender": "Women"})] == \
-        [h.id for h in index.hits(vectors[0], filters={"gender": ["Women"]})]
-    assert [h.id for h in index.hits(vectors[0], filters={"gender": [], "baseColour": ["Red"]})] == \
-        [h.id for h in index.hits(vectors[0], filters={"baseColour": ["Red"]})]
+    assert index.hits(vectors[0], 10, index.select({"gender": ["Martian"]})) == []
+    assert [h.id for h in index.hits(vectors[0], 10, index.select({"gender": ["Martian", "Women"]}))] == \
+        [h.id for h in index.hits(vectors[0], 10, index.select({"gender": ["Women"]}))]
+    assert [h.id for h in index.hits(vectors[0], 10, index.select({"gender": "Women"}))] == \
+        [h.id for h in index.hits(vectors[0], 10, index.select({"gender": ["Women"]}))]
+    assert [h.id for h in index.hits(vectors[0], 10, index.select({"gender": [], "baseColour": ["Red"]}))] == \
+        [h.id for h in index.hits(vectors[0], 10, index.select({"baseColour": ["Red"]}))]
     with pytest.raises(RecommenderError, match="Unknown attribute 'colour'.*gender, baseColour, articleType"):
-        index.hits(vectors[0], filters={"colour": ["Blue"]})
+        index.hits(vectors[0], 10, index.select({"colour": ["Blue"]}))
     with pytest.raises(IncompatibleIndex, match="3 dimensions"):
         index.hits(np.zeros(3, np.float32))
 
@@ -153,7 +153,7 @@ def test_batched_search_equals_one_query_at_a_time_and_pads(data) -> None:
     index, vectors, records = data
     queries = np.random.default_rng(5).standard_normal((7, 24)).astype(np.float32) * 3
     filters = {"gender": ["Women"], "baseColour": ["Blue"], "articleType": ["Shoes"]}
-    distances, positions = index.search(queries, k=12, filters=filters)
+    distances, positions = index.search(queries, 12, index.select(filters))
     assert distances.shape == positions.shape == (7, 12)
     for query, row_d, row_p in zip(queries, distances, positions):
         ids, expected = brute_force(vectors, records, query, 12, filters)

@@ -19,8 +19,8 @@ from recommender.index import Index
 from recommender.index_files import write_index
 from recommender.manifest import CatalogInfo, Holdout, Manifest
 from recommender.model_spec import ModelSpec
+from recommender.query_value import Query
 from recommender.ranking import Ranker, RankingSettings, category_set
-from recommender.refine import rocchio
 from recommender.vectors import unit_rows
 from tests.index_fakes import FakeExtractor
 from tests.ui_fakes import build_pool_trap_index
@@ -86,12 +86,14 @@ def test_build_leaves_blanks_out_and_computes_colours_a_catalogue_lacks(tmp_path
     assert manifest.computed == (COMPUTED_COLOUR,) and index.roles.colour == COMPUTED_COLOUR
     assert [p.attributes[COMPUTED_COLOUR] for p in index.products] == ["Red", "Black"]
     engine = Recommender(index)
-    code = engine.product_vector("p2")
-    assert len(code) == index.dim + len(COLOUR_NAMES)
+    code = engine.product_query("p2")
+    assert len(code.vector) == index.dim and len(code.colours) == len(COLOUR_NAMES)
     colour = [t for t in engine.tags(code, exclude=("p2",)) if t.role == "colour"]
     assert [(t.value, t.source) for t in colour] == [("Black", "colour")]  # the query's own colour, not a vote
     with pytest.raises(RecommenderError, match="expects"):
-        engine.query_vector(code[:-1])
+        engine.stored_query(code.to_array()[:-1])
+    with pytest.raises(RecommenderError, match="expects"):
+        engine.search(Query(code.vector))  # its colours missing
 
 
 def _index(tmp_path: Path, vectors: np.ndarray, colours: np.ndarray, attributes: list[dict[str, str]],
@@ -302,7 +304,7 @@ def test_an_adult_query_ranks_adults_first_and_is_tagged_adult(tmp_path: Path) -
     query = _unit([[1, 0.0]])
     assert Ranker(index, RankingSettings(age_weight=0.5)).search(query, None, 4)[1].tolist() == [[2, 3, 0, 1]]
     assert Ranker(index, RankingSettings(age_weight=0.0)).search(query, None, 4)[1].tolist() == [[0, 1, 2, 3]]
-    tags = Recommender(index, settings=RankingSettings()).tags(np.concatenate([query[0], _colour("Blue")]))
+    tags = Recommender(index, settings=RankingSettings()).tags(Query(query[0], _colour("Blue")))
     assert [(t.role, t.value, t.source) for t in tags if t.role == "age"] == [("age", "Adults", "head")]
     assert tags[-1].role == "age"  # after category and colour: "Pants · Blue · Adults"
 
@@ -342,10 +344,10 @@ def test_a_refined_query_reads_on_the_same_scale_as_the_search_before_it(tmp_pat
     vectors = unit_rows(np.repeat(centres, 10, axis=0) + 0.3 * rng.standard_normal((40, 16)))
     colours = np.stack([_colour(["Red", "Black"][i % 2]) for i in range(40)])
     engine = Recommender(_index(tmp_path, vectors, colours, [{"category": f"k{i // 10}"} for i in range(40)]))
-    code = engine.product_vector("p0")
+    code = engine.product_query("p0")
     before = engine.query_id("p0", 5)
-    liked = np.stack([engine.product_vector(h.id) for h in before[:3]])
-    after = engine.query_vector(rocchio(code, liked, liked[:0]), 5, exclude=("p0",))
+    after = engine.search(code.refined([engine.product_query(h.id) for h in before[:3]], []), 5,
+                          engine.select(exclude=("p0",)))
     assert {h.id for h in after[:3]} == {h.id for h in before[:3]}  # the liked ones stay on top...
     assert after[0].match == pytest.approx(before[0].match, abs=0.1)  # ...and read as well as before
     assert engine.ranker.alike(after[0].distance) >= 0.9 * engine.ranker.alike(before[0].distance)
@@ -355,8 +357,8 @@ def test_the_first_results_never_change_when_more_are_asked_for(tmp_path: Path) 
     """"Show more" up to 100 (or a link asking for 100) keeps the first ten: the pool re-scored does not grow with k."""
     index = Index.load(build_pool_trap_index(tmp_path))
     engine = Recommender(index)
-    code = engine.product_vector("p0")
-    first = [h.id for h in engine.query_vector(code, 10, exclude={"p0"})]
+    code = engine.product_query("p0")
+    first = [h.id for h in engine.search(code, 10, engine.select(exclude={"p0"}))]
     assert first[0] == "p100"  # the red one among the nearest comes first, then the nearest black ones
     for k in (20, 50, 60, 100):
-        assert [h.id for h in engine.query_vector(code, k, exclude={"p0"})][:10] == first, k
+        assert [h.id for h in engine.search(code, k, engine.select(exclude={"p0"}))][:10] == first, k

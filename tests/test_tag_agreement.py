@@ -90,9 +90,8 @@ def test_the_first_result_is_of_the_kind_the_tags_name(services, region: Box | N
     kinds = [hit.product.attributes[KIND] for hit in find(services, search).hits]
     assert kinds[0] == tagged and kinds.count(tagged) >= 3  # the tagged kind leads, as many as the shop has
     if region is not None:  # not by chance: the region's nearest pictures are tops
-        vector, _ = services.engine.split(services.uploads.region_vector(search.trail[0].ref, region,
-                                                                         services.engine.embed_image))
-        nearest = services.engine.index.search(vector, 3)[1][0]
+        kept = services.uploads.region_vector(search.trail[0].ref, region, services.embed_for_store)
+        nearest = services.engine.index.search(services.engine.stored_query(kept).vector, 3)[1][0]
         assert {services.engine.index.products[p].attributes[KIND] for p in nearest} == {"Tops"}
 
 
@@ -121,7 +120,7 @@ def test_an_unsure_tag_still_names_the_first_result(tmp_path: Path) -> None:
                        _FakeHead({KIND: ["Cap", "Dress", "Hat", "Polo", "Shorts", "Skirt", "Tops"]},
                                  {KIND: [0.13, 0.14, 0.14, 0.15, 0.16, 0.13, 0.15]}))  # the top three: 0.46
     engine = Recommender(index, settings=RankingSettings())
-    code = engine.product_vector("p0")
+    code = engine.product_query("p0")
     tag = next(t.value for t in engine.tags(code) if t.role == "category")
     assert tag == "Shorts"
-    assert engine.query_vector(code, 3)[0].product.attributes[KIND] == tag
+    assert engine.search(code, 3)[0].product.attributes[KIND] == tag

@@ -133,7 +133,9 @@ def photos(tmp_path_factory, demo_catalog_dir: Path) -> tuple[Path, Path]:
 
 
 def test_train_command_writes_an_index_that_answers_photos(tmp_path, capsys, tiny_index, photos,
-                                                          demo_catalog_dir) -> None:
+                                                          demo_catalog_dir, monkeypatch) -> None:
+    from recommender import appearance as appearance_module
+    from recommender import engine as engine_module
     from recommender.engine import Recommender
     from recommender.images import open_image
     from recommender.index import Index
@@ -156,9 +158,16 @@ def test_train_command_writes_an_index_that_answers_photos(tmp_path, capsys, tin
     assert "articleType" in head.attributes and "gender" in head.attributes
 
     recommender = Recommender.open(out)
-    hits = recommender.query_image(open_image(next((demo_catalog_dir / "images").glob("*.jpg"))), k=5)
+    picture = open_image(next((demo_catalog_dir / "images").glob("*.jpg")))
+    hits = recommender.query_image(picture, k=5)
     assert len(hits) == 5
-    tags = {tag.role: tag for tag in recommender.tags(recommender.product_vector(index.ids[0]))}
+    described = []  # a trained index's query: its colours feed the head and the ranking, described once
+    real_describe = appearance_module.describe
+    counted = lambda *args, **kwargs: described.append(1) or real_describe(*args, **kwargs)  # noqa: E731
+    monkeypatch.setattr(appearance_module, "describe", counted)
+    monkeypatch.setattr(engine_module, "describe", counted)
+    assert recommender.embed_image(picture).colours is not None and len(described) == 1
+    tags = {tag.role: tag for tag in recommender.tags(recommender.product_query(index.ids[0]))}
     assert tags["category"].source == "head" and tags["category"].value in head.attributes["articleType"]
 
 

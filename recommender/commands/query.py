@@ -56,13 +56,13 @@ def run(args: argparse.Namespace) -> int:
         picture = open_image(args.image)
         if args.look:
             return _look(engine, picture, args, filters, str(args.image))
-        vector, exclude, what = engine.embed_image(picture), (), str(args.image)
+        query, exclude, what = engine.embed_image(picture), (), str(args.image)
     else:
-        vector, exclude, what = engine.product_vector(args.id), (args.id,), f"product {args.id}"
-    hits = engine.query_vector(vector, args.k, filters, exclude)
+        query, exclude, what = engine.product_query(args.id), (args.id,), f"product {args.id}"
+    hits = engine.search(query, args.k, engine.select(filters, exclude))
     if args.json:
         records = [{**hit_record(hit), "image": str(hit.product.image)} for hit in hits]
-        tags = [tag.to_json() for tag in engine.tags(vector, exclude)]
+        tags = [tag.to_json() for tag in engine.tags(query, exclude)]
         print(json.dumps({"results": records, "tags": tags}, indent=1, ensure_ascii=False))
     else:
         print(_table(engine.index, hits, what, engine.random_weights))

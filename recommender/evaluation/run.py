@@ -28,6 +28,7 @@ from recommender.evaluation.metrics import (
 )
 from recommender.index import Index
 from recommender.label_map import LabelMap
+from recommender.query_value import Query
 from recommender.ranking import Ranker, RankingSettings
 from recommender.roles import FILTER_ROLES, Roles
 from recommender.vectors import unit_rows
@@ -178,9 +179,9 @@ def _predicted_tags(index: Index, queries: Queries, settings: RankingSettings, r
     predicted: dict[str, list[str | None]] = {role: [] for role in roles}
     for row in rows:
         colour = np.zeros(colour_dim, np.float32) if queries.colours is None else queries.colours[row][:colour_dim]
-        code = np.concatenate([queries.vectors[row], colour]) if colour_dim else queries.vectors[row]
+        query = Query(queries.vectors[row], colour if colour_dim else None)
         exclude = (queries.ids[row],) if queries.own is not None else ()
-        tags = {tag.role: tag.value for tag in recommender.tags(code, exclude)}
+        tags = {tag.role: tag.value for tag in recommender.tags(query, exclude)}
         for role in roles:
             predicted[role].append(tags.get(role))
     return rows, predicted

@@ -86,8 +86,8 @@ def search() -> flask.Response:
         found = shop_the_look(engine, picture, k, filters)
         return flask.jsonify({"query": {"kind": "upload", "ref": ref}, **look_json(found, upright_size(data), _record),
                               "notes": notes})
-    vector = services.uploads.vector(ref)
-    return _answer("upload", ref, engine.query_vector(vector, k, filters), engine.tags(vector), notes)
+    query = engine.stored_query(services.uploads.vector(ref))
+    return _answer("upload", ref, engine.search(query, k, engine.select(filters)), engine.tags(query), notes)
 
 
 def _look() -> bool:
@@ -105,9 +105,9 @@ def similar(product_id: str) -> flask.Response:
     except KeyError:
         raise ApiError(404, f"No product with id {product_id[:100]!r} in this catalogue.") from None
     k, (filters, notes) = _k(), _filters()
-    vector, exclude = engine.product_vector(product_id), (product_id,)
-    return _answer("item", product_id, engine.query_vector(vector, k, filters, exclude), engine.tags(vector, exclude),
-                   notes)
+    query, exclude = engine.product_query(product_id), (product_id,)
+    return _answer("item", product_id, engine.search(query, k, engine.select(filters, exclude)),
+                   engine.tags(query, exclude), notes)
 
 
 def not_here(**_: str) -> flask.Response:

@@ -42,10 +42,10 @@ class _Garments:
             picture = open_image(services.uploads.photo_path(ref))
         except (ImageError, OSError):
             raise RecommenderError("This photo can no longer be read; please upload it again.") from None
-        garments, codes = find_garments(services.engine, picture)
-        if garments[0].box != WHOLE:  # each garment's vector is its region's: searched without embedding again
-            for garment, code in zip(garments, codes):
-                services.uploads.region_vector(ref, garment.region, lambda _crop, code=code: code)
+        garments, queries = find_garments(services.engine, picture)
+        if garments[0].box != WHOLE:  # each garment's query is its region's: searched without embedding again
+            for garment, query in zip(garments, queries):
+                services.uploads.region_vector(ref, garment.region, lambda _crop, query=query: query.to_array())
         with self._lock:
             self._found[key] = garments
             while len(self._found) > GARMENTS_KEPT:

@@ -1,9 +1,10 @@
-"""What a search (`ui.state.Search`) finds: its query vector, results, counts, tags and labels.
+"""What a search (`ui.state.Search`) finds: its query, results, counts, tags and labels.
 
 The page's callbacks ask this module and render what it returns; nothing here builds components.
-A step's vector is the kept photo's (or its region's crop, re-embedded), a product's stored vector
-(or its region's crop), or for a refinement the Rocchio update of the step before it by the
-shopper's votes (`recommender.refine`). Everything read from the URL was checked for shape by
+A step's query (`recommender.query_value.Query`) is the kept photo's (or its region's crop,
+re-embedded), a product's stored one (or its region's crop), or for a refinement the Rocchio update
+of the step before it by the shopper's votes (`Query.refined`). The filters, the text and the
+products left out become one `Selection`, resolved once per search. Everything read from the URL was checked for shape by
 `ui.state`; ids and references that do not exist (any more) raise a RecommenderError with the
 sentence to show.
 """
@@ -21,7 +22,7 @@ from recommender.catalog import Product
 from recommender.errors import ImageError, RecommenderError
 from recommender.images import open_image
 from recommender.index import Hit, Index
-from recommender.refine import rocchio
+from recommender.query_value import Query
 from recommender.regions import Box
 from recommender.roles import Roles
 from recommender.tags import Tag
@@ -58,13 +59,13 @@ def selected_filters(roles: Roles, filters: Mapping[str, Sequence[str]]) -> dict
 
 
 class _ProductRegions:
-    """Vectors of parts of catalogue pictures, the most recently used kept (a region is often re-ranked)."""
+    """Queries of parts of catalogue pictures, the most recently used kept (a region is often re-ranked)."""
 
     def __init__(self) -> None:
-        self._vectors: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+        self._vectors: OrderedDict[tuple[str, str, str], Query] = OrderedDict()
         self._lock = threading.Lock()
 
-    def vector(self, services: Services, product: Product, box: Box) -> np.ndarray:
+    def query(self, services: Services, product: Product, box: Box) -> Query:
         key = (str(services.engine.index.path), product.id, box.key())
         with self._lock:
             if key in self._vectors:
@@ -75,12 +76,12 @@ class _ProductRegions:
         except (ImageError, OSError):
             raise RecommenderError("This product's picture cannot be read, so a part of it cannot be searched; "
                                    "reset the region to search the whole product.") from None
-        vector = services.engine.embed_image(box.crop(picture))
+        query = services.engine.embed_image(box.crop(picture))
         with self._lock:
-            self._vectors[key] = vector
+            self._vectors[key] = query
             while len(self._vectors) > PRODUCT_REGIONS_KEPT:
                 self._vectors.popitem(last=False)
-        return vector
+        return query
 
 
 _product_regions = _ProductRegions()
@@ -94,29 +95,29 @@ def _product(index: Index, product_id: str) -> Product:
                                "photo or another product.") from None
 
 
-def step_query(services: Services, trail: Sequence[Step]) -> tuple[np.ndarray, set[str]]:
-    """The query vector of the last step of `trail`, and the catalogue ids its results leave out."""
+def step_query(services: Services, trail: Sequence[Step]) -> tuple[Query, set[str]]:
+    """The query of the last step of `trail`, and the catalogue ids its results leave out."""
     step = trail[-1]
     engine = services.engine
     index = engine.index
     if step.kind == "upload":
         if step.region is None:
-            return services.uploads.vector(step.ref), set()
-        return services.uploads.region_vector(step.ref, step.region, services.engine.embed_image), set()
+            return engine.stored_query(services.uploads.vector(step.ref)), set()
+        kept = services.uploads.region_vector(step.ref, step.region, services.embed_for_store)
+        return engine.stored_query(kept), set()
     if step.kind == "item":
         product = _product(index, step.ref)
         if step.region is None:
-            return engine.product_vector(product.id), {product.id}
-        return _product_regions.vector(services, product, step.region), {product.id}
+            return engine.product_query(product.id), {product.id}
+        return _product_regions.query(services, product, step.region), {product.id}
     before, excluded = step_query(services, trail[:-1])
     liked, disliked = step.voted()
-    vectors = {}
+    queries = {}
     for product_id in liked + disliked:  # products gone from the catalogue since the vote are left out
         if product_id in index:
-            vectors[product_id] = engine.product_vector(product_id)
-    liked_vectors = np.array([vectors[i] for i in liked if i in vectors]).reshape(-1, engine.query_dim)
-    disliked_vectors = np.array([vectors[i] for i in disliked if i in vectors]).reshape(-1, engine.query_dim)
-    return rocchio(before, liked_vectors, disliked_vectors), excluded | set(vectors)
+            queries[product_id] = engine.product_query(product_id)
+    moved = before.refined([queries[i] for i in liked if i in queries], [queries[i] for i in disliked if i in queries])
+    return moved, excluded | set(queries)
 
 
 def _text_rows(services: Services, text: str) -> np.ndarray | None:
@@ -136,10 +137,9 @@ def find(services: Services, search: Search) -> Found:
             rows = allowed[(np.arange(min(search.shown, len(allowed))) * (len(allowed) / search.shown)).astype(int)] \
                 if len(allowed) > search.shown else allowed
         return Found([], [index.products[i] for i in rows], len(allowed))
-    vector, exclude = step_query(services, search.trail)
-    hits = services.engine.query_vector(vector, search.shown, filters, exclude, within)
-    allowed = index.allowed(filters, exclude, within)
-    return Found(hits, [], len(index) if allowed is None else len(allowed))
+    query, exclude = step_query(services, search.trail)
+    selection = index.select(filters, exclude, within)
+    return Found(services.engine.search(query, search.shown, selection), [], selection.size)
 
 
 def facet_counts(services: Services, search: Search) -> dict[str, dict[str, int]]:
@@ -161,8 +161,8 @@ def tags_of(services: Services, search: Search) -> list[Tag]:
     """What the current query looks like (category, colour, gender), whatever the shopper filters."""
     if not search.trail:
         return []
-    vector, exclude = step_query(services, search.trail)
-    return services.engine.tags(vector, exclude)
+    query, exclude = step_query(services, search.trail)
+    return services.engine.tags(query, exclude)
 
 
 def confident_tags(tags: Sequence[Tag]) -> dict[str, str]:

@@ -54,7 +54,11 @@ class Services:
     def add_upload_picture(self, data: bytes) -> tuple[str, Image.Image]:
         """`add_upload`, with the picture the photo was decoded to (what shop the look searches in)."""
         image = open_upload(data, max_bytes=self.settings.max_upload_bytes, longest=STORED_SIDE)
-        return self.uploads.add(data, image, self.engine.embed_image), image
+        return self.uploads.add(data, image, self.embed_for_store), image
+
+    def embed_for_store(self, image: Image.Image) -> np.ndarray:
+        """A picture's query as the uploads store keeps it (`Query.to_array`)."""
+        return self.engine.embed_image(image).to_array()
 
     @cached_property
     def text_index(self) -> TextIndex:

@@ -119,9 +119,9 @@ def on_upload(payload: Any, fragment: str | None) -> tuple[Any, Any, Any]:
             raise too_large(payload.get("size"), services.settings.max_upload_bytes)
         ref = services.add_upload(decode_upload(contents))
         step = opening_step(services, ref)  # a photo of a person: its surest garment first
-        vector, exclude = step_query(services, (step,))
-        tags = services.engine.tags(vector, exclude)
-        log_search(services.engine, services.feedback, vector, tags)  # the Trends page
+        query, exclude = step_query(services, (step,))
+        tags = services.engine.tags(query, exclude)
+        log_search(services.engine, services.feedback, query, tags)  # the Trends page
     except RecommenderError as exc:
         alert = dbc.Alert([html.Strong(f"{filename} could not be used. "),
                            public_message(exc, "The photo cannot be used right now; please try again.")], color="danger",

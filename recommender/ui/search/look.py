@@ -86,8 +86,8 @@ def _strip(services: Services, search: Search, garments: list[Garment]) -> html.
     own = selected_filters(engine.index.roles, {r: v for r, v in search.filters.items() if r not in search.auto})
     groups = []
     for i in _in_reading_order(garments):
-        vector = services.uploads.region_vector(step.ref, garments[i].region, engine.embed_image)
-        hits = engine.query_vector(vector, STRIP_RESULTS, own)
+        kept = services.uploads.region_vector(step.ref, garments[i].region, services.embed_for_store)
+        hits = engine.search(engine.stored_query(kept), STRIP_RESULTS, engine.select(own))
         links = [dcc.Link([html.Img(src=thumbnail_url(h.id), alt=""), html.Span(h.product.name, className="look-name")],
                           href="./" + search.followed(Step("item", h.id)).fragment(), className="look-item",
                           title=f"More like {h.product.name}")

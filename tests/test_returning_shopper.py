@@ -129,7 +129,7 @@ def test_votes_over_two_visits_give_for_you_and_forget_me_empties_it(shop, setti
 
     # Remember me: the cookie now outlives the browser. A second visit after a browser restart (session
     # cookies dropped, persistent ones kept) finds the same page.
-    dash_duo.find_element("#for-you-remember").click()
+    _click(dash_duo, dash_duo.find_element("#for-you-remember"))  # scrolled clear of the sticky navbar
     dash_duo.wait_for_contains_text("#for-you-status", "kept on this device")
     cookie = dash_duo.driver.get_cookie("session")
     assert cookie and cookie.get("expiry"), cookie
@@ -141,7 +141,7 @@ def test_votes_over_two_visits_give_for_you_and_forget_me_empties_it(shop, setti
     assert dash_duo.find_element("#for-you-remember").text == "Remembered on this device"
 
     # Forget me: the page empties, and stays empty on the next visit; the votes stay, anonymous.
-    dash_duo.find_element("#for-you-forget").click()
+    _click(dash_duo, dash_duo.find_element("#for-you-forget"))
     dash_duo.wait_for_contains_text("#for-you-empty", "Nothing here yet")
     assert "3 votes kept anonymously" in dash_duo.find_element("#for-you-status").text
     _checked(dash_duo, "for-you-forgotten")

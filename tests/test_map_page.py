@@ -112,6 +112,16 @@ def test_hover_click_and_the_search_highlighted(dash_duo, mapped: Path, tmp_path
         time.sleep(0.2)
     assert dash_duo.driver.current_url.endswith(f"/#s=item:{CLICKED}")
     dash_duo.wait_for_element(".results-title", timeout=30)  # the search page, with p070 as the query
+    link = dash_duo.wait_for_element("#map-link", timeout=30)  # and back: this search on the map
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", link)
+    dash_duo.wait_for_element("#map-graph .js-plotly-plot .nsewdrag", timeout=30)
+    deadline = time.time() + 30
+    while time.time() < deadline and {t[0]: t[2] for t in dash_duo.driver.execute_script(TRACES_JS)}.get("Query") \
+            != [Index.load(mapped).position(CLICKED)]:
+        time.sleep(0.3)
+    assert {t[0]: t[2] for t in dash_duo.driver.execute_script(TRACES_JS)}["Query"] == \
+        [Index.load(mapped).position(CLICKED)]
+    assert dash_duo.driver.current_url.endswith(f"/map#s=item:{CLICKED}")
     assert dash_duo.get_logs() == []
 
 

@@ -42,6 +42,7 @@ RESULTS_GRID = "results-grid"
 RESULTS_KEY = "results-key"  # the search whose results are drawn, so that "Show more" only appends
 SHOW_MORE = "show-more"
 REFINE = "refine"
+MAP_LINK = "map-link"
 STATUS = "results-status"  # aria-live: results changed
 REPLACE_URL = "replace-url"  # a fragment that replaces the browser's history entry ("Show more")
 FOCUS = "focus-request"  # where focus goes once the next results are drawn

@@ -11,6 +11,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+import dash
 import dash_bootstrap_components as dbc
 from dash import Patch, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -206,7 +207,8 @@ def render_results(fragment: str | None, drawn: Any) -> tuple[Any, ...]:
                                       search.text if search.kept_words else "")) if row]
     body: list[Any] = [
         html.Div([html.H2(title, className="results-title", id=ids.RESULTS_TITLE, tabIndex=-1),
-                  _refine_button() if found.hits else None], className="results-head"),
+                  html.Div([_map_link(search), _refine_button()], className="results-actions") if found.hits
+                  else None], className="results-head"),
         html.P(_count_text(search, count if shown else "No results"), className="results-sub",
                id=ids.results_part("count")),
     ]
@@ -265,6 +267,12 @@ def _picture_url(step: Step) -> str:
 
 def _crumb_image(trail: tuple[Step, ...], position: int) -> str:
     return _picture_url(_pictured(trail[: position + 1]))
+
+
+def _map_link(search: Search) -> dcc.Link:
+    """This search on the catalogue's map (the Map page reads the same URL fragment): its query and results ringed."""
+    return dcc.Link("See on the map", href=dash.get_relative_path("/map") + search.fragment(), className="map-link",
+                    id=ids.MAP_LINK, title="The query and its results among the whole catalogue")
 
 
 def _refine_button() -> html.Button:

@@ -288,3 +288,21 @@ def test_class_balance_weighs_a_rare_class_up_and_leaves_the_rest_alone() -> Non
         return float((head.classify(head.embed(vectors[:30]))["category"].argmax(axis=1) == rare_code).mean())
 
     assert rare_called_rare(1.0) > rare_called_rare(0.0) + 0.2
+
+
+def test_train_command_passes_the_photo_weight_to_training(tmp_path, monkeypatch, tiny_index, photos) -> None:
+    import recommender.trained_index as trained_index
+
+    seen: list[TrainSettings] = []
+
+    def record(*args, settings: TrainSettings, **kwargs):
+        seen.append(settings)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(trained_index, "train_index", record)
+    photo_dir, label_map = photos
+    with pytest.raises(SystemExit):
+        main(["train", "--index", str(tiny_index), "--out", str(tmp_path / "o"), "--photos", str(photo_dir),
+              "--label-map", str(label_map), "--photo-weight", "8", "--cache", str(tmp_path / "cache"),
+              "--no-progress"])
+    assert [s.photo_weight for s in seen] == [8.0]

@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="street-like views of the catalogue's products (python -m recommender views) to learn from too")
     add("--view-weight", type=float, default=TrainSettings.view_weight, metavar="W",
         help=f"a view's loss against its product's (default: {TrainSettings.view_weight})")
+    add("--photo-weight", type=float, default=TrainSettings.photo_weight, metavar="W",
+        help=f"a shopper photo's loss against a catalogue product's (default: {TrainSettings.photo_weight})")
     add("--attributes", nargs="+", metavar="NAME",
         help="catalogue attributes to learn (default: each label with 2 to 200 values)")
     add("--holdout", type=fraction, default=0.1, metavar="FRACTION",
@@ -77,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         else None
     trained = train_index(index, args.out, photos=photos, label_map=label_map, views=views, attributes=args.attributes,
                           holdout=Holdout(args.holdout, args.seed),
-                          settings=TrainSettings(epochs=args.epochs, seed=args.seed, view_weight=args.view_weight),
+                          settings=TrainSettings(epochs=args.epochs, seed=args.seed, view_weight=args.view_weight,
+                                                 photo_weight=args.photo_weight),
                           progress=not args.no_progress and sys.stderr.isatty())
     print(f"wrote {args.out}: head {trained.head.id}, {trained.manifest.count:,} products, {trained.head.dim} "
           f"dimensions, {trained.seconds:.0f} s")

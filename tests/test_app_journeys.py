@@ -126,9 +126,15 @@ def test_phone_shows_the_query_and_first_results_with_the_filters_folded(shop, d
     _title_is(dash_duo, "Looks like your photo")
     _cards(dash_duo, 10)
     navbar = _js(dash_duo, NAVBAR_BOTTOM_JS)
-    _wait(dash_duo, lambda: _top(dash_duo, ".query-figure") >= navbar - 1
-          and _top(dash_duo, RESULT_CARDS) < _js(dash_duo, "return window.innerHeight;") - 90,
-          "the photo and the first results on the screen", 10)
+    try:
+        _wait(dash_duo, lambda: _top(dash_duo, ".query-figure") >= navbar - 1
+              and _top(dash_duo, RESULT_CARDS) < _js(dash_duo, "return window.innerHeight;") - 90,
+              "the photo and the first results on the screen", 10)
+    except TimeoutException:
+        raise AssertionError(f"the photo and the first results not both on the screen: navbar bottom {navbar}, "
+                             f"photo top {_top(dash_duo, '.query-figure')}, first result top "
+                             f"{_top(dash_duo, RESULT_CARDS)}, window {_js(dash_duo, 'return window.innerHeight;')}, "
+                             f"scrolled {_js(dash_duo, 'return window.scrollY;')}") from None
     assert dash_duo.find_element(".camera-btn").is_displayed()
     assert _js(dash_duo, "const a = document.querySelector('.upload-area').getBoundingClientRect(),"  # one row
                          " c = document.querySelector('.camera-btn').getBoundingClientRect();"

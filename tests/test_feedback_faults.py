@@ -65,7 +65,7 @@ def test_files_truncated_and_removed_under_running_processes_kill_none(tmp_path:
         path.write_bytes(b"")
     time.sleep(1.0)
     for path in tmp_path.glob("feedback.sqlite3*"):
-        path.unlink()
+        path.unlink(missing_ok=True)  # SQLite may remove its journal between the glob and here
     outcomes = _finished(workers)
     assert all(code == 0 for code, _, _ in outcomes), outcomes  # -7 was SIGBUS
     assert all(faults in ("[]", "['ServerFault']") for _, faults, _ in outcomes), outcomes

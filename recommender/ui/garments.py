@@ -9,12 +9,10 @@ like a box dragged by hand.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 from recommender.errors import ImageError, RecommenderError
 from recommender.images import open_image
 from recommender.looks import WHOLE, Garment, find_garments, finds_garments
+from recommender.recent import Recent
 from recommender.ui.services import Services
 from recommender.ui.state import Step
 
@@ -27,15 +25,13 @@ class _Garments:
     """The garments of the most recently used kept photos (finding them embeds ~100 windows)."""
 
     def __init__(self) -> None:
-        self._found: OrderedDict[tuple[str, str], list[Garment]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._found: Recent[tuple[str, str], list[Garment]] = Recent(GARMENTS_KEPT)
 
     def of(self, services: Services, ref: str) -> list[Garment]:
         key = (str(services.engine.index.path), ref)
-        with self._lock:
-            if key in self._found:
-                self._found.move_to_end(key)
-                return self._found[key]
+        found = self._found.get(key)
+        if found is not None:
+            return found
         if not finds_garments(services.engine):  # no head: every photo is one garment, found at no cost
             return [Garment(WHOLE, "", 0.0)]
         try:
@@ -46,10 +42,7 @@ class _Garments:
         if garments[0].box != WHOLE:  # each garment's query is its region's: searched without embedding again
             for garment, query in zip(garments, queries):
                 services.uploads.region_vector(ref, garment.region, lambda _crop, query=query: query.to_array())
-        with self._lock:
-            self._found[key] = garments
-            while len(self._found) > GARMENTS_KEPT:
-                self._found.popitem(last=False)
+        self._found.put(key, garments)
         return garments
 
 

@@ -11,8 +11,6 @@ sentence to show.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +21,7 @@ from recommender.errors import ImageError, RecommenderError
 from recommender.images import open_image
 from recommender.index import Hit, Index
 from recommender.query_value import Query
+from recommender.recent import Recent
 from recommender.regions import Box
 from recommender.roles import Roles
 from recommender.tags import Tag
@@ -62,25 +61,20 @@ class _ProductRegions:
     """Queries of parts of catalogue pictures, the most recently used kept (a region is often re-ranked)."""
 
     def __init__(self) -> None:
-        self._vectors: OrderedDict[tuple[str, str, str], Query] = OrderedDict()
-        self._lock = threading.Lock()
+        self._queries: Recent[tuple[str, str, str], Query] = Recent(PRODUCT_REGIONS_KEPT)
 
     def query(self, services: Services, product: Product, box: Box) -> Query:
         key = (str(services.engine.index.path), product.id, box.key())
-        with self._lock:
-            if key in self._vectors:
-                self._vectors.move_to_end(key)
-                return self._vectors[key]
+        query = self._queries.get(key)
+        if query is not None:
+            return query
         try:
             picture = open_image(product.image)
         except (ImageError, OSError):
             raise RecommenderError("This product's picture cannot be read, so a part of it cannot be searched; "
                                    "reset the region to search the whole product.") from None
         query = services.engine.embed_image(box.crop(picture))
-        with self._lock:
-            self._vectors[key] = query
-            while len(self._vectors) > PRODUCT_REGIONS_KEPT:
-                self._vectors.popitem(last=False)
+        self._queries.put(key, query)
         return query
 
 

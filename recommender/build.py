@@ -111,6 +111,7 @@ def embed_chunk(
     batch_size: int,
     times: StageTimes,
     on_batch: Callable[[int, list[tuple[Product, str]]], None] = lambda n, failures: None,
+    appearance_version: int = APPEARANCE_VERSION,
 ) -> Chunk:
     """Embed one chunk's images and write its chunk file atomically (the writer stage).
 
@@ -128,7 +129,7 @@ def embed_chunk(
     with closing(reader.batches(([p.image for p in g] for g in groups), times)) as decoded:
         for members, batch in zip(groups, decoded):
             vectors = unit_rows(mapper(batch.pixels, times))
-            appearance = describe(batch.pixels)
+            appearance = describe(batch.pixels, appearance_version)
             keep = ~appearance.blank
             parts.append(vectors[keep])
             looks.append(appearance.take(np.flatnonzero(keep)))
@@ -203,14 +204,15 @@ def _summary(manifest: Manifest, total: int, seconds: float, images: int, times:
     )
 
 
-def build_plan(catalog: Catalog, extractor: Extractor, chunk_size: int) -> dict[str, Any]:
+def build_plan(catalog: Catalog, extractor: Extractor, chunk_size: int,
+               appearance_version: int = APPEARANCE_VERSION) -> dict[str, Any]:
     """What a build's chunks depend on: a rerun with the same plan (any engine) keeps finished chunks."""
     duplicates = [i for i, n in Counter(p.id for p in catalog.products).items() if n > 1]
     if duplicates:
         raise CatalogError(f"The catalogue {catalog.root} has duplicate product ids, e.g. {duplicates[0]!r}.")
     return {
         "format_version": FORMAT_VERSION,
-        "appearance_version": APPEARANCE_VERSION,  # chunks hold histograms: another definition redoes them
+        "appearance_version": appearance_version,  # chunks hold histograms: another definition redoes them
         "catalog_fingerprint": catalog.fingerprint(),
         "products": len(catalog.products),
         "model": extractor.spec.to_json(),
@@ -230,12 +232,15 @@ def build_index(
     workers: int | None = None,
     progress: bool = True,
     name: Callable[[Mapping[str, str]], str] | None = None,
+    appearance_version: int = APPEARANCE_VERSION,
 ) -> Manifest:
     """Embed every catalogue image into an index folder at `out`; return its manifest.
 
     Resumable: rerun after an interruption and finished chunks are kept. Atomic: each file is
     renamed into place complete, and `manifest.json` comes last. `name` gives each product its name
     from its attributes, those computed from its picture included (the demo's: "Black dress, kids").
+    `appearance_version` is the colour histograms' definition: an older one only for pictures compared with an
+    index built under it (recommender.embedding_cache).
     """
     if batch_size < 1 or chunk_size < 1:
         raise ValueError("batch_size and chunk_size must be at least 1")
@@ -243,7 +248,7 @@ def build_index(
     out = Path(out)
     workers = workers or os.cpu_count() or 1
     products = catalog.products
-    run_plan = build_plan(catalog, extractor, chunk_size)
+    run_plan = build_plan(catalog, extractor, chunk_size, appearance_version)
 
     def say(message: str) -> None:
         tqdm.write(message, file=sys.stderr)
@@ -269,10 +274,11 @@ def build_index(
         with bar:
             for plan in todo:
                 chunks[plan.number] = embed_chunk(plan, work, reader, mapper, batch_size=batch_size,
-                                                  times=times, on_batch=on_batch)
+                                                  times=times, on_batch=on_batch, appearance_version=appearance_version)
         start = time.perf_counter()
         try:
-            manifest = _join(catalog, out, extractor, chunks, started, name)  # type: ignore[arg-type]
+            manifest = _join(catalog, out, extractor, chunks, started, name,  # type: ignore[arg-type]
+                             appearance_version)
         except OSError as exc:  # a full disk: the chunks are kept, so the rerun only joins them
             raise RecommenderError(
                 f"Writing the index into {out} failed ({exc.strerror or exc}); free some disk space and rerun the "
@@ -286,7 +292,8 @@ def build_index(
 
 
 def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk], started: float,
-          name: Callable[[Mapping[str, str]], str] | None = None) -> Manifest:
+          name: Callable[[Mapping[str, str]], str] | None = None,
+          appearance_version: int = APPEARANCE_VERSION) -> Manifest:
     """Write the index folder from the finished chunks, one chunk in memory at a time."""
     ids = [i for chunk in chunks for i in chunk.ids]
     unreadable = [i for chunk in chunks for i in chunk.skipped]
@@ -321,6 +328,7 @@ def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk]
         build_seconds=round(time.perf_counter() - started, 3),
         normalized=True,
         appearance=True,
+        appearance_version=appearance_version,
         computed=computed,
     )
     write_index(out, manifest, products, (chunk.vectors() for chunk in chunks), appearance)

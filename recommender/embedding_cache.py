@@ -55,10 +55,7 @@ def cached_index(catalog: Catalog, spec: ModelSpec, cache_root: Path, log: TextI
             return index
     except (IndexFormatError, IncompatibleIndex):
         pass
-    if appearance_version != APPEARANCE_VERSION:
-        raise IncompatibleIndex(f"The pictures of {catalog.root} would be compared with an index whose colours are of "
-                                f"an older definition ({appearance_version}); rebuild that index with python -m "
-                                "recommender build (and train it again) first.")
     print(f"building the index of {catalog.root} with {extractor.spec.label} in {out}", file=log, flush=True)
-    build_index(catalog, out, extractor, progress=log is not None and log.isatty())
+    build_index(catalog, out, extractor, progress=log is not None and log.isatty(),
+                appearance_version=appearance_version)  # described as the index they go with
     return Index.load(out)

@@ -80,11 +80,15 @@ def _labels(index: Index, rows: np.ndarray, chosen: list[str] | None, label_map:
 
 
 def photo_targets(photos: Index, index: Index, label_map: LabelMap, holdout: Holdout,
-                  log: TextIO | None = None) -> PhotoTargets:
-    """The labelled photos (an index of them by the same backbone), each with its allowed catalogue values.
+                  log: TextIO | None = None, views: Index | None = None, view_weight: float = 1.0,
+                  balance: float = 0.0) -> PhotoTargets:
+    """The labelled photos (an index of them by the same backbone), each with its allowed catalogue values,
+    and, with `views`, street-like views of them (`views --catalog PHOTOS`), each with its photo's values and
+    weighing `view_weight` against a photo; `balance` weighs a photo of a rarer kind up (Labels.balance: the
+    weakest kinds, dress and skirt, are among the rarer ones).
 
-    The photos the holdout rule picks are left out, so the ranking's weights can be chosen on photos
-    the head never saw (scripts/tune_ranking.py).
+    The photos the holdout rule picks, and their views, are left out, so the ranking's weights can be chosen
+    on photos the head never saw (scripts/tune_ranking.py, scripts/tune_split.py).
     """
     values = [p.attributes.get(label_map.query_attribute) for p in photos.products]
     if not any(values):
@@ -95,14 +99,27 @@ def photo_targets(photos: Index, index: Index, label_map: LabelMap, holdout: Hol
     if warning:
         print(f"warning: {warning}", file=log or sys.stderr)
     rows = np.flatnonzero(~holdout.mask(photos.ids))
-    colours = photos.appearance.colours[rows] if index.appearance is not None else None
-    return PhotoTargets(unit_rows(np.asarray(photos.vectors)[rows]), colours, label_map.index_attribute,
-                        [label_map.values_for(values[i]) for i in rows])
+    vectors, colours = unit_rows(np.asarray(photos.vectors)[rows]), None
+    if index.appearance is not None:
+        colours = photos.appearance.colours[rows]
+    weights = np.ones(len(rows), np.float32)
+    sources = rows
+    if views is not None:
+        view_at, shown = view_rows(views, photos, holdout)  # a view of a held-out photo is never trained on
+        vectors = np.concatenate([vectors, unit_rows(np.asarray(views.vectors)[view_at])])
+        if colours is not None:
+            colours = np.concatenate([colours, views.appearance.colours[view_at]])
+        weights = np.concatenate([weights, np.full(len(view_at), view_weight, np.float32)])
+        sources = np.concatenate([rows, shown])
+    if balance:
+        weights = weights * encode([values[i] for i in sources], 1, balance=balance).class_weights()
+    return PhotoTargets(vectors, colours, label_map.index_attribute,
+                        [label_map.values_for(values[i]) for i in sources], weights)
 
 
 def view_rows(views: Index, index: Index, holdout: Holdout) -> tuple[np.ndarray, np.ndarray]:
     """(rows of `views`, their source products' rows in `index`) for the views a head may learn from:
-    views of products it trains on (recommender.view_catalog), embedded by the same backbone."""
+    views of products (or photos) it trains on (recommender.view_catalog), embedded by the same backbone."""
     if not (views.model.compatible(index.model) and views.dim == index.dim):
         raise RecommenderError(f"The views in {views.path} were embedded with {views.model.label}, not with "
                                f"{index.model.label} as {index.path} was; build them with the same backbone.")
@@ -118,7 +135,8 @@ def view_rows(views: Index, index: Index, holdout: Holdout) -> tuple[np.ndarray,
 
 
 def train_index(index: Index, out: Path, *, photos: Index | None = None, label_map: LabelMap | None = None,
-                views: Index | None = None, attributes: list[str] | None = None, holdout: Holdout = Holdout(0.1, 0),
+                views: Index | None = None, photo_views: Index | None = None, attributes: list[str] | None = None,
+                holdout: Holdout = Holdout(0.1, 0),
                 settings: TrainSettings | None = None, progress: bool = False,
                 log: TextIO | None = None) -> TrainedIndex:
     """Train a head on `index` (a raw backbone index) and write the trained index folder at `out`."""
@@ -139,7 +157,12 @@ def train_index(index: Index, out: Path, *, photos: Index | None = None, label_m
     own_rows, sources = view_rows(views, index, holdout) if views is not None else (no_views, no_views)
     labels = _labels(index, np.concatenate([train_rows, sources]), attributes, label_map,  # a view: its product's
                      settings.class_balance)
-    targets = photo_targets(photos, index, label_map, holdout) if photos is not None and label_map else None
+    if photo_views is not None and photos is None:
+        raise RecommenderError("Views of photos go with the photos they show (--photos and --label-map).")
+    targets = photo_targets(photos, index, label_map, holdout, views=photo_views, view_weight=settings.view_weight,
+                            balance=settings.photo_balance) \
+        if photos is not None and label_map else None
+    shots = int((~holdout.mask(photos.ids)).sum()) if targets else 0  # the photos themselves come first
 
     started = time.monotonic()
     raw = unit_rows(np.asarray(index.vectors))
@@ -151,14 +174,17 @@ def train_index(index: Index, out: Path, *, photos: Index | None = None, label_m
         x_colours = None if colours is None else np.concatenate([x_colours, views.appearance.colours[own_rows]])
     print(f"training a head on {len(train_rows):,} products ({len(index) - len(train_rows):,} held out)"
           + (f", {len(own_rows):,} street-like views of them" if len(own_rows) else "")
-          + (f" and {sum(bool(a) for a in targets.allowed):,} photos" if targets else "") + ": "
+          + (f" and {sum(bool(a) for a in targets.allowed[:shots]):,} photos" if targets else "")
+          + (f" with {len(targets.allowed) - shots:,} street-like views of them" if photo_views is not None else "")
+          + ": "
           + ", ".join(f"{a} ({len(lab.vocabulary)} values)" for a, lab in labels.items()), file=log, flush=True)
     row_weights = np.concatenate([np.ones(len(train_rows)), np.full(len(own_rows), settings.view_weight)])
     head = train_head(x, x_colours, labels, index.model, index.manifest.catalog.fingerprint, targets, settings,
                       progress, row_weights).head
     embeddings = np.concatenate([head.embed(raw[i : i + EMBED_BLOCK], None if colours is None
                                             else colours[i : i + EMBED_BLOCK]) for i in range(0, len(raw), EMBED_BLOCK)])
-    reference = head.embed(targets.vectors, targets.colours) if targets else None
+    reference = head.embed(targets.vectors[:shots], None if targets.colours is None else targets.colours[:shots]) \
+        if targets else None
     hubs = hubness(embeddings, reference)
     seconds = time.monotonic() - started
 

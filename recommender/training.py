@@ -43,6 +43,7 @@ class TrainSettings:
     view_weight: float = 1.0  # a street-like view's loss against its product's (recommender.street_views)
     min_count: int = 5  # rarer values are not learnt (merged into "no label")
     class_balance: float = 0.0  # the category's rarer classes weigh more (Labels.balance); 0: every row alike
+    photo_balance: float = 0.0  # the shopper photos' rarer kinds weigh more (as class_balance); 0: every photo alike
     seed: int = 0
 
 
@@ -77,6 +78,8 @@ class PhotoTargets:
     colours: np.ndarray | None  # (m, C)
     attribute: str  # a catalogue attribute among the targets (the label map's index attribute)
     allowed: Sequence[frozenset[str]]  # per photo; empty: no target
+    weights: np.ndarray | None = None  # (m,) per photo, times TrainSettings.photo_weight (a street-like view of a
+    # photo weighs TrainSettings.view_weight); None: every photo 1
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,8 @@ def train_head(vectors: np.ndarray, colours: np.ndarray | None, labels: Mapping[
         x = np.concatenate([x, _inputs(photos.vectors, photos.colours, s.colour_scale)])
         codes = np.concatenate([codes, np.full((len(photos.vectors), len(labels)), -1, np.int64)])
         balanced = np.concatenate([balanced, np.ones((len(photos.vectors), len(labels)), np.float32)])
-        weights = np.concatenate([weights, np.full(len(photos.vectors), s.photo_weight, np.float32)])
+        own = np.ones(len(photos.vectors), np.float32) if photos.weights is None else photos.weights
+        weights = np.concatenate([weights, s.photo_weight * np.asarray(own, np.float32)])
         allowed = np.concatenate([allowed, photo_allowed])
 
     model = _model(keras, x.shape[1], labels, s)

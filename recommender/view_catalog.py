@@ -72,7 +72,8 @@ def _seed(seed: int, product_id: str, view: int) -> int:
 
 
 def _view_jobs(products: Sequence[Product], per_product: int, seed: int, out: Path) -> list[tuple[Path, Path, int]]:
-    return [(p.image, out / "images" / f"{p.id}{SEPARATOR}{n}.jpg", _seed(seed, p.id, n))
+    """(picture, view file, seed) per view; a folder catalogue's ids hold a '/' (`dress/<file>`), flattened here."""
+    return [(p.image, out / "images" / f"{p.id.replace('/', '-')}{SEPARATOR}{n}.jpg", _seed(seed, p.id, n))
             for p in products for n in range(per_product)]
 
 

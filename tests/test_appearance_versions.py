@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 from recommender.appearance import APPEARANCE_VERSION, describe
+from recommender.backbones import load_extractor
 from recommender.build import build_index
 from recommender.catalog import load_catalog
 from recommender.embedding_cache import cached_index
 from recommender.engine import Recommender
-from recommender.errors import IncompatibleIndex
 from recommender.images import fit_to_model
 from recommender.index import Index
 from recommender.manifest import read_manifest, write_json
@@ -60,13 +60,22 @@ def test_a_query_is_described_as_its_index_was(tmp_path: Path) -> None:
     np.testing.assert_allclose(query_colours(), first / first.sum(), atol=1e-6)
 
 
-def test_pictures_for_an_older_index_are_not_described_anew(tmp_path: Path, tiny_tflite) -> None:
+def test_pictures_for_an_older_index_are_described_as_its_products_were(tmp_path: Path, tiny_tflite) -> None:
+    """New photos or views trained or scored against an index of version 1 (the Kaggle indexes) get version 1's
+    histograms, so they compare like with like, and a cache of the other version is rebuilt, never reused."""
     catalog_dir = tmp_path / "photos"
     (catalog_dir / "shirt").mkdir(parents=True)
     Image.fromarray(_warm_white_shirt()).save(catalog_dir / "shirt" / "a.png")
-    with pytest.raises(IncompatibleIndex, match="older definition"):
-        cached_index(load_catalog(catalog_dir), ModelSpec.parse(str(tiny_tflite["float"].path)), tmp_path / "cache", None,
-                     appearance_version=1)
+    spec = ModelSpec.parse(str(tiny_tflite["float"].path))
+    latest = cached_index(load_catalog(catalog_dir), spec, tmp_path / "cache", None)
+    older = cached_index(load_catalog(catalog_dir), spec, tmp_path / "cache", None, appearance_version=1)
+    assert (latest.manifest.appearance_version, older.manifest.appearance_version) == (APPEARANCE_VERSION, 1)
+    pixels = fit_to_model(Image.fromarray(_warm_white_shirt()), load_extractor(spec).input_size)[None]
+    unit = lambda colours: colours / colours.sum()  # noqa: E731
+    first, second = unit(describe(pixels, 1).colours[0]), unit(describe(pixels).colours[0])
+    assert np.abs(first - second).sum() > 0.1  # the two definitions tell this picture apart
+    np.testing.assert_allclose(unit(older.appearance.colours[0]), first, atol=0.02)
+    np.testing.assert_allclose(unit(latest.appearance.colours[0]), second, atol=0.02)
 
 
 def test_a_large_batch_is_described_in_chunks_exactly_as_picture_by_picture() -> None:

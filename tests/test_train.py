@@ -81,6 +81,8 @@ def test_set_loss_pushes_photos_to_their_allowed_classes() -> None:
 
     assert mass_on_allowed(None) < 0.5  # they look like a
     assert mass_on_allowed(targets) > 0.9
+    unweighed = PhotoTargets(photos, photo_colours, "category", targets.allowed, weights=np.zeros(60, np.float32))
+    assert mass_on_allowed(unweighed) < 0.5  # a photo's own weight (a view of a photo: the view weight) counts
 
 
 def test_hubness_is_mean_similarity_to_nearest_references() -> None:
@@ -249,6 +251,48 @@ def test_train_learns_from_street_views_of_its_training_products_only(tmp_path, 
     assert main(["train", "--index", str(tiny_index), "--out", str(unrelated), "--views", str(demo_catalog_dir),
                  "--cache", str(tmp_path / "cache"), "--no-progress"]) == 2
     assert "no 'source' column" in capsys.readouterr().err
+
+
+def test_train_learns_from_views_of_its_training_photos_only(tmp_path, capsys, tiny_index, photos) -> None:
+    """`views` of a folder of photos (ids `top/<file>`) and `train --photo-views`: each view is a photo row with
+    its photo's allowed values, weighing the view weight; no view of a held-out photo is trained on."""
+    from collections import Counter
+
+    from recommender.catalog import load_catalog
+    from recommender.embedding_cache import cached_index
+    from recommender.index import Index
+    from recommender.label_map import read_label_map
+    from recommender.manifest import Holdout
+    from recommender.trained_index import photo_targets
+
+    photo_dir, label_map = photos
+    views = tmp_path / "photo-views"
+    assert main(["views", "--catalog", str(photo_dir), "--out", str(views), "--per-product", "2", "--workers", "1",
+                 "--no-progress"]) == 0
+    index, holdout, labels = Index.load(tiny_index), Holdout(0.2, 0), read_label_map(label_map)
+    shots, shown = (cached_index(load_catalog(d), index.model, tmp_path / "cache", None) for d in (photo_dir, views))
+    kept = np.flatnonzero(~holdout.mask(shots.ids))
+    assert 0 < len(kept) < len(shots) and len(shown) == 2 * len(shots)
+    targets = photo_targets(shots, index, labels, holdout, views=shown, view_weight=0.25)
+    np.testing.assert_array_equal(targets.weights, [1.0] * len(kept) + [0.25] * 2 * len(kept))
+    photo_sets = [labels.values_for(shots.products[i].attributes["category"]) for i in kept]
+    assert list(targets.allowed[: len(kept)]) == photo_sets
+    assert Counter(targets.allowed[len(kept):]) == Counter(photo_sets * 2)
+    kinds = [shots.products[i].attributes["category"] for i in kept]
+    counts = Counter(kinds)
+    assert len(counts) == 2 and len(set(counts.values())) == 2
+    balanced = photo_targets(shots, index, labels, holdout, views=shown, view_weight=0.25, balance=1.0).weights
+    top, shoes = kinds.index("top"), kinds.index("shoes")  # a rarer kind's photo weighs more, by the counts' ratio
+    assert balanced[top] / balanced[shoes] == pytest.approx(counts["shoes"] / counts["top"])
+
+    capsys.readouterr()
+    assert main(["train", "--index", str(tiny_index), "--out", str(tmp_path / "trained"), "--photos", str(photo_dir),
+                 "--label-map", str(label_map), "--photo-views", str(views), "--epochs", "1", "--holdout", "0.2",
+                 "--cache", str(tmp_path / "cache"), "--no-progress"]) == 0
+    assert f"{len(kept):,} photos with {2 * len(kept):,} street-like views of them" in capsys.readouterr().out
+    assert main(["train", "--index", str(tiny_index), "--out", str(tmp_path / "t2"), "--photo-views", str(views),
+                 "--cache", str(tmp_path / "cache"), "--no-progress"]) == 2
+    assert "go with the photos" in capsys.readouterr().err
 
 
 def test_row_weights_scale_each_rows_label_loss() -> None:

@@ -38,10 +38,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--label-map", type=Path, metavar="CSV", help="ties the photos' values to the catalogue's")
     add("--views", type=Path, metavar="DIR",
         help="street-like views of the catalogue's products (python -m recommender views) to learn from too")
+    add("--photo-views", type=Path, metavar="DIR",
+        help="street-like views of the --photos (python -m recommender views --catalog PHOTOS) to learn from too")
     add("--view-weight", type=float, default=TrainSettings.view_weight, metavar="W",
-        help=f"a view's loss against its product's (default: {TrainSettings.view_weight})")
+        help=f"a view's loss against its product's or photo's (default: {TrainSettings.view_weight})")
     add("--photo-weight", type=float, default=TrainSettings.photo_weight, metavar="W",
         help=f"a shopper photo's loss against a catalogue product's (default: {TrainSettings.photo_weight})")
+    add("--photo-balance", type=float, default=TrainSettings.photo_balance, metavar="B",
+        help="a photo of a kind with n photos weighs n ** -B, scaled to a mean of 1 (default: "
+             f"{TrainSettings.photo_balance}: every photo alike)")
     add("--attributes", nargs="+", metavar="NAME",
         help="catalogue attributes to learn (default: each label with 2 to 200 values)")
     add("--holdout", type=fraction, default=0.1, metavar="FRACTION",
@@ -75,12 +80,13 @@ def run(args: argparse.Namespace) -> int:
     version = index.manifest.appearance_version  # photos and views described as the products were
     photos = cached_index(load_catalog(args.photos), index.model, args.cache, sys.stderr, version) if args.photos \
         else None
-    views = cached_index(load_catalog(args.views), index.model, args.cache, sys.stderr, version) if args.views \
-        else None
-    trained = train_index(index, args.out, photos=photos, label_map=label_map, views=views, attributes=args.attributes,
+    views, photo_views = (cached_index(load_catalog(d), index.model, args.cache, sys.stderr, version) if d else None
+                          for d in (args.views, args.photo_views))
+    trained = train_index(index, args.out, photos=photos, label_map=label_map, views=views, photo_views=photo_views,
+                          attributes=args.attributes,
                           holdout=Holdout(args.holdout, args.seed),
                           settings=TrainSettings(epochs=args.epochs, seed=args.seed, view_weight=args.view_weight,
-                                                 photo_weight=args.photo_weight),
+                                                 photo_weight=args.photo_weight, photo_balance=args.photo_balance),
                           progress=not args.no_progress and sys.stderr.isatty())
     print(f"wrote {args.out}: head {trained.head.id}, {trained.manifest.count:,} products, {trained.head.dim} "
           f"dimensions, {trained.seconds:.0f} s")

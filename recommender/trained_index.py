@@ -119,9 +119,10 @@ def view_rows(views: Index, index: Index, holdout: Holdout) -> tuple[np.ndarray,
 
 def train_index(index: Index, out: Path, *, photos: Index | None = None, label_map: LabelMap | None = None,
                 views: Index | None = None, attributes: list[str] | None = None, holdout: Holdout = Holdout(0.1, 0),
-                settings: TrainSettings | None = None, progress: bool = False,
-                log: TextIO | None = None) -> TrainedIndex:
-    """Train a head on `index` (a raw backbone index) and write the trained index folder at `out`."""
+                settings: TrainSettings | None = None, progress: bool = False, log: TextIO | None = None,
+                photo_rows: PhotoTargets | None = None) -> TrainedIndex:
+    """Train a head on `index` (a raw backbone index) and write the trained index folder at `out`; `photo_rows`:
+    labelled photos already as arrays (recommender.shopper_photos), instead of `photos` and `label_map`."""
     log = log or sys.stdout
     if index.model.head is not None:
         raise RecommenderError(f"Index {index.path} is already a trained index (head {index.model.head}); train "
@@ -139,7 +140,7 @@ def train_index(index: Index, out: Path, *, photos: Index | None = None, label_m
     own_rows, sources = view_rows(views, index, holdout) if views is not None else (no_views, no_views)
     labels = _labels(index, np.concatenate([train_rows, sources]), attributes, label_map,  # a view: its product's
                      settings.class_balance)
-    targets = photo_targets(photos, index, label_map, holdout) if photos is not None and label_map else None
+    targets = photo_targets(photos, index, label_map, holdout) if photos is not None and label_map else photo_rows
 
     started = time.monotonic()
     raw = unit_rows(np.asarray(index.vectors))

@@ -48,12 +48,13 @@ __all__ = ["ensure_demo_index", "demo_models", "demo_name", "demo_views", "train
 
 DEMO_VIEWS = 3  # street-like views of each photo the head also learns from: chosen on clothing-small train photos
 DEMO_VIEW_SETTINGS = ViewSettings()  # how far the views vary (scripts/tune_demo.py)
-# the demo head's training: its rarer kinds (19 skirts, 22 hats beside 50 dresses) balanced, chosen by
-# scripts/tune_demo.py on clothing-small train photos (skirts 23 -> 37 % of their ten results)
-DEMO_TRAINING = TrainSettings(class_balance=1.0)
+# the demo head's training: its rarer kinds (19 skirts, 22 hats beside 50 dresses) balanced, a shopper's photo
+# weighing 8 demo photos, chosen by scripts/tune_demo.py on held-out clothing-small train photos (README)
+DEMO_TRAINING = TrainSettings(class_balance=1.0, photo_weight=8.0)
 # shoppers' photos the head also learns from (scripts/demo_shopper_photos.py), and what their folders mean here
 DEMO_SHOPPER_PHOTOS = PROJECT_ROOT / "demo" / "shopper-photos.npz"
 DEMO_LABEL_MAP = PROJECT_ROOT / "demo" / "clothing-small-label-map.csv"
+DEMO_PHOTOS_KNOWN: dict[str, str] = {}  # what every shopper's photo is taken to be beyond its kind (age: none)
 # the demo catalogue's category words that are not a shopper's
 CATEGORY_WORDS = {"T-Shirt": "T-shirt", "Outwear": "outerwear", "Longsleeve": "long-sleeve top"}
 
@@ -159,7 +160,7 @@ def demo_recipe() -> str:
         photos = hashlib.sha256(DEMO_SHOPPER_PHOTOS.read_bytes()).hexdigest()[:16]
     except OSError:
         photos = "none"
-    return f"views {DEMO_VIEWS} {DEMO_VIEW_SETTINGS}; training {DEMO_TRAINING}; shoppers' photos {photos}\n"
+    return f"views {DEMO_VIEWS} {DEMO_VIEW_SETTINGS}; training {DEMO_TRAINING}; shoppers' photos {photos} {DEMO_PHOTOS_KNOWN}\n"
 
 
 def _recipe_file(settings: Settings) -> Path:
@@ -190,7 +191,8 @@ def demo_views(catalog: Catalog, extractor: Extractor, folder: Path, per_product
 
 
 def train_demo_head(backbone_index: Path, views_index: Path, out: Path, settings: TrainSettings = DEMO_TRAINING,
-                    shopper_photos: Path | None = DEMO_SHOPPER_PHOTOS, photos_held: Holdout | None = None) -> None:
+                    shopper_photos: Path | None = DEMO_SHOPPER_PHOTOS, photos_held: Holdout | None = None,
+                    photos_known: Mapping[str, str] = DEMO_PHOTOS_KNOWN) -> None:
     """The demo's head, on all of its labelled photos, their views and the shipped shoppers' photos (none
     held out: nothing is scored on the demo; scripts/tune_demo.py chose its settings on other photos,
     holding out the share `photos_held` of the shoppers' photos)."""
@@ -202,6 +204,7 @@ def train_demo_head(backbone_index: Path, views_index: Path, out: Path, settings
     print("training the demo's head on its catalogue's labels...", file=sys.stderr, flush=True)
     backbone = Index.load(backbone_index, ann=False)
     photos = None if shopper_photos is None else \
-        shopper_photo_targets(shopper_photos, backbone, read_label_map(DEMO_LABEL_MAP), photos_held, sys.stderr)
+        shopper_photo_targets(shopper_photos, backbone, read_label_map(DEMO_LABEL_MAP), photos_held, sys.stderr,
+                                                            dict(photos_known))
     train_index(backbone, out, views=Index.load(views_index, ann=False), holdout=Holdout(0.0, 0), settings=settings,
                 progress=sys.stderr.isatty(), log=sys.stderr, photo_rows=photos)

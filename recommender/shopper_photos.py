@@ -66,10 +66,11 @@ def write_shopper_photos(photos: Index, path: Path, attribute: str = "category")
 
 
 def shopper_photo_targets(path: Path, index: Index, label_map: LabelMap, holdout: Holdout | None = None,
-                          log: TextIO | None = None) -> PhotoTargets | None:
+                          log: TextIO | None = None, known: dict[str, str] | None = None) -> PhotoTargets | None:
     """The shipped photos as training targets for a head on `index` (a raw index), each with the catalogue
     values its category may be; None, said in one sentence, when the file is missing or made for another
-    model or colour definition. Photos `holdout` picks are left out (scripts/tune_demo.py scores them)."""
+    model or colour definition. Photos `holdout` picks are left out (scripts/tune_demo.py scores them);
+    `known`: a value every photo is taken to have (training.PhotoTargets.known)."""
     log = log or sys.stderr
     try:
         with np.load(path) as stored:
@@ -87,4 +88,4 @@ def shopper_photo_targets(path: Path, index: Index, label_map: LabelMap, holdout
     vectors = unit_rows(arrays["levels"][keep].astype(np.float32) * arrays["scale"][keep])
     colours = arrays["colours"][keep].astype(np.float32) if index.appearance is not None else None
     allowed = [label_map.values_for(str(c)) for c in arrays["categories"][keep]]
-    return PhotoTargets(vectors, colours, label_map.index_attribute, allowed)
+    return PhotoTargets(vectors, colours, label_map.index_attribute, allowed, known)

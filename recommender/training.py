@@ -77,6 +77,7 @@ class PhotoTargets:
     colours: np.ndarray | None  # (m, C)
     attribute: str  # a catalogue attribute among the targets (the label map's index attribute)
     allowed: Sequence[frozenset[str]]  # per photo; empty: no target
+    known: Mapping[str, str] | None = None  # other attributes' value every photo has (the demo's: age "Adults")
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,10 @@ def train_head(vectors: np.ndarray, colours: np.ndarray | None, labels: Mapping[
         for row, values in enumerate(photos.allowed):
             photo_allowed[row, [lookup[v] for v in values if v in lookup]] = 1.0
         x = np.concatenate([x, _inputs(photos.vectors, photos.colours, s.colour_scale)])
-        codes = np.concatenate([codes, np.full((len(photos.vectors), len(labels)), -1, np.int64)])
+        known = photos.known or {}
+        photo_codes = [labels[a].vocabulary.index(known[a]) if known.get(a) in labels[a].vocabulary else -1
+                       for a in labels]
+        codes = np.concatenate([codes, np.tile(np.array(photo_codes, np.int64), (len(photos.vectors), 1))])
         balanced = np.concatenate([balanced, np.ones((len(photos.vectors), len(labels)), np.float32)])
         weights = np.concatenate([weights, np.full(len(photos.vectors), s.photo_weight, np.float32)])
         allowed = np.concatenate([allowed, photo_allowed])

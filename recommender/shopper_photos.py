@@ -80,9 +80,14 @@ def shopper_photo_targets(path: Path, index: Index, label_map: LabelMap, holdout
     except (OSError, KeyError, ValueError) as exc:
         print(f"The shoppers' photos in {path} cannot be read ({exc}), so the head learns without them.", file=log)
         return None
-    if made_for != wanted or int(arrays["appearance_version"]) != APPEARANCE_VERSION:
-        print(f"The shoppers' photos in {path.name} are vectors of {made_for}, not of {wanted} (or colours of "
-              "another version), so the head learns without them.", file=log)
+    if made_for != wanted:
+        print(f"The shoppers' photos in {path.name} are vectors of {made_for}, not of {wanted}, so the head learns "
+              "without them.", file=log)
+        return None
+    if int(arrays["appearance_version"]) != APPEARANCE_VERSION:
+        print(f"The shoppers' photos in {path.name} have colours of version {int(arrays['appearance_version'])}, not "
+              f"{APPEARANCE_VERSION}, so the head learns without them (remake them: scripts/demo_shopper_photos.py).",
+              file=log)
         return None
     keep = np.ones(len(arrays["ids"]), bool) if holdout is None else ~holdout.mask([str(i) for i in arrays["ids"]])
     vectors = unit_rows(arrays["levels"][keep].astype(np.float32) * arrays["scale"][keep])

@@ -10,7 +10,9 @@ With real weights a head is then trained on the catalogue's own labels (category
 and age; its colours are computed, not labels) and on three street-like views of each photo (`recommender.street_views`),
 as `python -m recommender views` and `train --views` would: ImageNet features alone find a
 photo's garment type for shoes and trousers but not for dresses, which a head trained on these 691
-labelled photos tells apart. The backbone's index is kept beside it (`demo-index-backbone`).
+labelled photos tells apart. It also learns from 3,068 shoppers' photos of clothing-small's train folders
+(`demo/shopper-photos.npz`, `recommender.shopper_photos`): 691 photos of one kind teach a head little about
+the photos a shopper uploads. The backbone's index is kept beside it (`demo-index-backbone`).
 
 The shipped names ("Dress (Kids) 95d51b57") say nothing a shopper would type, so the build names each
 product from its category, its age and the colour computed from its photo: "Black dress, kids".
@@ -19,6 +21,7 @@ product from its category, its age and the colour computed from its photo: "Blac
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -29,10 +32,10 @@ from typing import TYPE_CHECKING
 from recommender.appearance import APPEARANCE_VERSION
 from recommender.atomic import write_text_atomic
 from recommender.errors import IndexFormatError, WeightsUnavailable
-from recommender.manifest import FORMAT_VERSION, read_manifest
+from recommender.manifest import FORMAT_VERSION, Holdout, read_manifest
 from recommender.model_spec import ModelSpec
 from recommender.roles import Roles
-from recommender.settings import Settings
+from recommender.settings import PROJECT_ROOT, Settings
 from recommender.street_views import ViewSettings
 from recommender.training import TrainSettings
 
@@ -41,13 +44,17 @@ if TYPE_CHECKING:
     from recommender.catalog import Catalog
 
 __all__ = ["ensure_demo_index", "demo_models", "demo_name", "demo_views", "train_demo_head", "DEMO_TRAINING",
-           "DEMO_VIEW_SETTINGS"]
+           "DEMO_VIEW_SETTINGS", "DEMO_SHOPPER_PHOTOS"]
 
 DEMO_VIEWS = 3  # street-like views of each photo the head also learns from: chosen on clothing-small train photos
 DEMO_VIEW_SETTINGS = ViewSettings()  # how far the views vary (scripts/tune_demo.py)
-# the demo head's training: its rarer kinds (19 skirts, 22 hats beside 50 dresses) balanced, chosen by
-# scripts/tune_demo.py on clothing-small train photos (skirts 23 -> 37 % of their ten results)
-DEMO_TRAINING = TrainSettings(class_balance=1.0)
+# the demo head's training: its rarer kinds (19 skirts, 22 hats beside 50 dresses) balanced, a shopper's photo
+# weighing 8 demo photos, chosen by scripts/tune_demo.py on held-out clothing-small train photos (README)
+DEMO_TRAINING = TrainSettings(class_balance=1.0, photo_weight=8.0)
+# shoppers' photos the head also learns from (scripts/demo_shopper_photos.py), and what their folders mean here
+DEMO_SHOPPER_PHOTOS = PROJECT_ROOT / "demo" / "shopper-photos.npz"
+DEMO_LABEL_MAP = PROJECT_ROOT / "demo" / "clothing-small-label-map.csv"
+DEMO_PHOTOS_KNOWN: dict[str, str] = {}  # what every shopper's photo is taken to be beyond its kind (age: none)
 # the demo catalogue's category words that are not a shopper's
 CATEGORY_WORDS = {"T-Shirt": "T-shirt", "Outwear": "outerwear", "Longsleeve": "long-sleeve top"}
 
@@ -149,7 +156,11 @@ def _with_map(index_dir: Path) -> Path:
 
 def demo_recipe() -> str:
     """How the demo's head is made (views and training settings): a demo index made another way is trained again."""
-    return f"views {DEMO_VIEWS} {DEMO_VIEW_SETTINGS}; training {DEMO_TRAINING}\n"
+    try:
+        photos = hashlib.sha256(DEMO_SHOPPER_PHOTOS.read_bytes()).hexdigest()[:16]
+    except OSError:
+        photos = "none"
+    return f"views {DEMO_VIEWS} {DEMO_VIEW_SETTINGS}; training {DEMO_TRAINING}; shoppers' photos {photos} {DEMO_PHOTOS_KNOWN}\n"
 
 
 def _recipe_file(settings: Settings) -> Path:
@@ -179,14 +190,21 @@ def demo_views(catalog: Catalog, extractor: Extractor, folder: Path, per_product
     return folder / "index"
 
 
-def train_demo_head(backbone_index: Path, views_index: Path, out: Path,
-                    settings: TrainSettings = DEMO_TRAINING) -> None:
-    """The demo's head, on all of its labelled photos and their views (no held-out share: nothing is scored
-    on the demo; scripts/tune_demo.py chose its settings on other photos)."""
+def train_demo_head(backbone_index: Path, views_index: Path, out: Path, settings: TrainSettings = DEMO_TRAINING,
+                    shopper_photos: Path | None = DEMO_SHOPPER_PHOTOS, photos_held: Holdout | None = None,
+                    photos_known: Mapping[str, str] = DEMO_PHOTOS_KNOWN) -> None:
+    """The demo's head, on all of its labelled photos, their views and the shipped shoppers' photos (none
+    held out: nothing is scored on the demo; scripts/tune_demo.py chose its settings on other photos,
+    holding out the share `photos_held` of the shoppers' photos)."""
     from recommender.index import Index
-    from recommender.manifest import Holdout
+    from recommender.label_map import read_label_map
+    from recommender.shopper_photos import shopper_photo_targets
     from recommender.trained_index import train_index
 
     print("training the demo's head on its catalogue's labels...", file=sys.stderr, flush=True)
-    train_index(Index.load(backbone_index, ann=False), out, views=Index.load(views_index, ann=False),
-                holdout=Holdout(0.0, 0), settings=settings, progress=sys.stderr.isatty(), log=sys.stderr)
+    backbone = Index.load(backbone_index, ann=False)
+    photos = None if shopper_photos is None else \
+        shopper_photo_targets(shopper_photos, backbone, read_label_map(DEMO_LABEL_MAP), photos_held, sys.stderr,
+                                                            dict(photos_known))
+    train_index(backbone, out, views=Index.load(views_index, ann=False), holdout=Holdout(0.0, 0), settings=settings,
+                progress=sys.stderr.isatty(), log=sys.stderr, photo_rows=photos)

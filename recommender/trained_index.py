@@ -136,10 +136,10 @@ def view_rows(views: Index, index: Index, holdout: Holdout) -> tuple[np.ndarray,
 
 def train_index(index: Index, out: Path, *, photos: Index | None = None, label_map: LabelMap | None = None,
                 views: Index | None = None, photo_views: Index | None = None, attributes: list[str] | None = None,
-                holdout: Holdout = Holdout(0.1, 0),
-                settings: TrainSettings | None = None, progress: bool = False,
-                log: TextIO | None = None) -> TrainedIndex:
-    """Train a head on `index` (a raw backbone index) and write the trained index folder at `out`."""
+                holdout: Holdout = Holdout(0.1, 0), settings: TrainSettings | None = None, progress: bool = False,
+                log: TextIO | None = None, photo_rows: PhotoTargets | None = None) -> TrainedIndex:
+    """Train a head on `index` (a raw backbone index) and write the trained index folder at `out`; `photo_rows`:
+    labelled photos already as arrays (recommender.shopper_photos), instead of `photos` and `label_map`."""
     log = log or sys.stdout
     if index.model.head is not None:
         raise RecommenderError(f"Index {index.path} is already a trained index (head {index.model.head}); train "
@@ -159,10 +159,13 @@ def train_index(index: Index, out: Path, *, photos: Index | None = None, label_m
                      settings.class_balance)
     if photo_views is not None and photos is None:
         raise RecommenderError("Views of photos go with the photos they show (--photos and --label-map).")
-    targets = photo_targets(photos, index, label_map, holdout, views=photo_views, view_weight=settings.view_weight,
-                            balance=settings.photo_balance) \
-        if photos is not None and label_map else None
-    shots = int((~holdout.mask(photos.ids)).sum()) if targets else 0  # the photos themselves come first
+    if photos is not None and label_map:
+        targets = photo_targets(photos, index, label_map, holdout, views=photo_views,
+                                view_weight=settings.view_weight, balance=settings.photo_balance)
+        shots = int((~holdout.mask(photos.ids)).sum())  # the photos themselves come first, then their views
+    else:
+        targets = photo_rows
+        shots = len(photo_rows.allowed) if photo_rows is not None else 0
 
     started = time.monotonic()
     raw = unit_rows(np.asarray(index.vectors))

@@ -80,6 +80,7 @@ class PhotoTargets:
     allowed: Sequence[frozenset[str]]  # per photo; empty: no target
     weights: np.ndarray | None = None  # (m,) per photo, times TrainSettings.photo_weight (a street-like view of a
     # photo weighs TrainSettings.view_weight); None: every photo 1
+    known: Mapping[str, str] | None = None  # other attributes' value every photo has (the demo's: age "Adults")
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,10 @@ def train_head(vectors: np.ndarray, colours: np.ndarray | None, labels: Mapping[
         for row, values in enumerate(photos.allowed):
             photo_allowed[row, [lookup[v] for v in values if v in lookup]] = 1.0
         x = np.concatenate([x, _inputs(photos.vectors, photos.colours, s.colour_scale)])
-        codes = np.concatenate([codes, np.full((len(photos.vectors), len(labels)), -1, np.int64)])
+        known = photos.known or {}
+        photo_codes = [labels[a].vocabulary.index(known[a]) if known.get(a) in labels[a].vocabulary else -1
+                       for a in labels]
+        codes = np.concatenate([codes, np.tile(np.array(photo_codes, np.int64), (len(photos.vectors), 1))])
         balanced = np.concatenate([balanced, np.ones((len(photos.vectors), len(labels)), np.float32)])
         own = np.ones(len(photos.vectors), np.float32) if photos.weights is None else photos.weights
         weights = np.concatenate([weights, s.photo_weight * np.asarray(own, np.float32)])

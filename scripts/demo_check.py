@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from recommender.demo_index import DEMO_PHOTOS_KNOWN  # noqa: E402
 from recommender.engine import Recommender  # noqa: E402
 from recommender.images import open_image  # noqa: E402
 from recommender.index import Index  # noqa: E402
@@ -88,14 +89,20 @@ def labelled_ages(path: Path) -> dict[str, str]:
         return {row["photo"]: row["age"] for row in csv.DictReader(handle)}
 
 
-def ages(backbone: Path, seed: int) -> None:
-    """Held-out demo photos: the share of their own age group among their ten results."""
+def ages(backbone: Path, seed: int, photo_age: str) -> None:
+    """Held-out demo photos: the share of their own age group among their ten results (the head also learns
+    from the shipped shoppers' photos, as the demo's does, each taken to be of `photo_age` unless "none")."""
+    from recommender.demo_index import DEMO_LABEL_MAP, DEMO_SHOPPER_PHOTOS
+    from recommender.label_map import read_label_map
+    from recommender.shopper_photos import shopper_photo_targets
     from recommender.trained_index import train_index
 
     index = Index.load(backbone, ann=False)
     holdout = Holdout(0.5, seed)
+    photos = shopper_photo_targets(DEMO_SHOPPER_PHOTOS, index, read_label_map(DEMO_LABEL_MAP),
+                                   known=None if photo_age == "none" else {AGE: photo_age})
     with tempfile.TemporaryDirectory() as folder:
-        train_index(index, Path(folder) / "half", holdout=holdout, log=io.StringIO())
+        train_index(index, Path(folder) / "half", holdout=holdout, log=io.StringIO(), photo_rows=photos)
         engine = Recommender.open(Path(folder) / "half")
         held = [p for p in engine.index.products if holdout.contains(p.id)]
         catalogue = Counter(p.attributes[AGE] for p in engine.index.products)
@@ -116,11 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--age-seed", type=int, default=0, help="the held-out half of the age check (the ranking's "
                         "age weight was chosen with seed 1; the README reports seed 0)")
     parser.add_argument("--no-kinds", action="store_true", help="only the age check")
+    parser.add_argument("--photo-age", default=DEMO_PHOTOS_KNOWN.get(AGE, "none"),
+                        help="the age check's head: the age every shopper's photo is taken to have (none: no age)")
     args = parser.parse_args(argv)
     if not args.no_kinds:
         kinds(Recommender.open(args.index), args.photos, labelled_ages(AGE_LABELS))
     if not args.no_age:
-        ages(args.index.with_name(f"{args.index.name}-backbone"), args.age_seed)
+        ages(args.index.with_name(f"{args.index.name}-backbone"), args.age_seed, args.photo_age)
     return 0
 
 

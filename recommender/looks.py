@@ -7,9 +7,11 @@ trained head's category classifier. Categories are pooled into garment kinds (to
 shoes, hat, bag: `GARMENT_KINDS`, from a Kaggle-like catalogue's subCategory; every category is its
 own kind where there is none), and a window's confidence is the probability of its most probable
 kind, which also tells garments from background (a wall can be "Perfume and Body Mist" at 0.99 among
-121 classes, but is seldom a garment kind at 0.98). Per kind, the surest window and the sure windows
-overlapping it make one garment: their confidence-weighted mean box, shrunk about its centre (windows
-hold margins around what they show), named by the category they find most probable. A garment whose
+121 classes, but is seldom a garment kind at 0.98). Per kind, the surest window and the windows
+overlapping it that are nearly as sure (`tie`) make one garment. The head's probabilities saturate (a
+window with wide margins around a shoe is as sure of it as one framing it), so their box is the mean
+weighted by 1 / area, the tighter windows saying more, shrunk about its centre (windows hold margins
+around what they show); the garment is named by the category they find most probable. A garment whose
 box mostly repeats a surer garment's is dropped. Each garment's box is then embedded
 again and searched like a region.
 
@@ -38,7 +40,7 @@ from recommender.query_value import Query
 from recommender.regions import Box
 
 __all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "finds_garments", "shop_the_look",
-           "window_boxes", "iou", "look_json"]
+           "window_boxes", "iou", "look_json", "tight_mean"]
 
 WHOLE = (0.0, 0.0, 1.0, 1.0)
 
@@ -52,6 +54,7 @@ class LookSettings:
     stride: float = 0.8  # step between windows, as a share of the window's side
     min_confidence: float = 0.98  # a window less sure of its garment kind names no garment
     group_iou: float = 0.1  # windows of a kind overlapping its surest one this much are the same garment
+    tie: float = 0.06  # ... when they are nearly as sure of it: at most this much less confident than the surest
     shrink: float = 0.85  # a garment's box, scaled about its centre: windows hold margins around what they see
     repeat_iou: float = 0.3  # a garment overlapping a surer one this much is that one, misnamed
     single_cover: float = 0.4  # the surest garment covering this share of the photo, of its own kind: a product shot
@@ -248,6 +251,13 @@ def _shrunk(box: np.ndarray, factor: float) -> tuple[float, float, float, float]
     return tuple(float(round(v, 4)) for v in np.clip(np.concatenate([centre - half, centre + half]), 0.0, 1.0))
 
 
+def tight_mean(boxes: np.ndarray) -> np.ndarray:
+    """The mean of (n, 4) boxes weighted by 1 / area: the head is as sure of a window framing a garment
+    with margins as of one framing it tightly (its probabilities saturate), so the smaller ones say more."""
+    weights = 1.0 / np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-9)
+    return (boxes * weights[:, None]).sum(axis=0) / weights.sum()
+
+
 def _group(windows: Windows, names: list[str], mass: np.ndarray,
            settings: LookSettings) -> list[tuple[Garment, str]]:
     """One garment per kind (with its kind) from the windows after the first, surest first, repeats dropped."""
@@ -255,13 +265,14 @@ def _group(windows: Windows, names: list[str], mass: np.ndarray,
     best_kind, confidence = mass.argmax(axis=1), mass.max(axis=1)
     garments: list[tuple[Garment, str]] = []
     for k, name in enumerate(names):
-        rows = np.flatnonzero((best_kind == k) & (confidence >= settings.min_confidence))
-        if not len(rows):
+        rows = np.flatnonzero(best_kind == k)
+        best = rows[np.argmax(confidence[rows])] if len(rows) else None
+        if best is None or confidence[best] < settings.min_confidence:
             continue
-        best = rows[np.argmax(confidence[rows])]
-        near = rows[iou(boxes[best], boxes[rows])[0] >= settings.group_iou]
+        near = rows[(iou(boxes[best], boxes[rows])[0] >= settings.group_iou)
+                    & (confidence[rows] >= confidence[best] - settings.tie)]
+        box = _shrunk(tight_mean(boxes[near]), settings.shrink)
         weights = confidence[near][:, None]
-        box = _shrunk((boxes[near] * weights).sum(axis=0) / weights.sum(), settings.shrink)
         votes = (probabilities[near] * weights).sum(axis=0) * [kind == name for kind in windows.kinds]
         garments.append((Garment(box, windows.values[int(votes.argmax())], float(confidence[best])), name))
     garments.sort(key=lambda pair: -pair[0].confidence)

@@ -30,7 +30,7 @@ LAYOUTS = {  # name -> (scales, stride)
     "3 small scales, stride 0.8": ((0.38, 0.25, 0.16), 0.8),
     "3 large scales, stride 0.65": ((0.55, 0.38, 0.25), 0.65),
 }
-GRID = {"min_confidence": (0.9, 0.95, 0.98), "group_iou": (0.1, 0.2, 0.35), "shrink": (1.0, 0.85, 0.7),
+GRID = {"min_confidence": (0.95, 0.98, 0.99), "group_iou": (0.1, 0.2), "tie": (0.03, 0.06, 0.1), "shrink": (0.9, 0.85, 0.8),
         "repeat_iou": (0.3, 0.5), "single_cover": (0.4, 0.6)}
 
 

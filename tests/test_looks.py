@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from recommender.cli import main
-from recommender.looks import WHOLE, Garment, LookSettings, Windows, garments_of, iou, window_boxes
+from recommender.looks import WHOLE, Garment, LookSettings, Windows, garments_of, iou, tight_mean, window_boxes
 
 
 def test_windows_start_with_the_whole_picture_and_cover_it_at_every_scale() -> None:
@@ -48,24 +48,46 @@ def windows(rows: list[tuple[tuple[float, float, float, float], dict[str, float]
     return Windows(np.array([r[0] for r in rows]), probabilities, values, kinds, np.zeros(3))
 
 
-PLAIN = LookSettings(min_confidence=0.5, group_iou=0.3, shrink=1.0, repeat_iou=0.5, single_cover=0.5)
+PLAIN = LookSettings(min_confidence=0.5, group_iou=0.3, tie=0.35, shrink=1.0, repeat_iou=0.5, single_cover=0.5)
 
 
-def test_windows_of_one_kind_make_one_garment_with_their_weighted_box() -> None:
+def test_windows_of_one_kind_make_one_garment_with_their_mean_box() -> None:
     look = windows([(WHOLE, {"Tshirts": 0.6}),
-                    ((0.2, 0.1, 0.8, 0.5), {"Tshirts": 0.9}), ((0.3, 0.1, 0.9, 0.5), {"Tshirts": 0.45}),
-                    ((0.25, 0.15, 0.85, 0.55), {"Tops": 0.6}),  # near the best, its kind: joins it
+                    ((0.2, 0.1, 0.8, 0.5), {"Tshirts": 0.9}),
+                    ((0.3, 0.1, 0.9, 0.5), {"Tshirts": 0.45}),  # near the best, but much less sure: left out
+                    ((0.25, 0.15, 0.85, 0.55), {"Tops": 0.6}),  # near the best, its kind, nearly as sure: joins it
                     ((0.3, 0.5, 0.7, 0.9), {"Jeans": 0.8}), ((0.0, 0.85, 0.2, 1.0), {"Jeans": 0.7}),  # far: left out
                     ((0.7, 0.0, 1.0, 0.3), {"Perfume": 0.0}),  # sure, but of no garment kind
                     ((0.0, 0.0, 0.3, 0.3), {"Shirts": 0.3})])  # too unsure
     garments = garments_of(look, PLAIN)
     assert [g.category for g in garments] == ["Tshirts", "Jeans"]
     top, jeans = garments
-    np.testing.assert_allclose(top.box, (np.array([0.2, 0.1, 0.8, 0.5]) * 0.9 + np.array([0.25, 0.15, 0.85, 0.55]) * 0.6)
-                               / 1.5, atol=1e-4)
+    np.testing.assert_allclose(top.box, (0.225, 0.125, 0.825, 0.525), atol=1e-4)  # two windows of one size: their mean
     assert top.confidence == 0.9 and jeans.box == (0.3, 0.5, 0.7, 0.9)
     shrunk = garments_of(look, replace(PLAIN, shrink=0.5))[1]
     assert shrunk.box == (0.4, 0.6, 0.6, 0.8)  # about its centre
+
+
+def test_tight_mean_weighs_each_box_by_its_inverse_area() -> None:
+    small, large = [0.4, 0.4, 0.6, 0.6], [0.0, 0.0, 1.0, 1.0]  # areas 0.04 and 1: weights 25 and 1
+    np.testing.assert_allclose(tight_mean(np.array([small, large])), (np.array(small) * 25 + large) / 26)
+    np.testing.assert_allclose(tight_mean(np.array([small])), small)
+
+
+def test_a_garment_s_box_follows_its_tighter_windows_and_leaves_out_the_less_sure() -> None:
+    shoe = (0.4, 0.8, 0.6, 0.95)
+    look = windows([(WHOLE, {"Jeans": 0.5}), ((0.3, 0.5, 0.7, 0.9), {"Jeans": 0.95}),
+                    ((0.2, 0.6, 0.8, 1.0), {"Tshirts": 0.99}),  # a window with wide margins around a "shoe"
+                    (shoe, {"Tshirts": 0.97}),  # one framing it, nearly as sure
+                    ((0.35, 0.7, 0.65, 1.0), {"Tshirts": 0.6})])  # overlapping, much less sure
+    settings = replace(PLAIN, group_iou=0.05, tie=0.05, repeat_iou=0.9)
+    top = next(g for g in garments_of(look, settings) if g.category == "Tshirts")
+    wide, tight = np.array([0.2, 0.6, 0.8, 1.0]), np.array(shoe)
+    np.testing.assert_allclose(top.box, (wide / 0.24 + tight / 0.03) / (1 / 0.24 + 1 / 0.03), atol=1e-4)
+    assert top.confidence == 0.99
+    # a wider tie takes the less sure window in as well
+    wider = next(g for g in garments_of(look, replace(settings, tie=0.5)) if g.category == "Tshirts")
+    assert wider.box != top.box
 
 
 def test_a_kind_pools_its_categories_and_names_the_garment_by_the_likeliest() -> None:

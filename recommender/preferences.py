@@ -197,9 +197,11 @@ class BoundPreferences:
                 self.product[row_of[product_id]] = value
         code_of = {kind: code for code, kind in enumerate(self.kinds)}
         self.pair = np.zeros((len(self.kinds) + 1, len(self.kinds) + 1))  # the last row and column: no kind (-1)
+        self.voted = np.zeros(self.pair.shape, dtype=bool)  # (query kind, kind) pairs some vote spoke of
         for (query_kind, kind), value in preferences.kinds.items():
             if query_kind in code_of and kind in code_of:
                 self.pair[code_of[query_kind], code_of[kind]] = value
+                self.voted[code_of[query_kind], code_of[kind]] = True
 
     def bonus(self, positions: np.ndarray) -> np.ndarray:
         """(n, m) what the votes add to the scores of the candidate rows: PRODUCT_WEIGHT * their preference."""
@@ -213,6 +215,18 @@ class BoundPreferences:
         in `kinds` (-1 where a class is no kind of the index)."""
         preference = self.pair[np.asarray(query_kinds)[:, None], np.asarray(kind_codes)[None, :]]
         return np.exp(np.clip(KIND_STRENGTH * preference, -KIND_BOUND, KIND_BOUND))
+
+    def reweigh(self, probabilities: np.ndarray, query_kinds: np.ndarray, kind_codes: np.ndarray,
+                likely: np.ndarray) -> np.ndarray:
+        """(n, V) the classifier's kind probabilities scaled by `kind_factor` and renormalised, for the queries
+        whose `likely` classes ((n, m) class columns, padded with -1: the kinds their lists start with) were all
+        voted on for their query kind. Any other query keeps the head's probabilities: a likely kind nobody
+        voted on may be its right one, which the head mistakes for a voted kind, and the voted kind's gain
+        would push it out of the first places (measured: README, simulated shoppers)."""
+        voted = self.voted[np.asarray(query_kinds)[:, None], np.asarray(kind_codes)[np.maximum(likely, 0)]]
+        known = (voted | (likely < 0)).all(axis=1, keepdims=True)
+        scaled = probabilities * self.kind_factor(query_kinds, kind_codes)
+        return np.where(known, scaled / scaled.sum(axis=1, keepdims=True), probabilities)
 
 
 class LearnedFile:

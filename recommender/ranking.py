@@ -208,7 +208,7 @@ class Ranker:
         probabilities = self.head.classify(queries) if self._codes else {}
         learned = self.learned() if self.learned is not None else None
         if learned is not None and category in self._codes:  # the kinds voters liked for such queries gain
-            probabilities[category] = self._reweigh(learned, probabilities[category])
+            probabilities[category] = self._reweigh(learned, probabilities[category], s.category_first)
         first = shares = None
         if category in self._codes:
             first = category_set(probabilities[category], s.category_first)
@@ -247,11 +247,11 @@ class Ranker:
             return np.full(len(np.atleast_2d(queries)), -1, dtype=np.int64)
         return self._head_kinds[np.argmax(self.head.classify(queries)[category], axis=1)]
 
-    def _reweigh(self, learned: BoundPreferences, probabilities: np.ndarray) -> np.ndarray:
-        """The head's category probabilities scaled by the learnt kind preferences of each query's kind, renormalised."""
-        query_kinds = self._head_kinds[np.argmax(probabilities, axis=1)]
-        scaled = probabilities * learned.kind_factor(query_kinds, self._head_kinds)
-        return scaled / scaled.sum(axis=1, keepdims=True)
+    def _reweigh(self, learned: BoundPreferences, probabilities: np.ndarray, threshold: float | None) -> np.ndarray:
+        """The head's category probabilities reweighed by the learnt kind preferences of each query's kind, for
+        the queries whose likely kinds (the category-first set, as the head alone sees it) were all voted on."""
+        return learned.reweigh(probabilities, self._head_kinds[np.argmax(probabilities, axis=1)], self._head_kinds,
+                               category_set(probabilities, threshold))
 
     def _same_kind(self, probabilities: dict[str, np.ndarray], safe: np.ndarray, distances: np.ndarray) -> np.ndarray:
         """Per candidate, how likely it is the query's kind of garment: the head's p(its category), else the share

@@ -20,7 +20,7 @@ from recommender.engine import Recommender
 from recommender.errors import RecommenderError
 from recommender.feedback import FeedbackStore
 from recommender.feedback.search_log import DayCount, Popular
-from recommender.index import Index
+from recommender.index import Hit, Index
 from recommender.query_value import Query
 from recommender.tags import Tag
 
@@ -73,13 +73,16 @@ def shares(rows: Iterable[DayCount], period: str) -> list[Share]:
     return [Share(when, value, n, n / totals[when]) for (when, value), n in sorted(counts.items())]
 
 
-def log_search(engine: Recommender, store: FeedbackStore, query: Query, tags: Sequence[Tag]) -> None:
+def log_search(engine: Recommender, store: FeedbackStore, query: Query, tags: Sequence[Tag],
+               results: Sequence[Hit] | None = None) -> None:
     """Log a photo search's predicted kind and colour and how alike its best answer looks (no photo, no session).
 
+    `results`: the query's unfiltered results when the caller has them (the API), whose first is the best
+    answer; None searches for it here (the page, whose results are drawn by a later callback).
     A log that cannot be written costs the shopper nothing: their search goes on, the server logs why.
     """
     try:
-        best = engine.search(query, 1)
+        best = engine.search(query, 1) if results is None else results[:1]
         if not best:
             return
         alike = engine.ranker.alike(best[0].distance)

@@ -189,3 +189,29 @@ def test_look_answers_each_garment_with_its_box_in_the_upright_photo(client) -> 
     response = _search(client, data, look="yes")
     assert response.status_code == 400
     assert response.get_json() == {"error": "look must be 1 (find each garment) or 0, not 'yes'."}
+
+
+def _logged(app) -> list[tuple]:
+    store = app.server.extensions["recommender"].feedback
+    return store._query("SELECT kind, colour, best_item, best_alike FROM searches ORDER BY id")
+
+
+def test_api_searches_are_logged_for_the_trends_from_the_results_already_found(client, app, monkeypatch) -> None:
+    engine = app.server.extensions["recommender"].engine
+    searches: list[int] = []
+    search = engine.search
+    monkeypatch.setattr(engine, "search", lambda query, k=10, selection=None: searches.append(k) or
+                        search(query, k, selection))
+    body = _search(client, _jpeg()).get_json()
+    assert searches == [10]  # the log reuses the answer's first result: no second search
+    tags = {t["role"]: t["value"] for t in body["tags"]}
+    [(kind, colour, best, alike)] = _logged(app)
+    assert (kind, colour, best) == (tags["category"], tags.get("colour", ""), body["results"][0]["id"])
+    assert 0 <= alike <= 1
+    # a filtered answer's first result need not be the catalogue's best: the log searches for that one
+    searches.clear()
+    filtered = _search(client, _jpeg(), filter="baseColour=Black").get_json()["results"]
+    assert searches == [10, 1] and _logged(app)[-1][2] == body["results"][0]["id"] != filtered[0]["id"]
+    _search(client, _jpeg(), look="1")
+    assert len(_logged(app)) == 3  # shop the look logs the whole photo's kind
+    assert all(row[0] == tags["category"] for row in _logged(app))

@@ -112,6 +112,28 @@ def test_kinds_shoppers_liked_for_such_queries_gain_within_the_bound(tmp_path: P
     assert first_kinds(sure, learnt, "c")[0] == "Skirts"  # at most e times: they cannot overturn a sure one
 
 
+def test_a_likely_kind_nobody_voted_on_keeps_its_place(tmp_path: Path) -> None:
+    """Shoppers of skirt-called queries liked skirts and disliked tops; nobody was shown a shoe. A query the head
+    finds nearly as likely a shoe (maybe a shoe it mistakes) keeps its shoe among the first places."""
+    vocabulary = {"articleType": ["Shoes", "Skirts", "Tops"]}
+    settings = RankingSettings(category_weight=0, label_weight=0, category_first=0.5, mix_sharpness=1, hub_weight=0)
+    votes = [VoteRecord(f"s{i}", "Skirts", f"p{j}", 1 if j >= 5 else -1, i * 10 + j) for i in range(40) for j in range(10)]
+    index = _kinds_index(tmp_path / "k")
+    learnt = fit(votes, index.manifest.catalog.identity, kind_lookup(index))
+    assert learnt.kinds[("Skirts", "Skirts")] > 0 > learnt.kinds[("Skirts", "Tops")]
+
+    def first_kinds(probabilities: list[float], votes: Preferences | None, where: str) -> list[str]:
+        index = _with_head(_kinds_index(tmp_path / where, far_shoe=True),
+                           _FakeHead(vocabulary, {"articleType": probabilities}))
+        ranker = Ranker(index, settings, learned=None if votes is None else _learned(votes, index))
+        return [index.products[p].attributes["articleType"] for p in _order(ranker)[:4]]
+
+    shoe_or_skirt = [0.30, 0.45, 0.25]  # skirts and shoes come first (0.75 >= 0.5); the votes' skirt gain alone
+    assert "Shoes" in first_kinds(shoe_or_skirt, None, "a")  # would fill the first places with skirts
+    assert "Shoes" in first_kinds(shoe_or_skirt, learnt, "b")
+    # where every likely kind was voted on, the votes act: test_kinds_shoppers_liked_for_such_queries_gain...
+
+
 def test_preferences_of_another_catalogue_are_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     index = _row_index(tmp_path)
     Preferences("/another/catalogue", {"p3": 0.9}).save(index.path / FILE_NAME)

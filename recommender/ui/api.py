@@ -12,6 +12,7 @@ method, 413 for a body over the upload limit, 503 when the model cannot be loade
 `filter` values of one key mean OR, different keys AND. With `look=1` the answer holds
 `"garments": [{"box", "category", "confidence", "results"}]` instead of the results and tags, as
 `query --look --json` prints them (boxes in the pixels of the photo sent, after its EXIF rotation).
+Each photo search is logged for the merchant's Trends page as the search page's are (its tags only).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from recommender.images import MIB, upright_size
 from recommender.index import Hit
 from recommender.looks import look_json, shop_the_look
 from recommender.tags import Tag
+from recommender.trends import log_search
 from recommender.ui.guard import public_message
 from recommender.ui.routes import THUMBNAIL_ROUTE
 from recommender.ui.services import get_services
@@ -82,12 +84,16 @@ def search() -> flask.Response:
     data = photo.read(services.settings.max_upload_bytes + 1)
     ref, picture = services.add_upload_picture(data)
     engine = services.engine
+    query = engine.stored_query(services.uploads.vector(ref))
+    tags = engine.tags(query)
     if look:
         found = shop_the_look(engine, picture, k, filters)
+        log_search(engine, services.feedback, query, tags)  # the Trends page: the whole photo's kind
         return flask.jsonify({"query": {"kind": "upload", "ref": ref}, **look_json(found, upright_size(data), _record),
                               "notes": notes})
-    query = engine.stored_query(services.uploads.vector(ref))
-    return _answer("upload", ref, engine.search(query, k, engine.select(filters)), engine.tags(query), notes)
+    hits = engine.search(query, k, engine.select(filters))
+    log_search(engine, services.feedback, query, tags, None if filters else hits)  # the Trends page
+    return _answer("upload", ref, hits, tags, notes)
 
 
 def _look() -> bool:

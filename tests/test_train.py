@@ -350,3 +350,33 @@ def test_train_command_passes_the_photo_weight_to_training(tmp_path, monkeypatch
               "--label-map", str(label_map), "--photo-weight", "8", "--cache", str(tmp_path / "cache"),
               "--no-progress"])
     assert [s.photo_weight for s in seen] == [8.0]
+
+
+def _photo_rows(index, rows: list[int], allowed: list[frozenset[str]]) -> PhotoTargets:
+    """Some of the index's own pictures as photo rows (`train_index(photo_rows=...)`: arrays, no photo index)."""
+    return PhotoTargets(unit_rows(np.asarray(index.vectors)[rows]), index.appearance.colours[rows], "articleType",
+                        allowed)
+
+
+def test_train_index_logs_and_measures_hubness_against_given_photo_rows(tmp_path, tiny_index) -> None:
+    """`photo_rows` (the demo's shipped shoppers' photos) are counted in the log as photos (those with a value
+    to learn) and are the hubness reference, as photos given as an index are."""
+    import io
+
+    from recommender.index import Index
+    from recommender.manifest import Holdout
+    from recommender.trained_index import train_index
+
+    index = Index.load(tiny_index)
+    kinds = [index.products[i].attributes["articleType"] for i in range(6)]
+    targets = _photo_rows(index, list(range(6)), [frozenset({k}) for k in kinds[:5]] + [frozenset()])
+    log = io.StringIO()
+    trained = train_index(index, tmp_path / "trained", holdout=Holdout(0.0, 0), settings=SMALL, photo_rows=targets,
+                          log=log)
+    assert " and 5 photos: " in log.getvalue() and "street-like views" not in log.getvalue()
+    out = Index.load(tmp_path / "trained")
+    head = trained.head
+    np.testing.assert_allclose(out.hubness, hubness(head.embed(unit_rows(np.asarray(index.vectors)),
+                                                               index.appearance.colours),
+                                                    head.embed(targets.vectors, targets.colours)), atol=1e-5)
+

@@ -380,3 +380,21 @@ def test_train_index_logs_and_measures_hubness_against_given_photo_rows(tmp_path
                                                                index.appearance.colours),
                                                     head.embed(targets.vectors, targets.colours)), atol=1e-5)
 
+
+def test_no_photo_rows_left_measures_hubness_among_the_products(tmp_path, tiny_index) -> None:
+    """Every photo held out (none left to train on): the hubness is the products' own, as without photos,
+    not zero for every product (which would turn the Ranker's hub penalty off)."""
+    import io
+
+    from recommender.index import Index
+    from recommender.manifest import Holdout
+    from recommender.trained_index import train_index
+
+    index = Index.load(tiny_index)
+    none_left = _photo_rows(index, [], [])
+    trained = train_index(index, tmp_path / "trained", holdout=Holdout(0.0, 0), settings=SMALL, photo_rows=none_left,
+                          log=io.StringIO())
+    embeddings = trained.head.embed(unit_rows(np.asarray(index.vectors)), index.appearance.colours)
+    hubs = Index.load(tmp_path / "trained").hubness
+    assert hubs.any()
+    np.testing.assert_allclose(hubs, hubness(embeddings), atol=1e-5)

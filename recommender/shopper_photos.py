@@ -84,10 +84,12 @@ def shopper_photo_targets(path: Path, index: Index, label_map: LabelMap, holdout
         print(f"The shoppers' photos in {path.name} are vectors of {made_for}, not of {wanted}, so the head learns "
               "without them.", file=log)
         return None
-    if int(arrays["appearance_version"]) != APPEARANCE_VERSION:
-        print(f"The shoppers' photos in {path.name} have colours of version {int(arrays['appearance_version'])}, not "
-              f"{APPEARANCE_VERSION}, so the head learns without them (remake them: scripts/demo_shopper_photos.py).",
-              file=log)
+    stored, described = int(arrays["appearance_version"]), index.manifest.appearance_version
+    if index.appearance is not None and stored != described:  # the head takes their colours beside the index's
+        remake = "scripts/demo_shopper_photos.py" if described == APPEARANCE_VERSION \
+            else f"python -m recommender build for {index.path}"
+        print(f"The shoppers' photos in {path.name} have colours of version {stored}, the index's are of version "
+              f"{described}, so the head learns without them (remake the older: {remake}).", file=log)
         return None
     keep = np.ones(len(arrays["ids"]), bool) if holdout is None else ~holdout.mask([str(i) for i in arrays["ids"]])
     vectors = unit_rows(arrays["levels"][keep].astype(np.float32) * arrays["scale"][keep])

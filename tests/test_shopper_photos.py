@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recommender.appearance import APPEARANCE_VERSION
 from recommender.build import build_index
 from recommender.catalog import load_catalog
 from recommender.demo_index import DEMO_LABEL_MAP, DEMO_SHOPPER_PHOTOS, demo_recipe
@@ -22,13 +23,15 @@ from tests.index_fakes import FakeExtractor, write_image
 KINDS = ("Dress", "Pants", "Shoes", "T-Shirt", "Hat", "Skirt", "Longsleeve", "Outwear", "Shirt", "Shorts")
 
 
-def _index(tmp_path: Path, name: str, weights: str, dim: int = 1280) -> Index:
+def _index(tmp_path: Path, name: str, weights: str, dim: int = 1280,
+           appearance_version: int = APPEARANCE_VERSION) -> Index:
     """A raw index of 5 random pictures per demo kind (folder layout: the folder is the category)."""
     for k, kind in enumerate(KINDS):
         for i in range(5):
             write_image(tmp_path / "catalogue" / kind / f"{i}.png", 10 * k + i)
     build_index(load_catalog(tmp_path / "catalogue"), tmp_path / "index",
-                FakeExtractor(name=name, weights=weights, dim=dim), progress=False)
+                FakeExtractor(name=name, weights=weights, dim=dim), progress=False,
+                appearance_version=appearance_version)
     return Index.load(tmp_path / "index", ann=False)
 
 
@@ -102,3 +105,15 @@ def test_written_photos_read_back_close_to_their_vectors(tmp_path: Path) -> None
     assert (np.sum(targets.vectors * original, axis=1) > 0.9999).all()
     assert [next(iter(a)) for a in targets.allowed] == [p.attributes["category"] for p in index.products]
     assert np.allclose(targets.colours, index.appearance.colours, atol=1e-3)
+
+
+def test_photos_whose_colours_differ_from_the_index_s_are_skipped(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """The head takes a photo's colours beside its vector: the file's colours must be of the index's definition
+    (an index of version 1 describes its products the older way), not merely of the latest."""
+    shipped = str(Settings().demo_model)
+    older = _index(tmp_path, shipped, shipped, appearance_version=1)
+    capsys.readouterr()
+    assert shopper_photo_targets(DEMO_SHOPPER_PHOTOS, older, read_label_map(DEMO_LABEL_MAP)) is None
+    said = capsys.readouterr().err.strip()
+    assert len(said.splitlines()) == 1 and "version 1" in said and "learns without them" in said

@@ -85,6 +85,28 @@ def test_set_loss_pushes_photos_to_their_allowed_classes() -> None:
     assert mass_on_allowed(unweighed) < 0.5  # a photo's own weight (a view of a photo: the view weight) counts
 
 
+
+def test_a_photo_s_known_value_is_learnt_as_its_label_and_an_unknown_one_is_masked() -> None:
+    """`PhotoTargets.known`: every photo taken to have one value of another attribute (the demo's shoppers'
+    photos could be taken as adults'). Photos of a kind whose products are all "kids" learn "adults" when so
+    told; a value the attribute does not have is no label (masked), as without `known`."""
+    centres, classes, vectors, colours = clusters()
+    rng = np.random.default_rng(5)
+    photos = unit_rows(centres[2] + rng.normal(size=(60, centres.shape[1])))  # like class c: its products are kids'
+    photo_colours = rng.dirichlet(np.ones(5), size=60).astype(np.float32)
+    labels = {"category": encode([CLASSES[c] for c in classes], 5),
+              "age": encode(["adults" if c < 2 else "kids" for c in classes], 5)}
+
+    def adults_share(known: dict[str, str] | None) -> float:
+        targets = PhotoTargets(photos, photo_colours, "category", [frozenset({"c"})] * 60, known=known)
+        head = train_head(vectors, colours, labels, SPEC, "fp", targets, SMALL).head
+        return float(head.classify(head.embed(photos, photo_colours))["age"][:, 0].mean())
+
+    masked = adults_share(None)
+    assert masked < 0.4  # like the kids' products they resemble
+    assert adults_share({"age": "adults"}) > masked + 0.5
+    assert adults_share({"age": "elderly"}) == pytest.approx(masked, abs=1e-6)
+
 def test_hubness_is_mean_similarity_to_nearest_references() -> None:
     rows = unit_rows(np.array([[1, 0], [0, 1], [1, 1]], np.float32))
     reference = unit_rows(np.array([[1, 0], [1, 0.1], [0, 1]], np.float32))

@@ -76,9 +76,15 @@ def shopper_photo_targets(path: Path, index: Index, label_map: LabelMap, holdout
         with np.load(path) as stored:
             arrays = {name: stored[name] for name in stored.files}
         made_for = str(arrays["model"])
-        wanted = model_key(index.model)
     except (OSError, KeyError, ValueError) as exc:
         print(f"The shoppers' photos in {path} cannot be read ({exc}), so the head learns without them.", file=log)
+        return None
+    try:
+        wanted = model_key(index.model)
+    except OSError as exc:  # the photos are matched to the model by its file's digest
+        print(f"The model file {index.model.weights_file} of {index.path} cannot be read ({exc.strerror or exc}), so "
+              f"the shoppers' photos in {path.name} cannot be matched to its vectors and the head learns without them.",
+              file=log)
         return None
     if made_for != wanted:
         print(f"The shoppers' photos in {path.name} are vectors of {made_for}, not of {wanted}, so the head learns "

@@ -92,6 +92,19 @@ def test_another_backbone_or_no_file_trains_without_them(tmp_path: Path, capsys:
     assert "cannot be read" in capsys.readouterr().err
 
 
+def test_an_index_whose_model_file_is_gone_is_said_so_not_the_photos(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    """The photos are matched to the index's model by the model file's digest: a model file that cannot be read
+    is named as what failed (the shipped photos themselves read fine)."""
+    gone = str(tmp_path / "models" / "gone.tflite")
+    index = _index(tmp_path, gone, gone, dim=16)
+    capsys.readouterr()
+    assert shopper_photo_targets(DEMO_SHOPPER_PHOTOS, index, read_label_map(DEMO_LABEL_MAP)) is None
+    said = capsys.readouterr().err.strip()
+    assert len(said.splitlines()) == 1 and said.startswith("The model file") and "gone.tflite" in said
+    assert "learns without them" in said
+
+
 def test_written_photos_read_back_close_to_their_vectors(tmp_path: Path) -> None:
     index = _shipped_model_index(tmp_path)
     raw = np.abs(np.asarray(index.vectors, np.float32))  # a backbone's pooled features are >= 0

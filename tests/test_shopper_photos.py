@@ -130,3 +130,23 @@ def test_photos_whose_colours_differ_from_the_index_s_are_skipped(tmp_path: Path
     assert shopper_photo_targets(DEMO_SHOPPER_PHOTOS, older, read_label_map(DEMO_LABEL_MAP)) is None
     said = capsys.readouterr().err.strip()
     assert len(said.splitlines()) == 1 and "version 1" in said and "learns without them" in said
+
+
+def test_the_demo_head_is_trained_on_the_shipped_photos(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """train_demo_head hands the shipped photos to the training (the demo's recipe), none when told not to."""
+    from dataclasses import replace
+
+    from recommender.demo_index import DEMO_TRAINING, demo_views, train_demo_head
+
+    shipped = str(Settings().demo_model)
+    index = _shipped_model_index(tmp_path)
+    views = demo_views(load_catalog(tmp_path / "catalogue"), FakeExtractor(name=shipped, weights=shipped, dim=1280),
+                       tmp_path / "views", per_product=1)
+    settings = replace(DEMO_TRAINING, epochs=1)
+    with np.load(DEMO_SHOPPER_PHOTOS) as stored:
+        count = len(stored["ids"])
+    capsys.readouterr()
+    train_demo_head(index.path, views, tmp_path / "demo", settings)
+    assert f" and {count:,} photos: " in capsys.readouterr().err
+    train_demo_head(index.path, views, tmp_path / "without", settings, shopper_photos=None)
+    assert " photos: " not in capsys.readouterr().err

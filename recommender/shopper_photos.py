@@ -76,18 +76,26 @@ def shopper_photo_targets(path: Path, index: Index, label_map: LabelMap, holdout
         with np.load(path) as stored:
             arrays = {name: stored[name] for name in stored.files}
         made_for = str(arrays["model"])
-        wanted = model_key(index.model)
     except (OSError, KeyError, ValueError) as exc:
         print(f"The shoppers' photos in {path} cannot be read ({exc}), so the head learns without them.", file=log)
+        return None
+    try:
+        wanted = model_key(index.model)
+    except OSError as exc:  # the photos are matched to the model by its file's digest
+        print(f"The model file {index.model.weights_file} of {index.path} cannot be read ({exc.strerror or exc}), so "
+              f"the shoppers' photos in {path.name} cannot be matched to its vectors and the head learns without them.",
+              file=log)
         return None
     if made_for != wanted:
         print(f"The shoppers' photos in {path.name} are vectors of {made_for}, not of {wanted}, so the head learns "
               "without them.", file=log)
         return None
-    if int(arrays["appearance_version"]) != APPEARANCE_VERSION:
-        print(f"The shoppers' photos in {path.name} have colours of version {int(arrays['appearance_version'])}, not "
-              f"{APPEARANCE_VERSION}, so the head learns without them (remake them: scripts/demo_shopper_photos.py).",
-              file=log)
+    stored, described = int(arrays["appearance_version"]), index.manifest.appearance_version
+    if index.appearance is not None and stored != described:  # the head takes their colours beside the index's
+        remake = "scripts/demo_shopper_photos.py" if described == APPEARANCE_VERSION \
+            else f"python -m recommender build for {index.path}"
+        print(f"The shoppers' photos in {path.name} have colours of version {stored}, the index's are of version "
+              f"{described}, so the head learns without them (remake the older: {remake}).", file=log)
         return None
     keep = np.ones(len(arrays["ids"]), bool) if holdout is None else ~holdout.mask([str(i) for i in arrays["ids"]])
     vectors = unit_rows(arrays["levels"][keep].astype(np.float32) * arrays["scale"][keep])

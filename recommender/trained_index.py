@@ -187,7 +187,7 @@ def train_index(index: Index, out: Path, *, photos: Index | None = None, label_m
     embeddings = np.concatenate([head.embed(raw[i : i + EMBED_BLOCK], None if colours is None
                                             else colours[i : i + EMBED_BLOCK]) for i in range(0, len(raw), EMBED_BLOCK)])
     reference = head.embed(targets.vectors[:shots], None if targets.colours is None else targets.colours[:shots]) \
-        if targets else None
+        if targets is not None and shots else None  # no photo left to train on: the products' own hubness
     hubs = hubness(embeddings, reference)
     seconds = time.monotonic() - started
 

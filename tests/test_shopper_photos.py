@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recommender.appearance import APPEARANCE_VERSION
 from recommender.build import build_index
 from recommender.catalog import load_catalog
 from recommender.demo_index import DEMO_LABEL_MAP, DEMO_SHOPPER_PHOTOS, demo_recipe
@@ -22,13 +23,15 @@ from tests.index_fakes import FakeExtractor, write_image
 KINDS = ("Dress", "Pants", "Shoes", "T-Shirt", "Hat", "Skirt", "Longsleeve", "Outwear", "Shirt", "Shorts")
 
 
-def _index(tmp_path: Path, name: str, weights: str, dim: int = 1280) -> Index:
+def _index(tmp_path: Path, name: str, weights: str, dim: int = 1280,
+           appearance_version: int = APPEARANCE_VERSION) -> Index:
     """A raw index of 5 random pictures per demo kind (folder layout: the folder is the category)."""
     for k, kind in enumerate(KINDS):
         for i in range(5):
             write_image(tmp_path / "catalogue" / kind / f"{i}.png", 10 * k + i)
     build_index(load_catalog(tmp_path / "catalogue"), tmp_path / "index",
-                FakeExtractor(name=name, weights=weights, dim=dim), progress=False)
+                FakeExtractor(name=name, weights=weights, dim=dim), progress=False,
+                appearance_version=appearance_version)
     return Index.load(tmp_path / "index", ann=False)
 
 
@@ -89,6 +92,19 @@ def test_another_backbone_or_no_file_trains_without_them(tmp_path: Path, capsys:
     assert "cannot be read" in capsys.readouterr().err
 
 
+def test_an_index_whose_model_file_is_gone_is_said_so_not_the_photos(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    """The photos are matched to the index's model by the model file's digest: a model file that cannot be read
+    is named as what failed (the shipped photos themselves read fine)."""
+    gone = str(tmp_path / "models" / "gone.tflite")
+    index = _index(tmp_path, gone, gone, dim=16)
+    capsys.readouterr()
+    assert shopper_photo_targets(DEMO_SHOPPER_PHOTOS, index, read_label_map(DEMO_LABEL_MAP)) is None
+    said = capsys.readouterr().err.strip()
+    assert len(said.splitlines()) == 1 and said.startswith("The model file") and "gone.tflite" in said
+    assert "learns without them" in said
+
+
 def test_written_photos_read_back_close_to_their_vectors(tmp_path: Path) -> None:
     index = _shipped_model_index(tmp_path)
     raw = np.abs(np.asarray(index.vectors, np.float32))  # a backbone's pooled features are >= 0
@@ -102,3 +118,35 @@ def test_written_photos_read_back_close_to_their_vectors(tmp_path: Path) -> None
     assert (np.sum(targets.vectors * original, axis=1) > 0.9999).all()
     assert [next(iter(a)) for a in targets.allowed] == [p.attributes["category"] for p in index.products]
     assert np.allclose(targets.colours, index.appearance.colours, atol=1e-3)
+
+
+def test_photos_whose_colours_differ_from_the_index_s_are_skipped(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """The head takes a photo's colours beside its vector: the file's colours must be of the index's definition
+    (an index of version 1 describes its products the older way), not merely of the latest."""
+    shipped = str(Settings().demo_model)
+    older = _index(tmp_path, shipped, shipped, appearance_version=1)
+    capsys.readouterr()
+    assert shopper_photo_targets(DEMO_SHOPPER_PHOTOS, older, read_label_map(DEMO_LABEL_MAP)) is None
+    said = capsys.readouterr().err.strip()
+    assert len(said.splitlines()) == 1 and "version 1" in said and "learns without them" in said
+
+
+def test_the_demo_head_is_trained_on_the_shipped_photos(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """train_demo_head hands the shipped photos to the training (the demo's recipe), none when told not to."""
+    from dataclasses import replace
+
+    from recommender.demo_index import DEMO_TRAINING, demo_views, train_demo_head
+
+    shipped = str(Settings().demo_model)
+    index = _shipped_model_index(tmp_path)
+    views = demo_views(load_catalog(tmp_path / "catalogue"), FakeExtractor(name=shipped, weights=shipped, dim=1280),
+                       tmp_path / "views", per_product=1)
+    settings = replace(DEMO_TRAINING, epochs=1)
+    with np.load(DEMO_SHOPPER_PHOTOS) as stored:
+        count = len(stored["ids"])
+    capsys.readouterr()
+    train_demo_head(index.path, views, tmp_path / "demo", settings)
+    assert f" and {count:,} photos: " in capsys.readouterr().err
+    train_demo_head(index.path, views, tmp_path / "without", settings, shopper_photos=None)
+    assert " photos: " not in capsys.readouterr().err

@@ -85,6 +85,28 @@ def test_set_loss_pushes_photos_to_their_allowed_classes() -> None:
     assert mass_on_allowed(unweighed) < 0.5  # a photo's own weight (a view of a photo: the view weight) counts
 
 
+
+def test_a_photo_s_known_value_is_learnt_as_its_label_and_an_unknown_one_is_masked() -> None:
+    """`PhotoTargets.known`: every photo taken to have one value of another attribute (the demo's shoppers'
+    photos could be taken as adults'). Photos of a kind whose products are all "kids" learn "adults" when so
+    told; a value the attribute does not have is no label (masked), as without `known`."""
+    centres, classes, vectors, colours = clusters()
+    rng = np.random.default_rng(5)
+    photos = unit_rows(centres[2] + rng.normal(size=(60, centres.shape[1])))  # like class c: its products are kids'
+    photo_colours = rng.dirichlet(np.ones(5), size=60).astype(np.float32)
+    labels = {"category": encode([CLASSES[c] for c in classes], 5),
+              "age": encode(["adults" if c < 2 else "kids" for c in classes], 5)}
+
+    def adults_share(known: dict[str, str] | None) -> float:
+        targets = PhotoTargets(photos, photo_colours, "category", [frozenset({"c"})] * 60, known=known)
+        head = train_head(vectors, colours, labels, SPEC, "fp", targets, SMALL).head
+        return float(head.classify(head.embed(photos, photo_colours))["age"][:, 0].mean())
+
+    masked = adults_share(None)
+    assert masked < 0.4  # like the kids' products they resemble
+    assert adults_share({"age": "adults"}) > masked + 0.5
+    assert adults_share({"age": "elderly"}) == pytest.approx(masked, abs=1e-6)
+
 def test_hubness_is_mean_similarity_to_nearest_references() -> None:
     rows = unit_rows(np.array([[1, 0], [0, 1], [1, 1]], np.float32))
     reference = unit_rows(np.array([[1, 0], [1, 0.1], [0, 1]], np.float32))
@@ -334,7 +356,7 @@ def test_class_balance_weighs_a_rare_class_up_and_leaves_the_rest_alone() -> Non
     assert rare_called_rare(1.0) > rare_called_rare(0.0) + 0.2
 
 
-def test_train_command_passes_the_photo_weight_to_training(tmp_path, monkeypatch, tiny_index, photos) -> None:
+def test_train_command_passes_the_photo_weight_and_balance_to_training(tmp_path, monkeypatch, tiny_index, photos) -> None:
     import recommender.trained_index as trained_index
 
     seen: list[TrainSettings] = []
@@ -347,6 +369,54 @@ def test_train_command_passes_the_photo_weight_to_training(tmp_path, monkeypatch
     photo_dir, label_map = photos
     with pytest.raises(SystemExit):
         main(["train", "--index", str(tiny_index), "--out", str(tmp_path / "o"), "--photos", str(photo_dir),
-              "--label-map", str(label_map), "--photo-weight", "8", "--cache", str(tmp_path / "cache"),
-              "--no-progress"])
-    assert [s.photo_weight for s in seen] == [8.0]
+              "--label-map", str(label_map), "--photo-weight", "8", "--photo-balance", "0.5",
+              "--cache", str(tmp_path / "cache"), "--no-progress"])
+    assert [(s.photo_weight, s.photo_balance) for s in seen] == [(8.0, 0.5)]
+
+
+def _photo_rows(index, rows: list[int], allowed: list[frozenset[str]]) -> PhotoTargets:
+    """Some of the index's own pictures as photo rows (`train_index(photo_rows=...)`: arrays, no photo index)."""
+    return PhotoTargets(unit_rows(np.asarray(index.vectors)[rows]), index.appearance.colours[rows], "articleType",
+                        allowed)
+
+
+def test_train_index_logs_and_measures_hubness_against_given_photo_rows(tmp_path, tiny_index) -> None:
+    """`photo_rows` (the demo's shipped shoppers' photos) are counted in the log as photos (those with a value
+    to learn) and are the hubness reference, as photos given as an index are."""
+    import io
+
+    from recommender.index import Index
+    from recommender.manifest import Holdout
+    from recommender.trained_index import train_index
+
+    index = Index.load(tiny_index)
+    kinds = [index.products[i].attributes["articleType"] for i in range(6)]
+    targets = _photo_rows(index, list(range(6)), [frozenset({k}) for k in kinds[:5]] + [frozenset()])
+    log = io.StringIO()
+    trained = train_index(index, tmp_path / "trained", holdout=Holdout(0.0, 0), settings=SMALL, photo_rows=targets,
+                          log=log)
+    assert " and 5 photos: " in log.getvalue() and "street-like views" not in log.getvalue()
+    out = Index.load(tmp_path / "trained")
+    head = trained.head
+    np.testing.assert_allclose(out.hubness, hubness(head.embed(unit_rows(np.asarray(index.vectors)),
+                                                               index.appearance.colours),
+                                                    head.embed(targets.vectors, targets.colours)), atol=1e-5)
+
+
+def test_no_photo_rows_left_measures_hubness_among_the_products(tmp_path, tiny_index) -> None:
+    """Every photo held out (none left to train on): the hubness is the products' own, as without photos,
+    not zero for every product (which would turn the Ranker's hub penalty off)."""
+    import io
+
+    from recommender.index import Index
+    from recommender.manifest import Holdout
+    from recommender.trained_index import train_index
+
+    index = Index.load(tiny_index)
+    none_left = _photo_rows(index, [], [])
+    trained = train_index(index, tmp_path / "trained", holdout=Holdout(0.0, 0), settings=SMALL, photo_rows=none_left,
+                          log=io.StringIO())
+    embeddings = trained.head.embed(unit_rows(np.asarray(index.vectors)), index.appearance.colours)
+    hubs = Index.load(tmp_path / "trained").hubness
+    assert hubs.any()
+    np.testing.assert_allclose(hubs, hubness(embeddings), atol=1e-5)

@@ -102,3 +102,18 @@ def test_written_photos_read_back_close_to_their_vectors(tmp_path: Path) -> None
     assert (np.sum(targets.vectors * original, axis=1) > 0.9999).all()
     assert [next(iter(a)) for a in targets.allowed] == [p.attributes["category"] for p in index.products]
     assert np.allclose(targets.colours, index.appearance.colours, atol=1e-3)
+
+
+def test_the_per_kind_balance_reaches_the_shipped_photo_rows(tmp_path: Path) -> None:
+    """With a balance, a photo of a rarer kind weighs more than one of a common kind (n^-B, mean 1)."""
+    index = _shipped_model_index(tmp_path)
+    label_map = read_label_map(DEMO_LABEL_MAP)
+    plain = shopper_photo_targets(DEMO_SHOPPER_PHOTOS, index, label_map)
+    weighed = shopper_photo_targets(DEMO_SHOPPER_PHOTOS, index, label_map, balance=0.5)
+    assert plain.weights is None and weighed.weights.shape == (len(weighed.allowed),)
+    kinds = [next(iter(allowed)) for allowed in weighed.allowed]
+    counts = {kind: kinds.count(kind) for kind in set(kinds)}
+    rare, common = min(counts, key=counts.get), max(counts, key=counts.get)
+    at = {kind: float(weighed.weights[kinds.index(kind)]) for kind in (rare, common)}
+    assert at[rare] > at[common]
+    assert np.isclose(at[rare] / at[common], (counts[common] / counts[rare]) ** 0.5, rtol=1e-3)

@@ -205,6 +205,6 @@ def train_demo_head(backbone_index: Path, views_index: Path, out: Path, settings
     backbone = Index.load(backbone_index, ann=False)
     photos = None if shopper_photos is None else \
         shopper_photo_targets(shopper_photos, backbone, read_label_map(DEMO_LABEL_MAP), photos_held, sys.stderr,
-                                                            dict(photos_known))
+                                                            dict(photos_known), balance=settings.photo_balance)
     train_index(backbone, out, views=Index.load(views_index, ann=False), holdout=Holdout(0.0, 0), settings=settings,
                 progress=sys.stderr.isatty(), log=sys.stderr, photo_rows=photos)

@@ -27,7 +27,7 @@ from recommender.index import Index
 from recommender.label_map import LabelMap
 from recommender.manifest import Holdout
 from recommender.model_spec import ModelSpec
-from recommender.training import PhotoTargets
+from recommender.training import PhotoTargets, encode
 from recommender.vectors import unit_rows
 
 __all__ = ["model_key", "write_shopper_photos", "shopper_photo_targets"]
@@ -66,11 +66,13 @@ def write_shopper_photos(photos: Index, path: Path, attribute: str = "category")
 
 
 def shopper_photo_targets(path: Path, index: Index, label_map: LabelMap, holdout: Holdout | None = None,
-                          log: TextIO | None = None, known: dict[str, str] | None = None) -> PhotoTargets | None:
+                          log: TextIO | None = None, known: dict[str, str] | None = None,
+                          balance: float = 0.0) -> PhotoTargets | None:
     """The shipped photos as training targets for a head on `index` (a raw index), each with the catalogue
     values its category may be; None, said in one sentence, when the file is missing or made for another
     model or colour definition. Photos `holdout` picks are left out (scripts/tune_demo.py scores them);
-    `known`: a value every photo is taken to have (training.PhotoTargets.known)."""
+    `known`: a value every photo is taken to have (training.PhotoTargets.known); `balance`: a photo of a kind
+    with n photos weighs n^-balance (TrainSettings.photo_balance, weighed as trained_index.photo_targets does)."""
     log = log or sys.stderr
     try:
         with np.load(path) as stored:
@@ -100,5 +102,7 @@ def shopper_photo_targets(path: Path, index: Index, label_map: LabelMap, holdout
     keep = np.ones(len(arrays["ids"]), bool) if holdout is None else ~holdout.mask([str(i) for i in arrays["ids"]])
     vectors = unit_rows(arrays["levels"][keep].astype(np.float32) * arrays["scale"][keep])
     colours = arrays["colours"][keep].astype(np.float32) if index.appearance is not None else None
-    allowed = [label_map.values_for(str(c)) for c in arrays["categories"][keep]]
-    return PhotoTargets(vectors, colours, label_map.index_attribute, allowed, known=known)
+    kinds = [str(c) for c in arrays["categories"][keep]]
+    weights = encode(kinds, 1, balance=balance).class_weights() if balance else None
+    return PhotoTargets(vectors, colours, label_map.index_attribute, [label_map.values_for(c) for c in kinds],
+                        weights, known=known)

@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--category-first", type=_number_or_off, nargs="+", default=[RankingSettings().category_first])
     parser.add_argument("--photo-weight", type=float, nargs="+", default=[DEMO_TRAINING.photo_weight],
                         help="the shoppers' photos' weight (0: the head learns without them)")
+    parser.add_argument("--photo-balance", type=float, nargs="+", default=[DEMO_TRAINING.photo_balance],
+                        help="a shopper's photo of a kind with n photos weighs n^-B (TrainSettings.photo_balance)")
     parser.add_argument("--held", type=float, default=0.25, help="share of the shoppers' photos held out and scored")
     parser.add_argument("--held-seed", type=int, default=16)
     parser.add_argument("--photo-age", nargs="+", default=[DEMO_PHOTOS_KNOWN.get(AGE, "none")],
@@ -119,14 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     held = Holdout(args.held, args.held_seed)
     scored = np.flatnonzero(held.mask(photos.ids)) if args.held else np.arange(len(photos))
     print(f"scoring {len(scored):,} of {len(photos):,} photos")
-    print("views aspect balance epochs photos age sharpness first | " + " ".join(f"{k[:6]:>6}" for k in KINDS) + " | target mean, worst; adults first")
-    for count, aspect, balance, epochs, weight, age in itertools.product(args.views, args.aspect, args.balance,
-                                                                         args.epochs, args.photo_weight, args.photo_age):
+    print("views aspect balance epochs photos pbal age sharpness first | " + " ".join(f"{k[:6]:>6}" for k in KINDS) + " | target mean, worst; adults first")
+    for count, aspect, balance, epochs, weight, pbal, age in itertools.product(
+            args.views, args.aspect, args.balance, args.epochs, args.photo_weight, args.photo_balance, args.photo_age):
         views = views_index(backbone, count, aspect, args.cache, shipped)
         with tempfile.TemporaryDirectory() as folder:
             started = time.monotonic()
             train_demo_head(args.backbone_index, views, Path(folder) / "demo",
-                            replace(DEMO_TRAINING, class_balance=balance, epochs=epochs, photo_weight=weight or 1.0),
+                            replace(DEMO_TRAINING, class_balance=balance, epochs=epochs, photo_weight=weight or 1.0,
+                                    photo_balance=pbal),
                             DEMO_SHOPPER_PHOTOS if weight else None, held if args.held else None,
                             {} if age == "none" else {AGE: age})
             seconds = time.monotonic() - started
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 ranking = RankingSettings.from_env(mix_sharpness=sharpness, category_first=first)
                 shares = own_kind_shares(Path(folder) / "demo", photos, ranking, scored)
                 wanted = [shares[k] for k in targets]
-                print(f"{count:5} {aspect:6} {balance:7} {epochs:6} {weight:6} {age[:3]:3} {sharpness:9} {first!s:5} | "
+                print(f"{count:5} {aspect:6} {balance:7} {epochs:6} {weight:6} {pbal:4} {age[:3]:3} {sharpness:9} {first!s:5} | "
                       + " ".join(f"{shares.get(k, float('nan')):6.0%}" for k in KINDS)
                       + f" | {np.mean(wanted):.0%}, {min(wanted):.0%}; {shares[ADULTS_FIRST]:.0%} "
                       f"(trained in {seconds:.0f} s)", flush=True)

@@ -150,3 +150,18 @@ def test_the_demo_head_is_trained_on_the_shipped_photos(tmp_path: Path, capsys: 
     assert f" and {count:,} photos: " in capsys.readouterr().err
     train_demo_head(index.path, views, tmp_path / "without", settings, shopper_photos=None)
     assert " photos: " not in capsys.readouterr().err
+
+
+def test_the_per_kind_balance_reaches_the_shipped_photo_rows(tmp_path: Path) -> None:
+    """With a balance, a photo of a rarer kind weighs more than one of a common kind (n^-B, mean 1)."""
+    index = _shipped_model_index(tmp_path)
+    label_map = read_label_map(DEMO_LABEL_MAP)
+    plain = shopper_photo_targets(DEMO_SHOPPER_PHOTOS, index, label_map)
+    weighed = shopper_photo_targets(DEMO_SHOPPER_PHOTOS, index, label_map, balance=0.5)
+    assert plain.weights is None and weighed.weights.shape == (len(weighed.allowed),)
+    kinds = [next(iter(allowed)) for allowed in weighed.allowed]
+    counts = {kind: kinds.count(kind) for kind in set(kinds)}
+    rare, common = min(counts, key=counts.get), max(counts, key=counts.get)
+    at = {kind: float(weighed.weights[kinds.index(kind)]) for kind in (rare, common)}
+    assert at[rare] > at[common]
+    assert np.isclose(at[rare] / at[common], (counts[common] / counts[rare]) ** 0.5, rtol=1e-3)

@@ -42,7 +42,7 @@ def demo_index(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def person(tmp_path_factory) -> Path:
     """A person as the catalogue would dress them: hat, t-shirt, trousers and shoes of the demo's own photos,
-    stacked on a plain wall (the head finds the hat and the shoes)."""
+    stacked on a plain wall (the head finds the hat and the shoes, and the t-shirt and trousers when sure)."""
     rows = list(csv.DictReader((DEMO / "catalog.csv").open(encoding="utf-8")))
     scene = Image.new("RGB", (600, 800), (200, 190, 170))
     for category, box in [("Hat", (220, 0, 380, 140)), ("T-Shirt", (130, 150, 470, 420)),
@@ -101,49 +101,60 @@ def _settled(dash_duo, garment: str) -> None:
           and len(_cards(dash_duo)) == 10, f"the {garment} searched")
 
 
+def _surest(dash_duo) -> str:
+    """The garment the page chose by itself (the surest), once its search is drawn."""
+    _wait(dash_duo, lambda: _chosen(dash_duo) is not None, "a garment chosen")
+    garment = _chosen(dash_duo)
+    _settled(dash_duo, garment)
+    return garment
+
+
 def test_a_person_gives_a_chip_per_garment_and_each_chip_is_a_search_in_the_url(shop, person: Path) -> None:
     dash_duo = shop
     dash_duo.find_element("#upload input[type=file]").send_keys(str(person))
     _wait(dash_duo, lambda: len(_chips(dash_duo)) >= 2, "a chip per garment")
     names = [name for name, _ in _chips(dash_duo)]
-    assert names == ["Hat", "Shoes"]  # top to bottom
-    _settled(dash_duo, "Shoes")  # the surest garment is searched first
+    # top to bottom; the hat and the shoes always, the t-shirt and trousers as sure as the head is of them
+    assert names[0] == "Hat" and names[-1] == "Shoes" and len(names) <= 4
+    first = _surest(dash_duo)  # the surest garment is searched first
     first_url, first_cards = _fragment(dash_duo), _cards(dash_duo)
     assert "@" in first_url  # the garment's box is the search's region
     # the strip: the first three results of every garment, each a link to more like it
     groups = dash_duo.find_elements(".look-group")
-    assert [g.find_element(By.CSS_SELECTOR, "h3").text for g in groups] == ["Hat", "Shoes"]
-    assert [len(g.find_elements(By.CSS_SELECTOR, "a.look-item")) for g in groups] == [3, 3]
-    hrefs = [unquote(a.get_attribute("href")) for a in groups[1].find_elements(By.CSS_SELECTOR, "a.look-item")]
-    assert [h.rsplit("s=item:", 1)[1].split("&")[0] for h in hrefs] == first_cards[:3]  # the shoes' first results
+    assert [g.find_element(By.CSS_SELECTOR, "h3").text for g in groups] == names
+    assert [len(g.find_elements(By.CSS_SELECTOR, "a.look-item")) for g in groups] == [3] * len(names)
+    chosen_group = groups[names.index(first)]
+    hrefs = [unquote(a.get_attribute("href")) for a in chosen_group.find_elements(By.CSS_SELECTOR, "a.look-item")]
+    assert [h.rsplit("s=item:", 1)[1].split("&")[0] for h in hrefs] == first_cards[:3]  # its first results
     assert_accessible(dash_duo.driver, "look")
 
-    # choosing the other garment searches it: other results, another URL
-    hat = dash_duo.find_element(f"{CHIPS}[aria-pressed=false]")
-    _js(dash_duo, "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", hat)
-    _settled(dash_duo, "Hat")
+    # choosing another garment searches it: other results, another URL
+    other = "Hat" if first != "Hat" else "Shoes"
+    chip = next(c for c in dash_duo.find_elements(CHIPS) if c.text == other)
+    _js(dash_duo, "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", chip)
+    _settled(dash_duo, other)
     assert _fragment(dash_duo) != first_url and set(_cards(dash_duo)).isdisjoint(first_cards)
     assert_accessible(dash_duo.driver, "look, another garment")
 
     # Back returns to the garment before, with its results; a reload keeps it
     dash_duo.driver.back()
-    _settled(dash_duo, "Shoes")
+    _settled(dash_duo, first)
     assert _fragment(dash_duo) == first_url and _cards(dash_duo) == first_cards
     dash_duo.driver.refresh()
-    _settled(dash_duo, "Shoes")
+    _settled(dash_duo, first)
 
     # the garment's label on its outline is tappable too
-    label = next(a for a in dash_duo.find_elements(".region-graph g.annotation") if a.text == "Hat")
+    label = next(a for a in dash_duo.find_elements(".region-graph g.annotation") if a.text == other)
     _js(dash_duo, "window.scrollTo(0, 0);")
     ActionChains(dash_duo.driver).move_to_element(label.find_element(By.CSS_SELECTOR, "text")).click().perform()
-    _settled(dash_duo, "Hat")
+    _settled(dash_duo, other)
 
     # a box dragged by hand overrides: no garment chosen, the framed part searched
     plot = dash_duo.find_element(".region-graph .nsewdrag")
     ActionChains(dash_duo.driver).move_to_element(plot).move_by_offset(-60, -60).click_and_hold().pause(0.1) \
         .move_by_offset(40, 40).pause(0.1).move_by_offset(50, 60).release().perform()
     _wait(dash_duo, lambda: _title(dash_duo) == "Looks like the framed part of your photo", "the dragged box searched")
-    assert _chosen(dash_duo) is None and len(_chips(dash_duo)) == 2
+    assert _chosen(dash_duo) is None and len(_chips(dash_duo)) == len(names)
 
     # a product of the strip is a link to more like it: a step of the trail
     link = dash_duo.find_elements(".look-group a.look-item")[0]
@@ -160,10 +171,10 @@ def test_chips_are_44_px_on_a_phone(shop, person: Path) -> None:
     dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
     dash_duo.find_element("#upload input[type=file]").send_keys(str(person))
-    _settled(dash_duo, "Shoes")
+    _surest(dash_duo)
     heights = _js(dash_duo, "return [...document.querySelectorAll(arguments[0])].map(c => c.getBoundingClientRect().height);",
                   CHIPS)
-    assert len(heights) == 2 and min(heights) >= 44
+    assert len(heights) >= 2 and min(heights) >= 44
     assert_accessible(dash_duo.driver, "look on a phone")
 
 

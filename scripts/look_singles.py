@@ -9,12 +9,17 @@ labelled photo catalogue, the photos that `recommender.looks.find_garments` leav
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 from pathlib import Path
 
-from recommender.engine import Recommender
-from recommender.images import open_image
-from recommender.looks import WHOLE, find_garments
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as `python scripts/...` from a clone
+
+from recommender.engine import Recommender  # noqa: E402
+from recommender.images import open_image  # noqa: E402
+from recommender.looks import WHOLE, find_garments  # noqa: E402
 
 
 def main() -> None:

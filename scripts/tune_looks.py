@@ -12,6 +12,7 @@ the time of the windows per look is printed beside them. Choose on dev, report o
 from __future__ import annotations
 
 import argparse
+import sys
 import itertools
 import time
 from dataclasses import replace
@@ -19,11 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from recommender.engine import Recommender
-from recommender.evaluation.looks import score_look
-from recommender.images import open_image
-from recommender.looks import WHOLE, LookSettings, classify_windows, garment_kinds, garments_of
-from recommender.looks_set import read_looks
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as `python scripts/...` from a clone
+
+from recommender.engine import Recommender  # noqa: E402
+from recommender.evaluation.looks import score_look  # noqa: E402
+from recommender.images import open_image  # noqa: E402
+from recommender.looks import WHOLE, LookSettings, classify_windows, garment_kinds, garments_of  # noqa: E402
+from recommender.looks_set import read_looks  # noqa: E402
 
 LAYOUTS = {  # name -> (scales, stride)
     "4 scales, stride 0.8": ((0.55, 0.38, 0.25, 0.16), 0.8),

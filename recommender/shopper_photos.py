@@ -56,7 +56,8 @@ def write_shopper_photos(photos: Index, path: Path, attribute: str = "category")
         "ids": np.array(photos.ids), "categories": np.array([p.attributes.get(attribute, "") for p in photos.products]),
         "levels": np.round(vectors / scale).astype(np.uint8), "scale": scale.astype(np.float32),
         "colours": np.asarray(photos.appearance.colours, np.float16),
-        "model": np.array(model_key(photos.model)), "appearance_version": np.array(APPEARANCE_VERSION),
+        "model": np.array(model_key(photos.model)),
+        "appearance_version": np.array(photos.manifest.appearance_version),  # what its colours are, as the index says
     }
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)

@@ -119,8 +119,9 @@ class SearchLog:
             f" HAVING {likers} > {dislikers} AND {likers} >= ? ORDER BY {likers} - {dislikers} DESC, item_id LIMIT ?",
             (catalog, int(min_sessions), int(n)),
         )
-        shown_sql = ("SELECT item_id, count(DISTINCT session_id) FROM shown WHERE catalog = ? {} GROUP BY item_id"
-                     " HAVING count(DISTINCT session_id) >= ? ORDER BY count(DISTINCT session_id) DESC, item_id LIMIT ?")
+        sessions = "count(DISTINCT session_id)"
+        shown_sql = (f"SELECT item_id, {sessions} FROM shown WHERE catalog = ? {{}} GROUP BY item_id"
+                     f" HAVING {sessions} >= ? ORDER BY {sessions} DESC, item_id LIMIT ?")
         shown = self._query(shown_sql.format(""), (catalog, int(min_sessions), int(n)))
         liked_ids = [item for item, _ in liked]
         shown_by = dict(self._query(shown_sql.format(f"AND item_id IN ({', '.join('?' * len(liked_ids))})"),

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from recommender.errors import RecommenderError
-from recommender.feedback.schema import DOWN, MAX_CATALOG, UP, check_text
+from recommender.feedback.schema import MAX_CATALOG, UP, check_text
 
 __all__ = ["SearchLog", "DayCount", "Popular", "ItemTrend", "POPULAR_MIN_SESSIONS"]
 

@@ -155,12 +155,18 @@ def _with_map(index_dir: Path) -> Path:
 
 
 def demo_recipe() -> str:
-    """How the demo's head is made (views and training settings): a demo index made another way is trained again."""
+    """How the demo's head is made (views and training settings, the shoppers' photos and the label map that says
+    what their folders are): a demo index made another way is trained again."""
+    photos, label_map = (_digest(path) for path in (DEMO_SHOPPER_PHOTOS, DEMO_LABEL_MAP))
+    return (f"views {DEMO_VIEWS} {DEMO_VIEW_SETTINGS}; training {DEMO_TRAINING}; shoppers' photos {photos} "
+            f"{DEMO_PHOTOS_KNOWN} labelled by {label_map}\n")
+
+
+def _digest(path: Path) -> str:
     try:
-        photos = hashlib.sha256(DEMO_SHOPPER_PHOTOS.read_bytes()).hexdigest()[:16]
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     except OSError:
-        photos = "none"
-    return f"views {DEMO_VIEWS} {DEMO_VIEW_SETTINGS}; training {DEMO_TRAINING}; shoppers' photos {photos} {DEMO_PHOTOS_KNOWN}\n"
+        return "none"
 
 
 def _recipe_file(settings: Settings) -> Path:

@@ -2,7 +2,8 @@
 
 A photo folder used as queries or as training data is embedded by the backbone of the index it
 goes with; building that index again on every run would cost minutes. It is built once into a
-cache folder named after the catalogue version and the model, and reused while both are unchanged.
+cache folder named after the catalogue version, the model and the colour histograms' definition, and reused
+while all three are unchanged.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ __all__ = ["DEFAULT_CACHE", "cache_dir", "cached_index"]
 DEFAULT_CACHE = EMBEDDINGS_DIR / "eval-cache"
 
 
-def cache_dir(cache_root: Path, catalog_root: Path, fingerprint: str, model: ModelSpec) -> Path:
-    """The folder for one catalogue version embedded by one model, so a rerun reuses it."""
-    return cache_root / f"{catalog_root.name}-{fingerprint[:8]}-{model.slug}"
+def cache_dir(cache_root: Path, catalog_root: Path, fingerprint: str, model: ModelSpec,
+              appearance_version: int = APPEARANCE_VERSION) -> Path:
+    """The folder for one catalogue version embedded by one model with one colour definition, so a rerun reuses
+    it: the photos scored against an index of colour version 1 (Kaggle) and 2 (the demo) are kept side by side."""
+    return cache_root / f"{catalog_root.name}-{fingerprint[:8]}-{model.slug}-colours{appearance_version}"
 
 
 def cached_index(catalog: Catalog, spec: ModelSpec, cache_root: Path, log: TextIO | None,
@@ -44,7 +47,7 @@ def cached_index(catalog: Catalog, spec: ModelSpec, cache_root: Path, log: TextI
     from recommender.index import Index
 
     extractor = load_extractor(spec.without_head())
-    out = cache_dir(cache_root, catalog.root, catalog.fingerprint(), extractor.spec)
+    out = cache_dir(cache_root, catalog.root, catalog.fingerprint(), extractor.spec, appearance_version)
     try:
         index = Index.load(out)
         index.check_compatible(extractor.spec, extractor.dim)

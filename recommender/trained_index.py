@@ -146,6 +146,9 @@ def train_index(index: Index, out: Path, *, photos: Index | None = None, label_m
                                "from the backbone index it was made from.")
     if Path(out).resolve() == index.path.resolve():
         raise RecommenderError("The trained index must go to a new folder, not the index being trained from.")
+    if photos is not None and photo_rows is not None:
+        raise RecommenderError("Give the labelled photos once: as an index with its label map (photos) or as ready "
+                               "rows (photo_rows), not both.")
     if (photos is None) != (label_map is None):
         raise RecommenderError("Photos and a label map go together: the map says what each photo's category is "
                                "in the catalogue.")

@@ -2,8 +2,8 @@
 
 The store counts searches per UTC day (`FeedbackStore.searches_by_day`); this module turns the days
 into ISO weeks and shares, the same on SQLite and PostgreSQL because no dialect's date function is
-used. A search whose best answer looks less alike than LACKING_BELOW counts as a kind the catalogue
-lacks (`FeedbackStore.lacking_kinds`).
+used. A search whose best answer's match (the figure its card shows) is below LACKING_BELOW counts as a
+kind the catalogue lacks (`FeedbackStore.lacking_kinds`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = ["Share", "PERIODS", "LACKING_BELOW", "UNKNOWN", "log_search", "period
 log = logging.getLogger(__name__)
 
 PERIODS = ("day", "week")
-LACKING_BELOW = 0.5  # best result less alike than this (recommender.match, 0..1): the catalogue lacks the kind
+LACKING_BELOW = 0.5  # best result's match (its card's figure, 0..1) below this: the catalogue lacks the kind
 UNKNOWN = "unknown"  # a search whose kind or colour was not predicted
 TOP_VALUES = 6  # kinds or colours charted one by one; the rest are "other"
 OTHER = "other"
@@ -75,22 +75,22 @@ def shares(rows: Iterable[DayCount], period: str) -> list[Share]:
 
 def log_search(engine: Recommender, store: FeedbackStore, query: Query, tags: Sequence[Tag],
                results: Sequence[Hit] | None = None) -> None:
-    """Log a photo search's predicted kind and colour and how alike its best answer looks (no photo, no session).
+    """Log a photo search's predicted kind and colour and its best answer's match (no photo, no session).
 
     `results`: the query's unfiltered results when the caller has them (the API), whose first is the best
-    answer; None searches for it here (the page, whose results are drawn by a later callback).
+    answer; None searches for it here (the page, whose results are drawn by a later callback). The match kept is
+    the one the best answer's card shows (`recommender.match`), so "kinds the catalogue lacks" judges by the figure
+    shoppers saw; a card without one (a catalogue of one product) is no lack.
     A log that cannot be written costs the shopper nothing: their search goes on, the server logs why.
     """
     try:
         best = engine.search(query, 1) if results is None else results[:1]
         if not best:
             return
-        alike = engine.ranker.alike(best[0].distance)
-        if alike is None:
-            alike = best[0].match if best[0].match is not None else 1.0
+        match = 1.0 if best[0].match is None else min(max(float(best[0].match), 0.0), 1.0)
         predicted = {tag.role: tag.value for tag in tags}
         store.log_search(engine.index.manifest.catalog.identity, predicted.get("category", ""),
-                         predicted.get("colour", ""), best[0].id, min(max(float(alike), 0.0), 1.0))
+                         predicted.get("colour", ""), best[0].id, match)
     except RecommenderError as exc:
         log.warning("search not logged for the trends: %s", exc)
 

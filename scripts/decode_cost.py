@@ -42,6 +42,7 @@ image.save(path, fmt)
 MEASURE = """
 import json, resource, sys, time
 from pathlib import Path
+sys.path.insert(0, sys.argv[4])  # the clone's root: the child imports the project however it was started
 from PIL import Image
 import recommender.images as images
 from recommender.errors import ImageError
@@ -73,8 +74,11 @@ def run_case(name: str, folder: Path) -> dict[str, object]:
     picture = folder / f"{name}.{fmt.lower()}"
     if not picture.exists():
         subprocess.run([sys.executable, "-c", MAKE, mode, str(width), str(height), fmt, str(picture)], check=True)
-    done = subprocess.run([sys.executable, "-c", MEASURE, kind, str(picture), str(folder / "cache")],
-                          check=True, capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-c", MEASURE, kind, str(picture), str(folder / "cache"), str(ROOT)],
+                          capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        said = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SystemExit(f"{name}: the measuring process failed ({said}).")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return {"case": name, "pixels": width * height, "file_kb": round(picture.stat().st_size / 1024, 1), **result}
 

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from recommender.demo_index import DEMO_PHOTOS_KNOWN  # noqa: E402
 from recommender.engine import Recommender  # noqa: E402
+from recommender.errors import RecommenderError  # noqa: E402
 from recommender.images import open_image  # noqa: E402
 from recommender.index import Index  # noqa: E402
 from recommender.manifest import Holdout  # noqa: E402
@@ -126,11 +127,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo-age", default=DEMO_PHOTOS_KNOWN.get(AGE, "none"),
                         help="the age check's head: the age every shopper's photo is taken to have (none: no age)")
     args = parser.parse_args(argv)
-    if not args.no_kinds:
-        kinds(Recommender.open(args.index), args.photos, labelled_ages(AGE_LABELS))
-    if not args.no_age:
-        ages(args.index.with_name(f"{args.index.name}-backbone"), args.age_seed, args.photo_age)
+    missing = None if args.no_kinds else missing_photos(args.photos)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
+    try:
+        if not args.no_kinds:
+            kinds(Recommender.open(args.index), args.photos, labelled_ages(AGE_LABELS))
+        if not args.no_age:
+            ages(args.index.with_name(f"{args.index.name}-backbone"), args.age_seed, args.photo_age)
+    except RecommenderError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
+
+
+def missing_photos(photos: Path) -> str | None:
+    """One sentence saying which photos the kinds check lacks (None: each kind has some), instead of 0 % scores."""
+    empty = [folder for folder in KINDS if not any((photos / folder).glob("*.jpg"))]
+    if not empty:
+        return None
+    where = f"{photos} does not exist" if not photos.is_dir() else f"{photos} has no .jpg in {', '.join(empty)}"
+    return (f"No shopper photos to check the kinds with: {where} (clothing-small's validation folders, one per "
+            "kind, in ../shared/data; give them with --photos DIR, or skip the check with --no-kinds).")
 
 
 if __name__ == "__main__":

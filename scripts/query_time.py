@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from recommender.engine import Recommender  # noqa: E402
+from recommender.errors import RecommenderError  # noqa: E402
 from recommender.images import open_image  # noqa: E402
 
 
@@ -29,8 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=Path, required=True)
     parser.add_argument("--count", type=int, default=30)
     args = parser.parse_args(argv)
-    engine = Recommender.open(args.index)
-    pictures = [open_image(p) for p in sorted(args.photos.rglob("*.jpg"))[: args.count + 1]]
+    paths = sorted(args.photos.rglob("*.jpg"))[: max(args.count, 1) + 1]
+    if len(paths) < 2:
+        print(f"{args.photos} holds {len(paths)} .jpg photo{'s' * (len(paths) != 1)}: at least 2 are needed (the first "
+              "loads the model, the others are timed).", file=sys.stderr)
+        return 2
+    try:
+        engine = Recommender.open(args.index)
+    except RecommenderError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    pictures = [open_image(p) for p in paths]
     engine.tags(engine.embed_image(pictures[0]))  # the model and the index loaded outside the timings
     model, ranking = [], []
     for picture in pictures[1:]:

@@ -69,6 +69,13 @@ def _click(driver: webdriver.Chrome, element) -> None:
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", element)
 
 
+def photo_results(title: str | None) -> bool:
+    """The title of a photo's results: "Looks like your photo", or "Looks like the dress in your photo" on a photo
+    of a person, whose garment chips search its surest garment first (not a box dragged by hand)."""
+    return bool(title) and title.startswith("Looks like ") and title.endswith("your photo") \
+        and "framed part" not in title
+
+
 def _title_changes(driver: webdriver.Chrome, wait: WebDriverWait, before: str | None) -> None:
     wait.until(lambda d: d.execute_script(TITLE_JS) not in (before, None))
 
@@ -92,7 +99,7 @@ def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, word
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".product-card"))
     shoot("start")
     driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(image.resolve()))
-    wait.until(lambda d: d.execute_script(TITLE_JS) == "Looks like your photo")
+    wait.until(lambda d: photo_results(d.execute_script(TITLE_JS)))
     time.sleep(1.5)
     driver.save_screenshot(str(out / f"{name}-screen.png"))  # the viewport only: what fits on the screen
     shoot("results")
@@ -123,10 +130,8 @@ def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, word
     shoot("region")
     _click(driver, driver.find_element(By.CSS_SELECTOR, ".region-reset"))
     wait.until(lambda d: "@" not in d.current_url)
-    wait.until(lambda d: d.execute_script(TITLE_JS) == "Looks like your photo")
-    for shown in (20, 30):
-        _click(driver, driver.find_element(By.ID, "show-more"))
-        wait.until(lambda d, n=shown: len(d.find_elements(By.CSS_SELECTOR, ".product-card .rank-badge")) == n)
+    wait.until(lambda d: photo_results(d.execute_script(TITLE_JS)))
+    _show_more(driver, wait, times=2)
     shoot("shown-more")
     title = driver.execute_script(TITLE_JS)
     _click(driver, driver.find_elements(By.CSS_SELECTOR, ".more-btn")[0])
@@ -157,6 +162,19 @@ def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, word
     driver.get(url.rstrip("/") + "/feedback")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot, #feedback-empty"))
     shoot("feedback")
+
+
+def _show_more(driver: webdriver.Chrome, wait: WebDriverWait, times: int) -> None:
+    """"Show more" up to `times` times, each waiting for more results; a catalogue with fewer results than that
+    shows them all and the button goes, which ends it early."""
+    cards = lambda d: len(d.find_elements(By.CSS_SELECTOR, ".product-card .rank-badge"))  # noqa: E731
+    for _ in range(times):
+        button = driver.find_elements(By.ID, "show-more")
+        if not button:
+            return
+        before = cards(driver)
+        _click(driver, button[0])
+        wait.until(lambda d: cards(d) > before)
 
 
 def _refine(driver: webdriver.Chrome, wait: WebDriverWait) -> None:

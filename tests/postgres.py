@@ -47,10 +47,10 @@ def postgres_url() -> str:
 
 @contextmanager
 def fresh_schema() -> Iterator[str]:
-    """A URL whose tables live in a new, empty schema (search_path), dropped on exit."""
+    """A URL whose tables live in a new, empty schema (search_path), dropped on exit (skips without a server)."""
+    url = postgres_url()  # first: without psycopg or a server the test skips, with the reason
     import psycopg
 
-    url = postgres_url()
     schema = f"test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")

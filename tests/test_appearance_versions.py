@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from pathlib import Path
 
@@ -76,6 +77,20 @@ def test_pictures_for_an_older_index_are_described_as_its_products_were(tmp_path
     assert np.abs(first - second).sum() > 0.1  # the two definitions tell this picture apart
     np.testing.assert_allclose(unit(older.appearance.colours[0]), first, atol=0.02)
     np.testing.assert_allclose(unit(latest.appearance.colours[0]), second, atol=0.02)
+
+
+def test_switching_colour_versions_reuses_each_cache(tmp_path: Path, tiny_tflite) -> None:
+    """Photos scored against the Kaggle index (colours 1) then the demo (colours 2) then Kaggle again: each
+    version's cache is kept in a folder of its own, so switching back rebuilds nothing."""
+    catalog_dir = tmp_path / "photos"
+    (catalog_dir / "shirt").mkdir(parents=True)
+    Image.fromarray(_warm_white_shirt()).save(catalog_dir / "shirt" / "a.png")
+    spec, said = ModelSpec.parse(str(tiny_tflite["float"].path)), io.StringIO()
+    for version in (1, APPEARANCE_VERSION, 1, APPEARANCE_VERSION):
+        index = cached_index(load_catalog(catalog_dir), spec, tmp_path / "cache", said, appearance_version=version)
+        assert index.manifest.appearance_version == version
+    assert [line.split()[0] for line in said.getvalue().splitlines()] == ["building", "building", "reusing", "reusing"]
+    assert sorted(p.name.rsplit("-", 1)[1] for p in (tmp_path / "cache").iterdir()) == ["colours1", "colours2"]
 
 
 def test_a_large_batch_is_described_in_chunks_exactly_as_picture_by_picture() -> None:

@@ -172,10 +172,10 @@ def test_a_locked_sqlite_file_refuses_the_vote_within_seconds(tmp_path: Path, mo
 
 
 def test_a_locked_postgresql_table_refuses_the_vote_within_seconds(monkeypatch) -> None:
-    import psycopg
-
     monkeypatch.setattr(backends, "WAIT_S", 0.5)
-    with fresh_schema() as url:
+    with fresh_schema() as url:  # skips first without psycopg or a server
+        import psycopg
+
         store = FeedbackStore(url)
         shown_ten(store)
         with psycopg.connect(url) as holder:
@@ -207,9 +207,9 @@ def test_a_malformed_postgresql_url_is_one_sentence() -> None:
 
 def test_a_vote_survives_the_database_server_dropping_its_connection() -> None:
     """A kept connection that the server closed is replaced, not reused forever."""
-    import psycopg
+    with fresh_schema() as url:  # skips first without psycopg or a server
+        import psycopg
 
-    with fresh_schema() as url:
         store = FeedbackStore(url)
         shown_ten(store)
         with psycopg.connect(postgres_url(), autocommit=True) as admin:

@@ -31,15 +31,19 @@ def _picture(path: Path, colour: tuple[int, int, int], rng: np.random.Generator)
     return path
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Recommender:
-    root = tmp_path_factory.mktemp("kinds")
+def kinds_engine(root: Path, extractor: FakeExtractor) -> Recommender:
+    """PER_KIND products of each of KINDS, indexed in `root` by `extractor`."""
     rng = np.random.default_rng(0)
     products = [Product(f"{kind[:2].lower()}{i}", _picture(root / f"{kind}{i}.png", colour, rng),
                         {"articleType": kind, "productDisplayName": f"{kind} {i}"})
                 for kind, colour in KINDS.items() for i in range(PER_KIND)]
-    build_index(Catalog(root=root, layout="csv", products=products), root / "index", FakeExtractor(), progress=False)
-    return Recommender(Index.load(root / "index"), FakeExtractor())
+    build_index(Catalog(root=root, layout="csv", products=products), root / "index", extractor, progress=False)
+    return Recommender(Index.load(root / "index"), extractor)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Recommender:
+    return kinds_engine(tmp_path_factory.mktemp("kinds"), FakeExtractor())
 
 
 def test_five_likes_of_two_kinds_give_mostly_those_kinds_both_present(engine: Recommender) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from recommender.engine import Recommender
-from recommender.feedback import FeedbackStore
+from recommender.feedback import FeedbackStore, VoteEvent
 from recommender.settings import Settings
 from recommender.ui import create_app
 from tests.browser_checks import assert_accessible
@@ -86,7 +86,8 @@ def _for_you(dash_duo) -> None:
     dash_duo.wait_for_element("#for-you-content", timeout=30)
 
 
-def test_start_page_offers_kinds_then_popular_products_and_a_tap_starts_more_like_this(shop, settings) -> None:
+def test_start_page_offers_kinds_then_popular_products_and_a_tap_starts_more_like_this(shop, settings,
+                                                                                      engine) -> None:
     dash_duo = shop
     # No votes yet: one product of each kind, a varied start.
     kinds = _texts(dash_duo, ".popular-why")
@@ -97,11 +98,19 @@ def test_start_page_offers_kinds_then_popular_products_and_a_tap_starts_more_lik
     liked = _vote_up(dash_duo, 2)
 
     dash_duo.driver.get(dash_duo.server_url + "/")
+    dash_duo.wait_for_element(".popular-tile", timeout=30)
+    assert _texts(dash_duo, "#popular-area h2") == ["Start from a kind"]  # one shopper makes nothing popular
+    store, catalog = FeedbackStore(settings.feedback_db), engine.index.manifest.catalog.identity
+    for shopper in ("another", "a third"):  # two more shoppers like the same products
+        store.record_shown(shopper, catalog, "q", [(item, 1, 0.5) for item in liked])
+        for item in liked:
+            store.record(VoteEvent(catalog, shopper, "item", "q", {}, item, 1, 0.5, "fake", 1))
+    dash_duo.driver.get(dash_duo.server_url + "/")
     _wait(dash_duo, lambda: _texts(dash_duo, "#popular-area h2") == ["Popular with shoppers"], "the popular products")
     tiles = [json.loads(i)["id"] for i in _js(dash_duo, "return [...document.querySelectorAll('.popular-tile')]"
                                                         ".map(t => t.id);")]
     assert sorted(tiles[:2]) == sorted(liked)  # the liked ones first
-    assert _texts(dash_duo, ".popular-why")[:2] == ["1 like", "1 like"]
+    assert _texts(dash_duo, ".popular-why")[:2] == ["3 likes", "3 likes"]
     _checked(dash_duo, "start-popular")
 
 

@@ -54,3 +54,41 @@ def test_screenshots_cast_no_vote_unless_asked(tmp_path: Path, demo_catalog_dir:
         assert script.main([url, "--image", str(photo), "--out", str(tmp_path / "voted"), "--words", "dress",
                             "--cast-votes"]) == 0
         assert _votes(db) == 2 and (tmp_path / "voted" / "desktop-refined.png").exists()
+
+
+def test_screenshots_of_a_photo_of_a_person_in_a_catalogue_of_fewer_than_30(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The photo of a person opens on its surest garment ("Looks like the Tshirts in your photo"), and "Show more"
+    stops when the 25 products are all shown: the script waits for neither a fixed title nor 30 results."""
+    from recommender.demo import write_demo_catalog
+    from recommender.looks import Garment
+    import recommender.ui.garments as garments
+
+    catalog_dir = tmp_path / "shop"
+    write_demo_catalog(catalog_dir, n=25, seed=0)
+    index = tmp_path / "index"
+    build_index(load_catalog(catalog_dir), index, FakeExtractor(), progress=False)
+    engine = Recommender(Index.load(index), FakeExtractor())
+    kinds = sorted(engine.index.attribute_values(engine.index.roles.category))[:2]
+
+    def two_garments(engine: Recommender, picture):  # what a trained head finds on a photo of a person
+        found = [Garment((0.0, 0.0, 1.0, 0.5), kinds[0], 0.9), Garment((0.0, 0.5, 1.0, 1.0), kinds[1], 0.8)]
+        width, height = picture.size
+        return found, [engine.embed_image(picture.crop(g.pixels((width, height)))) for g in found]
+
+    monkeypatch.setattr(garments, "finds_garments", lambda engine: True)
+    monkeypatch.setattr(garments, "find_garments", two_garments)
+    settings = Settings.from_env(index=index, feedback_db=tmp_path / "votes.sqlite3", thumbnail_dir=tmp_path / "thumbs",
+                                 upload_dir=tmp_path / "uploads")
+    script = _script()
+    monkeypatch.setattr(script, "SIZES", {"desktop": (1280, 900)})
+    monkeypatch.setattr(script, "WAIT_S", 30)
+    seen, photo_results = [], script.photo_results
+    monkeypatch.setattr(script, "photo_results", lambda title: seen.append(title) or photo_results(title))
+    photo = sorted((catalog_dir / "images").iterdir())[0]
+    with served(create_app(settings, engine=engine)) as url:
+        assert script.main([url, "--image", str(photo), "--out", str(tmp_path / "shots"), "--words", "men"]) == 0
+    assert f"Looks like the {kinds[0]} in your photo" in seen  # the garment chips' title, awaited
+    assert {p.name for p in (tmp_path / "shots").iterdir()} >= {"desktop-results.png", "desktop-shown-more.png",
+                                                                 "desktop-words.png", "desktop-feedback.png"}
+    assert not photo_results("Looks like the framed part of your photo") and photo_results("Looks like your photo")

@@ -13,7 +13,7 @@ import pytest
 from recommender.errors import RecommenderError
 from recommender.feedback import SCHEMA_VERSION, FeedbackStore
 from recommender.feedback.profiles import FORGOTTEN_PREFIX
-from recommender.feedback.search_log import DayCount, ItemTrend, Popular
+from recommender.feedback.search_log import POPULAR_MIN_SESSIONS, DayCount, ItemTrend, Popular
 from recommender.trends import shares
 from tests.test_feedback import CATALOG, PROJECT_ROOT, Clock, cast, clock, event, rows, store, target  # noqa: F401
 
@@ -96,9 +96,23 @@ def test_popular_products_are_the_most_liked_then_the_most_shown(store: Feedback
     for session in ("s5", "s6", "s7"):
         store.record_shown(session, CATALOG, "q", [("seen", 1, 0.2), ("hated", 2, 0.3)])
     store.record_shown("s8", "/other/shop", "q", [("elsewhere", 1, 0.2)] )
-    assert store.popular_items(CATALOG) == [Popular("loved", 2, 2), Popular("liked", 1, 1), Popular("hated", 0, 4),
-                                            Popular("seen", 0, 3)]
-    assert store.popular_items(CATALOG, n=1) == [Popular("loved", 2, 2)]
+    assert store.popular_items(CATALOG, min_sessions=1) == [Popular("loved", 2, 2), Popular("liked", 1, 1),
+                                                            Popular("hated", 0, 4), Popular("seen", 0, 3)]
+    assert store.popular_items(CATALOG, n=1, min_sessions=1) == [Popular("loved", 2, 2)]
+
+
+def test_one_shopper_cannot_make_a_product_popular(store: FeedbackStore) -> None:
+    for query in ("q1", "q2", "q3", "q4"):  # one shopper liking it in four searches, shown it in each
+        cast(store, event("fan", query, "mine", 1))
+    assert store.popular_items(CATALOG) == []
+    assert store.popular_items(CATALOG, min_sessions=1) == [Popular("mine", 1, 1)]  # one shopper, one like
+    cast(store, event("s1", "q", "mine", 1))
+    assert store.popular_items(CATALOG) == []  # two shoppers like it, two were shown it
+    cast(store, event("s2", "q", "mine", -1))
+    assert store.popular_items(CATALOG) == [Popular("mine", 0, 3)]  # shown to three: often viewed, not yet liked
+    cast(store, event("s3", "q", "mine", 1))
+    assert store.popular_items(CATALOG) == [Popular("mine", 3, 4)]  # three shoppers like it, one does not
+    assert POPULAR_MIN_SESSIONS == 3 and store.popular_items(CATALOG, min_sessions=6) == []
 
 
 def test_likes_are_a_shoppers_standing_thumbs_up_over_all_searches(store: FeedbackStore) -> None:

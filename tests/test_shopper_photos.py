@@ -165,3 +165,18 @@ def test_the_per_kind_balance_reaches_the_shipped_photo_rows(tmp_path: Path) -> 
     at = {kind: float(weighed.weights[kinds.index(kind)]) for kind in (rare, common)}
     assert at[rare] > at[common]
     assert np.isclose(at[rare] / at[common], (counts[common] / counts[rare]) ** 0.5, rtol=1e-3)
+
+
+def test_a_changed_label_map_trains_the_demo_head_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The map says which kind each shoppers' photo folder is: another map teaches the head other labels, so the
+    demo's recipe changes and `ensure_demo_index` trains it again (tests/test_engine.py checks that step)."""
+    import recommender.demo_index as demo
+
+    label_map = tmp_path / "label-map.csv"
+    label_map.write_bytes(DEMO_LABEL_MAP.read_bytes())
+    monkeypatch.setattr(demo, "DEMO_LABEL_MAP", label_map)
+    shipped = demo_recipe()
+    label_map.write_text(label_map.read_text().replace("t-shirt,T-Shirt", "t-shirt,Shirt"))
+    assert demo_recipe() != shipped
+    label_map.write_bytes(DEMO_LABEL_MAP.read_bytes())
+    assert demo_recipe() == shipped

@@ -420,3 +420,19 @@ def test_no_photo_rows_left_measures_hubness_among_the_products(tmp_path, tiny_i
     hubs = Index.load(tmp_path / "trained").hubness
     assert hubs.any()
     np.testing.assert_allclose(hubs, hubness(embeddings), atol=1e-5)
+
+
+def test_photos_given_both_as_an_index_and_as_rows_are_refused(tmp_path, tiny_index, photos) -> None:
+    """Two sets of labelled photos, one of which would be silently dropped: refused in one sentence, nothing written."""
+    from recommender.errors import RecommenderError
+    from recommender.index import Index
+    from recommender.label_map import read_label_map
+    from recommender.manifest import Holdout
+    from recommender.trained_index import train_index
+
+    index = Index.load(tiny_index)
+    rows = _photo_rows(index, [0, 1], [frozenset({index.products[i].attributes["articleType"]}) for i in (0, 1)])
+    with pytest.raises(RecommenderError, match=r"^Give the labelled photos once: .* not both\.$"):
+        train_index(index, tmp_path / "trained", photos=index, label_map=read_label_map(photos[1]),
+                    holdout=Holdout(0.0, 0), settings=SMALL, photo_rows=rows)
+    assert not (tmp_path / "trained").exists()

@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from recommender.errors import RecommenderError
-from recommender.feedback.schema import DOWN, MAX_CATALOG, UP, check_text
+from recommender.feedback.schema import MAX_CATALOG, UP, check_text
 
-__all__ = ["SearchLog", "DayCount", "Popular", "ItemTrend"]
+__all__ = ["SearchLog", "DayCount", "Popular", "ItemTrend", "POPULAR_MIN_SESSIONS"]
 
 SEARCH_ROLES = ("kind", "colour")
 SEARCHES_KEPT_DAYS = 400  # a year of trends and the same weeks the year before; older searches are deleted
 PURGE_CHANCE = 0.01  # share of logged searches that also delete the ones older than that
+POPULAR_MIN_SESSIONS = 3  # sessions that must like (or be shown) a product before it is "popular with shoppers"
 
 
 class DayCount(NamedTuple):
@@ -32,7 +33,7 @@ class DayCount(NamedTuple):
 
 class Popular(NamedTuple):
     item_id: str
-    likes: int  # standing thumbs up
+    likes: int  # sessions with a standing thumbs up on it
     shown: int  # sessions it was shown to recently (see `shown`)
 
 
@@ -109,19 +110,22 @@ class SearchLog:
         )
         return [ItemTrend(item_id, int(r), int(b)) for item_id, r, b in rows]
 
-    def popular_items(self, catalog: str, n: int = 8) -> list[Popular]:
-        """Products to start from: the most liked (net of dislikes), then the most shown to sessions recently."""
+    def popular_items(self, catalog: str, n: int = 8, min_sessions: int = POPULAR_MIN_SESSIONS) -> list[Popular]:
+        """Products to start from: the most liked (more sessions liking than disliking), then the most shown to
+        sessions recently; each by at least `min_sessions` sessions, so one shopper cannot make a product popular."""
+        likers, dislikers = (f"count(DISTINCT CASE WHEN vote = {v} THEN session_id END)" for v in (1, -1))
         liked = self._query(
-            f"SELECT item_id, sum({UP}) FROM effective_votes WHERE catalog = ? GROUP BY item_id"
-            f" HAVING sum({UP}) > sum({DOWN}) ORDER BY sum({UP}) - sum({DOWN}) DESC, item_id LIMIT ?",
-            (catalog, int(n)),
+            f"SELECT item_id, {likers} FROM effective_votes WHERE catalog = ? GROUP BY item_id"
+            f" HAVING {likers} > {dislikers} AND {likers} >= ? ORDER BY {likers} - {dislikers} DESC, item_id LIMIT ?",
+            (catalog, int(min_sessions), int(n)),
         )
-        shown_sql = ("SELECT item_id, count(DISTINCT session_id) FROM shown WHERE catalog = ? {} GROUP BY item_id"
-                     " ORDER BY count(DISTINCT session_id) DESC, item_id LIMIT ?")
-        shown = self._query(shown_sql.format(""), (catalog, int(n)))
+        sessions = "count(DISTINCT session_id)"
+        shown_sql = (f"SELECT item_id, {sessions} FROM shown WHERE catalog = ? {{}} GROUP BY item_id"
+                     f" HAVING {sessions} >= ? ORDER BY {sessions} DESC, item_id LIMIT ?")
+        shown = self._query(shown_sql.format(""), (catalog, int(min_sessions), int(n)))
         liked_ids = [item for item, _ in liked]
         shown_by = dict(self._query(shown_sql.format(f"AND item_id IN ({', '.join('?' * len(liked_ids))})"),
-                                    (catalog, *liked_ids, len(liked_ids)))) if liked_ids else {}
+                                    (catalog, *liked_ids, 0, len(liked_ids)))) if liked_ids else {}
         popular = [Popular(item, int(likes), int(shown_by.get(item, 0))) for item, likes in liked]
         popular += [Popular(item, 0, int(count)) for item, count in shown if item not in liked_ids]
         return popular[:n]

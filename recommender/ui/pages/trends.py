@@ -113,14 +113,14 @@ def trends_content(services: Services, period: str) -> html.Div | dbc.Alert:
                           html.P("Trends appear here once shoppers search with photos and vote on the results.",
                                  className="mb-0")], color="info", id=ids.TRENDS_EMPTY)
     words = [f"{kind or 'unknown'}" for kind, _, _ in lacking]
-    lacking_sentence = (f"Searched, but the catalogue's nearest product looked unlike them: {', '.join(words)}."
-                        if lacking else "Every kind searched had a product that looks alike.")
+    lacking_sentence = (f"Searched, but the best result matched under {LACKING_BELOW:.0%}: {', '.join(words)}."
+                        if lacking else f"Every kind searched had a result matching {LACKING_BELOW:.0%} or more.")
     return html.Div([
         html.H2("What shoppers photograph", className="h4 mt-2"),
         *charts,
         html.H2("Kinds the catalogue lacks", className="h4 mt-2"),
         html.P(lacking_sentence),
-        _table("Searches whose best result looked unlike the photo", ["Kind", "Searches", "Mean likeness"],
+        _table("Searches whose best result matched poorly", ["Kind", "Searches", "Mean best match"],
                [[kind or "unknown", n, f"{alike:.0%}"] for kind, n, alike in lacking], "None in the last 8 weeks.",
                "trends-lacking"),
         dbc.Row([

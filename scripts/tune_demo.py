@@ -4,7 +4,8 @@ Usage:
   python -m recommender build --catalog ../shared/data/clothing-small/train \
       --backbone models/mobilenet_v2_1.0_224_quant.tflite --out embeddings/clothing-train-v2
   python scripts/tune_demo.py --photos embeddings/clothing-train-v2 --views 3 6 --balance 0 0.5 1 \
-      [--sharpness 2 4] [--category-first 0.5 off] [--epochs 20] [--photo-weight 0 1 4] [--held 0.25]
+      [--sharpness 2 4] [--category-first 0.5 off] [--epochs 20] [--photo-weight 0 1 4] [--held 0.25] [--group-cosine 0.85|off]
+  python scripts/tune_demo.py --photos embeddings/clothing-train-v2 --nearest embeddings/clothing-validation-v2
 
 For each number of street-like views per demo photo, class balance and epoch count, a demo head is trained as
 `recommender.demo_index` trains it (views made once per count into --cache), and every photo of the --photos
@@ -117,6 +118,22 @@ def own_kind_shares(trained: Path, photos: Index, ranking: RankingSettings, rows
             ADULTS_FIRST: float(np.mean(adults_first))}
 
 
+def nearest_trained(photos: Index, trained: np.ndarray, others: Index | None) -> None:
+    """Prints how near each held-out photo (and each photo of `others`, e.g. the validation photos) is to its
+    nearest trained photo, by backbone cosine: a split that leaks twins shows its held photos nearer."""
+    vectors = unit_rows(np.asarray(photos.vectors, np.float32))
+    sets = {"held-out photos": (vectors[~trained], photos.products, ~trained)}
+    if others is not None:
+        sets["other photos"] = (unit_rows(np.asarray(others.vectors, np.float32)), others.products, slice(None))
+    for name, (queries, products, rows) in sets.items():
+        nearest = (queries @ vectors[trained].T).max(axis=1)
+        kinds = np.array([p.attributes.get("category", "") for p in products])[rows]
+        skirts = nearest[kinds == "skirt"]
+        print(f"{name} ({len(nearest):,}), cosine to the nearest trained photo: mean {nearest.mean():.3f}, median "
+              f"{np.median(nearest):.3f}, >= 0.90 {np.mean(nearest >= 0.9):.1%}, >= 0.85 {np.mean(nearest >= 0.85):.1%}; "
+              f"skirts ({len(skirts)}) mean {skirts.mean() if len(skirts) else float('nan'):.3f}")
+
+
 def _number_or_off(text: str) -> float | None:
     return None if text.lower() == "off" else float(text)
 
@@ -141,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-seed", type=int, default=16)
     parser.add_argument("--group-cosine", type=_number_or_off, default=GROUP_COSINE,
                         help="look-alike photos (backbone cosine at least this) are held out together (off: per photo)")
+    parser.add_argument("--nearest", type=Path, nargs="?", const=True, default=None, metavar="INDEX",
+                        help="only print how near the held-out photos (and INDEX's, a raw index of other photos by "
+                             "the same backbone) are to their nearest trained photo")
     parser.add_argument("--photo-age", nargs="+", default=[DEMO_PHOTOS_KNOWN.get(AGE, "none")],
                         help="the age every shopper's photo is taken to have (none: no age, its loss masked)")
     args = parser.parse_args(argv)
@@ -152,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     held = (Holdout(args.held, args.held_seed) if args.group_cosine is None
             else GroupedHoldout(args.held, args.held_seed, lookalike_groups(photos, args.group_cosine)))
     scored = np.flatnonzero(held.mask(photos.ids)) if args.held else np.arange(len(photos))
+    if args.nearest is not None:
+        nearest_trained(photos, ~held.mask(photos.ids),
+                        None if args.nearest is True else Index.load(args.nearest, ann=False))
+        return 0
     print(f"scoring {len(scored):,} of {len(photos):,} photos (look-alikes grouped at cosine {args.group_cosine})")
     print("views aspect balance epochs photos pbal age sharpness first | " + " ".join(f"{k[:6]:>6}" for k in KINDS) + " | target mean, worst; adults first")
     for count, aspect, balance, epochs, weight, pbal, age in itertools.product(

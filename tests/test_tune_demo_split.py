@@ -64,3 +64,13 @@ def test_the_grouped_split_reaches_the_photos_the_head_learns_from(tmp_path: Pat
     targets = shopper_photo_targets(DEMO_SHOPPER_PHOTOS, _shipped_model_index(tmp_path), read_label_map(DEMO_LABEL_MAP),
                                     held)
     assert len(targets.allowed) == sum(groups[i] not in gone for i in ids)
+
+
+def test_nearest_trained_shows_a_leaked_twin(capsys) -> None:
+    """The leak measure: a held-out photo with a twin in training reads cosine 1, a stranger 0."""
+    product = SimpleNamespace(attributes={"category": "skirt"})
+    photos = SimpleNamespace(vectors=np.array([[1, 0], [1, 0], [0, 1]], np.float32), ids=["a", "b", "c"],
+                             products=[product] * 3)
+    _script().nearest_trained(photos, np.array([True, False, False]), None)
+    assert "held-out photos (2), cosine to the nearest trained photo: mean 0.500, median 0.500, >= 0.90 50.0%" \
+        in capsys.readouterr().out

@@ -4,7 +4,8 @@ Usage:
   python -m recommender build --catalog ../shared/data/clothing-small/train \
       --backbone models/mobilenet_v2_1.0_224_quant.tflite --out embeddings/clothing-train-v2
   python scripts/tune_demo.py --photos embeddings/clothing-train-v2 --views 3 6 --balance 0 0.5 1 \
-      [--sharpness 2 4] [--category-first 0.5 off] [--epochs 20] [--photo-weight 0 1 4] [--held 0.25] [--group-cosine 0.85|off]
+      [--sharpness 2 4] [--category-first 0.5 off] [--epochs 20] [--photo-weight 0 1 4] [--held 0.25] \
+      [--group-cosine 0.85|off]
   python scripts/tune_demo.py --photos embeddings/clothing-train-v2 --nearest embeddings/clothing-validation-v2
 
 For each number of street-like views per demo photo, class balance and epoch count, a demo head is trained as
@@ -130,7 +131,8 @@ def nearest_trained(photos: Index, trained: np.ndarray, others: Index | None) ->
         kinds = np.array([p.attributes.get("category", "") for p in products])[rows]
         skirts = nearest[kinds == "skirt"]
         print(f"{name} ({len(nearest):,}), cosine to the nearest trained photo: mean {nearest.mean():.3f}, median "
-              f"{np.median(nearest):.3f}, >= 0.90 {np.mean(nearest >= 0.9):.1%}, >= 0.85 {np.mean(nearest >= 0.85):.1%}; "
+              f"{np.median(nearest):.3f}, >= 0.90 {np.mean(nearest >= 0.9):.1%}, "
+              f">= 0.85 {np.mean(nearest >= 0.85):.1%}; "
               f"skirts ({len(skirts)}) mean {skirts.mean() if len(skirts) else float('nan'):.3f}")
 
 

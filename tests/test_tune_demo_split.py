@@ -31,9 +31,9 @@ def test_lookalikes_join_transitively_and_strangers_stay_alone() -> None:
     # a~b and b~c reach 0.9, a and c do not (a chain), d is unlike all
     angle = np.arccos(0.9)
     vectors = [[1, 0, 0], [np.cos(angle), np.sin(angle), 0], [np.cos(2 * angle), np.sin(2 * angle), 0], [0, 0, 1]]
-    groups = _script().lookalike_groups(_photos(vectors, ["a", "b", "c", "d"]), 0.85)
-    assert groups == {"a": "a", "b": "a", "c": "a", "d": "d"}
-    assert set(_script().lookalike_groups(_photos(vectors, ["a", "b", "c", "d"]), 0.95).values()) == {"a", "b", "c", "d"}
+    photos = _photos(vectors, ["a", "b", "c", "d"])
+    assert _script().lookalike_groups(photos, 0.85) == {"a": "a", "b": "a", "c": "a", "d": "d"}
+    assert set(_script().lookalike_groups(photos, 0.95).values()) == {"a", "b", "c", "d"}
 
 
 def test_a_group_is_held_out_whole_and_the_share_stays() -> None:

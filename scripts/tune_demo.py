@@ -4,7 +4,9 @@ Usage:
   python -m recommender build --catalog ../shared/data/clothing-small/train \
       --backbone models/mobilenet_v2_1.0_224_quant.tflite --out embeddings/clothing-train-v2
   python scripts/tune_demo.py --photos embeddings/clothing-train-v2 --views 3 6 --balance 0 0.5 1 \
-      [--sharpness 2 4] [--category-first 0.5 off] [--epochs 20] [--photo-weight 0 1 4] [--held 0.25]
+      [--sharpness 2 4] [--category-first 0.5 off] [--epochs 20] [--photo-weight 0 1 4] [--held 0.25] \
+      [--group-cosine 0.85|off]
+  python scripts/tune_demo.py --photos embeddings/clothing-train-v2 --nearest embeddings/clothing-validation-v2
 
 For each number of street-like views per demo photo, class balance and epoch count, a demo head is trained as
 `recommender.demo_index` trains it (views made once per count into --cache), and every photo of the --photos
@@ -15,7 +17,10 @@ setting: the share of each kind's ten results that are its own kind, the six tar
 
 The head also learns from the shipped shoppers' photos (demo/shopper-photos.npz: the same clothing-small train
 photos) weighed by --photo-weight (0: without them); the share --held of them (chosen by hashing, seed
---held-seed) is left out of its training, and only those photos are scored.
+--held-seed) is left out of its training, and only those photos are scored. Look-alike photos (backbone cosine
+>= --group-cosine, joined transitively: the same garment or setting shot again) fall on the same side, so that
+a held photo's twin does not teach the head its answer (off: each photo hashed on its own, the split before
+issue 16's skirt check).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +52,31 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from demo_check import AGE, KINDS, TARGET_KINDS  # noqa: E402
 
 ADULTS_FIRST = "adults first"
+GROUP_COSINE = 0.85  # clothing-small train: 296 of 3,068 photos in 74 groups, the largest 43 (0.8: one of 194)
+
+
+@dataclass(frozen=True)
+class GroupedHoldout(Holdout):
+    """A Holdout that hashes each photo's group instead of the photo: a group is held out whole or not at all."""
+
+    groups: Mapping[str, str] = field(default_factory=dict, compare=False)  # photo id -> its group's first id
+
+    def contains(self, product_id: str) -> bool:
+        return super().contains(self.groups.get(product_id, product_id))
+
+
+def lookalike_groups(photos: Index, cosine: float) -> dict[str, str]:
+    """Photo id -> the first id of its group: photos whose backbone vectors reach `cosine`, joined transitively
+    (scipy's connected components), so near-duplicates and their chains share one group."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    vectors = unit_rows(np.asarray(photos.vectors, np.float32))
+    a, b = np.nonzero(np.triu(vectors @ vectors.T >= cosine, k=1))
+    n = len(photos.ids)
+    _, group = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    first = {g: photos.ids[i] for i, g in reversed(list(enumerate(group)))}
+    return {photo: first[g] for photo, g in zip(photos.ids, group)}
 
 
 def views_index(backbone: Index, count: int, aspect: float, cache: Path, shipped: Path) -> Path:
@@ -88,6 +119,23 @@ def own_kind_shares(trained: Path, photos: Index, ranking: RankingSettings, rows
             ADULTS_FIRST: float(np.mean(adults_first))}
 
 
+def nearest_trained(photos: Index, trained: np.ndarray, others: Index | None) -> None:
+    """Prints how near each held-out photo (and each photo of `others`, e.g. the validation photos) is to its
+    nearest trained photo, by backbone cosine: a split that leaks twins shows its held photos nearer."""
+    vectors = unit_rows(np.asarray(photos.vectors, np.float32))
+    sets = {"held-out photos": (vectors[~trained], photos.products, ~trained)}
+    if others is not None:
+        sets["other photos"] = (unit_rows(np.asarray(others.vectors, np.float32)), others.products, slice(None))
+    for name, (queries, products, rows) in sets.items():
+        nearest = (queries @ vectors[trained].T).max(axis=1)
+        kinds = np.array([p.attributes.get("category", "") for p in products])[rows]
+        skirts = nearest[kinds == "skirt"]
+        print(f"{name} ({len(nearest):,}), cosine to the nearest trained photo: mean {nearest.mean():.3f}, median "
+              f"{np.median(nearest):.3f}, >= 0.90 {np.mean(nearest >= 0.9):.1%}, "
+              f">= 0.85 {np.mean(nearest >= 0.85):.1%}; "
+              f"skirts ({len(skirts)}) mean {skirts.mean() if len(skirts) else float('nan'):.3f}")
+
+
 def _number_or_off(text: str) -> float | None:
     return None if text.lower() == "off" else float(text)
 
@@ -110,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="a shopper's photo of a kind with n photos weighs n^-B (TrainSettings.photo_balance)")
     parser.add_argument("--held", type=float, default=0.25, help="share of the shoppers' photos held out and scored")
     parser.add_argument("--held-seed", type=int, default=16)
+    parser.add_argument("--group-cosine", type=_number_or_off, default=GROUP_COSINE,
+                        help="look-alike photos (backbone cosine at least this) are held out together (off: per photo)")
+    parser.add_argument("--nearest", type=Path, nargs="?", const=True, default=None, metavar="INDEX",
+                        help="only print how near the held-out photos (and INDEX's, a raw index of other photos by "
+                             "the same backbone) are to their nearest trained photo")
     parser.add_argument("--photo-age", nargs="+", default=[DEMO_PHOTOS_KNOWN.get(AGE, "none")],
                         help="the age every shopper's photo is taken to have (none: no age, its loss masked)")
     args = parser.parse_args(argv)
@@ -118,9 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     photos = Index.load(args.photos, ann=False)
     shipped = args.backbone_index.with_name(args.backbone_index.name.replace("-backbone", "-views")) / "index"
     targets = list(KINDS)[:TARGET_KINDS]
-    held = Holdout(args.held, args.held_seed)
+    held = (Holdout(args.held, args.held_seed) if args.group_cosine is None
+            else GroupedHoldout(args.held, args.held_seed, lookalike_groups(photos, args.group_cosine)))
     scored = np.flatnonzero(held.mask(photos.ids)) if args.held else np.arange(len(photos))
-    print(f"scoring {len(scored):,} of {len(photos):,} photos")
+    if args.nearest is not None:
+        nearest_trained(photos, ~held.mask(photos.ids),
+                        None if args.nearest is True else Index.load(args.nearest, ann=False))
+        return 0
+    print(f"scoring {len(scored):,} of {len(photos):,} photos (look-alikes grouped at cosine {args.group_cosine})")
     print("views aspect balance epochs photos pbal age sharpness first | " + " ".join(f"{k[:6]:>6}" for k in KINDS) + " | target mean, worst; adults first")
     for count, aspect, balance, epochs, weight, pbal, age in itertools.product(
             args.views, args.aspect, args.balance, args.epochs, args.photo_weight, args.photo_balance, args.photo_age):

@@ -31,6 +31,7 @@ dash.register_page(
     title="Lookalike · Catalogue audit",
     description="Labels the pictures disagree with, duplicates and broken pictures of the catalogue.",
     merchant=True,  # listed in the navigation only with the merchant's tools on
+    order=5,
 )
 
 PAGE_SIZE = 10

@@ -36,6 +36,7 @@ dash.register_page(
     name="Map",
     title="Lookalike · Map of the catalogue",
     description="The whole catalogue on one map: similar pictures lie close together.",
+    order=2,
 )
 
 MOST_VALUES = 15  # colours shown; the rest of an attribute's values are drawn grey as "Other"

@@ -1,6 +1,6 @@
 // The phone's navigation row scrolls sideways when its links do not fit (assets/20-returning.css): when the
 // current page changes, its link is scrolled into that row's view, so a shopper on Map or Trends sees where
-// they are. Only on a change of page: a shopper's own sideways scroll of the row is left alone.
+// they are. Only on a change of page or of the window's width: a shopper's own sideways scroll is left alone.
 (function () {
     let shown = null;  // the link last scrolled into view
 
@@ -15,6 +15,7 @@
         }
     }
 
+    window.addEventListener("resize", function () { shown = null; reveal(); });  // a phone turned, a window narrowed
     new MutationObserver(reveal).observe(document.documentElement, {
         childList: true, subtree: true, attributes: true, attributeFilter: ["class"],
     });

@@ -9,8 +9,11 @@ how unlikely their label is compared with products of the same label (its probab
 label's mean probability, as confident learning does), so labels that are often confused with
 another (T-shirts and tops) do not crowd out the plainly wrong ones; this ranking was chosen over the
 plain margin, and 30 neighbours over 10 or 20, on the swap test's seed 1 (README: "Catalogue audit").
-The index's own head is not used for this: it was trained on the very labels being checked. Near-duplicates are judged by the picture (vector distance, plus
-identical pixel digests); broken pictures come from the build's skipped list, blank flags and image
+The index's own head is not used for this: it was trained on the very labels being checked.
+Near-duplicates are judged by the picture: products near in the index's vectors are candidates, confirmed
+only when their pictures match pixel for pixel at a small size (a trained head draws a kind's products
+together, so its vectors alone grouped 36 different shoes of the demo), plus identical pixel digests.
+Broken pictures come from the build's skipped list, blank flags and image
 sizes; thin categories from counts. A catalogue without labels gets the last two only, and is told so.
 """
 
@@ -19,10 +22,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from recommender.errors import ImageError
+from recommender.images import open_image
 from recommender.index_files import IndexFiles
 from recommender.roles import Roles
 
@@ -31,7 +37,9 @@ __all__ = ["Suspect", "AuditReport", "audit", "label_scores", "label_attributes"
 FOLDS = 5
 NEIGHBOURS = 30  # the nearest products that vote on a label (the Audit page shows the first 5)
 REDUCED_DIM = 128  # PCA dimensions the label models and the neighbour search work in: fast, and loses little
-DUPLICATE_DISTANCE = 0.15  # Euclidean distance between unit vectors under which two pictures are the same shot
+DUPLICATE_DISTANCE = 0.15  # Euclidean distance between unit vectors under which two pictures may be the same shot
+PIXEL_SIDE = 64  # candidates' pictures are compared in colour at PIXEL_SIDE x PIXEL_SIDE, padded square with white
+PIXEL_DIFFERENCE = 0.01  # mean absolute difference (0-1) under which two pictures show the same shot (README)
 MIN_PRODUCTS = 5  # a category with fewer products is too thin to learn or to browse
 TINY_SIDE = 32  # pixels: a picture with a shorter side cannot show a garment
 
@@ -151,8 +159,28 @@ def label_suspects(ids: Sequence[str], attribute: str, labels: Sequence[str], x:
     return sorted(suspects, key=lambda s: -s.suspicion)  # exact values: many labels are near 0, ties are not
 
 
+def small_picture(path: Path) -> np.ndarray | None:
+    """A product's picture as PIXEL_SIDE² RGB values in [0, 1]; None when it cannot be read."""
+    from PIL import ImageOps
+
+    try:
+        image = open_image(path, longest=4 * PIXEL_SIDE)
+    except (ImageError, OSError):
+        return None
+    return np.asarray(ImageOps.pad(image, (PIXEL_SIDE, PIXEL_SIDE), color=(255, 255, 255)), np.float32) / 255.0
+
+
+def same_pictures(files: IndexFiles, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair of rows, whether their pictures match at a small size (each picture read once)."""
+    pictures = {int(row): small_picture(files.products[row].image) for row in np.unique(np.concatenate([a, b]))}
+    return np.array([pictures[i] is not None and pictures[j] is not None
+                     and float(np.abs(pictures[i] - pictures[j]).mean()) < PIXEL_DIFFERENCE
+                     for i, j in zip(a.tolist(), b.tolist())], dtype=bool)
+
+
 def duplicate_groups(files: IndexFiles, distances: np.ndarray, rows: np.ndarray) -> list[dict[str, Any]]:
-    """Groups of products showing the same picture: near in the full vectors, or with identical pixels."""
+    """Groups of products showing the same picture: near in the full vectors and alike in pixels, or with
+    identical pixels."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -160,7 +188,10 @@ def duplicate_groups(files: IndexFiles, distances: np.ndarray, rows: np.ndarray)
     first, second = np.nonzero(distances < DUPLICATE_DISTANCE * 1.5)  # candidates, confirmed on full vectors
     a, b = first, rows[first, second]
     full = np.linalg.norm(np.asarray(files.vectors[a], np.float32) - np.asarray(files.vectors[b], np.float32), axis=1)
-    a, b, full = a[full < DUPLICATE_DISTANCE], b[full < DUPLICATE_DISTANCE], full[full < DUPLICATE_DISTANCE]
+    near = full < DUPLICATE_DISTANCE
+    a, b, full = a[near], b[near], full[near]
+    alike = same_pictures(files, a, b)
+    a, b, full = a[alike], b[alike], full[alike]
     if files.appearance is not None:
         _, digest_group = np.unique(files.appearance.digests, return_inverse=True)
         order = np.argsort(digest_group, kind="stable")

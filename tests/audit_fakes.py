@@ -20,7 +20,7 @@ from recommender.model_spec import ModelSpec
 CATEGORIES = (("Tshirts", "Apparel"), ("Jeans", "Apparel"), ("Watches", "Accessories"), ("Caps", "Accessories"))
 PER_CATEGORY = 30
 WRONG = {"p005": "Jeans", "p040": "Tshirts", "p070": "Caps"}  # planted wrong labels (truth: their cluster)
-NEAR_DUPLICATE = ("p010", "p011")  # p011's vector is p010's plus a little noise
+NEAR_DUPLICATE = ("p010", "p011")  # p011 shows p010's picture; its vector is p010's plus a little noise
 SAME_PIXELS = ("p100", "p101")  # identical digests, distinct vectors
 TINY = "p020"  # a 10x8 picture
 BLANK = "p030"
@@ -30,7 +30,7 @@ def write_audit_index(root: Path, *, labels: bool = True, head: str | None = Non
     """An index of 4 clusters of 30 products (+ `thin` products of a rare category); returns its folder."""
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((len(CATEGORIES) + 1, 16)) * 3
-    products, vectors = [], []
+    products, vectors, colours = [], [], {}
     plan = [(c, i) for c in range(len(CATEGORIES)) for i in range(PER_CATEGORY)] + [(len(CATEGORIES), i)
                                                                                    for i in range(thin)]
     for n, (c, _) in enumerate(plan):
@@ -41,7 +41,8 @@ def write_audit_index(root: Path, *, labels: bool = True, head: str | None = Non
         image = root / "images" / f"{pid}.png"
         image.parent.mkdir(parents=True, exist_ok=True)
         colour = tuple(int(v) for v in rng.integers(0, 256, 3))
-        Image.new("RGB", (10, 8) if pid == TINY else (48, 64), colour).save(image)
+        colours[pid] = colours[NEAR_DUPLICATE[0]] if pid == NEAR_DUPLICATE[1] else colour  # the same picture
+        Image.new("RGB", (10, 8) if pid == TINY else (48, 64), colours[pid]).save(image)
         products.append(Product(pid, image, attributes))
         vectors.append(centres[c] + rng.standard_normal(16))
     x = np.asarray(vectors, dtype=np.float32)

@@ -48,6 +48,16 @@ def test_duplicates_by_picture_and_by_pixels(audit_index: Path) -> None:
     assert len(groups) == 2  # products of one category are alike but not the same picture
 
 
+def test_near_vectors_with_different_pictures_are_no_duplicates(tmp_path: Path) -> None:
+    """A trained head draws a kind's products together: near vectors alone do not make a duplicate."""
+    from PIL import Image
+
+    files = read_index(write_audit_index(tmp_path))
+    Image.new("RGB", (48, 64), (250, 250, 250)).save(files.products[int(NEAR_DUPLICATE[1][1:])].image)
+    Image.new("RGB", (48, 64), (10, 10, 10)).save(files.products[int(NEAR_DUPLICATE[0][1:])].image)
+    assert [set(g["ids"]) for g in audit(files).duplicates] == [set(SAME_PIXELS)]
+
+
 def test_broken_tiny_and_blank_pictures_and_thin_categories(audit_index: Path) -> None:
     report = audit(read_index(audit_index))
     reasons = {i["id"]: i["reason"] for i in report.images}

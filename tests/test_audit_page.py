@@ -77,6 +77,20 @@ def test_suspects_are_paged(audited: Path, tmp_path: Path) -> None:
         assert page.suspects_page(services, AuditReport(), 0)[1] == "No suspect labels"
 
 
+def test_empty_findings_say_what_was_checked(audited: Path, tmp_path: Path) -> None:
+    app = _app(audited, tmp_path, merchant=True)
+    clean = AuditReport(attributes=["articleType"])
+    with app.server.test_request_context():
+        from recommender.ui.services import get_services
+
+        services = get_services()
+        findings = str(_page().other_findings(services, clean))
+        suspects = str(_page().suspects_page(services, clean, 0)[0])
+    assert "no two of the 122 pictures are the same shot" in findings and "None found" not in findings
+    assert "none is under 32 px" in findings and "every category value has at least 5 products" in findings
+    assert "was checked against its picture's nearest products" in suspects
+
+
 def test_a_catalogue_not_yet_audited_gets_a_sentence(dash_duo, tmp_path: Path) -> None:
     index = write_audit_index(tmp_path / "fresh")
     dash_duo.start_server(_app(index, tmp_path, merchant=True))
@@ -107,6 +121,10 @@ def test_accept_reject_reload_and_export(dash_duo, audited: Path, tmp_path: Path
     assert "Audit" in [a.text for a in dash_duo.find_elements(".nav-main .nav-link")]
     names = [e.text for e in dash_duo.find_elements(".audit-suspect h3")]
     assert len(names) >= 3 and len(dash_duo.find_elements(".audit-suspect .audit-neighbour")) == 5 * len(names)
+    duplicates = dash_duo.find_element(".audit-duplicates")
+    names = {e.text for e in dash_duo.find_elements(".audit-duplicates figcaption")}
+    assert names == {"Tshirts 10", "Tshirts 11", "Caps 100", "Caps 101"}  # NEAR_DUPLICATE and SAME_PIXELS
+    assert "p010" not in duplicates.text  # the products' names, not their raw ids
     assert_accessible(dash_duo.driver, "audit page")
     _shots(dash_duo, "audit")
 

@@ -4,6 +4,7 @@ search is highlighted; the sentences for an index without a map and a catalogue 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,26 @@ def test_forged_events_and_values_are_no_update_never_an_error(mapped: Path, tmp
         assert page.click({"points": [{"customdata": 70}]}) == "/#s=item:p070"
         forged = page.draw(["not", "an", "attribute"], {"hash": 1})  # one colour, nothing highlighted
         assert [t.name for t in forged.data] == ["Products"]
+
+
+def test_every_value_gets_its_own_colour_up_to_the_palette_then_other_says_how_many(tmp_path: Path) -> None:
+    """The demo's 16 kinds all get a colour (15 did, skirts were grey); beyond the palette, "Other" counts them."""
+    import sys
+
+    import dash
+
+    from recommender.index_files import read_index, write_index
+
+    index = _index(tmp_path)
+    files = read_index(index, mmap=False)
+    products = [replace(p, attributes={**p.attributes, "articleType": f"Kind {i % 16}", "usage": f"Use {i % 30}"})
+                for i, p in enumerate(files.products)]
+    write_index(index, files.manifest, products, files.vectors, files.appearance)
+    app = _app(index, tmp_path)
+    page = sys.modules[next(p["module"] for p in dash.page_registry.values() if p["path"] == "/map")]
+    with app.server.test_request_context():
+        kinds, uses = page.draw("articleType", None).data, page.draw("usage", None).data
+    assert sorted(t.name for t in kinds) == sorted(f"Kind {i}" for i in range(16))
+    assert len({t.marker.color for t in kinds}) == 16 and page.OTHER not in {t.marker.color for t in kinds}
+    assert len(uses) == page.MOST_VALUES + 1 and uses[0].name == f"Other ({30 - page.MOST_VALUES} rarer values)"
+    assert len({t.marker.color for t in uses}) == page.MOST_VALUES + 1

@@ -16,7 +16,7 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html
 
-from recommender.audit import AuditReport, Suspect
+from recommender.audit import MIN_PRODUCTS, TINY_SIDE, AuditReport, Suspect
 from recommender.audit_store import AUDIT_FILE, fixes_csv, load_report
 from recommender.errors import RecommenderError
 from recommender.ui import ids
@@ -31,14 +31,17 @@ dash.register_page(
     title="Lookalike · Catalogue audit",
     description="Labels the pictures disagree with, duplicates and broken pictures of the catalogue.",
     merchant=True,  # listed in the navigation only with the merchant's tools on
+    order=5,
 )
 
 PAGE_SIZE = 10
 SHOWN_NEIGHBOURS = 5
 EXPORT_ROUTE = "audit/fixes.csv"
 OFF = "This page is not available."
-NOT_AUDITED = ("There is no audit of this catalogue's current build yet: run python -m recommender audit --index "
-               "INDEX on the server, then reload this page.")
+SHOWN_DUPLICATES = 6  # pictures shown of a group of duplicates
+NOT_AUDITED = ("There is no audit of this catalogue's current build yet. An audit checks each product's category "
+               "label against its picture, and looks for pictures filed twice, broken pictures and thin categories: "
+               "run python -m recommender audit --index INDEX on the server, then reload this page.")
 
 
 @functools.lru_cache(maxsize=4)
@@ -136,29 +139,51 @@ def suspects_page(services: Services, report: AuditReport, page: int) -> tuple[l
     decisions = services.feedback.decisions(services.engine.index.manifest.catalog.identity) if shown else {}
     cards = [suspect_card(services, s, decisions.get((s.id, s.attribute), (None,))[0]) for s in shown]
     if not total:
-        return [html.P("No label looks wrong.", className="text-muted")], "No suspect labels", True, True
+        checked = ", ".join(services.engine.index.roles.label(a) for a in report.attributes)
+        text = (f"No label looks wrong: each product's {checked} was checked against its picture's nearest products "
+                "and a model trained on the others." if checked else "No label was checked: the catalogue has none.")
+        return [html.P(text, className="text-muted")], "No suspect labels", True, True
     label = f"Suspects {page * PAGE_SIZE + 1:,}–{page * PAGE_SIZE + len(shown):,} of {total:,}"
     return cards, label, page == 0, page >= pages - 1
 
 
-def _other_findings(services: Services, report: AuditReport) -> html.Div:
+def duplicate_group(services: Services, group: dict) -> html.Li:
+    """A group of products showing the same picture: each one's thumbnail and name (its id on hover)."""
     index = services.engine.index
-    groups = [
-        html.Li([html.Span(f"{len(g['ids'])} products: "),
-                 *(html.Img(src=thumbnail_url(i), alt=f"product {i}", className="audit-duplicate-img")
-                   for i in g["ids"][:6] if i in index),
-                 html.Span(" " + ", ".join(g["ids"][:6]) + (" …" if len(g["ids"]) > 6 else ""), className="small")])
-        for g in report.duplicates[:PAGE_SIZE]
-    ]
+    shown = [i for i in group["ids"] if i in index][:SHOWN_DUPLICATES]
+    pictures = [html.Figure([html.Img(src=thumbnail_url(i), alt="", className="audit-neighbour-img"),
+                             html.Figcaption(index.product(i).name, className="small")],
+                            className="audit-neighbour audit-duplicate m-0", title=f"id {i}")
+                for i in shown]
+    more = len(group["ids"]) - len(shown)
+    return html.Li([html.Div(f"{len(group['ids'])} products show the same picture"
+                             + (f" ({more} more not shown)" if more else ""), className="small text-muted mb-1"),
+                    html.Div(pictures, className="audit-neighbours")], className="mb-3")
+
+
+def _listed(items: list, empty: str, class_name: str = "") -> html.Ul | html.P:
+    """The findings as a list, or the sentence saying what was checked and found clean."""
+    return html.Ul(items, className=class_name) if items else html.P(empty, className="text-muted")
+
+
+def other_findings(services: Services, report: AuditReport) -> html.Div:
+    """Duplicates, broken pictures and thin categories; an empty list says what was checked."""
+    count = len(services.engine.index)
+    labels = ", ".join(services.engine.index.roles.label(a).lower() for a in report.attributes)
     images = [html.Li(f"{i['id']}: {i['reason']}") for i in report.images[:20]]
-    thin = [html.Li(f"{t['attribute']} {t['value']}: {t['count']} products") for t in report.thin[:20]]
+    thin = [html.Li(f"{services.engine.index.roles.label(t['attribute'])} {t['value']}: {t['count']} products")
+            for t in report.thin[:20]]
     return html.Div([
         html.H2(f"Near-duplicate pictures ({len(report.duplicates):,} groups)", className="h5 mt-4"),
-        html.Ul(groups or [html.Li("None found.")], className="list-unstyled audit-duplicates"),
+        _listed([duplicate_group(services, g) for g in report.duplicates[:PAGE_SIZE]],
+                f"None: no two of the {count:,} pictures are the same shot (near in the model's vectors and alike "
+                "pixel for pixel, or the very same file).", "list-unstyled audit-duplicates"),
         html.H2(f"Broken, blank or tiny pictures ({len(report.images):,})", className="h5 mt-4"),
-        html.Ul(images or [html.Li("None found.")]),
+        _listed(images, f"None: every picture was read, none is blank and none is under {TINY_SIDE} px on its "
+                "shorter side."),
         html.H2(f"Thin categories ({len(report.thin):,})", className="h5 mt-4"),
-        html.Ul(thin or [html.Li("None found.")]),
+        _listed(thin, f"None: every {labels} value has at least {MIN_PRODUCTS} products." if report.attributes
+                else "None: the catalogue has no category labels to count."),
     ])
 
 
@@ -183,7 +208,7 @@ def _content(services: Services) -> html.Div | dbc.Alert:
             html.Span(label, id=ids.AUDIT_PAGE_LABEL, className="small mx-2", **{"aria-live": "polite"}),
             dbc.Button("Next", id=ids.AUDIT_NEXT, disabled=no_next, color="dark", outline=True, size="sm"),
         ], className="d-flex align-items-center", **{"aria-label": "Pages of suspects"}),
-        _other_findings(services, report),
+        other_findings(services, report),
     ])
 
 

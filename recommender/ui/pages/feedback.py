@@ -31,6 +31,7 @@ dash.register_page(
     name="Feedback",
     title="Lookalike · Shopper feedback",
     description="Thumbs up and down on the recommendations: over time, by rank, by category, by product.",
+    order=3,
 )
 
 TOP_ITEMS = 8

@@ -36,12 +36,17 @@ dash.register_page(
     name="Map",
     title="Lookalike · Map of the catalogue",
     description="The whole catalogue on one map: similar pictures lie close together.",
+    order=2,
 )
 
-MOST_VALUES = 15  # colours shown; the rest of an attribute's values are drawn grey as "Other"
-MOST_DISTINCT = 500  # an attribute with more values (names, ids) is no colouring
+# 24 colours clear on white, the most distinct first (the most common values get them): D3's (less its grey, kept
+# for "Other"), then plotly's Dark24 ones unlike those, then darker tones of the first (Light24's are too pale on
+# white, Dark24 alone repeats magentas)
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-           "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
+           "#222A2A", "#00A08B", "#FB00D1", "#511CFB", "#B68100", "#620042", "#0D2A63", "#A777F1",
+           "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#6C4516")
+MOST_VALUES = len(PALETTE)  # values with a colour of their own (the demo has 16 kinds); the rarer ones are "Other"
+MOST_DISTINCT = 500  # an attribute with more values (names, ids) is no colouring
 OTHER = "#c7c7c7"
 NO_MAP = ("This catalogue has no map yet: run python -m recommender map --index INDEX on the server (a few "
           "minutes on 40k products), then reload this page.")
@@ -77,15 +82,19 @@ def _scatter(xy: np.ndarray, rows: np.ndarray, name: str, colour: str, size: flo
 
 @functools.lru_cache(maxsize=8)
 def _base_traces(index_dir: str, version: int, attribute: str | None) -> tuple[go.Scattergl, ...]:
-    """One trace per common value of `attribute` (MOST_VALUES of them, then "Other"), or one of everything."""
+    """One trace per value of `attribute` (the MOST_VALUES most common; the rest grey as "Other", its legend
+    saying how many values it holds), or one of everything."""
     index = get_services().engine.index
     xy = _layout_of(index_dir, version)
     everything = np.arange(len(xy))
     if attribute is None:
         return (_scatter(xy, everything, "Products", PALETTE[0]),)
-    values = list(index.attribute_values(attribute))[:MOST_VALUES]
+    every = list(index.attribute_values(attribute))
+    values = every[:MOST_VALUES]
     codes = index.value_codes(attribute, values)
-    traces = [_scatter(xy, np.flatnonzero(codes == -1), "Other", OTHER)] if (codes == -1).any() else []
+    rarer = len(every) - len(values)
+    other = f"Other ({rarer} rarer value{'s' * (rarer > 1)})" if rarer else "Other (no value)"
+    traces = [_scatter(xy, np.flatnonzero(codes == -1), other, OTHER)] if (codes == -1).any() else []
     traces += [_scatter(xy, np.flatnonzero(codes == i), value, PALETTE[i]) for i, value in enumerate(values)]
     return tuple(traces)
 
@@ -134,9 +143,9 @@ def map_figure(attribute: str | None, fragment: str | None) -> go.Figure:
 def layout(**_query: str) -> html.Div:
     index = get_services().engine.index
     header = [html.H1("Map of the catalogue", className="page-title h2 my-3"),
-              html.P("Similar pictures lie close together. Hover a point to see the product; click it for more "
-                     "like it. Your current search's product is the star, its results are ringed.",
-                     className="text-muted small")]
+              html.P("Similar pictures lie close together. Point at a product to see it, click or tap it for more "
+                     "like it; drag to move and scroll or pinch to zoom. Opened from a search, the map shows its "
+                     "product as a star and its results ringed.", className="text-muted small")]
     try:
         layout_xy(index)
     except RecommenderError as exc:

@@ -32,6 +32,7 @@ dash.register_page(
     title="Lookalike · Trends",
     description="What shoppers photograph, by week and day; rising, liked and disliked products; missing kinds.",
     merchant=True,  # listed in the navigation only with the merchant's tools on
+    order=4,
 )
 
 OFF = "This page is not available."

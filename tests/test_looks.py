@@ -316,6 +316,22 @@ def test_a_calibrated_index_keeps_its_product_shots_whole_with_the_plain_search_
     assert [(h.id, h.distance) for h in hits] == [(h.id, h.distance) for h in engine.query_image(picture, 10)]
 
 
+def test_evaluate_looks_scores_the_index_s_own_settings(trained: Path, looks_dir: Path, monkeypatch) -> None:
+    """`evaluate --looks` leaves the settings to the index (its calibration), as the app and the CLI do."""
+    import recommender.evaluation.looks as evaluation
+    from recommender.engine import Recommender
+
+    given, real = [], evaluation.shop_the_look
+
+    def spy(engine, picture, k=10, filters=None, settings=None):  # noqa: ANN001, ANN202 - shop_the_look's own
+        given.append(settings)
+        return real(engine, picture, k, filters, settings)
+
+    monkeypatch.setattr(evaluation, "shop_the_look", spy)
+    evaluation.evaluate_looks(Recommender.open(trained), looks_dir / "dev")
+    assert given and all(settings is None for settings in given)
+
+
 def test_an_index_without_a_head_gives_the_whole_photo_named_by_its_tags(tiny_index: Path,
                                                                           catalogue: Path) -> None:
     from recommender.engine import Recommender

@@ -63,7 +63,7 @@ class LookSettings:
     shrink: float = 0.85  # a garment's box, scaled about its centre: windows hold margins around what they see
     repeat_iou: float = 0.3  # a garment overlapping a surer one this much is that one, misnamed
     single_cover: float = 0.4  # the surest garment covering this share of the photo, of its own kind: a product shot
-    whole_sure: float = 0.97  # the whole picture this sure of one garment kind: a product shot (an index's own, see below)
+    whole_sure: float = 0.97  # the whole picture this sure of one garment kind: a product shot (each index its own: look_calibration)
     fine_gate: float = 0.99  # the smallest windows are looked at only inside a larger window this sure of some garment
     longest: int = 1120  # the photo is reduced to this longest side first (the smallest window is then ~180 px)
 

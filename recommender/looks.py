@@ -16,8 +16,11 @@ box mostly repeats a surer garment's is dropped. Each garment's box is then embe
 again and searched like a region.
 
 A photo of one product (a catalogue shot, a flat-lay) stays one garment, the whole picture, so its
-results are exactly those of the photo: that happens when fewer than two garments are found, or
-when the surest one, of the whole picture's own kind, covers most of the picture. An index without
+results are exactly those of the photo: that happens when the whole picture is sure of one garment
+kind (`whole_sure`, each index's own: `recommender.look_calibration`; the windows that disagree with
+it show parts of the product, a sharp head being 0.99 sure of a "hat" in a corner of a dress), when
+fewer than two garments are found, or when the surest one, of the whole picture's own kind, covers
+most of the picture. An index without
 a head has no category classifier: its photo is one garment, named by its tags.
 
 The settings (`LookSettings`) were chosen on the development split of `recommender.looks_set`
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,11 +39,13 @@ from PIL import Image
 
 from recommender.engine import Recommender
 from recommender.index import Filters, Hit, Index
+from recommender.look_calibration import read_calibration
 from recommender.query_value import Query
 from recommender.regions import Box
 
 __all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "finds_garments", "shop_the_look",
-           "window_boxes", "iou", "look_json", "tight_mean"]
+           "window_boxes", "iou", "look_json", "tight_mean", "kind_mass", "whole_sureness",
+           "index_look_settings"]
 
 WHOLE = (0.0, 0.0, 1.0, 1.0)
 
@@ -58,6 +63,7 @@ class LookSettings:
     shrink: float = 0.85  # a garment's box, scaled about its centre: windows hold margins around what they see
     repeat_iou: float = 0.3  # a garment overlapping a surer one this much is that one, misnamed
     single_cover: float = 0.4  # the surest garment covering this share of the photo, of its own kind: a product shot
+    whole_sure: float = 0.97  # the whole picture this sure of one garment kind: a product shot (each index its own: look_calibration)
     fine_gate: float = 0.99  # the smallest windows are looked at only inside a larger window this sure of some garment
     longest: int = 1120  # the photo is reduced to this longest side first (the smallest window is then ~180 px)
 
@@ -129,6 +135,7 @@ GARMENT_KINDS = {"Topwear": "top", "Bottomwear": "bottoms", "Dress": "dress", "S
                  "Shoes": "shoes", "Sandal": "shoes", "Flip Flops": "shoes", "Headwear": "hat", "Bags": "bag"}
 KIND_ATTRIBUTE = "subCategory"
 _KINDS: "weakref.WeakKeyDictionary[Index, list[str | None]]" = weakref.WeakKeyDictionary()
+_SETTINGS: "weakref.WeakKeyDictionary[Index, LookSettings]" = weakref.WeakKeyDictionary()
 
 
 def garment_kinds(index: Index, values: list[str]) -> list[str | None]:
@@ -165,9 +172,22 @@ class Windows:
 
     def kind_mass(self) -> tuple[list[str], np.ndarray]:
         """The garment kinds and (n, K) the probability of each kind in each window."""
-        names = sorted({k for k in self.kinds if k is not None})
-        member = np.array([[k == name for name in names] for k in self.kinds], dtype=np.float32).reshape(-1, len(names))
-        return names, self.probabilities @ member
+        return kind_mass(self.probabilities, self.kinds)
+
+
+def kind_mass(probabilities: np.ndarray, kinds: list[str | None]) -> tuple[list[str], np.ndarray]:
+    """The garment kinds and (n, K) the probability of each kind in each row of (n, V) category probabilities."""
+    names = sorted({k for k in kinds if k is not None})
+    member = np.array([[k == name for name in names] for k in kinds], dtype=np.float32).reshape(-1, len(names))
+    return names, np.atleast_2d(probabilities) @ member
+
+
+def whole_sureness(engine: Recommender, picture: Image.Image) -> float:
+    """How sure the head is of the whole picture's likeliest garment kind (what `whole_sure` is compared with)."""
+    index, attribute = engine.index, engine.index.roles.category
+    values = index.head.attributes[attribute]
+    probabilities = index.head.classify(engine.embed_image(picture).vector[None])[attribute]
+    return float(kind_mass(probabilities, _kinds_of(index, values))[1].max())
 
 
 def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSettings = LookSettings()) -> Windows:
@@ -210,15 +230,27 @@ def _smallest(boxes: np.ndarray) -> np.ndarray:
 
 
 def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> list[Garment]:
-    """The garments the windows show, surest first; the whole picture alone for a product shot."""
+    """The garments the windows show, surest first; the whole picture alone for a product shot: the whole
+    picture sure of one kind (`whole_sure`: the windows that disagree show parts of it), fewer than two
+    garments, or the surest one of the picture's own kind and covering most of it."""
     names, mass = windows.kind_mass()
     first = windows.probabilities[0]
     whole = Garment(WHOLE, windows.values[int(first.argmax())], float(first.max()))
+    if mass[0].max() >= settings.whole_sure:
+        return [whole]
     garments = _group(windows, names, mass, settings)
     own_kind = windows.kinds[int(first.argmax())]
     if len(garments) < 2 or (garments[0][1] == own_kind and _area(garments[0][0].box) >= settings.single_cover):
         return [whole]
     return [garment for garment, _ in garments]
+
+
+def index_look_settings(index: Index) -> LookSettings:
+    """The default settings with the index's own product-shot threshold, when it has one that fits its head."""
+    if index not in _SETTINGS:
+        calibration = read_calibration(index)
+        _SETTINGS[index] = replace(LookSettings(), whole_sure=calibration.whole_sure) if calibration else LookSettings()
+    return _SETTINGS[index]
 
 
 def finds_garments(engine: Recommender) -> bool:
@@ -228,12 +260,14 @@ def finds_garments(engine: Recommender) -> bool:
 
 
 def find_garments(engine: Recommender, picture: Image.Image,
-                  settings: LookSettings = LookSettings()) -> tuple[list[Garment], list[Query]]:
-    """The garments of a decoded, upright photo, surest first, and the query of each (module notes)."""
+                  settings: LookSettings | None = None) -> tuple[list[Garment], list[Query]]:
+    """The garments of a decoded, upright photo, surest first, and the query of each (module notes); the
+    settings are the index's own (`recommender.look_calibration`) unless given."""
     if not finds_garments(engine):
         whole = engine.embed_image(picture)
         tag = next((t for t in engine.tags(whole) if t.role == "category"), None)
         return [Garment(WHOLE, tag.value if tag else "", tag.confidence if tag else 0.0)], [whole]
+    settings = settings or index_look_settings(engine.index)
     windows = classify_windows(engine, picture, settings)
     garments = garments_of(windows, settings)
     if garments[0].box == WHOLE:
@@ -284,7 +318,7 @@ def _group(windows: Windows, names: list[str], mass: np.ndarray,
 
 
 def shop_the_look(engine: Recommender, image: Image.Image, k: int = 10, filters: Filters = None,
-                  settings: LookSettings = LookSettings()) -> list[tuple[Garment, list[Hit]]]:
+                  settings: LookSettings | None = None) -> list[tuple[Garment, list[Hit]]]:
     """Each garment of a photo with its k results, surest garment first."""
     garments, queries = find_garments(engine, image, settings)
     selection = engine.select(filters)

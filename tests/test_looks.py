@@ -119,6 +119,19 @@ def test_a_product_shot_stays_one_garment_the_whole_picture() -> None:
     assert len(garments_of(shot, replace(PLAIN, single_cover=0.9))) == 2
 
 
+def test_a_whole_picture_sure_of_one_kind_is_one_product_whatever_its_windows_say() -> None:
+    """A sharp head is as sure of a "hat" in the corner of a laid-flat dress as of the dress: the whole
+    picture, sure of one kind (its categories pooled), keeps the product whole (issue 17, the demo head)."""
+    rows = [(WHOLE, {"Dresses": 0.98}), ((0.3, 0.2, 0.7, 0.7), {"Dresses": 0.999}),
+            ((0.0, 0.0, 0.2, 0.2), {"Jeans": 0.995}), ((0.8, 0.8, 1.0, 1.0), {"Shirts": 0.99})]
+    settings = replace(PLAIN, min_confidence=0.98)  # the default threshold, 0.97
+    assert garments_of(windows(rows), settings) == [Garment(WHOLE, "Dresses", 0.98)]
+    assert [g.category for g in garments_of(windows(rows), replace(settings, whole_sure=0.99))] == \
+        ["Dresses", "Jeans", "Shirts"]  # less sure than the threshold: a photo of several garments
+    pooled = [(WHOLE, {"Tshirts": 0.5, "Tops": 0.47}), *rows[1:]]  # a top at 0.97, split between two categories
+    assert garments_of(windows(pooled), replace(settings, whole_sure=0.97)) == [Garment(WHOLE, "Tshirts", 0.5)]
+
+
 # ---------------------------------------------------------------- on a trained (tiny) index
 
 
@@ -266,6 +279,57 @@ def test_a_photo_with_no_sure_garment_is_one_garment_with_the_photo_s_own_result
     [(garment, hits)] = shop_the_look(engine, picture, 10, settings=LookSettings(min_confidence=1.01))
     assert garment.box == WHOLE and garment.category in engine.index.head.attributes["articleType"]
     assert [(h.id, h.distance) for h in hits] == [(h.id, h.distance) for h in engine.query_image(picture, 10)]
+
+
+def test_a_calibrated_index_keeps_its_product_shots_whole_with_the_plain_search_s_results(
+        trained: Path, looks_dir: Path, catalogue: Path, tmp_path: Path) -> None:
+    """scripts/calibrate_looks.py writes the head's own threshold beside the index; shop the look reads it."""
+    import shutil
+    import subprocess
+    import sys
+
+    from recommender.engine import Recommender
+    from recommender.images import open_image
+    from recommender.look_calibration import CALIBRATION_FILE, QUANTILE, Calibration, write_calibration
+    from recommender.looks import index_look_settings, shop_the_look, whole_sureness
+    from recommender.looks_set import read_looks
+
+    index = tmp_path / "trained"
+    shutil.copytree(trained, index)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "calibrate_looks.py"
+    done = subprocess.run([sys.executable, str(script), "--index", str(index), "--looks", str(looks_dir / "dev")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    engine = Recommender.open(index)
+    several = [name for name, garments in sorted(read_looks(looks_dir / "dev").items()) if len(garments) > 1]
+    sureness = [whole_sureness(engine, open_image(looks_dir / "dev" / "images" / name)) for name in several]
+    stored = json.loads((index / CALIBRATION_FILE).read_text())
+    assert stored["whole_sure"] == pytest.approx(np.quantile(sureness, QUANTILE), abs=1e-6)
+    assert stored["head"] == engine.index.manifest.model.head and stored["photos"] == len(several)
+    assert index_look_settings(engine.index).whole_sure == pytest.approx(stored["whole_sure"], abs=1e-6)
+    # a threshold every photo passes: each photo is one product, with exactly its plain search's results
+    write_calibration(engine.index, Calibration(0.0, engine.index.manifest.model.head, 1))
+    engine = Recommender.open(index)
+    picture = open_image(next((catalogue / "images").glob("*.jpg")))
+    [(garment, hits)] = shop_the_look(engine, picture, 10)
+    assert garment.box == WHOLE
+    assert [(h.id, h.distance) for h in hits] == [(h.id, h.distance) for h in engine.query_image(picture, 10)]
+
+
+def test_evaluate_looks_scores_the_index_s_own_settings(trained: Path, looks_dir: Path, monkeypatch) -> None:
+    """`evaluate --looks` leaves the settings to the index (its calibration), as the app and the CLI do."""
+    import recommender.evaluation.looks as evaluation
+    from recommender.engine import Recommender
+
+    given, real = [], evaluation.shop_the_look
+
+    def spy(engine, picture, k=10, filters=None, settings=None):  # noqa: ANN001, ANN202 - shop_the_look's own
+        given.append(settings)
+        return real(engine, picture, k, filters, settings)
+
+    monkeypatch.setattr(evaluation, "shop_the_look", spy)
+    evaluation.evaluate_looks(Recommender.open(trained), looks_dir / "dev")
+    assert given and all(settings is None for settings in given)
 
 
 def test_an_index_without_a_head_gives_the_whole_photo_named_by_its_tags(tiny_index: Path,

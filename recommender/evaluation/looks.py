@@ -68,8 +68,9 @@ def _figures(scores: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_looks(engine: Recommender, folder: Path, k: int = 10,
-                   settings: LookSettings = LookSettings()) -> dict[str, Any]:
-    """The figures of one looks folder (module notes): by garment kind, and exact."""
+                   settings: LookSettings | None = None) -> dict[str, Any]:
+    """The figures of one looks folder (module notes): by garment kind, and exact; the index's own settings
+    (its product-shot threshold, `recommender.look_calibration`) unless given."""
     looks = read_looks(folder)
     category = engine.index.roles.category
     values = engine.index.head.attributes[category] if engine.index.head and category in engine.index.head.attributes \

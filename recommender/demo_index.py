@@ -54,6 +54,9 @@ DEMO_TRAINING = TrainSettings(class_balance=1.0, photo_weight=8.0)
 # shoppers' photos the head also learns from (scripts/demo_shopper_photos.py), and what their folders mean here
 DEMO_SHOPPER_PHOTOS = PROJECT_ROOT / "demo" / "shopper-photos.npz"
 DEMO_LABEL_MAP = PROJECT_ROOT / "demo" / "clothing-small-label-map.csv"
+# the demo head's own product-shot threshold for shop the look (recommender.look_calibration), measured by
+# scripts/calibrate_looks.py on the dev looks, which do not ship; it holds only for the head it was measured on
+DEMO_LOOK_CALIBRATION = PROJECT_ROOT / "demo" / "look-calibration.json"
 DEMO_PHOTOS_KNOWN: dict[str, str] = {}  # what every shopper's photo is taken to be beyond its kind (age: none)
 # the demo catalogue's category words that are not a shopper's
 CATEGORY_WORDS = {"T-Shirt": "T-shirt", "Outwear": "outerwear", "Longsleeve": "long-sleeve top"}
@@ -116,7 +119,7 @@ def ensure_demo_index(settings: Settings) -> Path:
             model = manifest.model.without_head()
             trained = wanted.random or (manifest.model.head is not None and _recipe_is_current(settings))
             if trained and (model.compatible(wanted) or (fallback is not None and model.compatible(fallback))):
-                return _with_map(settings.demo_index)
+                return _finished(settings.demo_index)
 
         from recommender.backbones import load_extractor  # imports TensorFlow: only when building
         from recommender.build import build_index
@@ -130,13 +133,38 @@ def ensure_demo_index(settings: Settings) -> Path:
             extractor = load_extractor(fallback)
         if extractor.spec.random:  # nothing to learn from random features: serve them as built
             build_index(catalog, settings.demo_index, extractor, progress=sys.stderr.isatty(), name=demo_name)
-            return _with_map(settings.demo_index)
+            return _finished(settings.demo_index)
         backbone_index = settings.demo_index.with_name(f"{settings.demo_index.name}-backbone")
         build_index(catalog, backbone_index, extractor, progress=sys.stderr.isatty(), name=demo_name)
         views_index = demo_views(catalog, extractor, settings.demo_index.with_name(f"{settings.demo_index.name}-views"))
         train_demo_head(backbone_index, views_index, settings.demo_index)
         write_text_atomic(_recipe_file(settings), demo_recipe())
-        return _with_map(settings.demo_index)
+        return _finished(settings.demo_index)
+
+
+def _finished(index_dir: Path) -> Path:
+    """The demo index with its map and its head's look calibration."""
+    _with_calibration(index_dir, read_manifest(index_dir).model.head)
+    return _with_map(index_dir)
+
+
+def _with_calibration(index_dir: Path, head: str | None, shipped: Path = DEMO_LOOK_CALIBRATION) -> None:
+    """The shipped look calibration beside the index when it was measured on this index's head (training is
+    seeded: the same recipe on the same kind of machine trains the same head) and the index has none for it;
+    another head keeps the default threshold (`LookSettings.whole_sure`) or its own calibration."""
+    import json
+
+    from recommender.look_calibration import CALIBRATION_FILE
+
+    def head_of(path: Path) -> str | None:
+        try:
+            return json.loads(path.read_text(encoding="utf-8")).get("head")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    target = index_dir / CALIBRATION_FILE
+    if head is not None and head_of(shipped) == head and head_of(target) != head:
+        write_text_atomic(target, shipped.read_text(encoding="utf-8"))
 
 
 def _with_map(index_dir: Path) -> Path:

@@ -393,3 +393,31 @@ def test_the_smallest_windows_are_looked_at_only_inside_a_larger_window_sure_of_
     assert not gated.probabilities[fine].any()
     others = np.setdiff1d(np.arange(len(every.boxes)), fine)
     np.testing.assert_allclose(gated.probabilities[others], every.probabilities[others], rtol=1e-5)
+
+
+class KindsIndex:
+    """What `finds_garments` reads of an index: a head over the category, and each product's category and
+    subCategory (a Kaggle-like catalogue)."""
+
+    def __init__(self, products: list[tuple[str, str]]) -> None:
+        self.columns = {"articleType": [c for c, _ in products], "subCategory": [s for _, s in products]}
+        self.roles = type("Roles", (), {"category": "articleType"})()
+        self.head = type("Head", (), {"attributes": {"articleType": sorted(set(self.columns["articleType"]))}})()
+
+    def attributes(self) -> list[str]:
+        return list(self.columns)
+
+    def value_codes(self, attribute: str, values: list[str]) -> np.ndarray:
+        return np.array([values.index(v) if v in values else -1 for v in self.columns[attribute]])
+
+
+def test_a_catalogue_without_garment_kinds_has_no_garments_to_find() -> None:
+    """Watches and perfumes are no garment kind: a photo is one product (its plain search), not windows whose
+    kind masses are empty (that raised, a 500 from the API's look=1)."""
+    from recommender.looks import finds_garments
+
+    def engine(products: list[tuple[str, str]]) -> object:
+        return type("Engine", (), {"index": KindsIndex(products)})()
+
+    assert not finds_garments(engine([("Watches", "Watches")] * 3 + [("Perfume", "Fragrance")] * 2))
+    assert finds_garments(engine([("Watches", "Watches")] * 3 + [("Tshirts", "Topwear")] * 2))

@@ -67,6 +67,8 @@ def read_calibration(index: Index) -> Calibration | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         calibration = Calibration(float(data["whole_sure"]), str(data["head"]), int(data["photos"]))
+        if not 0.0 <= calibration.whole_sure <= 1.0:  # NaN too: a threshold no photo passes, or every one
+            raise ValueError(f"whole_sure {calibration.whole_sure} is no sureness between 0 and 1")
     except (OSError, ValueError, KeyError, TypeError) as error:
         log.warning("%s is not a look calibration (%s): the default threshold is used.", path, error)
         return None

@@ -421,3 +421,26 @@ def test_a_catalogue_without_garment_kinds_has_no_garments_to_find() -> None:
 
     assert not finds_garments(engine([("Watches", "Watches")] * 3 + [("Perfume", "Fragrance")] * 2))
     assert finds_garments(engine([("Watches", "Watches")] * 3 + [("Tshirts", "Topwear")] * 2))
+
+
+def test_tune_looks_scores_with_the_index_s_own_product_shot_threshold(trained: Path, looks_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """scripts/tune_looks.py scores the grid as `evaluate --looks` and the app would: with the index's calibrated
+    `whole_sure` (it scored with the default 0.97 whatever the index's own)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from recommender.index import Index
+    from recommender.look_calibration import Calibration, write_calibration
+
+    index = tmp_path / "trained"
+    shutil.copytree(trained, index)
+    loaded = Index.load(index, ann=False)
+    write_calibration(loaded, Calibration(0.5, loaded.manifest.model.head, 1))
+    script = Path(__file__).resolve().parents[1] / "scripts" / "tune_looks.py"
+    done = subprocess.run([sys.executable, str(script), "--index", str(index), "--looks", str(looks_dir / "dev"),
+                           "--layouts", "3 small scales, stride 0.8"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "a product shot when the whole picture is at least 0.5000 sure of one kind" in done.stdout
+    assert len(done.stdout.splitlines()) == 8  # the layout, its 6 best settings, the grid's mean

@@ -444,3 +444,34 @@ def test_tune_looks_scores_with_the_index_s_own_product_shot_threshold(trained: 
     assert done.returncode == 0, done.stderr
     assert "a product shot when the whole picture is at least 0.5000 sure of one kind" in done.stdout
     assert len(done.stdout.splitlines()) == 8  # the layout, its 6 best settings, the grid's mean
+
+
+def test_look_speed_s_before_differs_from_now_by_the_speed_ups_only(trained: Path, looks_dir: Path, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """scripts/look_speed.py's "before" keeps the index's own product-shot threshold (it used the default 0.97, so a
+    calibrated index was timed with other photos taken whole, and more boxes embedded, on one side only)."""
+    import importlib.util
+    import shutil
+    import sys
+
+    from recommender.index import Index
+    from recommender.look_calibration import Calibration, write_calibration
+    from recommender.looks import index_look_settings
+
+    index = tmp_path / "trained"
+    shutil.copytree(trained, index)
+    loaded = Index.load(index, ann=False)
+    write_calibration(loaded, Calibration(0.5, loaded.manifest.model.head, 1))
+    path = Path(__file__).resolve().parents[1] / "scripts" / "look_speed.py"
+    spec = importlib.util.spec_from_file_location("look_speed", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    used: dict[str, object] = {}
+    monkeypatch.setattr(script, "shop_the_look", lambda engine, picture, k, settings=None: used.update(
+        {"before" if settings else "now": settings or index_look_settings(engine.index)}))
+    monkeypatch.setattr(script, "paired_latency", lambda fns, n: {name: fn(0) or {"p50_ms": 1, "p95_ms": 1}
+                                                                  for name, fn in fns.items()})
+    monkeypatch.setattr(sys, "argv", ["look_speed.py", "--index", str(index), "--photos",
+                                      str(looks_dir / "dev" / "images"), "--n", "1"])
+    script.main()
+    assert used["now"].whole_sure == 0.5 and used["before"] == replace(used["now"], fine_gate=0.0)

@@ -152,15 +152,11 @@ def _with_calibration(index_dir: Path, head: str | None, shipped: Path = DEMO_LO
     """The shipped look calibration beside the index when it was measured on this index's head (training is
     seeded: the same recipe on the same kind of machine trains the same head) and the index has none for it;
     another head keeps the default threshold (`LookSettings.whole_sure`) or its own calibration."""
-    import json
-
-    from recommender.look_calibration import CALIBRATION_FILE
+    from recommender.look_calibration import CALIBRATION_FILE, read_calibration_file
 
     def head_of(path: Path) -> str | None:
-        try:
-            return json.loads(path.read_text(encoding="utf-8")).get("head")
-        except (OSError, ValueError, AttributeError):
-            return None
+        calibration = read_calibration_file(path)
+        return calibration.head if calibration else None
 
     target = index_dir / CALIBRATION_FILE
     if head is not None and head_of(shipped) == head and head_of(target) != head:

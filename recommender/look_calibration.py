@@ -27,7 +27,7 @@ from recommender.errors import RecommenderError
 from recommender.index import Index
 
 __all__ = ["CALIBRATION_FILE", "QUANTILE", "Calibration", "product_shot_threshold", "read_calibration",
-           "write_calibration"]
+           "read_calibration_file", "write_calibration"]
 
 CALIBRATION_FILE = "look-calibration.json"
 QUANTILE = 0.97  # chosen on the tune sets (README, "Shop the look"): the photos of several garments are rarely surer
@@ -61,17 +61,25 @@ def write_calibration(index: Index, calibration: Calibration) -> Path:
 
 def read_calibration(index: Index) -> Calibration | None:
     """The index's calibration; None without one, for another head, or unreadable (logged: the default then holds)."""
-    path = Path(index.path) / CALIBRATION_FILE
+    calibration = read_calibration_file(Path(index.path) / CALIBRATION_FILE)
+    if calibration is not None and calibration.head != index.manifest.model.head:
+        log.warning("%s was measured on head %s, not this index's %s: the default threshold is used.",
+                    Path(index.path) / CALIBRATION_FILE, calibration.head, index.manifest.model.head)
+        return None
+    return calibration
+
+
+def read_calibration_file(path: Path) -> Calibration | None:
+    """A calibration file whatever its head (the demo's shipped one, before it is put beside an index); None
+    without one, or unreadable (logged)."""
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         calibration = Calibration(float(data["whole_sure"]), str(data["head"]), int(data["photos"]))
+        if not 0.0 <= calibration.whole_sure <= 1.0:  # NaN too: a threshold no photo passes, or every one
+            raise ValueError(f"whole_sure {calibration.whole_sure} is no sureness between 0 and 1")
     except (OSError, ValueError, KeyError, TypeError) as error:
         log.warning("%s is not a look calibration (%s): the default threshold is used.", path, error)
-        return None
-    if calibration.head != index.manifest.model.head:
-        log.warning("%s was measured on head %s, not this index's %s: the default threshold is used.", path,
-                    calibration.head, index.manifest.model.head)
         return None
     return calibration

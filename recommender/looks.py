@@ -21,7 +21,8 @@ kind (`whole_sure`, each index's own: `recommender.look_calibration`; the window
 it show parts of the product, a sharp head being 0.99 sure of a "hat" in a corner of a dress), when
 fewer than two garments are found, or when the surest one, of the whole picture's own kind, covers
 most of the picture. An index without
-a head has no category classifier: its photo is one garment, named by its tags.
+a head has no category classifier, and one whose categories are no garment kind (watches, perfumes)
+nothing to tell apart: its photo is one garment, named by its tags.
 
 The settings (`LookSettings`) were chosen on the development split of `recommender.looks_set`
 with `scripts/tune_looks.py` (README, "Shop the look").
@@ -254,9 +255,12 @@ def index_look_settings(index: Index) -> LookSettings:
 
 
 def finds_garments(engine: Recommender) -> bool:
-    """Whether the index can tell garments apart: its head classifies the catalogue's category."""
-    head = engine.index.head
-    return head is not None and engine.index.roles.category in head.attributes
+    """Whether the index can tell garments apart: its head classifies the catalogue's category and some of its
+    values are garments (a catalogue of watches and perfumes has no garment kind to find: each photo is one)."""
+    index, head = engine.index, engine.index.head
+    if head is None or index.roles.category not in head.attributes:
+        return False
+    return any(kind is not None for kind in _kinds_of(index, head.attributes[index.roles.category]))
 
 
 def find_garments(engine: Recommender, picture: Image.Image,

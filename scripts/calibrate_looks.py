@@ -33,7 +33,8 @@ def main() -> int:
     args = parser.parse_args()
     engine = Recommender.open(args.index)
     if not finds_garments(engine):
-        raise RecommenderError(f"Index {args.index} has no head that classifies its category: nothing to calibrate.")
+        raise RecommenderError(f"Index {args.index} has no head that classifies its category into garment kinds: "
+                               "nothing to calibrate.")
     several = [name for name, garments in sorted(read_looks(args.looks).items())[: args.limit] if len(garments) > 1]
     sureness = [whole_sureness(engine, open_image(args.looks / "images" / name)) for name in several]
     threshold = product_shot_threshold(sureness)

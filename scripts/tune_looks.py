@@ -2,7 +2,8 @@
 
 Windows are classified once per window layout; every grouping setting of the grid is then scored on
 those classifications (garments found with their kind, proposals that are garments, single shots kept
-whole, as `evaluate --looks` counts them), and
+whole, as `evaluate --looks` counts them, with the index's own product-shot threshold,
+`recommender.look_calibration`), and
 the time of the windows per look is printed beside them. Choose on dev, report on test with
 `python -m recommender evaluate --looks DIR/test --index INDEX`.
 
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))  # run as `python scripts/...` from a clone
 from recommender.engine import Recommender  # noqa: E402
 from recommender.evaluation.looks import score_look  # noqa: E402
 from recommender.images import open_image  # noqa: E402
-from recommender.looks import WHOLE, LookSettings, classify_windows, garment_kinds, garments_of  # noqa: E402
+from recommender.looks import WHOLE, classify_windows, garment_kinds, garments_of, index_look_settings  # noqa: E402
 from recommender.looks_set import read_looks  # noqa: E402
 
 LAYOUTS = {  # name -> (scales, stride)
@@ -58,7 +59,7 @@ def main() -> None:
     engine.embed_image(pictures[0])  # load the model outside the timings
     for layout in args.layouts:
         scales, stride = LAYOUTS[layout]
-        base = LookSettings(scales=scales, stride=stride)
+        base = replace(index_look_settings(engine.index), scales=scales, stride=stride)  # its own whole_sure
         start = time.perf_counter()
         windows = [classify_windows(engine, picture, base) for picture in pictures]
         seconds = (time.perf_counter() - start) / len(pictures)
@@ -78,7 +79,8 @@ def main() -> None:
                     whole += len(look) == 1 and look[0][0].box == WHOLE
             rows.append((found / garments, garment_proposals / max(proposals, 1), whole, singles, values))
         rows.sort(key=lambda r: -(r[0] + r[1]))
-        print(f"{layout}: {len(windows[0].boxes)} windows on the first look, {seconds:.2f} s a look")
+        print(f"{layout}: {len(windows[0].boxes)} windows on the first look, {seconds:.2f} s a look; a product shot "
+              f"when the whole picture is at least {base.whole_sure:.4f} sure of one kind")
         for found, precise, whole, singles, values in rows[:6]:
             print(f"  found {found:.3f}  proposals garments {precise:.3f}  singles whole {whole}/{singles}  "
                   + " ".join(f"{k}={v}" for k, v in zip(GRID, values)))

@@ -58,6 +58,16 @@ def test_near_vectors_with_different_pictures_are_no_duplicates(tmp_path: Path) 
     assert [set(g["ids"]) for g in audit(files).duplicates] == [set(SAME_PIXELS)]
 
 
+def test_a_picture_that_cannot_be_read_confirms_no_duplicate(tmp_path: Path) -> None:
+    """Near vectors whose picture is gone or damaged since the build: not confirmed, and no error."""
+    files = read_index(write_audit_index(tmp_path))
+    damaged = files.products[int(NEAR_DUPLICATE[1][1:])].image
+    damaged.write_bytes(b"\x89PNG not a picture")
+    assert [set(g["ids"]) for g in audit(files).duplicates] == [set(SAME_PIXELS)]
+    damaged.unlink()
+    assert [set(g["ids"]) for g in audit(files).duplicates] == [set(SAME_PIXELS)]
+
+
 def test_broken_tiny_and_blank_pictures_and_thin_categories(audit_index: Path) -> None:
     report = audit(read_index(audit_index))
     reasons = {i["id"]: i["reason"] for i in report.images}

@@ -88,7 +88,7 @@ def test_empty_findings_say_what_was_checked(audited: Path, tmp_path: Path) -> N
         suspects = str(_page().suspects_page(services, clean, 0)[0])
     assert "no two of the 122 pictures are the same shot" in findings and "None found" not in findings
     assert "none is under 32 px" in findings and "every category value has at least 5 products" in findings
-    assert "was checked against its picture's nearest products" in suspects
+    assert "each product's category was checked against its picture's nearest products" in suspects
 
 
 def test_a_catalogue_not_yet_audited_gets_a_sentence(dash_duo, tmp_path: Path) -> None:

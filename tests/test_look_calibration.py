@@ -47,6 +47,10 @@ def test_an_unreadable_calibration_leaves_the_default(tmp_path: Path, caplog) ->
     assert read_calibration(FakeIndex(tmp_path, "h")) is None and "is not a look calibration" in caplog.text
     (tmp_path / CALIBRATION_FILE).write_text('{"whole_sure": "high"}', encoding="utf-8")
     assert index_look_settings(FakeIndex(tmp_path, "h")) == LookSettings()
+    for sure in ("NaN", "1.5", "-0.2"):  # edited by hand: no sureness, so not the threshold of any photo
+        (tmp_path / CALIBRATION_FILE).write_text(f'{{"whole_sure": {sure}, "head": "h", "photos": 34}}',
+                                                 encoding="utf-8")
+        assert read_calibration(FakeIndex(tmp_path, "h")) is None and "no sureness between 0 and 1" in caplog.text
 
 
 def test_the_demo_index_gets_the_shipped_calibration_of_its_own_head_only(tmp_path: Path) -> None:

@@ -393,3 +393,85 @@ def test_the_smallest_windows_are_looked_at_only_inside_a_larger_window_sure_of_
     assert not gated.probabilities[fine].any()
     others = np.setdiff1d(np.arange(len(every.boxes)), fine)
     np.testing.assert_allclose(gated.probabilities[others], every.probabilities[others], rtol=1e-5)
+
+
+class KindsIndex:
+    """What `finds_garments` reads of an index: a head over the category, and each product's category and
+    subCategory (a Kaggle-like catalogue)."""
+
+    def __init__(self, products: list[tuple[str, str]]) -> None:
+        self.columns = {"articleType": [c for c, _ in products], "subCategory": [s for _, s in products]}
+        self.roles = type("Roles", (), {"category": "articleType"})()
+        self.head = type("Head", (), {"attributes": {"articleType": sorted(set(self.columns["articleType"]))}})()
+
+    def attributes(self) -> list[str]:
+        return list(self.columns)
+
+    def value_codes(self, attribute: str, values: list[str]) -> np.ndarray:
+        return np.array([values.index(v) if v in values else -1 for v in self.columns[attribute]])
+
+
+def test_a_catalogue_without_garment_kinds_has_no_garments_to_find() -> None:
+    """Watches and perfumes are no garment kind: a photo is one product (its plain search), not windows whose
+    kind masses are empty (that raised, a 500 from the API's look=1)."""
+    from recommender.looks import finds_garments
+
+    def engine(products: list[tuple[str, str]]) -> object:
+        return type("Engine", (), {"index": KindsIndex(products)})()
+
+    assert not finds_garments(engine([("Watches", "Watches")] * 3 + [("Perfume", "Fragrance")] * 2))
+    assert finds_garments(engine([("Watches", "Watches")] * 3 + [("Tshirts", "Topwear")] * 2))
+
+
+def test_tune_looks_scores_with_the_index_s_own_product_shot_threshold(trained: Path, looks_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """scripts/tune_looks.py scores the grid as `evaluate --looks` and the app would: with the index's calibrated
+    `whole_sure` (it scored with the default 0.97 whatever the index's own)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from recommender.index import Index
+    from recommender.look_calibration import Calibration, write_calibration
+
+    index = tmp_path / "trained"
+    shutil.copytree(trained, index)
+    loaded = Index.load(index, ann=False)
+    write_calibration(loaded, Calibration(0.5, loaded.manifest.model.head, 1))
+    script = Path(__file__).resolve().parents[1] / "scripts" / "tune_looks.py"
+    done = subprocess.run([sys.executable, str(script), "--index", str(index), "--looks", str(looks_dir / "dev"),
+                           "--layouts", "3 small scales, stride 0.8"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "a product shot when the whole picture is at least 0.5000 sure of one kind" in done.stdout
+    assert len(done.stdout.splitlines()) == 8  # the layout, its 6 best settings, the grid's mean
+
+
+def test_look_speed_s_before_differs_from_now_by_the_speed_ups_only(trained: Path, looks_dir: Path, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """scripts/look_speed.py's "before" keeps the index's own product-shot threshold (it used the default 0.97, so a
+    calibrated index was timed with other photos taken whole, and more boxes embedded, on one side only)."""
+    import importlib.util
+    import shutil
+    import sys
+
+    from recommender.index import Index
+    from recommender.look_calibration import Calibration, write_calibration
+    from recommender.looks import index_look_settings
+
+    index = tmp_path / "trained"
+    shutil.copytree(trained, index)
+    loaded = Index.load(index, ann=False)
+    write_calibration(loaded, Calibration(0.5, loaded.manifest.model.head, 1))
+    path = Path(__file__).resolve().parents[1] / "scripts" / "look_speed.py"
+    spec = importlib.util.spec_from_file_location("look_speed", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    used: dict[str, object] = {}
+    monkeypatch.setattr(script, "shop_the_look", lambda engine, picture, k, settings=None: used.update(
+        {"before" if settings else "now": settings or index_look_settings(engine.index)}))
+    monkeypatch.setattr(script, "paired_latency", lambda fns, n: {name: fn(0) or {"p50_ms": 1, "p95_ms": 1}
+                                                                  for name, fn in fns.items()})
+    monkeypatch.setattr(sys, "argv", ["look_speed.py", "--index", str(index), "--photos",
+                                      str(looks_dir / "dev" / "images"), "--n", "1"])
+    script.main()
+    assert used["now"].whole_sure == 0.5 and used["before"] == replace(used["now"], fine_gate=0.0)

@@ -139,12 +139,17 @@ def suspects_page(services: Services, report: AuditReport, page: int) -> tuple[l
     decisions = services.feedback.decisions(services.engine.index.manifest.catalog.identity) if shown else {}
     cards = [suspect_card(services, s, decisions.get((s.id, s.attribute), (None,))[0]) for s in shown]
     if not total:
-        checked = ", ".join(services.engine.index.roles.label(a) for a in report.attributes)
+        checked = checked_labels(services, report)
         text = (f"No label looks wrong: each product's {checked} was checked against its picture's nearest products "
                 "and a model trained on the others." if checked else "No label was checked: the catalogue has none.")
         return [html.P(text, className="text-muted")], "No suspect labels", True, True
     label = f"Suspects {page * PAGE_SIZE + 1:,}–{page * PAGE_SIZE + len(shown):,} of {total:,}"
     return cards, label, page == 0, page >= pages - 1
+
+
+def checked_labels(services: Services, report: AuditReport) -> str:
+    """The labels the audit checked, as words within a sentence ("category"), for the empty findings' sentences."""
+    return ", ".join(services.engine.index.roles.label(a).lower() for a in report.attributes)
 
 
 def duplicate_group(services: Services, group: dict) -> html.Li:
@@ -169,7 +174,7 @@ def _listed(items: list, empty: str, class_name: str = "") -> html.Ul | html.P:
 def other_findings(services: Services, report: AuditReport) -> html.Div:
     """Duplicates, broken pictures and thin categories; an empty list says what was checked."""
     count = len(services.engine.index)
-    labels = ", ".join(services.engine.index.roles.label(a).lower() for a in report.attributes)
+    labels = checked_labels(services, report)
     images = [html.Li(f"{i['id']}: {i['reason']}") for i in report.images[:20]]
     thin = [html.Li(f"{services.engine.index.roles.label(t['attribute'])} {t['value']}: {t['count']} products")
             for t in report.thin[:20]]

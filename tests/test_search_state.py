@@ -104,3 +104,16 @@ def test_regions_show_more_and_the_vote_key() -> None:
     for _ in range(20):
         more = more.more()
     assert more.shown == MAX_RESULTS and more.with_text("x").shown == 10
+
+
+def test_a_filter_applied_automatically_goes_with_its_photo() -> None:
+    """A skirt photo applied "Skirt" by itself; the next photo, a dress, must not be searched among skirts."""
+    skirt = Search().new_photo(PHOTO, {"category": "Skirt"})
+    assert skirt.filters == {"category": ("Skirt",)} and skirt.auto == ("category",)
+    dress = skirt.new_photo(Step("upload", "b" * 64), {"category": "Dress"})
+    assert dress.filters == {"category": ("Dress",)} and dress.auto == ("category",) and not dress.kept
+    unsure = skirt.new_photo(Step("upload", "b" * 64))  # the next photo sure of no kind: no filter at all
+    assert unsure.filters == {} and not unsure.kept
+    mixed = Search(filters={"colour": ("Black",)}).new_photo(PHOTO, {"category": "Skirt"})
+    after = mixed.new_photo(Step("upload", "b" * 64))
+    assert after.filters == {"colour": ("Black",)} and after.kept  # the shopper's own filter is carried over

@@ -201,10 +201,12 @@ class Search:
         return replace(self, text=words, shown=RESULTS, kept_words=False)  # typed: the shopper's own
 
     def new_photo(self, step: Step, auto: Mapping[str, str] = {}) -> "Search":
-        """A new photo starts a new trail; the filters and words stay, marked as carried over, and a
-        confident tag may apply itself to a role the shopper left free."""
-        filters, applied = _applied(self.filters, auto)
-        return Search(trail=(step,), filters=filters, text=self.text, kept=bool(self.filters),
+        """A new photo starts a new trail; the shopper's filters and words stay, marked as carried over, and a
+        confident tag may apply itself to a role the shopper left free. A filter the page applied by itself
+        (the last photo's "Skirt") goes with its photo: kept, it would hide the new photo's own kind."""
+        chosen = {role: values for role, values in self.filters.items() if role not in self.auto}
+        filters, applied = _applied(chosen, auto)
+        return Search(trail=(step,), filters=filters, text=self.text, kept=bool(chosen),
                       kept_words=bool(self.text), auto=applied)
 
     def followed(self, step: Step) -> "Search":

@@ -26,6 +26,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -139,28 +140,35 @@ def ensure_demo_index(settings: Settings) -> Path:
         views_index = demo_views(catalog, extractor, settings.demo_index.with_name(f"{settings.demo_index.name}-views"))
         train_demo_head(backbone_index, views_index, settings.demo_index)
         write_text_atomic(_recipe_file(settings), demo_recipe())
-        return _finished(settings.demo_index)
+        return _finished(settings.demo_index, built=True)
 
 
-def _finished(index_dir: Path) -> Path:
-    """The demo index with its map and its head's look calibration."""
-    _with_calibration(index_dir, read_manifest(index_dir).model.head)
+def _finished(index_dir: Path, built: bool = False) -> Path:
+    """The demo index with its map and its head's look calibration (said when a new head cannot have it)."""
+    from recommender.head import read_head
+    from recommender.look_calibration import CALIBRATION_FILE, read_calibration_file
+
+    head = read_manifest(index_dir).model.head
+    present = read_calibration_file(index_dir / CALIBRATION_FILE)
+    if head is not None and (present is None or present.head != head):
+        if not _with_calibration(index_dir, head, read_head(index_dir).weights_id) and built:
+            print(f"This demo head is not the one {DEMO_LOOK_CALIBRATION.name} was measured on (another recipe or "
+                  "machine): shop the look takes a photo as one product at the default sureness 0.97; "
+                  "scripts/calibrate_looks.py measures this head's own.", file=sys.stderr)
     return _with_map(index_dir)
 
 
-def _with_calibration(index_dir: Path, head: str | None, shipped: Path = DEMO_LOOK_CALIBRATION) -> None:
-    """The shipped look calibration beside the index when it was measured on this index's head (training is
-    seeded: the same recipe on the same kind of machine trains the same head) and the index has none for it;
-    another head keeps the default threshold (`LookSettings.whole_sure`) or its own calibration."""
-    from recommender.look_calibration import CALIBRATION_FILE, read_calibration_file
+def _with_calibration(index_dir: Path, head: str, weights: str) -> bool:
+    """The shipped look calibration put beside the index when it was measured on a head of these weights (training
+    is seeded: the same recipe on the same kind of machine learns the same weights; the head's id also names the
+    clone's model path, so it is rewritten to this index's); whether it was."""
+    from recommender.look_calibration import read_calibration_file, write_calibration
 
-    def head_of(path: Path) -> str | None:
-        calibration = read_calibration_file(path)
-        return calibration.head if calibration else None
-
-    target = index_dir / CALIBRATION_FILE
-    if head is not None and head_of(shipped) == head and head_of(target) != head:
-        write_text_atomic(target, shipped.read_text(encoding="utf-8"))
+    measured = read_calibration_file(DEMO_LOOK_CALIBRATION)
+    if measured is None or not measured.weights or measured.weights != weights:
+        return False
+    write_calibration(index_dir, replace(measured, head=head))
+    return True
 
 
 def _with_map(index_dir: Path) -> Path:

@@ -86,10 +86,22 @@ class Head:
     def _canonical(self) -> bytes:
         """The content, byte for byte, independent of how it is zipped: what the identity digests."""
         digest = hashlib.sha256(json.dumps(self._meta(), sort_keys=True).encode())
+        self._digest_arrays(digest)
+        return digest.digest()
+
+    @property
+    def weights_id(self) -> str:
+        """A digest of the learnt arrays alone. `id` also digests the backbone's spec, whose model file path
+        differs from clone to clone: the same seeded training in another folder has another `id` and this
+        same `weights_id` (what the demo's shipped look calibration is matched by)."""
+        digest = hashlib.sha256()
+        self._digest_arrays(digest)
+        return digest.hexdigest()[:16]
+
+    def _digest_arrays(self, digest: "hashlib._Hash") -> None:
         for name, array in sorted(self._arrays().items()):
             digest.update(f"{name}:{array.shape}".encode())
             digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.digest()
 
     # ------------------------------------------------------------------ inference
 

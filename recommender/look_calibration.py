@@ -41,6 +41,7 @@ class Calibration:
     whole_sure: float
     head: str
     photos: int  # the photos of several garments it was measured on
+    weights: str = ""  # the head's `weights_id`: the same head trained in another clone has another `head`
 
 
 def product_shot_threshold(sureness: Sequence[float]) -> float:
@@ -51,11 +52,12 @@ def product_shot_threshold(sureness: Sequence[float]) -> float:
     return float(np.quantile(np.asarray(sureness, dtype=np.float64), QUANTILE))
 
 
-def write_calibration(index: Index, calibration: Calibration) -> Path:
-    """Keep the calibration beside the index, atomically; the file written."""
-    path = Path(index.path) / CALIBRATION_FILE
+def write_calibration(index_dir: Path, calibration: Calibration) -> Path:
+    """Keep the calibration beside the index in `index_dir`, atomically; the file written."""
+    path = Path(index_dir) / CALIBRATION_FILE
     write_text_atomic(path, json.dumps({"whole_sure": round(calibration.whole_sure, 6), "head": calibration.head,
-                                        "photos": calibration.photos, "quantile": QUANTILE}, indent=1) + "\n")
+                                        "photos": calibration.photos, "quantile": QUANTILE,
+                                        "weights": calibration.weights}, indent=1) + "\n")
     return path
 
 
@@ -76,7 +78,8 @@ def read_calibration_file(path: Path) -> Calibration | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        calibration = Calibration(float(data["whole_sure"]), str(data["head"]), int(data["photos"]))
+        calibration = Calibration(float(data["whole_sure"]), str(data["head"]), int(data["photos"]),
+                                  str(data.get("weights", "")))
         if not 0.0 <= calibration.whole_sure <= 1.0:  # NaN too: a threshold no photo passes, or every one
             raise ValueError(f"whole_sure {calibration.whole_sure} is no sureness between 0 and 1")
     except (OSError, ValueError, KeyError, TypeError) as error:

@@ -38,7 +38,8 @@ def main() -> int:
     several = [name for name, garments in sorted(read_looks(args.looks).items())[: args.limit] if len(garments) > 1]
     sureness = [whole_sureness(engine, open_image(args.looks / "images" / name)) for name in several]
     threshold = product_shot_threshold(sureness)
-    path = write_calibration(engine.index, Calibration(threshold, engine.index.manifest.model.head or "", len(several)))
+    head = engine.index.head
+    path = write_calibration(engine.index.path, Calibration(threshold, head.id, len(several), head.weights_id))
     print(f"{len(several)} photos of several garments: the whole picture at most {max(sureness):.4f} sure of one kind; "
           f"a photo is one product above {threshold:.4f} (written to {path})")
     return 0

@@ -152,6 +152,36 @@ def test_ensure_demo_index_falls_back_to_the_shipped_extractor_then_reuses(
     assert Recommender.open(settings.demo_index).random_weights
 
 
+def test_the_demo_index_gets_the_shipped_look_calibration_of_its_weights_only(
+    tmp_path: Path, loads, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The shipped calibration names the weights it was measured on: a head of other weights keeps the default
+    (said once, at its build); the same weights in another clone (another head id: the model's path) get it."""
+    from recommender import demo_index
+    from recommender.demo import write_demo_catalog
+    from recommender.head import read_head
+    from recommender.look_calibration import CALIBRATION_FILE, Calibration, read_calibration_file, write_calibration
+
+    shipped = tmp_path / "shipped" / CALIBRATION_FILE
+    shipped.parent.mkdir()
+    write_calibration(shipped.parent, Calibration(0.93, "elsewhere", 34, "0" * 16))  # measured on other weights
+    monkeypatch.setattr(demo_index, "DEMO_LOOK_CALIBRATION", shipped)
+    model = tmp_path / "models" / "shipped.tflite"
+    settings = Settings(demo_catalog=write_demo_catalog(tmp_path / "catalogue", n=12), demo_index=tmp_path / "index",
+                        demo_model=model, backbone=str(model), weights=str(model))
+    ensure_demo_index(settings)
+    assert not (settings.demo_index / CALIBRATION_FILE).exists()
+    assert "not the one look-calibration.json was measured on" in capsys.readouterr().err
+    head = read_head(settings.demo_index)
+    write_calibration(shipped.parent, Calibration(0.93, "elsewhere", 34, head.weights_id))  # measured on these weights
+    ensure_demo_index(settings)  # reused, not rebuilt: the calibration is put beside it, under this clone's head id
+    assert read_calibration_file(settings.demo_index / CALIBRATION_FILE) == Calibration(0.93, head.id, 34,
+                                                                                         head.weights_id)
+    write_calibration(settings.demo_index, Calibration(0.9, head.id, 50, head.weights_id))  # measured here since
+    ensure_demo_index(settings)
+    assert read_calibration_file(settings.demo_index / CALIBRATION_FILE).whole_sure == 0.9  # kept
+
+
 def test_demo_names_say_colour_category_and_age() -> None:
     assert demo_name({"category": "Dress", "age": "Kids", "colour": "Black", "name": "Dress (Kids) 95d51b57"}) \
         == "Black dress, kids"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ def test_the_threshold_is_the_quantile_of_the_several_garment_photos_sureness() 
 def test_a_calibration_is_read_back_for_its_own_head_only(tmp_path: Path, caplog) -> None:
     index = FakeIndex(tmp_path, "head-a")
     assert read_calibration(index) is None and index_look_settings(index) == LookSettings()
-    path = write_calibration(index, Calibration(0.93, "head-a", 34))
+    path = write_calibration(index.path, Calibration(0.93, "head-a", 34))
     assert path == tmp_path / CALIBRATION_FILE
     assert read_calibration(index) == Calibration(0.93, "head-a", 34)
     assert index_look_settings(FakeIndex(tmp_path, "head-a")).whole_sure == 0.93
@@ -53,23 +52,9 @@ def test_an_unreadable_calibration_leaves_the_default(tmp_path: Path, caplog) ->
         assert read_calibration(FakeIndex(tmp_path, "h")) is None and "no sureness between 0 and 1" in caplog.text
 
 
-def test_the_demo_index_gets_the_shipped_calibration_of_its_own_head_only(tmp_path: Path) -> None:
-    from recommender.demo_index import DEMO_LOOK_CALIBRATION, _with_calibration
+def test_the_shipped_demo_calibration_reads() -> None:
+    from recommender.demo_index import DEMO_LOOK_CALIBRATION
+    from recommender.look_calibration import read_calibration_file
 
-    shipped = tmp_path / "shipped.json"
-    write_calibration(FakeIndex(tmp_path, "head-a"), Calibration(0.93, "head-a", 34))
-    (tmp_path / CALIBRATION_FILE).rename(shipped)
-    index = tmp_path / "demo-index"
-    index.mkdir()
-    _with_calibration(index, "head-b", shipped)  # trained otherwise (another recipe or machine): the default holds
-    assert not (index / CALIBRATION_FILE).exists()
-    _with_calibration(index, "head-a", shipped)
-    assert read_calibration(FakeIndex(index, "head-a")) == Calibration(0.93, "head-a", 34)
-    write_calibration(FakeIndex(index, "head-a"), Calibration(0.9, "head-a", 50))  # calibrated here since: kept
-    _with_calibration(index, "head-a", shipped)
-    assert read_calibration(FakeIndex(index, "head-a")).whole_sure == 0.9
-    write_calibration(FakeIndex(index, "head-old"), Calibration(0.9, "head-old", 50))  # of a head retrained since
-    _with_calibration(index, "head-a", shipped)
-    assert read_calibration(FakeIndex(index, "head-a")).whole_sure == 0.93
-    shipped_head = json.loads(DEMO_LOOK_CALIBRATION.read_text(encoding="utf-8"))["head"]  # the shipped file reads
-    assert 0.5 < read_calibration(FakeIndex(DEMO_LOOK_CALIBRATION.parent, shipped_head)).whole_sure < 1
+    shipped = read_calibration_file(DEMO_LOOK_CALIBRATION)
+    assert shipped is not None and 0.5 < shipped.whole_sure < 1 and len(shipped.weights) == 16

@@ -308,7 +308,7 @@ def test_a_calibrated_index_keeps_its_product_shots_whole_with_the_plain_search_
     assert stored["head"] == engine.index.manifest.model.head and stored["photos"] == len(several)
     assert index_look_settings(engine.index).whole_sure == pytest.approx(stored["whole_sure"], abs=1e-6)
     # a threshold every photo passes: each photo is one product, with exactly its plain search's results
-    write_calibration(engine.index, Calibration(0.0, engine.index.manifest.model.head, 1))
+    write_calibration(engine.index.path, Calibration(0.0, engine.index.manifest.model.head, 1))
     engine = Recommender.open(index)
     picture = open_image(next((catalogue / "images").glob("*.jpg")))
     [(garment, hits)] = shop_the_look(engine, picture, 10)
@@ -437,7 +437,7 @@ def test_tune_looks_scores_with_the_index_s_own_product_shot_threshold(trained: 
     index = tmp_path / "trained"
     shutil.copytree(trained, index)
     loaded = Index.load(index, ann=False)
-    write_calibration(loaded, Calibration(0.5, loaded.manifest.model.head, 1))
+    write_calibration(loaded.path, Calibration(0.5, loaded.manifest.model.head, 1))
     script = Path(__file__).resolve().parents[1] / "scripts" / "tune_looks.py"
     done = subprocess.run([sys.executable, str(script), "--index", str(index), "--looks", str(looks_dir / "dev"),
                            "--layouts", "3 small scales, stride 0.8"], capture_output=True, text=True, timeout=600)
@@ -461,7 +461,7 @@ def test_look_speed_s_before_differs_from_now_by_the_speed_ups_only(trained: Pat
     index = tmp_path / "trained"
     shutil.copytree(trained, index)
     loaded = Index.load(index, ann=False)
-    write_calibration(loaded, Calibration(0.5, loaded.manifest.model.head, 1))
+    write_calibration(loaded.path, Calibration(0.5, loaded.manifest.model.head, 1))
     path = Path(__file__).resolve().parents[1] / "scripts" / "look_speed.py"
     spec = importlib.util.spec_from_file_location("look_speed", path)
     script = importlib.util.module_from_spec(spec)

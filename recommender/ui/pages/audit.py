@@ -41,7 +41,8 @@ OFF = "This page is not available."
 SHOWN_DUPLICATES = 6  # pictures shown of a group of duplicates
 NOT_AUDITED = ("There is no audit of this catalogue's current build yet. An audit checks each product's category "
                "label against its picture, and looks for pictures filed twice, broken pictures and thin categories: "
-               "run python -m recommender audit --index INDEX on the server, then reload this page.")
+               "run python -m recommender audit --index DIR on the server, DIR being the index folder this app serves "
+               "(its start line names it), then reload this page.")
 
 
 @functools.lru_cache(maxsize=4)

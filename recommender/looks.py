@@ -39,6 +39,7 @@ import numpy as np
 from PIL import Image
 
 from recommender.engine import Recommender
+from recommender.errors import RecommenderError
 from recommender.index import Filters, Hit, Index
 from recommender.look_calibration import read_calibration
 from recommender.query_value import Query
@@ -185,6 +186,9 @@ def kind_mass(probabilities: np.ndarray, kinds: list[str | None]) -> tuple[list[
 
 def whole_sureness(engine: Recommender, picture: Image.Image) -> float:
     """How sure the head is of the whole picture's likeliest garment kind (what `whole_sure` is compared with)."""
+    if not finds_garments(engine):
+        raise RecommenderError(f"Index {engine.index.path} has no head that classifies its category into garment "
+                               "kinds: a photo has no garment kind to be sure of.")
     index, attribute = engine.index, engine.index.roles.category
     values = index.head.attributes[attribute]
     probabilities = index.head.classify(engine.embed_image(picture).vector[None])[attribute]

@@ -25,6 +25,9 @@ from recommender.looks import finds_garments, whole_sureness  # noqa: E402
 from recommender.looks_set import read_looks  # noqa: E402
 
 
+FEW = 20  # photos of several garments below which the quantile is little more than their maximum
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, required=True, help="a trained index (its head classifies the category)")
@@ -41,7 +44,11 @@ def main() -> int:
     head = engine.index.head
     path = write_calibration(engine.index.path, Calibration(threshold, head.id, len(several), head.weights_id))
     print(f"{len(several)} photos of several garments: the whole picture at most {max(sureness):.4f} sure of one kind; "
-          f"a photo is one product above {threshold:.4f} (written to {path})")
+          f"a photo is one product above {threshold:.4f} (written to {path}); a running app reads it when it "
+          "opens the index: restart it")
+    if len(several) < FEW:
+        print(f"Only {len(several)} photos of several garments: the threshold is about their surest one; "
+              f"give --limit so that at least {FEW} are used.", file=sys.stderr)
     return 0
 
 

@@ -306,6 +306,8 @@ def test_a_calibrated_index_keeps_its_product_shots_whole_with_the_plain_search_
     stored = json.loads((index / CALIBRATION_FILE).read_text())
     assert stored["whole_sure"] == pytest.approx(np.quantile(sureness, QUANTILE), abs=1e-6)
     assert stored["head"] == engine.index.manifest.model.head and stored["photos"] == len(several)
+    assert stored["weights"] == engine.index.head.weights_id  # what the demo's shipped copy is matched by
+    assert len(several) < 20 and f"Only {len(several)} photos of several garments" in done.stderr
     assert index_look_settings(engine.index).whole_sure == pytest.approx(stored["whole_sure"], abs=1e-6)
     # a threshold every photo passes: each photo is one product, with exactly its plain search's results
     write_calibration(engine.index.path, Calibration(0.0, engine.index.manifest.model.head, 1))
@@ -475,3 +477,12 @@ def test_look_speed_s_before_differs_from_now_by_the_speed_ups_only(trained: Pat
                                       str(looks_dir / "dev" / "images"), "--n", "1"])
     script.main()
     assert used["now"].whole_sure == 0.5 and used["before"] == replace(used["now"], fine_gate=0.0)
+
+
+def test_whole_sureness_of_an_index_without_a_head_is_a_sentence(tiny_index: Path) -> None:
+    from recommender.engine import Recommender
+    from recommender.errors import RecommenderError
+    from recommender.looks import whole_sureness
+
+    with pytest.raises(RecommenderError, match="no head that classifies its category"):
+        whole_sureness(Recommender.open(tiny_index), Image.new("RGB", (64, 64)))

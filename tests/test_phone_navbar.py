@@ -59,3 +59,13 @@ def test_for_you_remember_and_forget_buttons_are_touch_sized_on_a_phone(phone) -
                          ".map(b => b.getBoundingClientRect().height);")
     assert len(heights) == 2 and min(heights) >= TOUCH_PX, heights
     assert_accessible(phone.driver, "for you, phone")
+
+
+def test_the_phone_navigation_row_fades_at_its_ends_and_its_first_link_starts_past_the_fade(phone) -> None:
+    """A link cut by the row's edge fades out (read as "more this way", not as a stray word beside the brand);
+    at the start, the first link is whole, clear of the left fade."""
+    _links(phone, "/")
+    mask, gap = _js(phone, """const row = document.querySelector('.nav-main'), style = getComputedStyle(row);
+      const first = row.querySelector('.nav-link').getBoundingClientRect();
+      return [style.maskImage || style.webkitMaskImage, first.left - row.getBoundingClientRect().left];""")
+    assert "linear-gradient" in mask and gap >= 11, (mask, gap)

@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -240,9 +241,11 @@ def train_demo_head(backbone_index: Path, views_index: Path, out: Path, settings
     from recommender.trained_index import train_index
 
     print("training the demo's head on its catalogue's labels...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
     backbone = Index.load(backbone_index, ann=False)
     photos = None if shopper_photos is None else \
         shopper_photo_targets(shopper_photos, backbone, read_label_map(DEMO_LABEL_MAP), photos_held, sys.stderr,
                                                             dict(photos_known), balance=settings.photo_balance)
     train_index(backbone, out, views=Index.load(views_index, ann=False), holdout=Holdout(0.0, 0), settings=settings,
                 progress=sys.stderr.isatty(), log=sys.stderr, photo_rows=photos)
+    print(f"trained the demo's head in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -171,7 +172,9 @@ def test_the_demo_index_gets_the_shipped_look_calibration_of_its_weights_only(
                         demo_model=model, backbone=str(model), weights=str(model))
     ensure_demo_index(settings)
     assert not (settings.demo_index / CALIBRATION_FILE).exists()
-    assert "not the one look-calibration.json was measured on" in capsys.readouterr().err
+    built = capsys.readouterr().err
+    assert "not the one look-calibration.json was measured on" in built
+    assert re.search(r"trained the demo's head in \d+ s", built)  # the build's last long step says it is done
     head = read_head(settings.demo_index)
     write_calibration(shipped.parent, Calibration(0.93, "elsewhere", 34, head.weights_id))  # measured on these weights
     ensure_demo_index(settings)  # reused, not rebuilt: the calibration is put beside it, under this clone's head id

@@ -1,4 +1,5 @@
-"""Checks the browser tests run on every page state: axe-core's accessibility rules, and no errors logged.
+"""Checks the browser tests run on every page state: axe-core's accessibility rules, and no errors logged; and
+the wait they all use.
 
 Moderate violations block too: the README lists the minor ones left (Dash's dropdown options).
 """
@@ -6,6 +7,8 @@ Moderate violations block too: the README lists the minor ones left (Dash's drop
 from __future__ import annotations
 
 from axe_selenium_python import Axe
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.support.ui import WebDriverWait
 
 BLOCKING = ("moderate", "serious", "critical")
 
@@ -21,3 +24,10 @@ def assert_accessible(driver, state: str) -> None:
         for v in results["violations"] if v["impact"] in BLOCKING
     ]
     assert not blocking, f"accessibility violations in state {state!r}:\n" + "\n".join(blocking)
+
+
+def wait_until(driver, condition, message: str, timeout: float):
+    """Wait for the condition; an element Dash re-renders while it is read is read again, not a failure (CI
+    once failed on a table replaced between finding it and reading its text)."""
+    return WebDriverWait(driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                         ).until(lambda _driver: condition(), message)

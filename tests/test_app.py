@@ -17,12 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.support.ui import WebDriverWait
 
 from recommender.engine import Recommender
 from recommender.settings import Settings
 from recommender.ui import create_app
-from tests.browser_checks import assert_accessible
+from tests.browser_checks import assert_accessible, wait_until
 from tests.ui_fakes import HOSTILE_NAME, build_tiny_index, tiny_engine
 
 QUERY_WAIT_S = 90  # the first photo waits for the model to load on a busy 2-core machine
@@ -52,7 +51,7 @@ def _upload(dash_duo, path: Path) -> None:
 
 
 def _wait(dash_duo, condition, message: str, timeout: float = QUERY_WAIT_S):
-    return WebDriverWait(dash_duo.driver, timeout).until(lambda _driver: condition(), message)
+    return wait_until(dash_duo.driver, condition, message, timeout)
 
 
 def _js(dash_duo, script: str, *args):

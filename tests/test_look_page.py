@@ -14,12 +14,11 @@ import pytest
 from PIL import Image
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from recommender.engine import Recommender
 from recommender.settings import Settings
 from recommender.ui import create_app
-from tests.browser_checks import assert_accessible
+from tests.browser_checks import assert_accessible, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo" / "catalogue"
@@ -65,7 +64,7 @@ def shop(dash_duo, demo_index: Path, tmp_path: Path):
 
 
 def _wait(dash_duo, condition, message: str, timeout: float = WAIT_S):
-    return WebDriverWait(dash_duo.driver, timeout).until(lambda _driver: condition(), message)
+    return wait_until(dash_duo.driver, condition, message, timeout)
 
 
 def _js(dash_duo, script: str, *args):

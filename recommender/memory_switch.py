@@ -25,7 +25,7 @@ from recommender.vote_memory import THRESHOLD, VoteMemory, bind_memory
 
 __all__ = ["check_half", "decide", "MARGIN", "MIN_CHECK", "K"]
 
-MARGIN = 0.01  # the least gain of the check score that switches the memory on (declared: README, RULE)
+MARGIN = 0.02  # the least gain of the check score that switches the memory on (declared: README, RULE)
 MIN_CHECK = 20  # check queries with a remembered fit query near them, fewer: too little to tell
 K = 10
 

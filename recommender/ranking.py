@@ -15,7 +15,9 @@ are re-scored:
                                                       nearest products of the item's category
         - hub_weight * max(0, hubness(item) - median)         items close to everything pay (hubness.npy)
         + what shoppers' votes taught (recommender.preferences)  a bounded per-product term; and the head's
-                                                      kind probabilities scaled by the learnt kind preferences
+                                                      kind probabilities scaled by the learnt kind preferences, or,
+                                                      where `learn` switched it on, by the kind votes of voting
+                                                      queries near this one (recommender.vote_memory)
 
 and the query's likely kinds come first: the smallest set of at most three categories holding
 `category_first` of the head's probability. Their nearest products join the visual pool (a boot

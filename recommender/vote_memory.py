@@ -41,7 +41,7 @@ __all__ = ["MEMORY_FILE", "QueryVote", "VoteMemory", "BoundMemory", "remember", 
 
 MEMORY_FILE = "vote-memory.json"
 FORMAT = 1
-THRESHOLD = 0.7  # cosine from which a remembered query counts as near (chosen on tune sets: README)
+THRESHOLD = 0.8  # cosine from which a remembered query counts as near (chosen on tune sets: README)
 PRIOR = 10.0  # weight of the zero prior of a neighbourhood's kind preference
 MAX_SESSIONS = 2000  # the latest sessions kept
 

@@ -43,8 +43,10 @@ def _score(ranker: Ranker, vectors: np.ndarray, said: list[dict[str, tuple[float
                      for row, kinds in zip(positions, said)])
 
 
-def decide(index: Index, memory: VoteMemory, fit_half: Callable[[Callable[[str], bool]], tuple[Preferences,
-           VoteMemory]], kind_of_row: Callable[[int], str | None],
+FitHalf = Callable[[Callable[[str], bool]], tuple[Preferences, VoteMemory]]
+
+
+def decide(index: Index, memory: VoteMemory, fit_half: FitHalf, kind_of_row: Callable[[int], str | None],
            settings: RankingSettings | None = None) -> dict:
     """The switch of `memory` (learnt from all sessions): {"on", "reason", and the check's figures}.
 

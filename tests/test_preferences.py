@@ -254,6 +254,7 @@ def test_evaluate_reports_simulated_votes_in_its_json(capsys: pytest.CaptureFixt
     assert figures["votes"] == 30 and figures["sessions"] == 3 and 0 < figures["queries_scored"] < run["query_items"]
     assert 0 <= figures["p10_before"] <= 1 and 0 <= figures["p10_after"] <= 1
     assert {"unvoted_kinds_queries", "unvoted_kinds_p10_before", "unvoted_kinds_p10_after"} <= set(figures)
+    assert figures["memory_on"] is False and "too few" in figures["memory_switch"]["reason"]  # 3 sessions
 
 
 def test_a_burst_through_the_vote_store_and_learn_stays_within_the_guard(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from recommender import vote_memory as vm
 from recommender.cli import main
+from recommender.engine import Recommender
 from recommender.feedback import FeedbackStore
 from recommender.index import Index
 from recommender.memory_switch import MIN_CHECK, check_half
@@ -68,8 +69,9 @@ def test_the_memory_moves_a_query_only_through_voting_queries_near_it(tmp_path: 
     assert _first_kinds(index, _at(A), None) == ["Skirts"] * 4  # the head alone: skirts first
     assert _first_kinds(index, _at(A + 0.1), memory) == ["Tops"] * 4  # near the voters (cosine 0.995): tops
     assert _first_kinds(index, _at(B), memory) == ["Skirts"] * 4  # far from every voter: as before
+    memory.save(index.path / MEMORY_FILE)
+    assert Recommender(index).ranker.memory() is not None  # every worker (the app, the API, query) reads it
     off = replace(memory, switch={"on": False, "reason": "a test"})
-    assert memory_beside(index)() is None
     off.save(index.path / MEMORY_FILE)
     assert memory_beside(index)() is None  # a memory switched off ranks as before
 

@@ -4,7 +4,8 @@ The queries are halved by a hash of their id. Shoppers search with the voting ha
 vote on the ten results the shop shows them (one session per query): thumbs up when a result is of the
 query's own kind (the label map's allowed kinds for another catalogue's photos), and of its colour where
 both colours are known; thumbs down otherwise, until N votes are cast. The votes are learnt exactly as
-`python -m recommender learn` learns the real ones (`recommender.preferences.fit`), and the other half's
+`python -m recommender learn` learns the real ones (`recommender.vote_learning.learn_votes`: the preferences,
+and the vote memory where its switch, decided by held-out voting sessions, turns it on), and the other half's
 P@10 of kind is read before and after, overall and on the queries of kinds no voting query had: what the
 votes did to shoppers they never saw.
 """

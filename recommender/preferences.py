@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from recommender.index import Index
 
 __all__ = ["FILE_NAME", "VoteRecord", "Preferences", "BoundPreferences", "LearnedFile", "fit", "bind", "beside",
-           "index_kinds", "kind_lookup", "save_learnt",
+           "index_kinds", "kind_lookup", "read_learnt", "save_learnt",
            "PRODUCT_WEIGHT", "PRODUCT_PRIOR", "KIND_PRIOR", "KIND_STRENGTH", "KIND_BOUND", "SESSION_CAP"]
 
 log = logging.getLogger(__name__)
@@ -114,10 +114,15 @@ class Preferences:
 
     @classmethod
     def load(cls, path: Path) -> "Preferences":
-        try:
-            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RecommenderError(f"The learnt preferences in {path} are not JSON; run learn again.") from None
+        return cls.from_json(read_learnt(path))
+
+
+def read_learnt(path: Path) -> object:
+    """A learnt file's JSON; a file that is not JSON is a sentence (the ranking then goes on without it)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RecommenderError(f"The learnt file {path} is not JSON; run learn again.") from None
 
 
 def save_learnt(path: Path, data: dict) -> None:

@@ -20,7 +20,6 @@ keyed by the catalogue's identity, and reloaded by every worker as `preferences.
 from __future__ import annotations
 
 import base64
-import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ import numpy as np
 
 from recommender.errors import RecommenderError
 from recommender.preferences import (KIND_BOUND, KIND_STRENGTH, SESSION_CAP, LearnedFile, index_kinds,
-                                     save_learnt)
+                                     read_learnt, save_learnt)
 
 if TYPE_CHECKING:
     from recommender.index import Index
@@ -123,10 +122,7 @@ class VoteMemory:
 
     @classmethod
     def load(cls, path: Path) -> "VoteMemory":
-        try:
-            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RecommenderError(f"The vote memory in {path} is not JSON; run learn again.") from None
+        return cls.from_json(read_learnt(path))
 
 
 def remember(votes: Sequence[QueryVote], vectors: Mapping[str, np.ndarray], catalog: str, dim: int,

@@ -177,7 +177,7 @@ class BoundMemory:
         unit = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
         near = (unit @ self.vectors.T >= THRESHOLD).astype(np.float64)
-        sums, weights = near @ self.sums[:, kind_codes], near @ self.weights[:, kind_codes]
+        sums, weights = (near @ self.sums)[:, kind_codes], (near @ self.weights)[:, kind_codes]
         return sums / (weights + PRIOR) / 2, weights
 
     def reweigh(self, queries: np.ndarray, probabilities: np.ndarray, kind_codes: np.ndarray,

@@ -21,7 +21,8 @@ import numpy as np
 from recommender.index import Index
 from recommender.preferences import Preferences, bind
 from recommender.ranking import Ranker, RankingSettings
-from recommender.vote_memory import THRESHOLD, VoteMemory, bind_memory
+from recommender import vote_memory
+from recommender.vote_memory import VoteMemory, bind_memory
 
 __all__ = ["check_half", "decide", "MARGIN", "MIN_CHECK", "K"]
 
@@ -53,15 +54,12 @@ def decide(index: Index, memory: VoteMemory, fit_half: FitHalf, kind_of_row: Cal
     `fit_half(keep)` learns the preferences and the memory again from the sessions `keep` accepts."""
     preferences, fitted = fit_half(lambda session: not check_half(session))
     check = [s for s in memory.said if check_half(s.session)]
-    figures: dict = {"margin": MARGIN, "threshold": THRESHOLD, "fit_queries": len(fitted.said),
+    figures: dict = {"margin": MARGIN, "threshold": vote_memory.THRESHOLD, "fit_queries": len(fitted.said),
                      "check_queries": len(check)}
     bound_memory = bind_memory(fitted, index)
-    if check:
-        vectors = np.stack([s.vector for s in check])
-        near = (bound_memory.vectors @ vectors.T >= THRESHOLD).any(axis=0) if len(fitted.said) else \
-            np.zeros(len(check), dtype=bool)
-        check = [s for s, n in zip(check, near) if n]
-        vectors = vectors[near]
+    vectors = np.stack([s.vector for s in check]) if check else np.zeros((0, memory.dim), np.float32)
+    near = bound_memory.near(vectors).any(axis=1)
+    check, vectors = [s for s, n in zip(check, near) if n], vectors[near]
     figures["check_queries_near"] = len(check)
     if len(check) < MIN_CHECK:
         return {"on": False, "reason": f"too few held-out vote sessions to tell ({len(check)} check queries near a "

@@ -171,12 +171,16 @@ class BoundMemory:
                     self.sums[row, code_of[kind]] = weight * mean
                     self.weights[row, code_of[kind]] = weight
 
+    def near(self, queries: np.ndarray) -> np.ndarray:
+        """(n, remembered) whether each remembered query is within cosine THRESHOLD of each query."""
+        unit = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+        return unit @ self.vectors.T >= THRESHOLD
+
     def preference(self, queries: np.ndarray, kind_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, V) the neighbourhood's preference of each class (`kind_codes`: codes of the index's kinds, -1 none)
         and (n, V) the weight of the neighbours' votes on it."""
-        unit = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
-        near = (unit @ self.vectors.T >= THRESHOLD).astype(np.float64)
+        near = self.near(queries).astype(np.float64)
         sums, weights = (near @ self.sums)[:, kind_codes], (near @ self.weights)[:, kind_codes]
         return sums / (weights + PRIOR) / 2, weights
 

@@ -148,10 +148,11 @@ def remember(votes: Sequence[QueryVote], vectors: Mapping[str, np.ndarray], cata
         queries_of[session] += 1
     said = []
     for (session, query), kinds in sorted(per_query.items()):
-        share = min(1.0, SESSION_CAP / counts[session]) / queries_of[session]
+        each = min(1.0, SESSION_CAP / counts[session])  # a vote's weight, a burst capped
         vector = np.asarray(vectors[query], dtype=np.float32)
         said.append(Said(session, vector / max(float(np.linalg.norm(vector)), 1e-12),
-                         {k: (sum(vs) / len(vs), min(1.0, share * len(vs))) for k, vs in sorted(kinds.items())}))
+                         {k: (sum(vs) / len(vs), min(1.0, each * len(vs)) / queries_of[session])
+                          for k, vs in sorted(kinds.items())}))
     return VoteMemory(catalog, dim, said, {"on": False, "reason": "not checked yet"})
 
 

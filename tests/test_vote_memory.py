@@ -126,6 +126,10 @@ def test_a_burst_of_one_session_weighs_one_say_and_a_crowd_at_most_e_times(tmp_p
     assert one[0][0, 1] == pytest.approx(preference[0, 1])  # once per product (its latest vote), capped alike
     single = bind_memory(remember(_liking("shopper", "q0", "Tops"), vectors, catalog, index.dim, kind_of), index)
     assert single.preference(_at(A)[None], np.array([0, 1]))[0][0, 1] == pytest.approx(1 / (1 + vm.PRIOR) / 2)
+    twice = _liking("shopper", "q0", "Tops") + _liking("shopper", "q1", "Tops", 10)  # two searches near each other
+    both = bind_memory(remember(twice, vectors, catalog, index.dim, kind_of), index).preference(_at(A)[None],
+                                                                                                np.array([0, 1]))
+    assert both[1][0].tolist() == pytest.approx([1.0, 1.0])  # its say, over both queries, weighs 1
     crowd = [v for i in range(5000) for v in _liking(f"forged-{i}", f"q{i}", "Tops", 10 * i)]
     vectors = {f"q{i}": _at(A) for i in range(5000)}
     bound = bind_memory(_switched_on(remember(crowd, vectors, catalog, index.dim, kind_of)), index)

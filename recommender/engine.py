@@ -27,7 +27,7 @@ from recommender.errors import IncompatibleIndex, RecommenderError
 from recommender.head import HeadExtractor
 from recommender.images import fit_to_model, open_image
 from recommender.index import Filters, Hit, Index
-from recommender import preferences
+from recommender import preferences, vote_memory
 from recommender.query_value import Query
 from recommender.ranking import Ranker, RankingSettings
 from recommender.selection import Selection
@@ -74,7 +74,9 @@ class Recommender:
         self.index = index
         learned = preferences.beside(index)  # what votes taught (`learn`): read now, so the log says it at start-up,
         learned()  # then again whenever the file changes
-        self.ranker = Ranker(index, settings, learned=learned)
+        memory = vote_memory.memory_beside(index)  # the same for the vote memory (`learn` decides its switch)
+        memory()
+        self.ranker = Ranker(index, settings, learned=learned, memory=memory)
         self._extractor = extractor
         self._lock = threading.Lock()
 

@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from recommender.index import Index
 
 __all__ = ["FILE_NAME", "VoteRecord", "Preferences", "BoundPreferences", "LearnedFile", "fit", "bind", "beside",
-           "index_kinds", "kind_lookup",
+           "index_kinds", "kind_lookup", "read_learnt", "save_learnt",
            "PRODUCT_WEIGHT", "PRODUCT_PRIOR", "KIND_PRIOR", "KIND_STRENGTH", "KIND_BOUND", "SESSION_CAP"]
 
 log = logging.getLogger(__name__)
@@ -106,22 +106,34 @@ class Preferences:
         except (KeyError, TypeError, ValueError) as exc:
             raise RecommenderError(f"The learnt preferences cannot be read ({exc}); run learn again.") from None
 
+    def summary(self) -> str:
+        return f"{self.votes} votes from {self.sessions} sessions"
+
     def save(self, path: Path) -> None:
-        """Atomically: a reader, or a learn killed half-way, sees the previous file or this one, never half;
-        the temp file a killed learn left is removed."""
-        path = Path(path)
-        for stale in path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}"):
-            if not _running(stale.name[len(path.name) + 2 :].split(".")[0]):
-                stale.unlink(missing_ok=True)
-        with atomic_write(path) as handle:
-            json.dump(self.to_json(), handle)
+        save_learnt(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> "Preferences":
-        try:
-            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RecommenderError(f"The learnt preferences in {path} are not JSON; run learn again.") from None
+        return cls.from_json(read_learnt(path))
+
+
+def read_learnt(path: Path) -> object:
+    """A learnt file's JSON; a file that is not JSON is a sentence (the ranking then goes on without it)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RecommenderError(f"The learnt file {path} is not JSON; run learn again.") from None
+
+
+def save_learnt(path: Path, data: dict) -> None:
+    """Write a learnt file atomically: a reader, or a learn killed half-way, sees the previous file or this one,
+    never half; the temp file a killed learn left is removed."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}"):
+        if not _running(stale.name[len(path.name) + 2 :].split(".")[0]):
+            stale.unlink(missing_ok=True)
+    with atomic_write(path) as handle:
+        json.dump(data, handle)
 
 
 def _running(pid: str) -> bool:
@@ -230,11 +242,13 @@ class BoundPreferences:
 
 
 class LearnedFile:
-    """The preferences file beside an index, reloaded when it changes; callable: the current BoundPreferences."""
+    """A learnt file beside an index (the preferences, or `load`'s kind: the vote memory), reloaded when it
+    changes; callable: what `bind` made of it (the current BoundPreferences), or None."""
 
-    def __init__(self, path: Path, catalog: str, bind: Callable[[Preferences], BoundPreferences],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, path: Path, catalog: str, bind: Callable[[Any], Any],
+                 clock: Callable[[], float] = time.monotonic, load: Callable[[Path], Any] | None = None) -> None:
         self.path, self.catalog, self._bind, self._clock = Path(path), catalog, bind, clock
+        self._load = load or Preferences.load
         self._lock = threading.Lock()
         self._stat: tuple[int, int] | None = None
         self._checked = -math.inf
@@ -256,17 +270,17 @@ class LearnedFile:
                 self._current = None if stat is None else self._read()
             return self._current
 
-    def _read(self) -> BoundPreferences | None:
+    def _read(self) -> Any:
         try:
-            preferences = Preferences.load(self.path)
+            learnt = self._load(self.path)
+            if learnt.catalog != self.catalog:
+                raise RecommenderError(f"{self.path} was learnt on another catalogue.")
+            bound = self._bind(learnt)
         except (OSError, RecommenderError) as exc:
-            log.warning("Ranking without learnt preferences: %s", exc)
+            log.warning("Ranking without %s: %s", self.path.name, exc)
             return None
-        if preferences.catalog != self.catalog:
-            log.warning("Ranking without learnt preferences: %s was learnt on another catalogue.", self.path)
-            return None
-        log.info("Learnt preferences loaded: %d votes from %d sessions.", preferences.votes, preferences.sessions)
-        return self._bind(preferences)
+        log.info("Learnt %s loaded: %s.", self.path.name, learnt.summary())
+        return bound
 
 
 def index_kinds(index: Index) -> tuple[list[str], np.ndarray]:

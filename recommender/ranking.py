@@ -15,7 +15,9 @@ are re-scored:
                                                       nearest products of the item's category
         - hub_weight * max(0, hubness(item) - median)         items close to everything pay (hubness.npy)
         + what shoppers' votes taught (recommender.preferences)  a bounded per-product term; and the head's
-                                                      kind probabilities scaled by the learnt kind preferences
+                                                      kind probabilities scaled by the learnt kind preferences, or,
+                                                      where `learn` switched it on, by the kind votes of voting
+                                                      queries near this one (recommender.vote_memory)
 
 and the query's likely kinds come first: the smallest set of at most three categories holding
 `category_first` of the head's probability. Their nearest products join the visual pool (a boot
@@ -40,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -51,6 +53,9 @@ from recommender.match import alike, fit, never_rising, typical_distance
 from recommender.preferences import BoundPreferences, index_kinds
 from recommender.selection import Selection
 from recommender.settings import Settings
+
+if TYPE_CHECKING:
+    from recommender.vote_memory import BoundMemory
 
 __all__ = ["RankingSettings", "Ranker", "Ranked", "category_set", "STABLE_RESULTS"]
 
@@ -141,11 +146,13 @@ class Ranker:
     """Re-ranks an index's visual candidates (module notes); `search` answers like `Index.search`."""
 
     def __init__(self, index: Index, settings: RankingSettings | None = None,
-                 learned: Callable[[], BoundPreferences | None] | None = None) -> None:
-        """`learned` gives what the votes taught (recommender.preferences), or None: rank without it."""
+                 learned: Callable[[], BoundPreferences | None] | None = None,
+                 memory: Callable[[], BoundMemory | None] | None = None) -> None:
+        """`learned` gives what the votes taught (recommender.preferences), or None: rank without it; `memory`
+        the vote memory (recommender.vote_memory) while it is switched on: it then takes the kind term's place."""
         self.index = index
         self.settings = settings or RankingSettings.from_env()
-        self.learned = learned
+        self.learned, self.memory = learned, memory
         # random features put every product at about the same distance: any re-ranking term would swamp
         # them, so such an index (tests, RECOMMENDER_WEIGHTS=none) ranks by distance alone
         self.reranks = index.manifest.normalized and index.appearance is not None and not index.manifest.random_weights
@@ -207,8 +214,13 @@ class Ranker:
         category, age = self.index.roles.category, self.index.roles.age
         probabilities = self.head.classify(queries) if self._codes else {}
         learned = self.learned() if self.learned is not None else None
-        if learned is not None and category in self._codes:  # the kinds voters liked for such queries gain
-            probabilities[category] = self._reweigh(learned, probabilities[category], s.category_first)
+        memory = self.memory() if self.memory is not None else None
+        if category in self._codes and (memory is not None or learned is not None):
+            p = probabilities[category]  # the kinds voters liked for such (or for near) queries gain
+            likely = category_set(p, s.category_first)
+            probabilities[category] = (memory.reweigh(queries, p, self._head_kinds, likely) if memory is not None else
+                                       learned.reweigh(p, self._head_kinds[np.argmax(p, axis=1)], self._head_kinds,
+                                                       likely))
         first = shares = None
         if category in self._codes:
             first = category_set(probabilities[category], s.category_first)
@@ -246,12 +258,6 @@ class Ranker:
         if category not in self._codes:
             return np.full(len(np.atleast_2d(queries)), -1, dtype=np.int64)
         return self._head_kinds[np.argmax(self.head.classify(queries)[category], axis=1)]
-
-    def _reweigh(self, learned: BoundPreferences, probabilities: np.ndarray, threshold: float | None) -> np.ndarray:
-        """The head's category probabilities reweighed by the learnt kind preferences of each query's kind, for
-        the queries whose likely kinds (the category-first set, as the head alone sees it) were all voted on."""
-        return learned.reweigh(probabilities, self._head_kinds[np.argmax(probabilities, axis=1)], self._head_kinds,
-                               category_set(probabilities, threshold))
 
     def _same_kind(self, probabilities: dict[str, np.ndarray], safe: np.ndarray, distances: np.ndarray) -> np.ndarray:
         """Per candidate, how likely it is the query's kind of garment: the head's p(its category), else the share

@@ -254,6 +254,7 @@ def test_evaluate_reports_simulated_votes_in_its_json(capsys: pytest.CaptureFixt
     assert figures["votes"] == 30 and figures["sessions"] == 3 and 0 < figures["queries_scored"] < run["query_items"]
     assert 0 <= figures["p10_before"] <= 1 and 0 <= figures["p10_after"] <= 1
     assert {"unvoted_kinds_queries", "unvoted_kinds_p10_before", "unvoted_kinds_p10_after"} <= set(figures)
+    assert figures["memory_on"] is False and "too few" in figures["memory_switch"]["reason"]  # 3 sessions
 
 
 def test_a_burst_through_the_vote_store_and_learn_stays_within_the_guard(tmp_path: Path) -> None:
@@ -298,21 +299,30 @@ def test_a_vote_s_query_kind_comes_from_the_product_or_the_kept_photo(tmp_path: 
     assert [(r.session, r.item, r.vote, r.order) for r in records] == [(s, i, v, o) for s, _, _, i, v, o in rows]
 
 
-def test_a_learn_killed_with_sigkill_while_writing_leaves_the_previous_file(tmp_path: Path) -> None:
-    index = _row_index(tmp_path)
+def killed_while_writing(tmp_path: Path, index: Index, key: str, file_name: str) -> list[str]:
+    """Learn one vote; then, a second vote cast, run `learn` in a process SIGKILLed half-way through writing the
+    learnt file whose JSON holds `key`: that file must be the first learn's. Gives the learn command."""
     store = FeedbackStore(tmp_path / "votes.sqlite3")
     _vote(store, index.manifest.catalog.identity, "s1", "p0", "p3", 1)
     learn = ["learn", "--index", str(index.path), "--feedback-db", str(tmp_path / "votes.sqlite3")]
     assert main(learn) == 0
-    before = (index.path / FILE_NAME).read_bytes()
+    before = (index.path / file_name).read_bytes()
     _vote(store, index.manifest.catalog.identity, "s2", "p0", "p3", -1)
-    killed = ("import os, signal, sys\nimport recommender.preferences as p\nfrom recommender.cli import main\n"
-              "def dump(data, handle):\n    handle.write('{\"format\": 1, \"cat'); handle.flush()\n"
-              "    os.kill(os.getpid(), signal.SIGKILL)\n"
-              f"p.json.dump = dump\nmain({learn!r})\n")
+    killed = ("import json, os, signal\nfrom recommender.cli import main\nreal = json.dump\n"
+              "def dump(data, handle, *args, **kwargs):\n"
+              f"    if isinstance(data, dict) and {key!r} in data:\n"
+              "        handle.write('{\"format\": 1, \"cat'); handle.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+              "    real(data, handle, *args, **kwargs)\n"
+              f"json.dump = dump\nmain({learn!r})\n")
     done = subprocess.run([sys.executable, "-c", killed], cwd=ROOT, timeout=120, capture_output=True)
     assert done.returncode == -9
-    assert (index.path / FILE_NAME).read_bytes() == before
+    assert (index.path / file_name).read_bytes() == before
+    return learn
+
+
+def test_a_learn_killed_with_sigkill_while_writing_leaves_the_previous_file(tmp_path: Path) -> None:
+    index = _row_index(tmp_path)
+    learn = killed_while_writing(tmp_path, index, "products", FILE_NAME)
     assert any(p.name.endswith(".tmp") for p in index.path.iterdir())  # what the kill left
     assert main(learn) == 0  # a rerun works, and clears it
     assert Preferences.load(index.path / FILE_NAME).products["p3"] == 0.0

@@ -164,7 +164,8 @@ def _simulate(index: Index, queries: object, votes: int, settings: object, label
     print(f"simulated votes: {figures['votes']:,} from {figures['sessions']:,} queries; P@10 of the other half "
           f"({figures['queries_scored']:,} queries) {figures['p10_before']} -> {figures['p10_after']}; on kinds "
           f"nobody voted on ({figures['unvoted_kinds_queries']:,}) {figures['unvoted_kinds_p10_before']} -> "
-          f"{figures['unvoted_kinds_p10_after']}\n", file=log, flush=True)
+          f"{figures['unvoted_kinds_p10_after']}; vote memory {'on' if figures['memory_on'] else 'off'}: "
+          f"{figures['memory_switch']['reason']}\n", file=log, flush=True)
     return figures
 
 

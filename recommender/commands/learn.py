@@ -9,10 +9,12 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "learn",
-        help="learn per-product and per-kind preferences from the votes and write them beside the index",
+        help="learn per-product and per-kind preferences and the vote memory from the votes, beside the index",
         description="Read the standing votes of the index's catalogue, fit the learnt preferences (guarded against "
-                    "bursts and many sessions, see recommender/preferences.py) and write preferences.json into the "
-                    "index folder atomically; the app picks the new file up within seconds. Run it on a timer.",
+                    "bursts and many sessions, see recommender/preferences.py) and the vote memory (each voting "
+                    "query's kind votes, switched on only where a held-out half of the vote sessions says it helps, "
+                    "see recommender/memory_switch.py), and write preferences.json and vote-memory.json into the "
+                    "index folder atomically; the app picks the new files up within seconds. Run it on a timer.",
     )
     parser.add_argument("--index", type=Path, required=True, metavar="DIR", help="index folder")
     parser.add_argument("--feedback-db", metavar="PATH|URL",

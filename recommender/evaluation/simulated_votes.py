@@ -4,7 +4,8 @@ The queries are halved by a hash of their id. Shoppers search with the voting ha
 vote on the ten results the shop shows them (one session per query): thumbs up when a result is of the
 query's own kind (the label map's allowed kinds for another catalogue's photos), and of its colour where
 both colours are known; thumbs down otherwise, until N votes are cast. The votes are learnt exactly as
-`python -m recommender learn` learns the real ones (`recommender.preferences.fit`), and the other half's
+`python -m recommender learn` learns the real ones (`recommender.vote_learning.learn_votes`: the preferences,
+and the vote memory where its switch, decided by held-out voting sessions, turns it on), and the other half's
 P@10 of kind is read before and after, overall and on the queries of kinds no voting query had: what the
 votes did to shoppers they never saw.
 """
@@ -19,8 +20,10 @@ import numpy as np
 from recommender.evaluation.run import Queries, neighbours
 from recommender.index import Index
 from recommender.label_map import LabelMap
-from recommender.preferences import VoteRecord, bind, fit, index_kinds, kind_lookup
+from recommender.preferences import bind
 from recommender.ranking import Ranker, RankingSettings
+from recommender.vote_learning import learn_votes
+from recommender.vote_memory import QueryVote, bind_memory
 
 __all__ = ["simulate_votes", "voting_half"]
 
@@ -79,24 +82,28 @@ def simulate_votes(index: Index, queries: Queries, votes: int, *, settings: Rank
     voters = voters[: -(-votes // K)]  # the first queries in hash order, ten votes each
     before = Ranker(index, settings)
     found = neighbours(before, _subset(queries, voters), K)
-    kinds, _ = index_kinds(index)
-    query_kinds = before.query_kinds(queries.vectors[voters]) if len(voters) else []
-    records = []
-    for q, row, kind in zip(voters, found, query_kinds):
-        for r in row[row >= 0]:
-            if len(records) < votes:
-                records.append(VoteRecord(f"simulated-{queries.ids[q]}", kinds[kind] if kind >= 0 else None,
-                                          index.ids[int(r)], 1 if judge.likes(q, int(r)) else -1, len(records)))
-    learned = bind(fit(records, index.manifest.catalog.identity, kind_lookup(index)), index)
-    after = Ranker(index, settings, learned=lambda: learned)
+    votes_cast = [QueryVote(f"simulated-{queries.ids[q]}", queries.ids[q], index.ids[int(r)],
+                            1 if judge.likes(q, int(r)) else -1, n)
+                  for n, (q, r) in enumerate((q, r) for q, row in zip(voters, found) for r in row[row >= 0])]
+    votes_cast = votes_cast[:votes]
+    preferences, memory = learn_votes(index, votes_cast, {queries.ids[q]: queries.vectors[q] for q in voters},
+                                      settings)
+    learned = bind(preferences, index)
+    bound_memory = bind_memory(memory, index) if memory.on else None
+    after = Ranker(index, settings, learned=lambda: learned, memory=lambda: bound_memory)
     scored = np.flatnonzero(~voting)
     voted_kinds = {judge.kinds[q] for q in voters}
     unvoted = np.array([q for q in scored if judge.kinds[q] not in voted_kinds], dtype=np.int64)
-    result = {"votes": len(records), "sessions": len(voters), "queries_scored": len(scored)}
-    for name, rows in (("", scored), ("unvoted_kinds_", unvoted)):
-        subset = _subset(queries, rows)
-        result[f"{name}queries"] = len(rows)
-        result[f"{name}p10_before"] = judge.precision(rows, neighbours(before, subset, K)) if len(rows) else None
-        result[f"{name}p10_after"] = judge.precision(rows, neighbours(after, subset, K)) if len(rows) else None
-    del result["queries"]
+    result = {"votes": len(votes_cast), "sessions": len(voters), "queries_scored": len(scored),
+              "memory_on": memory.on, "memory_switch": memory.switch}
+    tune = np.array([hashlib.sha256(i.encode("utf-8")).digest()[1] % 2 == 0 for i in queries.ids], dtype=bool)
+    found_before, found_after = (neighbours(ranker, _subset(queries, scored), K) for ranker in (before, after))
+    at = {q: i for i, q in enumerate(scored)}
+    for name, rows in (("", scored), ("unvoted_kinds_", unvoted), ("tune_", scored[tune[scored]]),
+                       ("report_", scored[~tune[scored]]), ("report_unvoted_kinds_", unvoted[~tune[unvoted]])):
+        if name.startswith("unvoted"):
+            result["unvoted_kinds_queries"] = len(rows)
+        pick = [at[q] for q in rows]
+        result[f"{name}p10_before"] = judge.precision(rows, found_before[pick]) if len(rows) else None
+        result[f"{name}p10_after"] = judge.precision(rows, found_after[pick]) if len(rows) else None
     return result

@@ -44,6 +44,10 @@ NOT_AUDITED = ("There is no audit of this catalogue's current build yet. An audi
                "run python -m recommender audit --index DIR on the server, DIR being the index folder this app serves "
                "(its start line names it), then reload this page.")
 
+# the page's reader cannot audit another index from here: what the caveat means for the decisions they make on it
+TRAINED = ("This catalogue's model learnt these same labels, so a wrong label it learnt from can look right: some "
+           "wrong labels are not listed here. Accept a suggestion when the picture agrees with it.")
+
 
 @functools.lru_cache(maxsize=4)
 def _report(index_dir: str, _version: int) -> AuditReport:
@@ -200,7 +204,7 @@ def _content(services: Services) -> html.Div | dbc.Alert:
         return dbc.Alert(public_message(exc, NOT_AUDITED), color="warning", id="audit-missing")
     cards, label, no_prev, no_next = suspects_page(services, report, 0)
     return html.Div([
-        *(dbc.Alert(note, color="info") for note in report.notes),
+        *(dbc.Alert(note, color="info") for note in report.notes + ([TRAINED] if report.trained_on_labels else [])),
         html.Div([
             html.H2("Suspect labels", className="h5 mb-0 me-auto"),
             dbc.Button("Download accepted fixes (CSV)", href=dash.get_relative_path(f"/{EXPORT_ROUTE}"),

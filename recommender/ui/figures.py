@@ -21,8 +21,10 @@ TEMPLATE = "plotly_white"
 
 def _bar_text(rates: list[float]) -> dict:
     """Where each bar's votes are written: inside it when they fit, else beside it ("auto"); beside a bar at 0 %
-    (Plotly drops "auto" or "inside" words of a bar with no length), not clipped at the axis."""
-    return {"textposition": ["outside" if rate == 0 else "auto" for rate in rates], "cliponaxis": False}
+    (Plotly drops "auto" or "inside" words of a bar with no length), not clipped at the axis, and never shrunk
+    to the bar's width there (6 px words under a phone's narrow bars)."""
+    return {"textposition": ["outside" if rate == 0 else "auto" for rate in rates], "cliponaxis": False,
+            "constraintext": "inside"}
 
 
 def attribute_lookup(index: Index, attribute: str | None) -> Callable[[str], str | None]:
@@ -88,6 +90,7 @@ def rate_by_rank_figure(store: FeedbackStore, catalog: str) -> go.Figure:
             customdata=[r.votes for r in rates],
             text=[_votes(r.votes) for r in rates],
             **_bar_text([r.up_rate for r in rates]),
+            textangle=-90,  # upright bars, narrow on a phone: their words run up them, as tall as they need
             hovertemplate="rank %{x}: %{y:.0%} thumbs up of %{customdata} votes<extra></extra>",
             marker_color=UP_COLOUR,
         )

@@ -95,14 +95,18 @@ def _buttons(suspect: Suspect, decision: str | None) -> list:
     return buttons
 
 
+def _caption(text: str) -> html.Figcaption:
+    """A thumbnail's caption, cut to its box on a phone: its title gives the whole of it to a pointer."""
+    return html.Figcaption(text, title=text, className="small")
+
+
 def suspect_card(services: Services, suspect: Suspect, decision: str | None) -> dbc.Card:
     """A suspect: its picture and name, its label and the suggestion, its nearest products, the decision."""
     index = services.engine.index
     name = index.product(suspect.id).name if suspect.id in index else suspect.id
     neighbours = [
         html.Figure([html.Img(src=thumbnail_url(n), alt="", className="audit-neighbour-img"),
-                     html.Figcaption(_label(services, n, suspect.attribute) or "–", className="small")],
-                    className="audit-neighbour m-0")
+                     _caption(_label(services, n, suspect.attribute) or "–")], className="audit-neighbour m-0")
         for n in suspect.neighbours[:SHOWN_NEIGHBOURS] if n in index
     ]
     return dbc.Card(
@@ -162,7 +166,7 @@ def duplicate_group(services: Services, group: dict) -> html.Li:
     index = services.engine.index
     shown = [i for i in group["ids"] if i in index][:SHOWN_DUPLICATES]
     pictures = [html.Figure([html.Img(src=thumbnail_url(i), alt="", className="audit-neighbour-img"),
-                             html.Figcaption(index.product(i).name, className="small")],
+                             _caption(index.product(i).name)],
                             className="audit-neighbour audit-duplicate m-0", title=f"id {i}")
                 for i in shown]
     more = len(group["ids"]) - len(shown)
@@ -209,7 +213,6 @@ def _content(services: Services) -> html.Div | dbc.Alert:
             html.H2("Suspect labels", className="h5 mb-0 me-auto"),
             dbc.Button("Download accepted fixes (CSV)", href=dash.get_relative_path(f"/{EXPORT_ROUTE}"),
                        id=ids.AUDIT_EXPORT, download="accepted-fixes.csv", external_link=True, color="dark",
-                       className="d-inline-flex align-items-center",
                        outline=True, size="sm"),
         ], className="d-flex flex-wrap align-items-center gap-2 mb-2"),
         html.Div(cards, id=ids.AUDIT_LIST),

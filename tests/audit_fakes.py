@@ -26,17 +26,20 @@ TINY = "p020"  # a 10x8 picture
 BLANK = "p030"
 
 
-def write_audit_index(root: Path, *, labels: bool = True, head: str | None = None, thin: int = 2) -> Path:
-    """An index of 4 clusters of 30 products (+ `thin` products of a rare category); returns its folder."""
+def write_audit_index(root: Path, *, labels: bool = True, head: str | None = None, thin: int = 2,
+                      categories: tuple[tuple[str, str], ...] = CATEGORIES) -> Path:
+    """An index of 4 clusters of 30 products (+ `thin` products of a rare category); returns its folder.
+    `categories`: the 4 clusters' (articleType, masterCategory), named as WRONG's labels are when they differ."""
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((len(CATEGORIES) + 1, 16)) * 3
     products, vectors, colours = [], [], {}
-    plan = [(c, i) for c in range(len(CATEGORIES)) for i in range(PER_CATEGORY)] + [(len(CATEGORIES), i)
+    plan = [(c, i) for c in range(len(categories)) for i in range(PER_CATEGORY)] + [(len(categories), i)
                                                                                    for i in range(thin)]
     for n, (c, _) in enumerate(plan):
         pid = f"p{n:03d}"
-        category, master = CATEGORIES[c] if c < len(CATEGORIES) else ("Ties", "Accessories")
-        attributes = {"articleType": WRONG.get(pid, category), "masterCategory": master,
+        category, master = categories[c] if c < len(categories) else ("Ties", "Accessories")
+        wrong = categories[[name for name, _ in CATEGORIES].index(WRONG[pid])][0] if pid in WRONG else category
+        attributes = {"articleType": wrong, "masterCategory": master,
                       "productDisplayName": f"{category} {n}"} if labels else {"productDisplayName": f"Item {n}"}
         image = root / "images" / f"{pid}.png"
         image.parent.mkdir(parents=True, exist_ok=True)

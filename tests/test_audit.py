@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.audit import audit, neighbours
+from recommender.audit import AuditReport, audit, neighbours
 from recommender.audit_store import AUDIT_FILE, load_report
 from recommender.audit_swap import swap_labels, swap_test
 from recommender.cli import main
@@ -83,10 +83,23 @@ def test_without_labels_only_duplicates_and_pictures_and_it_says_so(tmp_path: Pa
     assert report.notes == ["The catalogue has no category labels: only duplicates and broken images are listed."]
 
 
-def test_a_trained_index_is_audited_with_a_warning(tmp_path: Path) -> None:
+def test_a_trained_index_is_audited_with_a_warning(tmp_path: Path, capsys) -> None:
     report = audit(read_index(write_audit_index(tmp_path, head="abc123")))
     assert {s.id for s in report.suspects[:3]} == set(WRONG)
-    assert any("trained on the labels being checked" in note for note in report.notes)
+    assert report.trained_on_labels and report.notes == []  # a fact: each reader words it (the page: no raw index)
+    assert AuditReport.from_json(report.to_json()).trained_on_labels
+    assert not audit(read_index(write_audit_index(tmp_path / "raw"))).trained_on_labels
+    assert main(["audit", "--index", str(tmp_path / "index"), "--no-save"]) == 0
+    assert "audit the raw index it was trained from (python -m recommender audit --index RAW_DIR" in capsys.readouterr().out
+
+
+def test_a_report_saved_before_the_flag_reads_as_trained_without_its_old_sentence() -> None:
+    old = {"suspects": [], "duplicates": [], "images": [], "thin_categories": [], "attributes": ["articleType"],
+           "notes": ["This index is trained on the labels being checked: products it learnt from look less suspect "
+                     "than they are; audit the index it was trained from (its raw backbone vectors)."]}
+    report = AuditReport.from_json(old)
+    assert report.trained_on_labels and report.notes == []
+    assert not AuditReport.from_json({**old, "notes": []}).trained_on_labels
 
 
 def test_swapped_labels_stay_in_their_parent_and_are_seeded() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from recommender.audit import AuditReport, Suspect
+from recommender.audit_store import save_report
 from recommender.cli import main
 from recommender.engine import Recommender
 from recommender.feedback import FeedbackStore
@@ -89,6 +90,16 @@ def test_empty_findings_say_what_was_checked(audited: Path, tmp_path: Path) -> N
     assert "no two of the 122 pictures are the same shot" in findings and "None found" not in findings
     assert "none is under 32 px" in findings and "every category value has at least 5 products" in findings
     assert "each product's category was checked against its picture's nearest products" in suspects
+
+
+def test_a_trained_index_says_what_its_caveat_means_here_not_to_audit_another_index(tmp_path: Path) -> None:
+    index = write_audit_index(tmp_path / "trained")
+    save_report(index, AuditReport(attributes=["articleType"], trained_on_labels=True))  # as audit saves a head's
+    app = _app(index, tmp_path, merchant=True)
+    with app.server.test_request_context():
+        text = str(_page().layout())
+    assert "a wrong label it learnt from can look right" in text and "picture agrees" in text
+    assert "backbone" not in text and "--index" not in text  # nothing the page's reader cannot do from it
 
 
 def test_a_catalogue_not_yet_audited_gets_a_sentence(dash_duo, tmp_path: Path) -> None:

@@ -556,6 +556,15 @@ def test_rate_by_rank_figure(fixed_store: FeedbackStore) -> None:
     assert list(bars.customdata) == [3, 2, 1, 1]
 
 
+def test_every_bar_says_its_votes_even_at_0_percent_and_its_words_say_them_too(fixed_store: FeedbackStore) -> None:
+    fig = figures.rate_by_rank_figure(fixed_store, CATALOG)
+    (bars,) = fig.data
+    assert list(bars.text) == ["3 votes", "2 votes", "1 vote", "1 vote"]
+    assert list(bars.textposition) == ["auto", "auto", "outside", "auto"]  # Plotly drops "auto" words of a 0 % bar
+    assert figures.figure_summary(fig) == ("Thumbs-up rate by rank. values: 1: 67% (3 votes); 2: 50% (2 votes); "
+                                           "4: 0% (1 vote); 10: 100% (1 vote).")
+
+
 def test_rate_by_category_figure_best_rate_on_top(fixed_store: FeedbackStore) -> None:
     attribute_of = figures.attribute_lookup(INDEX, "articleType")
     fig = figures.rate_by_category_figure(fixed_store, CATALOG, attribute_of, label="articleType")

@@ -13,6 +13,16 @@ from recommender.feedback import FeedbackStore, VoteEvent
 from tests.browser_checks import assert_accessible
 from tests.test_feedback import CATALOG, CatalogIndex
 
+# per chart with a rate axis: the words drawn on (or beside) each of its bars, in order; a bar whose words
+# Plotly hid (an empty text element, or none) reads as ''
+BAR_TEXTS_JS = """
+return [...document.querySelectorAll('.js-plotly-plot')].map(plot => {
+  if (!plot.querySelector('.gtitle') || !plot.querySelector('.gtitle').textContent.startsWith('Thumbs-up rate')) return null;
+  return [...plot.querySelectorAll('.bars .point')].map(bar => {
+    const t = bar.querySelector('text.bartext');
+    return t && t.getBoundingClientRect().width > 0 ? t.textContent : '';
+  });
+});"""
 PAGE_FILE = Path(__file__).resolve().parent.parent / "recommender" / "ui" / "pages" / "feedback.py"
 
 
@@ -84,6 +94,12 @@ def test_feedback_page_shows_empty_state_then_votes(dash_duo, tmp_path: Path, is
     titles = [title.text for title in dash_duo.find_elements(".gtitle")]
     assert "Thumbs-up rate by category" in titles, titles  # the page's word, not the column name articleType
     spoken = [chart.get_attribute("aria-label") for chart in dash_duo.find_elements("[role=img]")]
-    assert any(text.startswith("Thumbs-up rate by category.") and "Shirts: 100%" in text for text in spoken), spoken
+    assert any(text.startswith("Thumbs-up rate by category.") and "Shirts: 100% (2 votes)" in text
+               for text in spoken), spoken
+    assert any("2: 0% (1 vote)" in text for text in spoken), spoken  # the words a bar at 0 % shows, spoken too
+    # every bar of the rate charts shows its votes, those at 0 % too (ranks 2 and 3; the gone product and the shoes)
+    shown = dash_duo.driver.execute_script(BAR_TEXTS_JS)
+    assert [texts for texts in shown if texts is not None] == [["3 votes", "1 vote", "1 vote"],
+                                                               ["2 votes", "1 vote", "2 votes"]]
     assert_accessible(dash_duo.driver, "feedback with votes")
     assert [entry for entry in dash_duo.get_logs() if "thumbnail" not in entry["message"]] == []

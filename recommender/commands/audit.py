@@ -10,6 +10,11 @@ from pathlib import Path
 
 from recommender.commands import positive_int
 
+# the command's user has the index folders: the raw one a head was trained from is theirs to audit
+TRAINED_NOTE = ("This index's head was trained on the labels being checked: products it learnt from look less suspect "
+                "than they are. For a stricter audit, audit the raw index it was trained from (python -m recommender "
+                "audit --index RAW_DIR; the demo keeps its own beside it, as demo-index-backbone).")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -60,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for note in report.notes:
         print(note)
+    if report.trained_on_labels:
+        print(TRAINED_NOTE)
     print(f"{len(report.suspects)} suspect labels, {len(report.duplicates)} groups of duplicates, "
           f"{len(report.images)} broken or tiny pictures, {len(report.thin)} thin categories.")
     for s in report.suspects[: args.top]:

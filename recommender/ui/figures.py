@@ -19,6 +19,14 @@ UP_COLOUR, DOWN_COLOUR = "#198754", "#dc3545"  # Bootstrap success / danger
 TEMPLATE = "plotly_white"
 
 
+def _bar_text(rates: list[float]) -> dict:
+    """Where each bar's votes are written: inside it when they fit, else beside it ("auto"); beside a bar at 0 %
+    (Plotly drops "auto" or "inside" words of a bar with no length), not clipped at the axis, and never shrunk
+    to the bar's width there (6 px words under a phone's narrow bars)."""
+    return {"textposition": ["outside" if rate == 0 else "auto" for rate in rates], "cliponaxis": False,
+            "constraintext": "inside"}
+
+
 def attribute_lookup(index: Index, attribute: str | None) -> Callable[[str], str | None]:
     """Item id -> its value of `attribute` in the index; None for items no longer in it."""
 
@@ -81,7 +89,8 @@ def rate_by_rank_figure(store: FeedbackStore, catalog: str) -> go.Figure:
             y=[r.up_rate for r in rates],
             customdata=[r.votes for r in rates],
             text=[_votes(r.votes) for r in rates],
-            textposition="inside",
+            **_bar_text([r.up_rate for r in rates]),
+            textangle=-90,  # upright bars, narrow on a phone: their words run up them, as tall as they need
             hovertemplate="rank %{x}: %{y:.0%} thumbs up of %{customdata} votes<extra></extra>",
             marker_color=UP_COLOUR,
         )
@@ -104,7 +113,7 @@ def rate_by_category_figure(
             orientation="h",
             customdata=[r.votes for r in shown],
             text=[_votes(r.votes) for r in shown],
-            textposition="inside",
+            **_bar_text([r.up_rate for r in shown]),
             hovertemplate="%{y}: %{x:.0%} thumbs up of %{customdata} votes<extra></extra>",
             marker_color=UP_COLOUR,
         )
@@ -123,14 +132,17 @@ MAX_SPOKEN_POINTS = 12
 
 
 def figure_summary(fig: go.Figure) -> str:
-    """A chart in words, for screen readers: its title, then each series' points (the first dozen)."""
+    """A chart in words, for screen readers: its title, then each series' points (the first dozen), each with
+    the words its bar shows ("2: 0% (1 vote)")."""
     title = fig.layout.title.text or "Chart"
     parts = []
     for trace in fig.data:
         xs, ys = list(trace.x or []), list(trace.y or [])
         if getattr(trace, "orientation", None) == "h":
             xs, ys = ys, xs
-        points = [f"{x}: {y:.0%}" if isinstance(y, float) and 0 <= y <= 1 else f"{x}: {y}" for x, y in zip(xs, ys)]
+        said = list(trace.text) if isinstance(trace.text, (list, tuple)) else [None] * len(xs)  # what bars say
+        points = [(f"{x}: {y:.0%}" if isinstance(y, float) and 0 <= y <= 1 else f"{x}: {y}") + (f" ({t})" if t else "")
+                  for x, y, t in zip(xs, ys, said)]
         more = f" and {len(points) - MAX_SPOKEN_POINTS} more" if len(points) > MAX_SPOKEN_POINTS else ""
         parts.append(f"{trace.name or 'values'}: " + "; ".join(points[:MAX_SPOKEN_POINTS]) + more)
     return f"{title}. " + ". ".join(parts) + "."

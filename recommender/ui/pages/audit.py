@@ -44,6 +44,10 @@ NOT_AUDITED = ("There is no audit of this catalogue's current build yet. An audi
                "run python -m recommender audit --index DIR on the server, DIR being the index folder this app serves "
                "(its start line names it), then reload this page.")
 
+# the page's reader cannot audit another index from here: what the caveat means for the decisions they make on it
+TRAINED = ("This catalogue's model learnt these same labels, so a wrong label it learnt from can look right: some "
+           "wrong labels are not listed here. Accept a suggestion when the picture agrees with it.")
+
 
 @functools.lru_cache(maxsize=4)
 def _report(index_dir: str, _version: int) -> AuditReport:
@@ -91,14 +95,18 @@ def _buttons(suspect: Suspect, decision: str | None) -> list:
     return buttons
 
 
+def _caption(text: str) -> html.Figcaption:
+    """A thumbnail's caption, cut to its box on a phone: its title gives the whole of it to a pointer."""
+    return html.Figcaption(text, title=text, className="small")
+
+
 def suspect_card(services: Services, suspect: Suspect, decision: str | None) -> dbc.Card:
     """A suspect: its picture and name, its label and the suggestion, its nearest products, the decision."""
     index = services.engine.index
     name = index.product(suspect.id).name if suspect.id in index else suspect.id
     neighbours = [
         html.Figure([html.Img(src=thumbnail_url(n), alt="", className="audit-neighbour-img"),
-                     html.Figcaption(_label(services, n, suspect.attribute) or "–", className="small")],
-                    className="audit-neighbour m-0")
+                     _caption(_label(services, n, suspect.attribute) or "–")], className="audit-neighbour m-0")
         for n in suspect.neighbours[:SHOWN_NEIGHBOURS] if n in index
     ]
     return dbc.Card(
@@ -158,7 +166,7 @@ def duplicate_group(services: Services, group: dict) -> html.Li:
     index = services.engine.index
     shown = [i for i in group["ids"] if i in index][:SHOWN_DUPLICATES]
     pictures = [html.Figure([html.Img(src=thumbnail_url(i), alt="", className="audit-neighbour-img"),
-                             html.Figcaption(index.product(i).name, className="small")],
+                             _caption(index.product(i).name)],
                             className="audit-neighbour audit-duplicate m-0", title=f"id {i}")
                 for i in shown]
     more = len(group["ids"]) - len(shown)
@@ -200,12 +208,11 @@ def _content(services: Services) -> html.Div | dbc.Alert:
         return dbc.Alert(public_message(exc, NOT_AUDITED), color="warning", id="audit-missing")
     cards, label, no_prev, no_next = suspects_page(services, report, 0)
     return html.Div([
-        *(dbc.Alert(note, color="info") for note in report.notes),
+        *(dbc.Alert(note, color="info") for note in report.notes + ([TRAINED] if report.trained_on_labels else [])),
         html.Div([
             html.H2("Suspect labels", className="h5 mb-0 me-auto"),
             dbc.Button("Download accepted fixes (CSV)", href=dash.get_relative_path(f"/{EXPORT_ROUTE}"),
                        id=ids.AUDIT_EXPORT, download="accepted-fixes.csv", external_link=True, color="dark",
-                       className="d-inline-flex align-items-center",
                        outline=True, size="sm"),
         ], className="d-flex flex-wrap align-items-center gap-2 mb-2"),
         html.Div(cards, id=ids.AUDIT_LIST),

@@ -48,6 +48,11 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 MOST_VALUES = len(PALETTE)  # values with a colour of their own (the demo has 16 kinds); the rarer ones are "Other"
 MOST_DISTINCT = 500  # an attribute with more values (names, ids) is no colouring
 OTHER = "#c7c7c7"
+# the legend's columns, one width each (the words' width: "Other (118 rarer values)" fits; Plotly adds 40 px for the
+# symbol), so a row holds a known number: two on a phone from 360 px wide (its map 326 px), and the graph's height
+# on a phone fits the square map and its whole legend
+LEGEND_ENTRY_PX = 120
+PHONE_LEGEND_COLUMNS = 2
 NO_MAP = ("This catalogue has no map yet: run python -m recommender map --index INDEX on the server (a few "
           "minutes on 40k products), then reload this page.")
 NO_ATTRIBUTES = "This catalogue has no attributes to colour by: the map shows its products in one colour."
@@ -134,7 +139,8 @@ def map_figure(attribute: str | None, fragment: str | None) -> go.Figure:
     figure = go.Figure(traces)
     figure.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="white", dragmode="pan",
                          legend={"itemsizing": "constant", "font": {"size": 11}, "orientation": "h",
-                                 "y": -0.02, "yanchor": "top", "x": 0}, uirevision=attribute or "",
+                                 "entrywidth": LEGEND_ENTRY_PX, "y": -0.02, "yanchor": "top", "x": 0},
+                         uirevision=attribute or "",
                          hovermode="closest", clickmode="event", xaxis={"visible": False},
                          yaxis={"visible": False, "scaleanchor": "x"})
     return figure
@@ -167,8 +173,7 @@ def layout(**_query: str) -> html.Div:
         html.Div(control, className="d-flex align-items-center mb-2 map-controls"),
         html.Div([
             dcc.Loading(dcc.Graph(id=ids.MAP_GRAPH, className="map-graph", clear_on_unhover=True,
-                                  config={"displayModeBar": False, "scrollZoom": True},
-                                  style={"height": "min(75vh, 760px)"}), type="circle"),
+                                  config={"displayModeBar": False, "scrollZoom": True}), type="circle"),
             html.Div(id=ids.MAP_TOOLTIP, className="map-tip", hidden=True, **{"aria-live": "polite"}),
         ], className="map-frame"),
     ], className="map-page")
@@ -183,6 +188,13 @@ def draw(attribute: str | None, fragment: str | None) -> go.Figure:
         return map_figure(attribute, fragment)
     except RecommenderError:
         raise PreventUpdate from None
+
+
+def draw_sized(attribute: str | None, fragment: str | None) -> tuple[go.Figure, dict[str, str]]:
+    """The figure, and the graph's style: the rows its legend takes on a phone, which assets/20-map.css adds to
+    the square map's height there (no legend cut off, no white space below it)."""
+    figure = draw(attribute, fragment)
+    return figure, {"--map-legend-rows": str(-(-len(figure.data) // PHONE_LEGEND_COLUMNS))}
 
 
 def _point(data: Any) -> int | None:
@@ -216,7 +228,8 @@ def click(data: Any) -> str:
 
 def register_callbacks(app: Dash) -> None:
     """Attach this page's callbacks to `app`."""
-    app.callback(Output(ids.MAP_GRAPH, "figure"), Input(ids.MAP_COLOUR, "value"), Input(ids.MAP_URL, "hash"))(draw)
+    app.callback(Output(ids.MAP_GRAPH, "figure"), Output(ids.MAP_GRAPH, "style"), Input(ids.MAP_COLOUR, "value"),
+                 Input(ids.MAP_URL, "hash"))(draw_sized)
     app.callback(Output(ids.MAP_TOOLTIP, "hidden"), Output(ids.MAP_TOOLTIP, "children"),
                  Input(ids.MAP_GRAPH, "hoverData"))(hover)
     app.callback(Output(ids.MAP_GO, "href"), Input(ids.MAP_GRAPH, "clickData"), prevent_initial_call=True)(click)

@@ -67,7 +67,8 @@ def learn_votes(index: Index, votes: Sequence[QueryVote], vectors: dict[str, np.
     def fit_from(keep: Callable[[str], bool]) -> tuple[Preferences, VoteMemory]:
         chosen = [v for v in votes if keep(v.session)]
         records = [VoteRecord(v.session, kind.get(v.query), v.item, v.vote, v.order) for v in chosen]
-        return fit(records, catalog, kind_of), remember(chosen, vectors, catalog, index.dim, kind_of)
+        memory = remember(chosen, vectors, catalog, index.dim, kind_of, index.manifest.model)
+        return fit(records, catalog, kind_of), memory
 
     preferences, memory = fit_from(lambda _: True)
     switch = decide(index, memory, fit_from, lambda row: kind_of(index.ids[row]), settings)

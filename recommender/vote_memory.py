@@ -205,6 +205,8 @@ class BoundMemory:
 
 
 def bind_memory(memory: VoteMemory, index: Index) -> BoundMemory:
+    """The memory over the index's kinds as they are now (a kind gone from the catalogue says nothing); no check
+    of its model or switch: the caller's (`memory_beside` for a file, the switch and simulations for their own)."""
     return BoundMemory(memory, index_kinds(index)[0])
 
 

@@ -74,9 +74,10 @@ def _query_vector(index: Index, query_kind: str, ref: str, uploads: UploadStore 
     if uploads is None:
         return None
     try:
-        return np.asarray(uploads.vector(ref), dtype=np.float32)[: index.dim]
+        kept = np.asarray(uploads.vector(ref), dtype=np.float32).reshape(-1)  # the vector, then any colours
     except RecommenderError:  # a photo pruned, unreadable or never kept (UploadGone): it teaches no kind pair
         return None
+    return kept[: index.dim] if len(kept) >= index.dim else None  # shorter: kept by a smaller model's build
 
 
 def learn(index_dir: Path, store: FeedbackStore, uploads: UploadStore | None,

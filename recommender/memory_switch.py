@@ -77,4 +77,3 @@ def decide(index: Index, memory: VoteMemory, fit_half: FitHalf, kind_of_row: Cal
     return {"on": on, "reason": f"on {len(check)} held-out vote sessions' queries the memory {verdict}: their votes "
                                 f"score the first {K} results {without.mean():.4f} without it, {with_memory.mean():.4f} "
                                 f"with it ({gain:+.4f}; on from {MARGIN:+.2f})", **figures}
-

@@ -23,7 +23,7 @@ from recommender.ranking import Ranker, RankingSettings
 from recommender.uploads import UploadStore
 from recommender.vote_memory import MEMORY_FILE, QueryVote, VoteMemory, remember
 
-__all__ = ["learn", "learn_votes", "query_votes", "vote_records"]
+__all__ = ["learn", "learn_votes", "query_votes", "query_kinds"]
 
 
 def query_votes(index: Index, rows: Sequence[tuple[str, str, str, str, int, int]],
@@ -40,7 +40,7 @@ def query_votes(index: Index, rows: Sequence[tuple[str, str, str, str, int, int]
     return votes, vectors
 
 
-def _query_kinds(index: Index, vectors: dict[str, np.ndarray]) -> dict[str, str | None]:
+def query_kinds(index: Index, vectors: dict[str, np.ndarray]) -> dict[str, str | None]:
     """Each query's predicted kind, as the ranking predicts it (None: no head's category)."""
     kinds, _ = index_kinds(index)
     keys = list(vectors)
@@ -48,26 +48,19 @@ def _query_kinds(index: Index, vectors: dict[str, np.ndarray]) -> dict[str, str 
     return {key: kinds[c] if c >= 0 else None for key, c in zip(keys, codes)}
 
 
-def vote_records(index: Index, rows: Sequence[tuple[str, str, str, str, int, int]],
-                 uploads: UploadStore | None) -> list[VoteRecord]:
-    """The standing votes as VoteRecords, each with its query's predicted kind."""
-    votes, vectors = query_votes(index, rows, uploads)
-    kind = _query_kinds(index, vectors)
-    return [VoteRecord(v.session, kind.get(v.query), v.item, v.vote, v.order) for v in votes]
-
-
 def learn_votes(index: Index, votes: Sequence[QueryVote], vectors: dict[str, np.ndarray],
                 settings: RankingSettings | None = None) -> tuple[Preferences, VoteMemory]:
     """The preferences and the vote memory of an index's catalogue, the memory's switch decided by held-out
     sessions (recommender.memory_switch): what `learn` writes and the simulated shoppers are scored with."""
     catalog = index.manifest.catalog.identity
-    kind = _query_kinds(index, vectors)
+    kind = query_kinds(index, vectors)
     kind_of = kind_lookup(index)
 
     def fit_from(keep: Callable[[str], bool]) -> tuple[Preferences, VoteMemory]:
         chosen = [v for v in votes if keep(v.session)]
         records = [VoteRecord(v.session, kind.get(v.query), v.item, v.vote, v.order) for v in chosen]
-        return fit(records, catalog, kind_of), remember(chosen, vectors, catalog, index.dim, kind_of)
+        memory = remember(chosen, vectors, catalog, index.dim, kind_of, index.manifest.model)
+        return fit(records, catalog, kind_of), memory
 
     preferences, memory = fit_from(lambda _: True)
     switch = decide(index, memory, fit_from, lambda row: kind_of(index.ids[row]), settings)
@@ -81,9 +74,10 @@ def _query_vector(index: Index, query_kind: str, ref: str, uploads: UploadStore 
     if uploads is None:
         return None
     try:
-        return np.asarray(uploads.vector(ref), dtype=np.float32)[: index.dim]
+        kept = np.asarray(uploads.vector(ref), dtype=np.float32).reshape(-1)  # the vector, then any colours
     except RecommenderError:  # a photo pruned, unreadable or never kept (UploadGone): it teaches no kind pair
         return None
+    return kept[: index.dim] if len(kept) >= index.dim else None  # shorter: kept by a smaller model's build
 
 
 def learn(index_dir: Path, store: FeedbackStore, uploads: UploadStore | None,

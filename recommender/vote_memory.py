@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from recommender.errors import RecommenderError
+from recommender.model_spec import ModelSpec
 from recommender.preferences import (KIND_BOUND, KIND_STRENGTH, SESSION_CAP, LearnedFile, index_kinds,
                                      read_learnt, save_learnt)
 
@@ -89,6 +90,9 @@ class VoteMemory:
     dim: int
     said: list[Said] = field(default_factory=list)
     switch: dict = field(default_factory=dict)  # {"on": bool, "reason": str, and the check's figures}
+    # the model whose vectors these are: the catalogue (the file's key) outlives a rebuild with another model,
+    # whose space the remembered queries are not in, even at the same dimension (None: not known, never used)
+    model: ModelSpec | None = None
 
     @property
     def on(self) -> bool:
@@ -100,6 +104,7 @@ class VoteMemory:
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "catalog": self.catalog, "dim": self.dim, "switch": self.switch,
+                "model": self.model.to_json() if self.model else None,
                 "settings": {"threshold": THRESHOLD, "prior": PRIOR, "max_sessions": MAX_SESSIONS},
                 "said": [{"session": s.session, "vector": _encode(s.vector), "kinds": s.kinds} for s in self.said]}
 
@@ -113,7 +118,8 @@ class VoteMemory:
             said = [Said(str(s["session"]), _decode(s["vector"], dim),
                          {str(k): _said_value(v) for k, v in dict(s["kinds"]).items()}) for s in data["said"]]
             switch = dict(data["switch"])
-            return cls(str(data["catalog"]), dim, said, switch)
+            model = ModelSpec.from_json(data["model"]) if data.get("model") is not None else None
+            return cls(str(data["catalog"]), dim, said, switch, model)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RecommenderError(f"The vote memory cannot be read ({exc}); run learn again.") from None
 
@@ -126,9 +132,10 @@ class VoteMemory:
 
 
 def remember(votes: Sequence[QueryVote], vectors: Mapping[str, np.ndarray], catalog: str, dim: int,
-             kind_of: Callable[[str], str | None]) -> VoteMemory:
-    """The memory of a catalogue's standing votes (`vectors`: each query's vector; a query without one, a photo
-    no longer kept, is not remembered), guarded as the notes say; switched off until `memory_switch` decides."""
+             kind_of: Callable[[str], str | None], model: ModelSpec | None = None) -> VoteMemory:
+    """The memory of a catalogue's standing votes (`vectors`: each query's vector, made by `model`; a query
+    without one, a photo no longer kept, is not remembered), guarded as the notes say; switched off until
+    `memory_switch` decides."""
     votes = [v for v in votes if v.vote in (-1, 1)]
     counts: dict[str, int] = defaultdict(int)
     latest_order: dict[str, int] = defaultdict(int)
@@ -153,7 +160,7 @@ def remember(votes: Sequence[QueryVote], vectors: Mapping[str, np.ndarray], cata
         said.append(Said(session, vector / max(float(np.linalg.norm(vector)), 1e-12),
                          {k: (sum(vs) / len(vs), min(1.0, each * len(vs)) / queries_of[session])
                           for k, vs in sorted(kinds.items())}))
-    return VoteMemory(catalog, dim, said, {"on": False, "reason": "not checked yet"})
+    return VoteMemory(catalog, dim, said, {"on": False, "reason": "not checked yet"}, model)
 
 
 class BoundMemory:
@@ -198,13 +205,18 @@ class BoundMemory:
 
 
 def bind_memory(memory: VoteMemory, index: Index) -> BoundMemory:
+    """The memory over the index's kinds as they are now (a kind gone from the catalogue says nothing); no check
+    of its model or switch: the caller's (`memory_beside` for a file, the switch and simulations for their own)."""
     return BoundMemory(memory, index_kinds(index)[0])
 
 
 def _switched_on(memory: VoteMemory, index: Index) -> BoundMemory | None:
+    """The memory over the index's kinds while it is on; one of another model or dimension is a sentence."""
     if memory.dim != index.dim:
         raise RecommenderError(f"The vote memory holds vectors of {memory.dim} values, not {index.dim}; "
                                "run learn again.")
+    if memory.model is None or not memory.model.compatible(index.manifest.model):
+        raise RecommenderError("The vote memory was learnt with another model's vectors; run learn again.")
     return bind_memory(memory, index) if memory.on else None
 
 

@@ -35,11 +35,7 @@ ATTRIBUTES = ("articleType", "baseColour", "gender")
 
 def subset(queries: Queries, keep: np.ndarray, selection: str) -> Queries:
     """The queries at the rows where `keep` is true."""
-    rows = np.flatnonzero(keep)
-    return replace(queries, vectors=queries.vectors[rows],
-                   colours=None if queries.colours is None else queries.colours[rows],
-                   records=[queries.records[i] for i in rows], ids=[queries.ids[i] for i in rows],
-                   own=None if queries.own is None else queries.own[rows], selection=selection)
+    return replace(queries.subset(np.flatnonzero(keep)), selection=selection)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 Usage: python scripts/vote_memory_cost.py --index INDEX [--sessions 2000]
 
 Simulated sessions search with the index's own (held-out) products, one query each, and vote on the ten results
-(two likes for each dislike); the votes are learnt as `learn` learns them (`vote_learning.learn_votes`), timed.
+(six likes and four dislikes of every ten); the votes are learnt as `learn` learns them (`vote_learning.learn_votes`), timed.
 Then 200 queries are searched one at a time with the memory switched on and without it, alternating (medians),
 and the memory's own step is timed alone: one (1, sessions) cosine product per query. Prints; asserts nothing.
 """
@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from recommender.evaluation.run import neighbours, own_queries  # noqa: E402
-from recommender.evaluation.simulated_votes import _subset  # noqa: E402
 from recommender.index import Index  # noqa: E402
 from recommender.ranking import Ranker  # noqa: E402
 from recommender.vote_learning import learn_votes  # noqa: E402
@@ -40,7 +39,7 @@ def main() -> None:
     index = Index.load(args.index)
     queries = own_queries(index)
     rows = list(range(min(args.sessions, len(queries.ids))))
-    found = neighbours(Ranker(index), _subset(queries, rows), 10)
+    found = neighbours(Ranker(index), queries.subset(rows), 10)
     votes = [QueryVote(f"s{i}", queries.ids[i], index.ids[int(r)], 1 if j % 3 else -1, 10 * i + j)
              for i, row in zip(rows, found) for j, r in enumerate(row) if r >= 0]
     start = time.perf_counter()
@@ -71,6 +70,7 @@ def main() -> None:
         bound.reweigh(queries.vectors[i : i + 1], probabilities, np.arange(100) % 2, np.array([[0, -1, -1]]))
     print(f"the memory's own step (reweigh, {len(memory.said):,} remembered, 100 kinds): "
           f"{(time.perf_counter() - start) / SEARCHES * 1000:.3f} ms a query")
+
 
 if __name__ == "__main__":
     main()

@@ -92,6 +92,15 @@ def test_empty_findings_say_what_was_checked(audited: Path, tmp_path: Path) -> N
     assert "each product's category was checked against its picture's nearest products" in suspects
 
 
+def test_checked_labels_lower_case_role_words_only(audited: Path, tmp_path: Path) -> None:
+    app = _app(audited, tmp_path, merchant=True)
+    with app.server.test_request_context():
+        from recommender.ui.services import get_services
+
+        checked = _page().checked_labels(get_services(), AuditReport(attributes=["articleType", "subCategory"]))
+    assert checked == "category, subCategory"  # role words lower-cased, other labels as the catalogue spells them
+
+
 def test_a_trained_index_says_what_its_caveat_means_here_not_to_audit_another_index(tmp_path: Path) -> None:
     index = write_audit_index(tmp_path / "trained")
     save_report(index, AuditReport(attributes=["articleType"], trained_on_labels=True))  # as audit saves a head's

@@ -217,3 +217,15 @@ def test_cli_scores_photo_folders_through_a_label_map(tmp_path: Path, capsys, de
     assert "category tag (articleType)" in out and "not in the catalogue: Coats" in out
     assert main(["evaluate", "--index", str(demo_index_dir), "--label-map", str(label_map)]) == 2
     assert "--queries" in capsys.readouterr().err
+
+
+def test_a_subset_of_queries_keeps_each_query_s_vector_colours_labels_id_and_own_row() -> None:
+    from recommender.evaluation.run import Queries
+
+    queries = Queries(np.arange(8, dtype=np.float32).reshape(4, 2), np.eye(4, dtype=np.float32),
+                      [{"articleType": k} for k in "abcd"], ["q0", "q1", "q2", "q3"], None, np.array([5, 6, 7, 8]))
+    picked = queries.subset(np.array([3, 1]))
+    assert picked.vectors.tolist() == [[6, 7], [2, 3]] and picked.colours.tolist() == [[0, 0, 0, 1], [0, 1, 0, 0]]
+    assert picked.records == [{"articleType": "d"}, {"articleType": "b"}] and picked.ids == ["q3", "q1"]
+    assert picked.own.tolist() == [8, 6] and picked.selection == queries.selection
+    assert replace(queries, colours=None, own=None).subset([0]).colours is None

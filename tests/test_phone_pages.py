@@ -64,6 +64,11 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def phone(dash_duo, index: Path, tmp_path: Path):
+    return _serve(dash_duo, index, tmp_path)
+
+
+def _serve(dash_duo, index: Path, tmp_path: Path):
+    """The app over `index`, in a 390 px wide phone's Chromium."""
     settings = Settings.from_env(index=index, feedback_db=tmp_path / "votes.sqlite3", merchant_tools=True,
                                  thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads")
     dash_duo.start_server(create_app(settings, engine=Recommender(Index.load(index), FakeExtractor(dim=16))))
@@ -100,6 +105,22 @@ def test_the_map_and_its_whole_legend_fit_a_phone(phone, path: str) -> None:
     assert shown["colour"] >= TOUCH_PX, shown
     assert_accessible(phone.driver, f"map on a phone ({path})")
     _shot(phone, "map" + "-search" * ("#s=" in path))
+
+
+def test_a_one_colour_map_fills_a_phone_with_no_white_space(dash_duo, tmp_path: Path) -> None:
+    """No attribute to colour by: one trace, which Plotly draws without a legend, so the graph is the square map."""
+    index = write_audit_index(tmp_path / "unlabelled", labels=False)
+    assert main(["map", "--index", str(index)]) == 0
+    phone = _serve(dash_duo, index, tmp_path)
+    _open(phone, "/map", "#map-graph .js-plotly-plot .nsewdrag")
+    time.sleep(1)  # the graph takes its height from the style the figure came with
+    shown = phone.driver.execute_script(MAP_JS)
+    (top, bottom, width), (plot_top, plot_bottom, plot_width, plot_height) = shown["graph"], shown["plot"]
+    assert not shown["entries"] and plot_width >= width - 4 and abs(plot_height - plot_width) <= 2, shown
+    assert plot_top - top <= 4 and bottom - plot_bottom <= 4, shown  # no white space above or below it
+    note, colour = (phone.driver.find_element("css selector", s).rect for s in ("#map-note", ".map-colour"))
+    assert note["y"] >= colour["y"] + colour["height"] and note["width"] >= width - 4, (note, colour)  # its own row
+    _shot(phone, "map-one-colour")
 
 
 @pytest.mark.parametrize("path,ready", [("/for-you", "#for-you-forget"), ("/feedback", "#feedback-refresh"),

@@ -287,16 +287,19 @@ def test_a_vote_s_query_kind_comes_from_the_product_or_the_kept_photo(tmp_path: 
     from PIL import Image
 
     from recommender.uploads import UploadStore
-    from recommender.vote_learning import vote_records
+    from recommender.vote_learning import query_kinds, query_votes
 
     index = _with_head(_kinds_index(tmp_path), _AngleHead())
     uploads = UploadStore(tmp_path / "uploads", min_free_bytes=0)
     photo = uploads.add(b"a skirt photo", Image.new("RGB", (8, 8)), lambda _: np.array([0.1, 1.0, 0.3], np.float32))
+    # a photo kept by a smaller model's build (1 value, the index's vectors have 2): not in this index's space
+    older = uploads.add(b"an older photo", Image.new("RGB", (8, 8)), lambda _: np.array([1.0], np.float32))
     rows = [("s1", "upload", photo, "p0", 1, 1), ("s1", "upload", "0" * 64, "p1", 1, 2),
-            ("s2", "item", "p0", "p5", -1, 3), ("s2", "item", "gone", "p6", -1, 4)]
-    records = vote_records(index, rows, uploads)
-    assert [r.query_kind for r in records] == ["Skirts", None, "Tops", None]  # a pruned photo, a removed product
-    assert [(r.session, r.item, r.vote, r.order) for r in records] == [(s, i, v, o) for s, _, _, i, v, o in rows]
+            ("s2", "item", "p0", "p5", -1, 3), ("s2", "item", "gone", "p6", -1, 4), ("s3", "upload", older, "p2", 1, 5)]
+    votes, vectors = query_votes(index, rows, uploads)
+    kind = query_kinds(index, vectors)
+    assert [kind.get(v.query) for v in votes] == ["Skirts", None, "Tops", None, None]  # pruned, removed, other model
+    assert [(v.session, v.item, v.vote, v.order) for v in votes] == [(s, i, v, o) for s, _, _, i, v, o in rows]
 
 
 def killed_while_writing(tmp_path: Path, index: Index, key: str, file_name: str) -> list[str]:

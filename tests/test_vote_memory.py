@@ -17,6 +17,7 @@ from recommender.engine import Recommender
 from recommender.feedback import FeedbackStore
 from recommender.index import Index
 from recommender.memory_switch import MIN_CHECK, check_half
+from recommender.model_spec import ModelSpec
 from recommender.preferences import FILE_NAME, KIND_STRENGTH, Preferences, kind_lookup
 from recommender.ranking import Ranker, RankingSettings
 from recommender.vote_learning import learn_votes
@@ -65,7 +66,8 @@ def test_the_memory_moves_a_query_only_through_voting_queries_near_it(tmp_path: 
     index = _shop(tmp_path)
     votes = [v for i in range(30) for v in _liking(f"s{i}", f"q{i}", "Tops", 10 * i)]
     vectors = {f"q{i}": _at(A + 0.001 * i) for i in range(30)}
-    memory = _switched_on(remember(votes, vectors, index.manifest.catalog.identity, index.dim, kind_lookup(index)))
+    memory = _switched_on(remember(votes, vectors, index.manifest.catalog.identity, index.dim, kind_lookup(index),
+                                   index.manifest.model))
     assert _first_kinds(index, _at(A), None) == ["Skirts"] * 4  # the head alone: skirts first
     assert _first_kinds(index, _at(A + 0.1), memory) == ["Tops"] * 4  # near the voters (cosine 0.995): tops
     assert _first_kinds(index, _at(B), memory) == ["Skirts"] * 4  # far from every voter: as before
@@ -177,3 +179,18 @@ def test_learn_remembers_only_its_catalogue_s_votes_and_says_its_switch(tmp_path
     np.testing.assert_allclose(memory.said[0].vector, index.vectors[0], atol=1e-3)  # "more like this" p0's vector
     replace(_switched_on(memory), catalog="/another/catalogue").save(index.path / MEMORY_FILE)
     assert memory_beside(index)() is None  # another catalogue's memory is never used
+
+
+def test_a_memory_of_another_model_or_dimension_is_never_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The memory's vectors are the model's: a rebuild with another model (the catalogue, and so the file's key,
+    unchanged) puts queries in another space, where its cosines mean nothing, even at the same dimension."""
+    index = _shop(tmp_path)
+    votes = [v for i in range(30) for v in _liking(f"s{i}", f"q{i}", "Tops", 10 * i)]
+    _, memory = learn_votes(index, votes, {f"q{i}": _at(A + 0.001 * i) for i in range(30)}, SETTINGS)
+    _switched_on(memory).save(index.path / MEMORY_FILE)
+    assert memory_beside(index)() is not None  # learnt with the index's own model
+    other = ModelSpec("resnet50", "imagenet", index.manifest.model.head)
+    replace(_switched_on(memory), model=other).save(index.path / MEMORY_FILE)
+    assert memory_beside(index)() is None and "another model" in caplog.text
+    replace(_switched_on(memory), dim=3, said=[]).save(index.path / MEMORY_FILE)
+    assert memory_beside(index)() is None and "3 values, not 2" in caplog.text

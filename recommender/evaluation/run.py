@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -53,6 +53,14 @@ class Queries:
     source: str | None  # the catalogue of the query pictures; None: the index's own products
     own: np.ndarray | None = None  # leave-one-out: each query's own row in the index
     selection: str = "all products"  # "held-out products", "all products" or "photos"
+
+    def subset(self, rows: Sequence[int] | np.ndarray) -> "Queries":
+        """The queries at `rows`, in that order, each with all it carries: the one place that knows the fields
+        (the simulated shoppers, the split tuner and the memory's cost script each ask a part)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return replace(self, vectors=self.vectors[rows], colours=None if self.colours is None else self.colours[rows],
+                       records=[self.records[i] for i in rows], ids=[self.ids[i] for i in rows],
+                       own=None if self.own is None else self.own[rows])
 
 
 @dataclass(frozen=True)

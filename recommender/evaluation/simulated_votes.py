@@ -13,7 +13,6 @@ votes did to shoppers they never saw.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 
 import numpy as np
 
@@ -33,13 +32,6 @@ K = 10
 def voting_half(ids: list[str]) -> np.ndarray:
     """Which queries vote (True) and which are scored (False): the first bit of the SHA-256 of their id."""
     return np.array([hashlib.sha256(i.encode("utf-8")).digest()[0] % 2 == 0 for i in ids], dtype=bool)
-
-
-def _subset(queries: Queries, rows: np.ndarray) -> Queries:
-    return replace(queries, vectors=queries.vectors[rows],
-                   colours=None if queries.colours is None else queries.colours[rows],
-                   records=[queries.records[i] for i in rows], ids=[queries.ids[i] for i in rows],
-                   own=None if queries.own is None else queries.own[rows])
 
 
 class _Judge:
@@ -81,7 +73,7 @@ def simulate_votes(index: Index, queries: Queries, votes: int, *, settings: Rank
     voters = np.array([q for q in order if voting[q] and judge.allowed[q]], dtype=np.int64)
     voters = voters[: -(-votes // K)]  # the first queries in hash order, ten votes each
     before = Ranker(index, settings)
-    found = neighbours(before, _subset(queries, voters), K)
+    found = neighbours(before, queries.subset(voters), K)
     votes_cast = [QueryVote(f"simulated-{queries.ids[q]}", queries.ids[q], index.ids[int(r)],
                             1 if judge.likes(q, int(r)) else -1, n)
                   for n, (q, r) in enumerate((q, r) for q, row in zip(voters, found) for r in row[row >= 0])]
@@ -97,7 +89,7 @@ def simulate_votes(index: Index, queries: Queries, votes: int, *, settings: Rank
     result = {"votes": len(votes_cast), "sessions": len(voters), "queries_scored": len(scored),
               "memory_on": memory.on, "memory_switch": memory.switch}
     tune = np.array([hashlib.sha256(i.encode("utf-8")).digest()[1] % 2 == 0 for i in queries.ids], dtype=bool)
-    found_before, found_after = (neighbours(ranker, _subset(queries, scored), K) for ranker in (before, after))
+    found_before, found_after = (neighbours(ranker, queries.subset(scored), K) for ranker in (before, after))
     at = {q: i for i, q in enumerate(scored)}
     for name, rows in (("", scored), ("unvoted_kinds_", unvoted), ("tune_", scored[tune[scored]]),
                        ("report_", scored[~tune[scored]]), ("report_unvoted_kinds_", unvoted[~tune[unvoted]])):

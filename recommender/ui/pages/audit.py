@@ -157,8 +157,10 @@ def suspects_page(services: Services, report: AuditReport, page: int) -> tuple[l
 
 
 def checked_labels(services: Services, report: AuditReport) -> str:
-    """The labels the audit checked, as words within a sentence ("category"), for the empty findings' sentences."""
-    return ", ".join(services.engine.index.roles.label(a).lower() for a in report.attributes)
+    """The labels the audit checked, as words within a sentence, for the empty findings' sentences: a role's word
+    lower-cased ("category"), any other attribute as the catalogue spells it ("subCategory", not "subcategory")."""
+    roles = services.engine.index.roles
+    return ", ".join(roles.label(a).lower() if roles.role_of(a) else a for a in report.attributes)
 
 
 def duplicate_group(services: Services, group: dict) -> html.Li:

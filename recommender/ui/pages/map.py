@@ -160,7 +160,7 @@ def layout(**_query: str) -> html.Div:
     choices = colour_attributes(index)
     category = index.roles.category
     chosen = category if category in choices else (choices[0] if choices else None)
-    notes = [] if choices else [html.Div(NO_ATTRIBUTES, id=ids.MAP_NOTE, className="small text-muted ms-2",
+    notes = [] if choices else [html.Div(NO_ATTRIBUTES, id=ids.MAP_NOTE, className="small text-muted ms-sm-2",
                                          role="status")]
     control = [html.Label("Colour by", htmlFor=ids.MAP_COLOUR, className="small me-2"),
                dcc.Dropdown(id=ids.MAP_COLOUR, options=[{"label": index.roles.label(a), "value": a} for a in choices],
@@ -170,7 +170,7 @@ def layout(**_query: str) -> html.Div:
         *header,
         dcc.Location(id=ids.MAP_URL, refresh=False),
         dcc.Location(id=ids.MAP_GO, refresh=True),
-        html.Div(control, className="d-flex align-items-center mb-2 map-controls"),
+        html.Div(control, className="d-flex flex-wrap align-items-center mb-2 map-controls"),  # a note wraps below
         html.Div([
             dcc.Loading(dcc.Graph(id=ids.MAP_GRAPH, className="map-graph", clear_on_unhover=True,
                                   config={"displayModeBar": False, "scrollZoom": True}), type="circle"),
@@ -192,9 +192,11 @@ def draw(attribute: str | None, fragment: str | None) -> go.Figure:
 
 def draw_sized(attribute: str | None, fragment: str | None) -> tuple[go.Figure, dict[str, str]]:
     """The figure, and the graph's style: the rows its legend takes on a phone, which assets/20-map.css adds to
-    the square map's height there (no legend cut off, no white space below it)."""
+    the square map's height there (no legend cut off, no white space below it); none for one trace, which
+    Plotly draws without a legend (a catalogue with nothing to colour by)."""
     figure = draw(attribute, fragment)
-    return figure, {"--map-legend-rows": str(-(-len(figure.data) // PHONE_LEGEND_COLUMNS))}
+    rows = -(-len(figure.data) // PHONE_LEGEND_COLUMNS) if len(figure.data) > 1 else 0
+    return figure, {"--map-legend-rows": str(rows)}
 
 
 def _point(data: Any) -> int | None:

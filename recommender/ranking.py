@@ -218,9 +218,10 @@ class Ranker:
         if category in self._codes and (memory is not None or learned is not None):
             p = probabilities[category]  # the kinds voters liked for such (or for near) queries gain
             likely = category_set(p, s.category_first)
-            probabilities[category] = (memory.reweigh(queries, p, self._head_kinds, likely) if memory is not None else
-                                       learned.reweigh(p, self._head_kinds[np.argmax(p, axis=1)], self._head_kinds,
-                                                       likely))
+            taught = None if learned is None else learned.reweigh(p, self._head_kinds[np.argmax(p, axis=1)],
+                                                                  self._head_kinds, likely)
+            probabilities[category] = (memory.reweigh(queries, p, self._head_kinds, likely, otherwise=taught)
+                                       if memory is not None else taught)
         first = shares = None
         if category in self._codes:
             first = category_set(probabilities[category], s.category_first)

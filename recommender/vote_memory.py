@@ -193,15 +193,17 @@ class BoundMemory:
         return sums / (weights + PRIOR) / 2, weights
 
     def reweigh(self, queries: np.ndarray, probabilities: np.ndarray, kind_codes: np.ndarray,
-                likely: np.ndarray) -> np.ndarray:
+                likely: np.ndarray, otherwise: np.ndarray | None = None) -> np.ndarray:
         """(n, V) the classifier's kind probabilities scaled by exp(KIND_STRENGTH x the neighbourhood's preference),
         within e ** KIND_BOUND, for the queries whose `likely` classes ((n, m), padded with -1) were all shown to
-        their neighbours; any other query keeps the head's probabilities."""
+        their neighbours; any other query keeps `otherwise` (the kind term's reweighing, so a query far from every
+        voter does not lose what the votes taught for its kind), else the head's probabilities."""
         preference, weights = self.preference(queries, kind_codes)
         shown = np.take_along_axis(weights > 0, np.maximum(likely, 0), axis=1) | (likely < 0)
         known = shown.all(axis=1, keepdims=True) & (weights > 0).any(axis=1, keepdims=True)
         scaled = probabilities * np.exp(np.clip(KIND_STRENGTH * preference, -KIND_BOUND, KIND_BOUND))
-        return np.where(known, scaled / scaled.sum(axis=1, keepdims=True), probabilities)
+        return np.where(known, scaled / scaled.sum(axis=1, keepdims=True),
+                        probabilities if otherwise is None else otherwise)
 
 
 def bind_memory(memory: VoteMemory, index: Index) -> BoundMemory:

@@ -78,6 +78,24 @@ def test_the_memory_moves_a_query_only_through_voting_queries_near_it(tmp_path: 
     assert memory_beside(index)() is None  # a memory switched off ranks as before
 
 
+def test_a_query_far_from_every_voter_keeps_what_the_kind_term_taught(tmp_path: Path) -> None:
+    """With the memory on, a query it knows nothing of ranks as the kind term alone would, not as the head alone
+    (review: the memory's fallback was the head's probabilities, so switching it on undid the kind term there)."""
+    from recommender.preferences import bind
+
+    index = _shop(tmp_path)
+    votes = [v for i in range(60) for v in _liking(f"s{i}", f"q{i}", "Tops", 10 * i)]
+    preferences, memory = learn_votes(index, votes, {f"q{i}": _at(A + 0.001 * i) for i in range(60)}, SETTINGS)
+    learned, bound = bind(preferences, index), bind_memory(_switched_on(memory), index)
+
+    def kinds(ranker: Ranker) -> list[str]:
+        return [index.products[p].attributes["articleType"] for p in ranker.search(_at(B)[None], None, 4)[1][0]]
+
+    assert kinds(Ranker(index, SETTINGS)) == ["Skirts"] * 4  # the head alone
+    assert kinds(Ranker(index, SETTINGS, learned=lambda: learned)) == ["Tops"] * 4  # the kind term: every skirt query
+    assert kinds(Ranker(index, SETTINGS, learned=lambda: learned, memory=lambda: bound)) == ["Tops"] * 4
+
+
 def _two_places(fit_likes: tuple[str, str], check_likes: tuple[str, str], n: int = 200) -> tuple[list, dict]:
     """`n` sessions, half near A and half near B; at each place, the fit half's and the check half's liked kind."""
     votes, vectors = [], {}

@@ -118,6 +118,8 @@ class VoteMemory:
             said = [Said(str(s["session"]), _decode(s["vector"], dim),
                          {str(k): _said_value(v) for k, v in dict(s["kinds"]).items()}) for s in data["said"]]
             switch = dict(data["switch"])
+            if not isinstance(switch.get("on"), bool):
+                raise ValueError("its switch is neither on nor off")
             model = ModelSpec.from_json(data["model"]) if data.get("model") is not None else None
             return cls(str(data["catalog"]), dim, said, switch, model)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -14,6 +14,7 @@ import pytest
 from recommender import vote_memory as vm
 from recommender.cli import main
 from recommender.engine import Recommender
+from recommender.errors import RecommenderError
 from recommender.feedback import FeedbackStore
 from recommender.index import Index
 from recommender.memory_switch import MIN_CHECK, check_half
@@ -212,3 +213,16 @@ def test_a_memory_of_another_model_or_dimension_is_never_used(tmp_path: Path, ca
     assert memory_beside(index)() is None and "another model" in caplog.text
     replace(_switched_on(memory), dim=3, said=[]).save(index.path / MEMORY_FILE)
     assert memory_beside(index)() is None and "3 values, not 2" in caplog.text
+
+
+@pytest.mark.parametrize("on", ["false", 1, None])
+def test_a_switch_that_is_neither_on_nor_off_is_a_sentence(tmp_path: Path, on: object) -> None:
+    """A hand-edited switch ("false", 1) is not taken for on: `bool("false")` is True (review)."""
+    index = _shop(tmp_path)
+    votes = _liking("s0", "q0", "Tops")
+    data = remember(votes, {"q0": _at(A)}, index.manifest.catalog.identity, index.dim, kind_lookup(index),
+                    index.manifest.model).to_json()
+    assert VoteMemory.from_json(data).on is False  # as written by learn: a real false
+    data["switch"]["on"] = on
+    with pytest.raises(RecommenderError, match="neither on nor off"):
+        VoteMemory.from_json(data)

@@ -32,9 +32,10 @@ from PIL import Image
 from recommender.atomic import atomic_write
 from recommender.errors import ImageError, RecommenderError
 from recommender.images import open_image
+from recommender.model_spec import ModelSpec
 from recommender.regions import Box
 
-__all__ = ["UploadGone", "UploadStore", "upload_ref"]
+__all__ = ["UploadGone", "UploadStore", "kept_photos_folder", "upload_ref"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,13 @@ class UploadGone(RecommenderError):
 def upload_ref(data: bytes) -> str:
     """The reference of an upload: the SHA-256 of its bytes (the same photo twice is one reference)."""
     return hashlib.sha256(data).hexdigest()
+
+
+def kept_photos_folder(root: str | Path, model: ModelSpec) -> Path:
+    """The folder of the photos kept for one model's index: a kept vector means something only in the space of
+    the model that made it, so the app keeps them there and `learn` reads them there (a rebuild with another
+    model or head starts a new folder)."""
+    return Path(root) / model.slug
 
 
 class UploadStore:

@@ -226,3 +226,25 @@ def test_a_switch_that_is_neither_on_nor_off_is_a_sentence(tmp_path: Path, on: o
     data["switch"]["on"] = on
     with pytest.raises(RecommenderError, match="neither on nor off"):
         VoteMemory.from_json(data)
+
+
+def test_learn_reads_the_photos_the_app_kept_for_this_index_s_model(tmp_path: Path) -> None:
+    """The app keeps shoppers' photos in a folder per model (`kept_photos_folder`); `learn --uploads` names the
+    app's folder and must read that subfolder, or no photo search teaches anything (it read the folder itself)."""
+    from PIL import Image
+
+    from recommender.feedback.schema import VoteEvent
+    from recommender.uploads import UploadStore, kept_photos_folder
+
+    index = _shop(tmp_path)
+    kept = UploadStore(kept_photos_folder(tmp_path / "uploads", index.model), min_free_bytes=0)
+    photo = kept.add(b"a shopper's photo", Image.new("RGB", (8, 8)), lambda _: _at(A))
+    store = FeedbackStore(tmp_path / "votes.sqlite3")
+    catalog = index.manifest.catalog.identity
+    store.record_shown("s1", catalog, photo, [("p0", 1, 0.5)])
+    store.record(VoteEvent(catalog, "s1", "upload", photo, {}, "p0", 1, 0.5, "fake", 1))
+    assert main(["learn", "--index", str(index.path), "--feedback-db", str(tmp_path / "votes.sqlite3"),
+                 "--uploads", str(tmp_path / "uploads")]) == 0
+    memory = VoteMemory.load(index.path / MEMORY_FILE)
+    assert [s.session for s in memory.said] == ["s1"]  # the photo's vector was found, so its query is remembered
+    np.testing.assert_allclose(memory.said[0].vector, _at(A), atol=1e-3)

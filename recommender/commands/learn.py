@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the vote database: an SQLite file or a postgresql:// URL (default: the app's, "
                              "RECOMMENDER_FEEDBACK_URL or RECOMMENDER_FEEDBACK_DB)")
     parser.add_argument("--uploads", type=Path, metavar="DIR",
-                        help="the app's kept photos, to tell the kind of photo queries (default: RECOMMENDER_UPLOAD_DIR)")
+                        help="the app's kept photos, to tell the kind of photo queries: the folder the app keeps them in, "
+                             "whose subfolder for this index's model is read (default: RECOMMENDER_UPLOAD_DIR)")
     parser.set_defaults(func=run)
 
 
@@ -29,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from recommender.errors import RecommenderError
     from recommender.feedback import FeedbackStore, is_database_url
     from recommender.settings import Settings
-    from recommender.uploads import UploadStore
+    from recommender.manifest import read_manifest
+    from recommender.uploads import UploadStore, kept_photos_folder
     from recommender.vote_learning import learn
 
     settings = Settings.from_env()
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if not is_database_url(str(target)) and not Path(target).is_file():
         raise RecommenderError(f"There is no vote database at {target}: give --feedback-db.")
     store = FeedbackStore(target)
-    uploads = args.uploads or settings.upload_dir
-    learn(args.index, store, UploadStore(uploads) if Path(uploads).is_dir() else None,
+    uploads = kept_photos_folder(args.uploads or settings.upload_dir, read_manifest(args.index).model)
+    learn(args.index, store, UploadStore(uploads) if uploads.is_dir() else None,
           say=lambda line: print(line, flush=True))
     return 0

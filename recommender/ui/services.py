@@ -25,7 +25,7 @@ from recommender.images import open_upload
 from recommender.settings import Settings
 from recommender.text_search import TextIndex
 from recommender.thumbnails import ThumbnailCache
-from recommender.uploads import STORED_SIDE, UploadStore
+from recommender.uploads import STORED_SIDE, UploadStore, kept_photos_folder
 
 __all__ = ["Services", "create_services", "start_warm_up", "install_services", "get_services"]
 
@@ -89,7 +89,7 @@ def create_services(settings: Settings, engine: Recommender | None = None) -> Se
         engine=engine,
         feedback=FeedbackStore(settings.feedback_target),
         thumbnails=ThumbnailCache(settings.thumbnail_dir),
-        uploads=UploadStore(settings.upload_dir / engine.index.model.slug),  # vectors of one model per folder
+        uploads=UploadStore(kept_photos_folder(settings.upload_dir, engine.index.model)),
     )
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
+import plotly.graph_objects as go
 import pytest
 
 from recommender.catalog import Product
@@ -563,6 +564,11 @@ def test_every_bar_says_its_votes_even_at_0_percent_and_its_words_say_them_too(f
     assert list(bars.textposition) == ["auto", "auto", "outside", "auto"]  # Plotly drops "auto" words of a 0 % bar
     assert figures.figure_summary(fig) == ("Thumbs-up rate by rank. values: 1: 67% (3 votes); 2: 50% (2 votes); "
                                            "4: 0% (1 vote); 10: 100% (1 vote).")
+
+
+def test_a_chart_with_no_bars_is_said_in_a_sentence() -> None:
+    fig = go.Figure(go.Bar(x=[], y=[]), layout={"title": {"text": "Thumbs-up rate by rank"}})
+    assert figures.figure_summary(fig) == "Thumbs-up rate by rank. No values yet."  # not "values: ."
 
 
 def test_rate_by_category_figure_best_rate_on_top(fixed_store: FeedbackStore) -> None:

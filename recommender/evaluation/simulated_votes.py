@@ -87,14 +87,12 @@ def simulate_votes(index: Index, queries: Queries, votes: int, *, settings: Rank
     voted_kinds = {judge.kinds[q] for q in voters}
     unvoted = np.array([q for q in scored if judge.kinds[q] not in voted_kinds], dtype=np.int64)
     result = {"votes": len(votes_cast), "sessions": len(voters), "queries_scored": len(scored),
-              "memory_on": memory.on, "memory_switch": memory.switch}
+              "memory_on": memory.on, "memory_switch": memory.switch, "unvoted_kinds_queries": len(unvoted)}
     tune = np.array([hashlib.sha256(i.encode("utf-8")).digest()[1] % 2 == 0 for i in queries.ids], dtype=bool)
     found_before, found_after = (neighbours(ranker, queries.subset(scored), K) for ranker in (before, after))
     at = {q: i for i, q in enumerate(scored)}
     for name, rows in (("", scored), ("unvoted_kinds_", unvoted), ("tune_", scored[tune[scored]]),
                        ("report_", scored[~tune[scored]]), ("report_unvoted_kinds_", unvoted[~tune[unvoted]])):
-        if name.startswith("unvoted"):
-            result["unvoted_kinds_queries"] = len(rows)
         pick = [at[q] for q in rows]
         result[f"{name}p10_before"] = judge.precision(rows, found_before[pick]) if len(rows) else None
         result[f"{name}p10_after"] = judge.precision(rows, found_after[pick]) if len(rows) else None

@@ -144,8 +144,9 @@ def figure_summary(fig: go.Figure) -> str:
         points = [(f"{x}: {y:.0%}" if isinstance(y, float) and 0 <= y <= 1 else f"{x}: {y}") + (f" ({t})" if t else "")
                   for x, y, t in zip(xs, ys, said)]
         more = f" and {len(points) - MAX_SPOKEN_POINTS} more" if len(points) > MAX_SPOKEN_POINTS else ""
-        parts.append(f"{trace.name or 'values'}: " + "; ".join(points[:MAX_SPOKEN_POINTS]) + more)
-    return f"{title}. " + ". ".join(parts) + "."
+        if points:  # a series with nothing to say is not read out as "values: ."
+            parts.append(f"{trace.name or 'values'}: " + "; ".join(points[:MAX_SPOKEN_POINTS]) + more)
+    return f"{title}. " + (". ".join(parts) + "." if parts else "No values yet.")
 
 
 def graph(fig: go.Figure) -> html.Div:

@@ -172,10 +172,6 @@ class Windows:
     kinds: list[str | None]  # the garment kind of each value
     whole: Query  # the whole picture's query, exactly as a plain photo search embeds it
 
-    def kind_mass(self) -> tuple[list[str], np.ndarray]:
-        """The garment kinds and (n, K) the probability of each kind in each window."""
-        return kind_mass(self.probabilities, self.kinds)
-
 
 def kind_mass(probabilities: np.ndarray, kinds: list[str | None]) -> tuple[list[str], np.ndarray]:
     """The garment kinds and (n, K) the probability of each kind in each row of (n, V) category probabilities."""
@@ -238,7 +234,7 @@ def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> li
     """The garments the windows show, surest first; the whole picture alone for a product shot: the whole
     picture sure of one kind (`whole_sure`: the windows that disagree show parts of it), fewer than two
     garments, or the surest one of the picture's own kind and covering most of it."""
-    names, mass = windows.kind_mass()
+    names, mass = kind_mass(windows.probabilities, windows.kinds)
     first = windows.probabilities[0]
     whole = Garment(WHOLE, windows.values[int(first.argmax())], float(first.max()))
     if mass[0].max() >= settings.whole_sure:

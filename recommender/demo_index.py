@@ -60,6 +60,7 @@ DEMO_LABEL_MAP = PROJECT_ROOT / "demo" / "clothing-small-label-map.csv"
 # scripts/calibrate_looks.py on the dev looks, which do not ship; it holds only for the head it was measured on
 DEMO_LOOK_CALIBRATION = PROJECT_ROOT / "demo" / "look-calibration.json"
 DEMO_PHOTOS_KNOWN: dict[str, str] = {}  # what every shopper's photo is taken to be beyond its kind (age: none)
+DEMO_PHOTOS_KNOWN_WEIGHT = 1.0  # how much that counts against the photo's kind (PhotoTargets.known_weight)
 # the demo catalogue's category words that are not a shopper's
 CATEGORY_WORDS = {"T-Shirt": "T-shirt", "Outwear": "outerwear", "Longsleeve": "long-sleeve top"}
 
@@ -231,7 +232,8 @@ def demo_views(catalog: Catalog, extractor: Extractor, folder: Path, per_product
 
 def train_demo_head(backbone_index: Path, views_index: Path, out: Path, settings: TrainSettings = DEMO_TRAINING,
                     shopper_photos: Path | None = DEMO_SHOPPER_PHOTOS, photos_held: Holdout | None = None,
-                    photos_known: Mapping[str, str] = DEMO_PHOTOS_KNOWN) -> None:
+                    photos_known: Mapping[str, str] = DEMO_PHOTOS_KNOWN,
+                    photos_known_weight: float = DEMO_PHOTOS_KNOWN_WEIGHT) -> None:
     """The demo's head, on all of its labelled photos, their views and the shipped shoppers' photos (none
     held out: nothing is scored on the demo; scripts/tune_demo.py chose its settings on other photos,
     holding out the share `photos_held` of the shoppers' photos)."""
@@ -245,7 +247,7 @@ def train_demo_head(backbone_index: Path, views_index: Path, out: Path, settings
     backbone = Index.load(backbone_index, ann=False)
     photos = None if shopper_photos is None else \
         shopper_photo_targets(shopper_photos, backbone, read_label_map(DEMO_LABEL_MAP), photos_held, sys.stderr,
-                                                            dict(photos_known), balance=settings.photo_balance)
+                              dict(photos_known), balance=settings.photo_balance, known_weight=photos_known_weight)
     train_index(backbone, out, views=Index.load(views_index, ann=False), holdout=Holdout(0.0, 0), settings=settings,
                 progress=sys.stderr.isatty(), log=sys.stderr, photo_rows=photos)
     print(f"trained the demo's head in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)

@@ -68,11 +68,12 @@ def write_shopper_photos(photos: Index, path: Path, attribute: str = "category")
 
 def shopper_photo_targets(path: Path, index: Index, label_map: LabelMap, holdout: Holdout | None = None,
                           log: TextIO | None = None, known: dict[str, str] | None = None,
-                          balance: float = 0.0) -> PhotoTargets | None:
+                          balance: float = 0.0, known_weight: float = 1.0) -> PhotoTargets | None:
     """The shipped photos as training targets for a head on `index` (a raw index), each with the catalogue
     values its category may be; None, said in one sentence, when the file is missing or made for another
     model or colour definition. Photos `holdout` picks are left out (scripts/tune_demo.py scores them);
-    `known`: a value every photo is taken to have (training.PhotoTargets.known); `balance`: a photo of a kind
+    `known`: a value every photo is taken to have, its loss weighed by `known_weight` (training.PhotoTargets);
+    `balance`: a photo of a kind
     with n photos weighs n^-balance (TrainSettings.photo_balance, weighed as trained_index.photo_targets does)."""
     log = log or sys.stderr
     try:
@@ -106,4 +107,4 @@ def shopper_photo_targets(path: Path, index: Index, label_map: LabelMap, holdout
     kinds = [str(c) for c in arrays["categories"][keep]]
     weights = encode(kinds, 1, balance=balance).class_weights() if balance else None
     return PhotoTargets(vectors, colours, label_map.index_attribute, [label_map.values_for(c) for c in kinds],
-                        weights, known=known)
+                        weights, known=known, known_weight=known_weight)

@@ -81,6 +81,8 @@ class PhotoTargets:
     weights: np.ndarray | None = None  # (m,) per photo, times TrainSettings.photo_weight (a street-like view of a
     # photo weighs TrainSettings.view_weight); None: every photo 1
     known: Mapping[str, str] | None = None  # other attributes' value every photo has (the demo's: age "Adults")
+    known_weight: float = 1.0  # a known value's loss against the photo's kind: below 1 where `known` is only
+    # mostly true (most shoppers' photos show adults' garments, not all)
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,8 @@ def train_head(vectors: np.ndarray, colours: np.ndarray | None, labels: Mapping[
         photo_codes = [labels[a].vocabulary.index(known[a]) if known.get(a) in labels[a].vocabulary else -1
                        for a in labels]
         codes = np.concatenate([codes, np.tile(np.array(photo_codes, np.int64), (len(photos.vectors), 1))])
-        balanced = np.concatenate([balanced, np.ones((len(photos.vectors), len(labels)), np.float32)])
+        balanced = np.concatenate([balanced, np.full((len(photos.vectors), len(labels)), photos.known_weight,
+                                                     np.float32)])
         own = np.ones(len(photos.vectors), np.float32) if photos.weights is None else photos.weights
         weights = np.concatenate([weights, s.photo_weight * np.asarray(own, np.float32)])
         allowed = np.concatenate([allowed, photo_allowed])

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from recommender.demo_index import DEMO_PHOTOS_KNOWN  # noqa: E402
+from recommender.demo_index import DEMO_PHOTOS_KNOWN, DEMO_PHOTOS_KNOWN_WEIGHT  # noqa: E402
 from recommender.engine import Recommender  # noqa: E402
 from recommender.errors import RecommenderError  # noqa: E402
 from recommender.images import open_image  # noqa: E402
@@ -90,9 +90,10 @@ def labelled_ages(path: Path) -> dict[str, str]:
         return {row["photo"]: row["age"] for row in csv.DictReader(handle)}
 
 
-def ages(backbone: Path, seed: int, photo_age: str) -> None:
+def ages(backbone: Path, seed: int, photo_age: str, age_weight: float) -> None:
     """Held-out demo photos: the share of their own age group among their ten results (the head also learns
-    from the shipped shoppers' photos, as the demo's does, each taken to be of `photo_age` unless "none")."""
+    from the shipped shoppers' photos, as the demo's does, each taken to be of `photo_age` unless "none", that
+    age's loss weighed by `age_weight`)."""
     from recommender.demo_index import DEMO_LABEL_MAP, DEMO_SHOPPER_PHOTOS
     from recommender.label_map import read_label_map
     from recommender.shopper_photos import shopper_photo_targets
@@ -101,7 +102,7 @@ def ages(backbone: Path, seed: int, photo_age: str) -> None:
     index = Index.load(backbone, ann=False)
     holdout = Holdout(0.5, seed)
     photos = shopper_photo_targets(DEMO_SHOPPER_PHOTOS, index, read_label_map(DEMO_LABEL_MAP),
-                                   known=None if photo_age == "none" else {AGE: photo_age})
+                                   known=None if photo_age == "none" else {AGE: photo_age}, known_weight=age_weight)
     with tempfile.TemporaryDirectory() as folder:
         train_index(index, Path(folder) / "half", holdout=holdout, log=io.StringIO(), photo_rows=photos)
         engine = Recommender.open(Path(folder) / "half")
@@ -126,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-kinds", action="store_true", help="only the age check")
     parser.add_argument("--photo-age", default=DEMO_PHOTOS_KNOWN.get(AGE, "none"),
                         help="the age check's head: the age every shopper's photo is taken to have (none: no age)")
+    parser.add_argument("--photo-age-weight", type=float, default=DEMO_PHOTOS_KNOWN_WEIGHT,
+                        help="that age's loss against the photo's kind (PhotoTargets.known_weight)")
     args = parser.parse_args(argv)
     missing = None if args.no_kinds else missing_photos(args.photos)
     if missing:
@@ -135,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_kinds:
             kinds(Recommender.open(args.index), args.photos, labelled_ages(AGE_LABELS))
         if not args.no_age:
-            ages(args.index.with_name(f"{args.index.name}-backbone"), args.age_seed, args.photo_age)
+            ages(args.index.with_name(f"{args.index.name}-backbone"), args.age_seed, args.photo_age,
+                 args.photo_age_weight)
     except RecommenderError as exc:
         print(exc, file=sys.stderr)
         return 2

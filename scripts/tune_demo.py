@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from recommender.catalog import load_catalog  # noqa: E402
-from recommender.demo_index import (DEMO_PHOTOS_KNOWN, DEMO_SHOPPER_PHOTOS, DEMO_TRAINING, DEMO_VIEW_SETTINGS, DEMO_VIEWS,  # noqa: E402
+from recommender.demo_index import (DEMO_PHOTOS_KNOWN, DEMO_PHOTOS_KNOWN_WEIGHT, DEMO_SHOPPER_PHOTOS, DEMO_TRAINING, DEMO_VIEW_SETTINGS, DEMO_VIEWS,  # noqa: E402
                                     demo_views, train_demo_head)
 from recommender.index import Index  # noqa: E402
 from recommender.manifest import Holdout  # noqa: E402
@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the same backbone) are to their nearest trained photo")
     parser.add_argument("--photo-age", nargs="+", default=[DEMO_PHOTOS_KNOWN.get(AGE, "none")],
                         help="the age every shopper's photo is taken to have (none: no age, its loss masked)")
+    parser.add_argument("--photo-age-weight", type=float, nargs="+", default=[DEMO_PHOTOS_KNOWN_WEIGHT],
+                        help="that age's loss against the photo's kind (PhotoTargets.known_weight)")
     args = parser.parse_args(argv)
 
     backbone = Index.load(args.backbone_index, ann=False)
@@ -179,9 +181,10 @@ def main(argv: list[str] | None = None) -> int:
                         None if args.nearest is True else Index.load(args.nearest, ann=False))
         return 0
     print(f"scoring {len(scored):,} of {len(photos):,} photos (look-alikes grouped at cosine {args.group_cosine})")
-    print("views aspect balance epochs photos pbal age sharpness first | " + " ".join(f"{k[:6]:>6}" for k in KINDS) + " | target mean, worst; adults first")
-    for count, aspect, balance, epochs, weight, pbal, age in itertools.product(
-            args.views, args.aspect, args.balance, args.epochs, args.photo_weight, args.photo_balance, args.photo_age):
+    print("views aspect balance epochs photos pbal age x weight sharpness first | " + " ".join(f"{k[:6]:>6}" for k in KINDS) + " | target mean, worst; adults first")
+    for count, aspect, balance, epochs, weight, pbal, age, age_weight in itertools.product(
+            args.views, args.aspect, args.balance, args.epochs, args.photo_weight, args.photo_balance, args.photo_age,
+            args.photo_age_weight):
         views = views_index(backbone, count, aspect, args.cache, shipped)
         with tempfile.TemporaryDirectory() as folder:
             started = time.monotonic()
@@ -189,13 +192,13 @@ def main(argv: list[str] | None = None) -> int:
                             replace(DEMO_TRAINING, class_balance=balance, epochs=epochs, photo_weight=weight or 1.0,
                                     photo_balance=pbal),
                             DEMO_SHOPPER_PHOTOS if weight else None, held if args.held else None,
-                            {} if age == "none" else {AGE: age})
+                            {} if age == "none" else {AGE: age}, age_weight)
             seconds = time.monotonic() - started
             for sharpness, first in itertools.product(args.sharpness, args.category_first):
                 ranking = RankingSettings.from_env(mix_sharpness=sharpness, category_first=first)
                 shares = own_kind_shares(Path(folder) / "demo", photos, ranking, scored)
                 wanted = [shares[k] for k in targets]
-                print(f"{count:5} {aspect:6} {balance:7} {epochs:6} {weight:6} {pbal:4} {age[:3]:3} {sharpness:9} {first!s:5} | "
+                print(f"{count:5} {aspect:6} {balance:7} {epochs:6} {weight:6} {pbal:4} {age[:3]:3}x{age_weight:<5} {sharpness:9} {first!s:5} | "
                       + " ".join(f"{shares.get(k, float('nan')):6.0%}" for k in KINDS)
                       + f" | {np.mean(wanted):.0%}, {min(wanted):.0%}; {shares[ADULTS_FIRST]:.0%} "
                       f"(trained in {seconds:.0f} s)", flush=True)

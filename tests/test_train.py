@@ -97,15 +97,22 @@ def test_a_photo_s_known_value_is_learnt_as_its_label_and_an_unknown_one_is_mask
     labels = {"category": encode([CLASSES[c] for c in classes], 5),
               "age": encode(["adults" if c < 2 else "kids" for c in classes], 5)}
 
-    def adults_share(known: dict[str, str] | None) -> float:
-        targets = PhotoTargets(photos, photo_colours, "category", [frozenset({"c"})] * 60, known=known)
+    def adults_share(known: dict[str, str] | None, weight: float = 1.0) -> float:
+        targets = PhotoTargets(photos, photo_colours, "category", [frozenset({"c"})] * 60, known=known,
+                               known_weight=weight)
         head = train_head(vectors, colours, labels, SPEC, "fp", targets, SMALL).head
         return float(head.classify(head.embed(photos, photo_colours))["age"][:, 0].mean())
 
     masked = adults_share(None)
     assert masked < 0.4  # like the kids' products they resemble
-    assert adults_share({"age": "adults"}) > masked + 0.5
+    told = adults_share({"age": "adults"})
+    assert told > masked + 0.5
     assert adults_share({"age": "elderly"}) == pytest.approx(masked, abs=1e-6)
+    # `known_weight` weighs that value's loss: 0 is as if masked, a small weight moves the head part of the way
+    assert adults_share({"age": "adults"}, 0.0) == pytest.approx(masked, abs=1e-6)
+    partly = adults_share({"age": "adults"}, 0.2)  # measured 0.31 between 0.18 and 0.72
+    assert masked + 0.05 < partly < told - 0.05
+
 
 def test_hubness_is_mean_similarity_to_nearest_references() -> None:
     rows = unit_rows(np.array([[1, 0], [0, 1], [1, 1]], np.float32))

@@ -4,7 +4,7 @@ The head's sureness of one garment kind on the whole picture is measured on each
 garments of a looks folder (a `looks-set` dev split: never its test half); the `QUANTILE` of it is
 written to INDEX/look-calibration.json, which shop the look then reads (`LookSettings.whole_sure`).
 
-    python scripts/calibrate_looks.py --index embeddings/demo-index --looks /work/data/looks17/looks/dev --limit 50
+    python scripts/calibrate_looks.py --index embeddings/demo-index --looks embeddings/looks/dev --limit 50
 """
 
 from __future__ import annotations

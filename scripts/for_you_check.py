@@ -1,6 +1,6 @@
 """Simulated shoppers on "For you": from 5 likes of 2 kinds, how much of the page is those kinds, and how fast.
 
-Usage: python scripts/for_you_check.py [--index /work/data/kaggle-head-views05] [--shoppers 200] [--seed 0]
+Usage: python scripts/for_you_check.py [--index embeddings/kaggle-head] [--shoppers 200] [--seed 0]
 
 Each shopper likes 3 products of one kind and 2 of another (kinds with at least 50 products, drawn at
 random); `recommender.profile.for_you` makes their page. Prints the mean and lowest share of the page's

@@ -2,7 +2,7 @@
 slows both alike): "before" describes every window's colours in one batch and looks at every smallest window
 (`appearance.CHUNK` unbounded, `fine_gate` 0), "now" is the code as it stands.
 
-    python scripts/look_speed.py --index /work/data/kaggle-head-views05 --photos /work/data/looks17/looks/test/images
+    python scripts/look_speed.py --index embeddings/kaggle-head --photos embeddings/looks/test/images
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ whole, as `evaluate --looks` counts them, with the index's own product-shot thre
 the time of the windows per look is printed beside them. Choose on dev, report on test with
 `python -m recommender evaluate --looks DIR/test --index INDEX`.
 
-    python scripts/tune_looks.py --index /work/data/kaggle-head --looks /work/data/looks17/dev --limit 60
+    python scripts/tune_looks.py --index embeddings/kaggle-head --looks embeddings/looks/dev --limit 60
 """
 
 from __future__ import annotations

@@ -88,9 +88,12 @@ class Preferences:
     kinds: dict[tuple[str, str], float] = field(default_factory=dict)  # (query kind, product kind) -> preference
     votes: int = 0
     sessions: int = 0
+    learnt: str = ""  # the learn run that wrote it, also in that run's vote memory: a worker that reads one run's
+    # preferences beside another's memory (learn writes them one after the other) ranks without the memory
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "catalog": self.catalog, "votes": self.votes, "sessions": self.sessions,
+                "learnt": self.learnt,
                 "settings": {"session_cap": SESSION_CAP, "product_prior": PRODUCT_PRIOR, "kind_prior": KIND_PRIOR},
                 "products": self.products, "kinds": [[q, p, v] for (q, p), v in sorted(self.kinds.items())]}
 
@@ -102,7 +105,8 @@ class Preferences:
                 raise ValueError("not a preferences file of format 1")
             products = {str(k): _bounded(v) for k, v in dict(data["products"]).items()}
             kinds = {(str(q), str(p)): _bounded(v) for q, p, v in data["kinds"]}
-            return cls(str(data["catalog"]), products, kinds, int(data["votes"]), int(data["sessions"]))
+            return cls(str(data["catalog"]), products, kinds, int(data["votes"]), int(data["sessions"]),
+                       str(data.get("learnt", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise RecommenderError(f"The learnt preferences cannot be read ({exc}); run learn again.") from None
 

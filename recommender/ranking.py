@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,9 +53,7 @@ from recommender.match import alike, fit, never_rising, typical_distance
 from recommender.preferences import BoundPreferences, index_kinds
 from recommender.selection import Selection
 from recommender.settings import Settings
-
-if TYPE_CHECKING:
-    from recommender.vote_memory import BoundMemory
+from recommender.vote_memory import BoundMemory, paired
 
 __all__ = ["RankingSettings", "Ranker", "Ranked", "category_set", "STABLE_RESULTS"]
 
@@ -214,7 +212,7 @@ class Ranker:
         category, age = self.index.roles.category, self.index.roles.age
         probabilities = self.head.classify(queries) if self._codes else {}
         learned = self.learned() if self.learned is not None else None
-        memory = self.memory() if self.memory is not None else None
+        memory = paired(self.memory() if self.memory is not None else None, learned)
         if category in self._codes and (memory is not None or learned is not None):
             p = probabilities[category]  # the kinds voters liked for such (or for near) queries gain
             likely = category_set(p, s.category_first)

@@ -8,6 +8,7 @@ preference, not its kind pair.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -88,6 +89,8 @@ def learn(index_dir: Path, store: FeedbackStore, uploads: UploadStore | None,
     rows = store.standing_votes(catalog)
     say(f"learn: {len(rows):,} standing votes on {catalog} ...")
     preferences, memory = learn_votes(index, *query_votes(index, rows, uploads))
+    run = uuid.uuid4().hex  # one mark in both files: a reader between the two writes pairs neither run's halves
+    preferences, memory = replace(preferences, learnt=run), replace(memory, learnt=run)
     preferences.save(Path(index_dir) / FILE_NAME)
     memory.save(Path(index_dir) / MEMORY_FILE)
     say(f"learn: {preferences.votes:,} votes from {preferences.sessions:,} sessions -> {len(preferences.products):,} "

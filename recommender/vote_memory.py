@@ -30,13 +30,13 @@ import numpy as np
 
 from recommender.errors import RecommenderError
 from recommender.model_spec import ModelSpec
-from recommender.preferences import (KIND_BOUND, KIND_STRENGTH, SESSION_CAP, LearnedFile, index_kinds,
-                                     read_learnt, save_learnt)
+from recommender.preferences import (KIND_BOUND, KIND_STRENGTH, SESSION_CAP, BoundPreferences, LearnedFile,
+                                     index_kinds, read_learnt, save_learnt)
 
 if TYPE_CHECKING:
     from recommender.index import Index
 
-__all__ = ["MEMORY_FILE", "QueryVote", "VoteMemory", "BoundMemory", "remember", "bind_memory", "memory_beside",
+__all__ = ["MEMORY_FILE", "QueryVote", "VoteMemory", "BoundMemory", "remember", "bind_memory", "memory_beside", "paired",
            "THRESHOLD", "PRIOR", "MAX_SESSIONS"]
 
 MEMORY_FILE = "vote-memory.json"
@@ -93,6 +93,7 @@ class VoteMemory:
     # the model whose vectors these are: the catalogue (the file's key) outlives a rebuild with another model,
     # whose space the remembered queries are not in, even at the same dimension (None: not known, never used)
     model: ModelSpec | None = None
+    learnt: str = ""  # the learn run that wrote it (Preferences.learnt): paired with that run's preferences only
 
     @property
     def on(self) -> bool:
@@ -104,7 +105,7 @@ class VoteMemory:
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "catalog": self.catalog, "dim": self.dim, "switch": self.switch,
-                "model": self.model.to_json() if self.model else None,
+                "model": self.model.to_json() if self.model else None, "learnt": self.learnt,
                 "settings": {"threshold": THRESHOLD, "prior": PRIOR, "max_sessions": MAX_SESSIONS},
                 "said": [{"session": s.session, "vector": _encode(s.vector), "kinds": s.kinds} for s in self.said]}
 
@@ -121,7 +122,7 @@ class VoteMemory:
             if not isinstance(switch.get("on"), bool):
                 raise ValueError("its switch is neither on nor off")
             model = ModelSpec.from_json(data["model"]) if data.get("model") is not None else None
-            return cls(str(data["catalog"]), dim, said, switch, model)
+            return cls(str(data["catalog"]), dim, said, switch, model, str(data.get("learnt", "")))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RecommenderError(f"The vote memory cannot be read ({exc}); run learn again.") from None
 
@@ -222,6 +223,14 @@ def _switched_on(memory: VoteMemory, index: Index) -> BoundMemory | None:
     if memory.model is None or not memory.model.compatible(index.manifest.model):
         raise RecommenderError("The vote memory was learnt with another model's vectors; run learn again.")
     return bind_memory(memory, index) if memory.on else None
+
+
+def paired(memory: BoundMemory | None, learned: BoundPreferences | None) -> BoundMemory | None:
+    """The memory, unless it and the preferences beside it come from different learn runs: `learn` replaces one
+    file then the other, and for the seconds between them a worker ranks with the new preferences alone."""
+    if memory is None or learned is None or memory.memory.learnt == learned.preferences.learnt:
+        return memory
+    return None
 
 
 def memory_beside(index: Index) -> LearnedFile:

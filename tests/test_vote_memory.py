@@ -97,6 +97,39 @@ def test_a_query_far_from_every_voter_keeps_what_the_kind_term_taught(tmp_path: 
     assert kinds(Ranker(index, SETTINGS, learned=lambda: learned, memory=lambda: bound)) == ["Tops"] * 4
 
 
+def test_a_worker_between_learn_s_two_writes_ranks_without_the_other_run_s_memory(tmp_path: Path,
+                                                                                   capsys: pytest.CaptureFixture) -> None:
+    """`learn` replaces preferences.json, then vote-memory.json: a worker reading between the two sees one run's
+    preferences beside another run's memory, and ranks with the preferences alone until the memory catches up."""
+    from recommender.preferences import bind
+
+    index = _shop(tmp_path)
+    votes = [v for i in range(30) for v in _liking(f"s{i}", f"q{i}", "Tops", 10 * i)]
+    memory = _switched_on(remember(votes, {f"q{i}": _at(A + 0.001 * i) for i in range(30)},
+                                   index.manifest.catalog.identity, index.dim, kind_lookup(index), index.manifest.model))
+    nothing_yet = Preferences(index.manifest.catalog.identity)  # no kind pair: the head's probabilities stand
+
+    def kinds(preferences_run: str, memory_run: str) -> list[str]:
+        learned = bind(replace(nothing_yet, learnt=preferences_run), index)
+        bound = bind_memory(replace(memory, learnt=memory_run), index)
+        ranker = Ranker(index, SETTINGS, learned=lambda: learned, memory=lambda: bound)
+        return [index.products[p].attributes["articleType"] for p in ranker.search(_at(A + 0.1)[None], None, 4)[1][0]]
+
+    assert kinds("run-2", "run-2") == ["Tops"] * 4  # one run's pair: the memory moves the near query
+    assert kinds("run-2", "run-1") == ["Skirts"] * 4  # the new preferences beside the old memory: without it
+    store = FeedbackStore(tmp_path / "votes.sqlite3")
+    for i in range(6):
+        _vote(store, index.manifest.catalog.identity, f"s{i}", "p0", "p2", 1)
+
+    def learn_marks() -> tuple[str, str]:
+        assert main(["learn", "--index", str(index.path), "--feedback-db", str(tmp_path / "votes.sqlite3")]) == 0
+        return Preferences.load(index.path / FILE_NAME).learnt, VoteMemory.load(index.path / MEMORY_FILE).learnt
+
+    first, second = learn_marks(), learn_marks()  # each run marks both of its files alike, another run differently
+    assert first[0] and first[0] == first[1] and second[0] == second[1] and second[0] != first[0]
+    capsys.readouterr()
+
+
 def _two_places(fit_likes: tuple[str, str], check_likes: tuple[str, str], n: int = 200) -> tuple[list, dict]:
     """`n` sessions, half near A and half near B; at each place, the fit half's and the check half's liked kind."""
     votes, vectors = [], {}

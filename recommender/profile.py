@@ -51,14 +51,16 @@ def interests(engine: Recommender, liked_ids: Sequence[str]) -> list[Interest]:
     return sorted(groups.values(), key=lambda group: (-len(group.liked), order[group.label]))[:MAX_INTERESTS]
 
 
-def for_you(engine: Recommender, liked_ids: Sequence[str], per_interest: int = PER_INTEREST) -> list[Interest]:
-    """Per interest, the products of its kind nearest to its liked ones (never a liked one, never twice on the page).
+def for_you(engine: Recommender, liked_ids: Sequence[str], per_interest: int = PER_INTEREST,
+            disliked_ids: Sequence[str] = ()) -> list[Interest]:
+    """Per interest, the products of its kind nearest to its liked ones (never a liked one, never one the shopper
+    gave a thumbs down, never twice on the page).
 
     Kept to the kind: "because you liked this dress" shows dresses; an interest whose kind is unknown is not narrowed.
     """
     groups = interests(engine, liked_ids)
     attribute = engine.index.roles.category
-    liked = {product.id for group in groups for product in group.liked} | set(liked_ids)
+    liked = {product.id for group in groups for product in group.liked} | set(liked_ids) | set(disliked_ids)
     taken: set[str] = set()
     for group in groups:
         kind = {attribute: [group.label]} if attribute and group.label != NO_KIND else None

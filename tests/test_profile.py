@@ -65,6 +65,16 @@ def test_five_likes_of_two_kinds_give_mostly_those_kinds_both_present(engine: Re
     assert min(shares) >= 0.8, shares
 
 
+def test_a_product_the_shopper_gave_a_thumbs_down_is_never_suggested(engine: Recommender) -> None:
+    """Newcomer's run: "For you" showed trainers the shopper had voted down, "because you liked" other shoes."""
+    liked = ["dr0", "dr1", "dr2"]
+    shown = [s.product.id for g in for_you(engine, liked) for s in g.suggestions]
+    disliked = shown[:2]  # the nearest suggestions, voted down
+    again = [s.product.id for g in for_you(engine, liked, disliked_ids=disliked) for s in g.suggestions]
+    assert again and not set(disliked) & set(again)
+    assert set(shown) - set(disliked) <= set(again)  # the rest stay
+
+
 def test_interests_are_kinds_most_liked_first_and_bounded(engine: Recommender) -> None:
     liked = ["sh0", "dr0", "dr1", "ba0", "hat-gone", "ha0", "be0", "sn0"]  # latest first; one left the catalogue
     groups = interests(engine, liked)

@@ -125,6 +125,9 @@ def test_likes_are_a_shoppers_standing_thumbs_up_over_all_searches(store: Feedba
     cast(store, event("someone", "q1", "E", 1))
     assert store.likes(CATALOG, "me") == ["A", "B"]
     assert store.likes("/other/shop", "me") == []
+    assert store.dislikes(CATALOG, "me") == ["D"]  # the standing thumbs down, kept off "For you"
+    cast(store, event("me", "q2", "B", -1))  # changed its mind about B in the search it liked it from
+    assert store.dislikes(CATALOG, "me") == ["B", "D"] and store.likes(CATALOG, "me") == ["A"]
 
 
 def test_forget_me_removes_the_profile_and_the_votes_link_but_keeps_the_votes(store: FeedbackStore) -> None:

@@ -15,10 +15,11 @@ from typing import Any
 
 from recommender.feedback.schema import MAX_CATALOG, check_text
 
-__all__ = ["Profiles", "FORGOTTEN_PREFIX", "MAX_LIKES"]
+__all__ = ["Profiles", "FORGOTTEN_PREFIX", "MAX_LIKES", "MAX_DISLIKES"]
 
 FORGOTTEN_PREFIX = "forgotten-"  # the session id of votes whose shopper asked to be forgotten
 MAX_LIKES = 50  # the latest likes a profile is made of
+MAX_DISLIKES = 500  # the latest thumbs down kept off a shopper's "For you" page
 
 
 class Profiles:
@@ -30,12 +31,19 @@ class Profiles:
 
     def likes(self, catalog: str, session_id: str, n: int = MAX_LIKES) -> list[str]:
         """The products a shopper likes now (standing thumbs up, over all their searches), latest first, once each."""
+        return self._standing(catalog, session_id, 1, n)
+
+    def dislikes(self, catalog: str, session_id: str, n: int = MAX_DISLIKES) -> list[str]:
+        """The products a shopper gave a standing thumbs down (from any search), latest first, once each."""
+        return self._standing(catalog, session_id, -1, n)
+
+    def _standing(self, catalog: str, session_id: str, vote: int, n: int) -> list[str]:
         check_text("catalogue", catalog, MAX_CATALOG)
         check_text("session id", session_id)
         rows = self._query(
             "SELECT item_id, max(event_id) AS latest FROM effective_votes WHERE catalog = ? AND session_id = ?"
-            " AND vote = 1 GROUP BY item_id ORDER BY latest DESC LIMIT ?",
-            (catalog, session_id, int(n)),
+            " AND vote = ? GROUP BY item_id ORDER BY latest DESC LIMIT ?",
+            (catalog, session_id, int(vote), int(n)),
         )
         return [item_id for item_id, _latest in rows]
 

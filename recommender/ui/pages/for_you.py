@@ -88,8 +88,9 @@ def for_you_content(services: Services, session_id: str) -> html.Div | dbc.Alert
     """The interests of this shopper's likes on the served catalogue, or a sentence."""
     engine = services.engine
     try:
-        liked = services.feedback.likes(engine.index.manifest.catalog.identity, session_id)
-        interests = for_you(engine, liked)
+        catalog = engine.index.manifest.catalog.identity
+        interests = for_you(engine, services.feedback.likes(catalog, session_id),
+                            disliked_ids=services.feedback.dislikes(catalog, session_id))
     except RecommenderError as exc:
         return dbc.Alert(public_message(exc, "Your likes cannot be read right now; please try again in a moment."),
                          color="danger")

@@ -15,6 +15,11 @@ around what they show); the garment is named by the category they find most prob
 box mostly repeats a surer garment's is dropped. Each garment's box is then embedded
 again and searched like a region.
 
+Where a person model is installed (`recommender.person`) and finds a person, the places their joints give
+(shoulders to hips for a top, hips to ankles for trousers, the feet, the head) are classified too, and a
+place whose likeliest garment kind is sure enough (`place_confidence`) makes that kind's garment, its box the
+place itself; the windows then add only kinds no place found (a bag), where no place is.
+
 A photo of one product (a catalogue shot, a flat-lay) stays one garment, the whole picture, so its
 results are exactly those of the photo: that happens when the whole picture is sure of one garment
 kind (`whole_sure`, each index's own: `recommender.look_calibration`; the windows that disagree with
@@ -42,6 +47,7 @@ from recommender.engine import Recommender
 from recommender.errors import RecommenderError
 from recommender.index import Filters, Hit, Index
 from recommender.look_calibration import read_calibration
+from recommender.person import garment_places, person_model
 from recommender.query_value import Query
 from recommender.regions import Box
 
@@ -68,6 +74,7 @@ class LookSettings:
     whole_sure: float = 0.97  # the whole picture this sure of one garment kind: a product shot (each index its own: look_calibration)
     fine_gate: float = 0.99  # the smallest windows are looked at only inside a larger window this sure of some garment
     longest: int = 1120  # the photo is reduced to this longest side first (the smallest window is then ~180 px)
+    place_confidence: float = 0.5  # a person's garment place this sure of its likeliest kind makes its garment
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,8 @@ class Windows:
     values: list[str]  # the V category values
     kinds: list[str | None]  # the garment kind of each value
     whole: Query  # the whole picture's query, exactly as a plain photo search embeds it
+    places: np.ndarray | None = None  # (m, 4) fractions: where a person's garments sit (None: no person found)
+    place_probabilities: np.ndarray | None = None  # (m, V) of each category value, per place
 
 
 def kind_mass(probabilities: np.ndarray, kinds: list[str | None]) -> tuple[list[str], np.ndarray]:
@@ -219,7 +228,20 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     rows = rows[inside.any(axis=1)]
     if len(rows):
         probabilities[rows] = classify(engine.embed_images(_pictures(reduced, boxes[rows])))
-    return Windows(boxes, probabilities, values, kinds, whole)
+    places = _person_places(reduced)
+    if places is None:
+        return Windows(boxes, probabilities, values, kinds, whole)
+    return Windows(boxes, probabilities, values, kinds, whole, places,
+                   classify(engine.embed_images(_pictures(reduced, places))))
+
+
+def _person_places(picture: Image.Image) -> np.ndarray | None:
+    """(m, 4) the places of the garments of the person in the photo (`recommender.person`); None without a
+    person model or a person."""
+    model = person_model()
+    person = model.find(picture) if model is not None else None
+    places = garment_places(person, picture.width / picture.height) if person is not None else {}
+    return np.array(list(places.values()), dtype=np.float64) if places else None
 
 
 def _smallest(boxes: np.ndarray) -> np.ndarray:
@@ -240,6 +262,8 @@ def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> li
     if mass[0].max() >= settings.whole_sure:
         return [whole]
     garments = _group(windows, names, mass, settings)
+    if windows.places is not None:
+        garments = _with_places(windows, names, garments, settings)
     own_kind = windows.kinds[int(first.argmax())]
     if len(garments) < 2 or (garments[0][1] == own_kind and _area(garments[0][0].box) >= settings.single_cover):
         return [whole]
@@ -319,6 +343,31 @@ def _group(windows: Windows, names: list[str], mass: np.ndarray,
         if not kept or iou(np.array(garment.box), np.array([g.box for g, _ in kept])).max() < settings.repeat_iou:
             kept.append((garment, name))
     return kept
+
+
+def _with_places(windows: Windows, names: list[str], found: list[tuple[Garment, str]],
+                 settings: LookSettings) -> list[tuple[Garment, str]]:
+    """The garments of a person's places (one per kind, the surest; a place repeating a surer one dropped), then
+    the windows' garments of the kinds no place found, where no kept garment is; surest first."""
+    _, mass = kind_mass(windows.place_probabilities, windows.kinds)
+    placed: list[tuple[Garment, str]] = []
+    for row in np.argsort(-mass.max(axis=1), kind="stable"):
+        k, confidence = int(mass[row].argmax()), float(mass[row].max())
+        box = tuple(float(round(v, 4)) for v in windows.places[row])
+        if confidence < settings.place_confidence or any(name == names[k] for _, name in placed):
+            continue
+        if placed and iou(np.array(box), np.array([g.box for g, _ in placed])).max() >= settings.repeat_iou:
+            continue
+        own = windows.place_probabilities[row] * [kind == names[k] for kind in windows.kinds]
+        placed.append((Garment(box, windows.values[int(own.argmax())], confidence), names[k]))
+    kept = list(placed)
+    for garment, name in found:
+        if any(name == other for _, other in placed):
+            continue
+        if kept and iou(np.array(garment.box), np.array([g.box for g, _ in kept])).max() >= settings.repeat_iou:
+            continue
+        kept.append((garment, name))
+    return sorted(kept, key=lambda pair: -pair[0].confidence)
 
 
 def shop_the_look(engine: Recommender, image: Image.Image, k: int = 10, filters: Filters = None,

@@ -52,3 +52,7 @@ install requirements.txt .venv/.requirements.sha256 "the Python packages of requ
 case "${1:-}" in --test|--scale)
     install requirements-scale.txt .venv/.requirements-scale.sha256 "the optional engines of requirements-scale.txt"
 esac
+
+# The person model shop the look frames worn garments with (recommender/person.py): fetched once into
+# models/person/; without the registry, one line says so and shop the look keeps its windows alone.
+bash scripts/fetch_person_model.sh

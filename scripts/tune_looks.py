@@ -8,6 +8,11 @@ the time of the windows per look is printed beside them. Choose on dev, report o
 `python -m recommender evaluate --looks DIR/test --index INDEX`.
 
     python scripts/tune_looks.py --index embeddings/kaggle-head --looks embeddings/looks/dev --limit 60
+    python scripts/tune_looks.py --index embeddings/kaggle-head --looks embeddings/looks/dev --limit 50 \
+        --layouts "4 scales, stride 0.8" --place-confidence 0.3 0.5 0.7 0.9
+
+With --place-confidence, the index's own settings are scored instead of the grid: the windows alone (no
+person's places), then with the places of a person (`recommender.person`) at each confidence.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ def main() -> None:
     parser.add_argument("--looks", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=60, help="looks of the folder used (default: 60)")
     parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=list(LAYOUTS))
+    parser.add_argument("--place-confidence", type=float, nargs="+", help="score these instead of the grid")
     args = parser.parse_args()
     engine = Recommender.open(args.index)
     values = engine.index.head.attributes[engine.index.roles.category]
@@ -64,10 +70,13 @@ def main() -> None:
         windows = [classify_windows(engine, picture, base) for picture in pictures]
         seconds = (time.perf_counter() - start) / len(pictures)
         rows = []
-        for values in itertools.product(*GRID.values()):
-            settings = replace(base, **dict(zip(GRID, values)))
+        grid = GRID if args.place_confidence is None else {"place_confidence": [None, *args.place_confidence]}
+        for values in itertools.product(*grid.values()):
+            places = values[0] if args.place_confidence is not None else True
+            settings = replace(base, **dict(zip(grid, values))) if places is not None else base
             found = garments = proposals = garment_proposals = singles = whole = 0
             for (name, truth), picture, seen in zip(looks, pictures, windows):
+                seen = seen if places is not None else replace(seen, places=None, place_probabilities=None)
                 look = [(g, []) for g in garments_of(seen, settings)]
                 score = score_look(truth, picture.size, look, engine.index.roles.category, same_kind)
                 found += sum(p is not None for _, p in score["found"])
@@ -81,9 +90,11 @@ def main() -> None:
         rows.sort(key=lambda r: -(r[0] + r[1]))
         print(f"{layout}: {len(windows[0].boxes)} windows on the first look, {seconds:.2f} s a look; a product shot "
               f"when the whole picture is at least {base.whole_sure:.4f} sure of one kind")
-        for found, precise, whole, singles, values in rows[:6]:
+        for found, precise, whole, singles, values in rows[: 6 if args.place_confidence is None else len(rows)]:
             print(f"  found {found:.3f}  proposals garments {precise:.3f}  singles whole {whole}/{singles}  "
-                  + " ".join(f"{k}={v}" for k, v in zip(GRID, values)))
+                  + " ".join(f"{k}={v}" for k, v in zip(grid, values)))
+        if args.place_confidence is not None:
+            print(f"  {sum(w.places is not None for w in windows)} of {len(windows)} looks with a person found")
         print(f"  (mean over the grid: {np.mean([r[0] for r in rows]):.3f} found)")
 
 

@@ -486,3 +486,24 @@ def test_whole_sureness_of_an_index_without_a_head_is_a_sentence(tiny_index: Pat
 
     with pytest.raises(RecommenderError, match="no head that classifies its category"):
         whole_sureness(Recommender.open(tiny_index), Image.new("RGB", (64, 64)))
+
+
+def test_a_person_s_places_make_their_garments_and_windows_add_only_other_kinds() -> None:
+    """With a person found, each place sure enough of a kind is that kind's garment, its box the place; a window
+    garment of a kind a place found is dropped, one of another kind (a bag: here "Shirts") stays where no place is."""
+    look = windows([(WHOLE, {"Tshirts": 0.5}),
+                    ((0.1, 0.1, 0.6, 0.5), {"Tshirts": 0.95}),  # a window's top: the place's top replaces it
+                    ((0.7, 0.4, 1.0, 0.8), {"Shirts": 0.9}),  # a window of a kind no place found, beside the person
+                    ((0.3, 0.2, 0.7, 0.6), {"Dresses": 0.9})])  # over the person's top: a repeat, dropped
+    places = np.array([[0.3, 0.2, 0.7, 0.55], [0.3, 0.5, 0.7, 0.95], [0.35, 0.0, 0.65, 0.15]])
+    placed = np.zeros((3, 6))
+    placed[0, [0, 5]] = [0.8, 0.2]  # the top's place: a T-shirt
+    placed[1, [2, 5]] = [0.7, 0.3]  # the legs: jeans
+    placed[2, [3, 5]] = [0.3, 0.7]  # the head: not sure of any garment, no garment
+    look = replace(look, places=places, place_probabilities=placed)
+    garments = garments_of(look, PLAIN)
+    assert garments == [Garment((0.7, 0.4, 1.0, 0.8), "Shirts", 0.9), Garment((0.3, 0.2, 0.7, 0.55), "Tshirts", 0.8),
+                        Garment((0.3, 0.5, 0.7, 0.95), "Jeans", 0.7)]
+    assert garments_of(replace(look, places=None, place_probabilities=None), PLAIN)[0].box == (0.1, 0.1, 0.6, 0.5)
+    stricter = garments_of(look, replace(PLAIN, place_confidence=0.75))  # the legs' place is no longer sure enough
+    assert [g.category for g in stricter] == ["Shirts", "Tshirts"]

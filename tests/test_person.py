@@ -1,0 +1,86 @@
+"""The person model (recommender.person): where a person's garments sit, from their joints; the real BlazePose
+files when `scripts/fetch_person_model.sh` fetched them (skipped otherwise)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recommender.person import PERSON_MODEL_DIR, Person, PersonModel, garment_places
+
+ROOT = Path(__file__).resolve().parent.parent
+KAGGLE = ROOT.parent / "shared" / "data" / "fashion-product-images-small" / "images"
+JOINTS = {0: (0.5, 0.12), 7: (0.46, 0.11), 8: (0.54, 0.11),  # nose, ears
+          11: (0.4, 0.22), 12: (0.6, 0.22), 13: (0.37, 0.35), 14: (0.63, 0.35),  # shoulders, elbows
+          23: (0.44, 0.5), 24: (0.56, 0.5), 25: (0.44, 0.7), 26: (0.56, 0.7),  # hips, knees
+          27: (0.44, 0.88), 28: (0.56, 0.88), 29: (0.43, 0.9), 30: (0.57, 0.9), 31: (0.42, 0.92), 32: (0.58, 0.92)}
+
+
+def standing(hidden: tuple[int, ...] = ()) -> Person:
+    """A person standing upright in a square photo, every joint of JOINTS visible but `hidden`."""
+    joints = np.full((33, 2), 0.5, np.float32)
+    visible = np.zeros(33, np.float32)
+    for j, place in JOINTS.items():
+        joints[j] = place
+        visible[j] = 0.0 if j in hidden else 0.99
+    return Person(joints, visible, 0.9)
+
+
+def test_each_garment_kind_sits_where_the_joints_say() -> None:
+    places = garment_places(standing(), 1.0)
+    assert set(places) == {"top", "bottoms", "dress", "shoes", "hat"}
+    top, bottoms, shoes, hat = places["top"], places["bottoms"], places["shoes"], places["hat"]
+    assert top[1] < 0.22 < 0.5 < top[3] and top[0] < 0.37 and top[2] > 0.63  # shoulders to hips, elbows in
+    assert bottoms[1] < 0.5 and bottoms[3] >= 0.88 and bottoms[0] < 0.44 < 0.56 < bottoms[2]  # hips to ankles
+    assert shoes[1] < 0.88 and shoes[3] > 0.92 and shoes[1] > bottoms[1] + 0.3  # the feet only
+    assert hat[3] <= 0.2 and hat[1] < 0.11  # the head, above the ears
+    assert places["dress"][1] < 0.22 and places["dress"][3] >= 0.88
+    assert all(0.0 <= v <= 1.0 for box in places.values() for v in box)
+
+
+def test_hidden_joints_leave_their_garments_out() -> None:
+    assert "shoes" not in garment_places(standing(hidden=(27, 28, 29, 30, 31, 32)), 1.0)
+    legs = garment_places(standing(hidden=(25, 26, 27, 28, 29, 30, 31, 32)), 1.0)
+    assert set(legs) == {"top", "hat"}  # no leg below the hips: no trousers, no dress
+    assert garment_places(standing(hidden=(11,)), 1.0) == {}  # one shoulder: no person to dress
+
+
+def test_a_wide_photo_keeps_margins_in_the_person_s_own_lengths() -> None:
+    """The same person in a photo twice as wide: x fractions halve about the middle, so do the margins."""
+    square = garment_places(standing(), 1.0)["top"]
+    person = standing()
+    wide = Person(np.column_stack([0.25 + person.joints[:, 0] / 2, person.joints[:, 1]]), person.visible, 0.9)
+    top = garment_places(wide, 2.0)["top"]
+    np.testing.assert_allclose(top, (0.25 + square[0] / 2, square[1], 0.25 + square[2] / 2, square[3]), atol=1e-5)
+
+
+def test_without_the_model_files_there_is_no_person_model(tmp_path: Path) -> None:
+    assert PersonModel.load(tmp_path) is None
+
+
+@pytest.fixture(scope="module")
+def model() -> PersonModel:
+    found = PersonModel.load(PERSON_MODEL_DIR)
+    if found is None:
+        pytest.skip(f"no person model in {PERSON_MODEL_DIR} (scripts/fetch_person_model.sh fetches it)")
+    return found
+
+
+def test_a_garment_laid_flat_has_no_person(model: PersonModel) -> None:
+    for path in sorted((ROOT / "demo" / "catalogue" / "images").glob("*.jpg"))[:10]:
+        with Image.open(path) as image:
+            assert model.find(image.convert("RGB")) is None, path.name
+
+
+@pytest.mark.skipif(not KAGGLE.is_dir(), reason=f"{KAGGLE} (the Kaggle small set in ../shared) is absent")
+def test_a_model_wearing_a_t_shirt_is_found_with_the_top_on_the_body(model: PersonModel) -> None:
+    with Image.open(KAGGLE / "1855.jpg") as image:  # a man in a grey T-shirt, face to camera
+        person = model.find(image.convert("RGB"))
+    assert person is not None and person.score > 0.5
+    places = garment_places(person, 60 / 80)
+    top, hat = places["top"], places["hat"]
+    assert 0.2 < top[1] < 0.45 and top[3] > 0.8  # the shoulders a third down, the hips at the bottom edge
+    assert hat[3] < top[1] + 0.05  # the head above the top

@@ -13,6 +13,7 @@ Photos are upright (EXIF rotation applied), so the square is not rotated: a pers
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -86,6 +87,7 @@ class PersonModel:
     def __init__(self, detector: Any, landmarks: Any) -> None:
         self._detector, self._landmarks = detector, landmarks
         self._anchors = _anchors()
+        self._lock = threading.Lock()  # an interpreter runs one photo at a time; the app's threads share it
 
     @classmethod
     def load(cls, folder: Path = PERSON_MODEL_DIR) -> "PersonModel | None":
@@ -111,6 +113,10 @@ class PersonModel:
 
     def find(self, image: Image.Image) -> Person | None:
         """The most confident person of an upright RGB photo (joints in fractions of it), or None."""
+        with self._lock:
+            return self._find(image)
+
+    def _find(self, image: Image.Image) -> Person | None:
         pixels, scale, pad_x, pad_y = _letterboxed(image, 224)
         out = self._run(self._detector, pixels / 127.5 - 1.0)
         scores = _sigmoid(out["Identity_1"][:, 0])

@@ -84,3 +84,21 @@ def test_a_model_wearing_a_t_shirt_is_found_with_the_top_on_the_body(model: Pers
     top, hat = places["top"], places["hat"]
     assert 0.2 < top[1] < 0.45 and top[3] > 0.8  # the shoulders a third down, the hips at the bottom edge
     assert hat[3] < top[1] + 0.05  # the head above the top
+
+
+@pytest.mark.skipif(not KAGGLE.is_dir(), reason=f"{KAGGLE} (the Kaggle small set in ../shared) is absent")
+def test_the_app_s_threads_share_one_model_safely(model: PersonModel) -> None:
+    """gunicorn's threads share the process's model: photos found at once give what each gives alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pictures = []
+    for name in ("1855.jpg", "53759.jpg", "7990.jpg", "39716.jpg"):
+        with Image.open(KAGGLE / name) as image:
+            pictures.append(image.convert("RGB"))
+    alone = [model.find(picture) for picture in pictures]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(model.find, pictures * 6))
+    for one, other in zip(alone * 6, together):
+        assert (one is None) == (other is None)
+        if one is not None:
+            np.testing.assert_array_equal(one.joints, other.joints)

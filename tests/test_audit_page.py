@@ -16,12 +16,13 @@ from recommender.feedback import FeedbackStore
 from recommender.index import Index
 from recommender.settings import Settings
 from recommender.ui import create_app
+from recommender.ui.components import MERCHANT_PAGE_OFF
 from tests.audit_fakes import WRONG, write_audit_index
 from tests.browser_checks import assert_accessible
 from tests.index_fakes import FakeExtractor
 
 SHOTS = Path("/tmp/audit21-shots")
-OFF_TEXT = "This page is not available."
+OFF_TEXT = MERCHANT_PAGE_OFF
 
 
 def _page():

@@ -19,6 +19,7 @@ from PIL import Image
 from recommender.feedback import VoteEvent
 from recommender.settings import Settings
 from recommender.ui import create_app
+from recommender.ui.components import MERCHANT_PAGE_OFF
 from recommender.ui.services import get_services
 from recommender.ui.session import current_session_id
 from tests.test_app_callbacks import _text, as_shopper, tiny_index  # noqa: F401 - `tiny_index` is a fixture
@@ -145,7 +146,7 @@ def test_trends_is_off_without_the_merchant_tools_and_on_with_them(tiny_index: P
     shop, merchant = _app(tiny_index, tmp_path), _app(tiny_index, tmp_path / "merchant", merchant=True)
     trends = _page("/trends")
     with shop.server.test_request_context():
-        assert _text(trends.layout()) == trends.OFF
+        assert _text(trends.layout()) == MERCHANT_PAGE_OFF
         with pytest.raises(PreventUpdate):
             trends.redraw("week")
     with merchant.server.test_request_context():

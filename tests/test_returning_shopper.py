@@ -203,5 +203,5 @@ def test_the_trends_page_is_off_without_the_merchant_tools(dash_duo, demo_index_
                                  thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads")
     dash_duo.start_server(create_app(settings, engine=engine))
     dash_duo.driver.get(dash_duo.server_url + "/trends")
-    dash_duo.wait_for_contains_text("main", "This page is not available.", timeout=30)
+    dash_duo.wait_for_contains_text("main", "turned off here", timeout=30)
     assert "Trends" not in dash_duo.find_element(".nav-main").text and "For you" in dash_duo.find_element(".nav-main").text

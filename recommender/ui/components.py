@@ -27,6 +27,8 @@ __all__ = [
     "upload_preview", "vote_class", "vote_label",
 ]  # fmt: skip
 
+MERCHANT_PAGE_OFF = ("This page is for the shop's staff and is turned off here: start the app with "
+                     "RECOMMENDER_MERCHANT_TOOLS=1 to turn it on.")  # Trends and Audit, when they are off
 MULTI_COLOURS = {"Multi"}  # drawn as a rainbow swatch rather than one grey
 
 

@@ -20,7 +20,7 @@ from recommender.audit import MIN_PRODUCTS, TINY_SIDE, AuditReport, Suspect
 from recommender.audit_store import AUDIT_FILE, fixes_csv, load_report
 from recommender.errors import RecommenderError
 from recommender.ui import ids
-from recommender.ui.components import thumbnail_url
+from recommender.ui.components import MERCHANT_PAGE_OFF, thumbnail_url
 from recommender.ui.guard import public_message
 from recommender.ui.services import Services, get_services
 
@@ -37,7 +37,6 @@ dash.register_page(
 PAGE_SIZE = 10
 SHOWN_NEIGHBOURS = 5
 EXPORT_ROUTE = "audit/fixes.csv"
-OFF = "This page is not available."
 SHOWN_DUPLICATES = 6  # pictures shown of a group of duplicates
 NOT_AUDITED = ("There is no audit of this catalogue's current build yet. An audit checks each product's category "
                "label against its picture, and looks for pictures filed twice, broken pictures and thin categories: "
@@ -230,7 +229,7 @@ def _content(services: Services) -> html.Div | dbc.Alert:
 def layout(**_query: str) -> html.Div:
     services = get_services()
     if not services.settings.merchant_tools:
-        return html.Div(html.P(OFF, className="my-4"))
+        return html.Div(html.P(MERCHANT_PAGE_OFF, className="my-4"))
     return html.Div([
         html.H1("Catalogue audit", className="page-title h2 my-3"),
         dcc.Store(id=ids.AUDIT_PAGE, data=0),

@@ -21,6 +21,7 @@ from recommender.errors import RecommenderError
 from recommender.feedback import ItemTotals
 from recommender.trends import LACKING_BELOW, PERIODS, shares
 from recommender.ui import ids
+from recommender.ui.components import MERCHANT_PAGE_OFF
 from recommender.ui.figures import TEMPLATE, graph
 from recommender.ui.guard import public_message
 from recommender.ui.services import Services, get_services
@@ -35,7 +36,6 @@ dash.register_page(
     order=4,
 )
 
-OFF = "This page is not available."
 DAYS = {"day": 14, "week": 56}  # how far back each view looks
 TABLE_PERIODS = 4  # the latest periods the table beside a chart spells out
 TOP_PRODUCTS = 8
@@ -146,7 +146,7 @@ def _current(period: str) -> html.Div | dbc.Alert:
 
 def layout(**_query: str) -> html.Div:
     if not get_services().settings.merchant_tools:
-        return html.Div(html.P(OFF, className="my-4"))
+        return html.Div(html.P(MERCHANT_PAGE_OFF, className="my-4"))
     return html.Div([
         html.H1("Trends", className="page-title h2 my-3"),
         html.P("What shoppers photograph and how they vote. Searches are logged as their predicted kind and "

@@ -211,6 +211,8 @@ def test_counts_say_what_the_filters_leave_and_none_says_so(app) -> None:
     assert "0 of 0" not in unknown and "names here use words like" in unknown
     both = _text(_results(words, colour=["Black"]))
     assert "No product named “velvet” matches the filters (Colour: Black)." in both
+    blamed = _text(_results(words, gender=["Men"]))  # the filter alone leaves nothing: it is named, not the words
+    assert "No product matches the filters (Gender: Men), even without the words." in blamed
     assert "5 of 5 products" in _text(_results(fragment))
 
 

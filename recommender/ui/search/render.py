@@ -31,7 +31,7 @@ from recommender.ui.components import (
 )  # fmt: skip
 from recommender.ui.garments import chosen_name
 from recommender.ui.guard import public_message
-from recommender.ui.query import Found, find, step_label, tags_of
+from recommender.ui.query import Found, find, selected_filters, step_label, tags_of
 from recommender.ui.region import query_figure, region_revision, region_shapes
 from recommender.ui.search.look import outline_shapes, with_look
 from recommender.ui.services import Services, get_services
@@ -244,11 +244,16 @@ def _appending_from(search: Search, found: Found, drawn: Any) -> int | None:
 
 
 def _no_match(services: Services, search: Search) -> tuple[str, str]:
-    """Why nothing was found, naming the words and the filters, and what to try."""
+    """Why nothing was found, naming the words and the filters, and what to try: the filters alone when they
+    leave nothing even without the words (a filter kept from the last photo, say)."""
     if search.text and not search.filters:
         words = ", ".join(services.common_words[:3])
         return (f"No product name has the words “{search.text}”.",
                 f"Check the spelling or try other words; names here use words like {words}.")
+    index = services.engine.index
+    if search.text and not len(index.matching(selected_filters(index.roles, search.filters))):
+        return (f"No product matches the filters ({describe(replace(search, text=''))}), even without the words.",
+                "Remove a filter.")
     if search.text:
         return (f"No product named “{search.text}” matches the filters ({describe(replace(search, text=''))}).",
                 "Remove a filter or the words.")

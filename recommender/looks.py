@@ -17,8 +17,10 @@ again and searched like a region.
 
 Where a person model is installed (`recommender.person`) and finds a person, the places their joints give
 (shoulders to hips for a top, hips to ankles for trousers, the feet, the head) are classified too, and a
-place whose likeliest garment kind is sure enough (`place_confidence`) makes that kind's garment, its box the
-place itself; the windows then add only kinds no place found (a bag), where no place is.
+place sure enough (`place_confidence`) of its own kind (of its likeliest kind in a catalogue whose kinds are
+not top, bottoms, dress, shoes and hat) makes that kind's garment, its box the place itself; the windows then
+add only kinds no place found (a bag), where no place is. A product shot's whole picture is sure of its kind
+before any of that, so its person is not looked for.
 
 A photo of one product (a catalogue shot, a flat-lay) stays one garment, the whole picture, so its
 results are exactly those of the photo: that happens when the whole picture is sure of one garment
@@ -35,6 +37,7 @@ with `scripts/tune_looks.py` (README, "Shop the look").
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -54,6 +57,8 @@ from recommender.regions import Box
 __all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "finds_garments", "shop_the_look",
            "window_boxes", "iou", "look_json", "tight_mean", "kind_mass", "whole_sureness",
            "index_look_settings"]
+
+log = logging.getLogger(__name__)
 
 WHOLE = (0.0, 0.0, 1.0, 1.0)
 
@@ -180,6 +185,7 @@ class Windows:
     whole: Query  # the whole picture's query, exactly as a plain photo search embeds it
     places: np.ndarray | None = None  # (m, 4) fractions: where a person's garments sit (None: no person found)
     place_probabilities: np.ndarray | None = None  # (m, V) of each category value, per place
+    place_kinds: tuple[str, ...] = ()  # (m,) the garment kind each place is for (recommender.person)
 
 
 def kind_mass(probabilities: np.ndarray, kinds: list[str | None]) -> tuple[list[str], np.ndarray]:
@@ -228,20 +234,26 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     rows = rows[inside.any(axis=1)]
     if len(rows):
         probabilities[rows] = classify(engine.embed_images(_pictures(reduced, boxes[rows])))
-    places = _person_places(reduced)
-    if places is None:
+    if kind_mass(found[:1], kinds)[1].max() >= settings.whole_sure:  # a product shot: no person to look for
         return Windows(boxes, probabilities, values, kinds, whole)
-    return Windows(boxes, probabilities, values, kinds, whole, places,
-                   classify(engine.embed_images(_pictures(reduced, places))))
+    places = _person_places(reduced)
+    if not places:
+        return Windows(boxes, probabilities, values, kinds, whole)
+    return Windows(boxes, probabilities, values, kinds, whole, np.array(list(places.values()), dtype=np.float64),
+                   classify(engine.embed_images(_pictures(reduced, np.array(list(places.values()))))),
+                   tuple(places))
 
 
-def _person_places(picture: Image.Image) -> np.ndarray | None:
-    """(m, 4) the places of the garments of the person in the photo (`recommender.person`); None without a
-    person model or a person."""
+def _person_places(picture: Image.Image) -> dict[str, tuple[float, float, float, float]]:
+    """Per garment kind, its place on the person in the photo (`recommender.person`); none without a person model
+    or a person, or when the model fails on this photo (logged: the windows alone answer)."""
     model = person_model()
-    person = model.find(picture) if model is not None else None
-    places = garment_places(person, picture.width / picture.height) if person is not None else {}
-    return np.array(list(places.values()), dtype=np.float64) if places else None
+    try:
+        person = model.find(picture) if model is not None else None
+    except (ValueError, RuntimeError, KeyError, IndexError) as exc:
+        log.warning("The person model failed on a photo (%s): shop the look uses windows alone.", exc)
+        return {}
+    return garment_places(person, picture.width / picture.height) if person is not None else {}
 
 
 def _smallest(boxes: np.ndarray) -> np.ndarray:
@@ -350,6 +362,8 @@ def _with_places(windows: Windows, names: list[str], found: list[tuple[Garment, 
     """The garments of a person's places (one per kind, the surest; a place repeating a surer one dropped), then
     the windows' garments of the kinds no place found, where no kept garment is; surest first."""
     _, mass = kind_mass(windows.place_probabilities, windows.kinds)
+    own = np.array([names.index(kind) if kind in names else -1 for kind in windows.place_kinds])
+    mass = np.where((own[:, None] < 0) | (np.arange(len(names))[None, :] == own[:, None]), mass, 0.0)  # its kind
     placed: list[tuple[Garment, str]] = []
     for row in np.argsort(-mass.max(axis=1), kind="stable"):
         k, confidence = int(mass[row].argmax()), float(mass[row].max())
@@ -358,8 +372,8 @@ def _with_places(windows: Windows, names: list[str], found: list[tuple[Garment, 
             continue
         if placed and iou(np.array(box), np.array([g.box for g, _ in placed])).max() >= settings.repeat_iou:
             continue
-        own = windows.place_probabilities[row] * [kind == names[k] for kind in windows.kinds]
-        placed.append((Garment(box, windows.values[int(own.argmax())], confidence), names[k]))
+        of_kind = windows.place_probabilities[row] * [kind == names[k] for kind in windows.kinds]
+        placed.append((Garment(box, windows.values[int(of_kind.argmax())], confidence), names[k]))
     kept = list(placed)
     for garment, name in found:
         if any(name == other for _, other in placed):

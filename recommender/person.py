@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from recommender.regions import MIN_SIDE
+from recommender.regions import Box
 from recommender.settings import PROJECT_ROOT
 
-__all__ = ["PERSON_MODEL_DIR", "Person", "PersonModel", "person_model", "garment_places", "PLACES"]
+__all__ = ["PERSON_MODEL_DIR", "Person", "PersonModel", "person_model", "garment_places"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,9 @@ PERSON_MODEL_DIR = PROJECT_ROOT / "models" / "person"
 DETECTOR, LANDMARKS = "pose_detection.tflite", "pose_landmark_full.tflite"
 DETECTED = 0.8  # the detector this sure: 0.6 % of the demo's and 0.4 % of clothing-small train's garments laid
 # flat pass it, 69 % of Kaggle's worn tops, bottoms and dresses (MediaPipe's 0.5: 10 %, 5 %, 74 %; README)
-PRESENT = 0.5  # the landmark model's own threshold that a person is there (MediaPipe's default)
+PRESENT = 0.5  # the landmark model's own threshold that a person is there (MediaPipe's default; a probability)
+INPUTS = {DETECTOR: (1, 224, 224, 3), LANDMARKS: (1, 256, 256, 3)}  # what each file must take
+OUTPUTS = {DETECTOR: {"Identity", "Identity_1"}, LANDMARKS: {"Identity", "Identity_1"}}  # ... and give
 SEEN = 0.5  # a joint this visible counts
 _STRIDES = (8, 16, 32, 32, 32)  # the detector's anchor layers (MediaPipe's pose_detection graph)
 # BlazePose's joints used here
@@ -100,10 +102,18 @@ class PersonModel:
                      "windows alone.", folder)
             return None
         try:
-            return cls(*(_open_interpreter(path, num_threads=1) for path in paths))
+            interpreters = [_open_interpreter(path, num_threads=1) for path in paths]
+            for path, interpreter in zip(paths, interpreters):
+                shape = tuple(int(v) for v in interpreter.get_input_details()[0]["shape"])
+                names = {d["name"] for d in interpreter.get_output_details()}
+                if shape != INPUTS[path.name] or not OUTPUTS[path.name] <= names:
+                    raise ValueError(f"{path.name} takes {shape} and gives {sorted(names)}, not BlazePose's "
+                                     f"{INPUTS[path.name]} and {sorted(OUTPUTS[path.name])}")
         except (ValueError, RuntimeError) as exc:
-            log.warning("The person model in %s cannot be read (%s): shop the look uses windows alone.", folder, exc)
+            log.warning("The person model in %s cannot be used (%s): shop the look uses windows alone; delete the "
+                        "folder and run scripts/fetch_person_model.sh again.", folder, exc)
             return None
+        return cls(*interpreters)
 
     @staticmethod
     def _run(interpreter: Any, pixels: np.ndarray) -> dict[str, np.ndarray]:
@@ -134,7 +144,7 @@ class PersonModel:
         left, top = hip - side / 2
         crop = image.transform((256, 256), Image.EXTENT, (left, top, left + side, top + side), Image.BILINEAR)
         marks = self._run(self._landmarks, np.asarray(crop.convert("RGB"), np.float32) / 255.0)
-        if float(_sigmoid(marks["Identity_1"][0])) < PRESENT:
+        if float(marks["Identity_1"][0]) < PRESENT:  # the model's own sigmoid is inside it
             return None
         points = marks["Identity"].reshape(-1, 5)[:33]
         joints = (np.array([left, top]) + points[:, :2] / 256.0 * side) / np.array(image.size, np.float32)
@@ -152,19 +162,17 @@ def _span(points: np.ndarray, margin_x: float, margin_y: float) -> tuple[float, 
     return (float(low[0] - margin_x), float(low[1] - margin_y), float(high[0] + margin_x), float(high[1] + margin_y))
 
 
-PLACES = ("top", "bottoms", "dress", "shoes", "hat")  # where a garment kind sits on a person
-
-
 def garment_places(person: Person, aspect: float) -> dict[str, tuple[float, float, float, float]]:
-    """Per garment kind, the box (fractions of the photo, clipped) where a person's joints say it sits; a kind
-    whose joints are hidden has no place. `aspect`: the photo's width / height (margins are in the person's
+    """Per garment kind (top, bottoms, dress, shoes, hat: `recommender.looks.GARMENT_KINDS`' kinds), the box
+    (fractions of the photo, clipped) where a person's joints say it sits; a kind whose joints are hidden, or
+    whose box is too small for the app to keep (`regions.Box`), has no place. `aspect`: the photo's width / height (margins are in the person's
     own lengths, measured in pixels of either side alike)."""
     scale = np.array([aspect, 1.0], np.float32)  # joints in units of the photo's height
     shoulders, hips = person.seen(SHOULDERS) * scale, person.seen(HIPS) * scale
     if len(shoulders) < 2 or len(hips) < 1:
         return {}
     torso = float(abs(hips[:, 1].mean() - shoulders[:, 1].mean())) or 1e-3
-    width = float(abs(shoulders[0, 0] - shoulders[1, 0])) or torso / 2
+    width = max(float(abs(shoulders[0, 0] - shoulders[1, 0])), torso / 3)  # seen side-on, the shoulders meet
     places: dict[str, tuple[float, float, float, float]] = {}
     elbows = person.seen(ELBOWS) * scale
     places["top"] = _span(np.concatenate([shoulders, hips, elbows]), 0.2 * width, 0.15 * torso)
@@ -181,7 +189,5 @@ def garment_places(person: Person, aspect: float) -> dict[str, tuple[float, floa
         centre = ears.mean(axis=0)
         places["hat"] = (float(centre[0] - head), float(centre[1] - 1.3 * head), float(centre[0] + head),
                          float(centre[1] + 0.2 * head))
-    clipped = {kind: (max(0.0, l / aspect), max(0.0, t), min(1.0, r / aspect), min(1.0, b))
-               for kind, (l, t, r, b) in places.items()}
-    return {kind: tuple(round(v, 4) for v in box) for kind, box in clipped.items()  # type: ignore[misc]
-            if box[2] - box[0] >= MIN_SIDE and box[3] - box[1] >= MIN_SIDE}  # a region the app can keep
+    kept = {kind: Box.around(l / aspect, t, r / aspect, b) for kind, (l, t, r, b) in places.items()}
+    return {kind: (box.left, box.top, box.right, box.bottom) for kind, box in kept.items() if box is not None}

@@ -495,15 +495,31 @@ def test_a_person_s_places_make_their_garments_and_windows_add_only_other_kinds(
                     ((0.1, 0.1, 0.6, 0.5), {"Tshirts": 0.95}),  # a window's top: the place's top replaces it
                     ((0.7, 0.4, 1.0, 0.8), {"Shirts": 0.9}),  # a window of a kind no place found, beside the person
                     ((0.3, 0.2, 0.7, 0.6), {"Dresses": 0.9})])  # over the person's top: a repeat, dropped
-    places = np.array([[0.3, 0.2, 0.7, 0.55], [0.3, 0.5, 0.7, 0.95], [0.35, 0.0, 0.65, 0.15]])
-    placed = np.zeros((3, 6))
+    places = np.array([[0.3, 0.2, 0.7, 0.55], [0.3, 0.5, 0.7, 0.95], [0.35, 0.0, 0.65, 0.15], [0.3, 0.2, 0.7, 0.95]])
+    placed = np.zeros((4, 6))
     placed[0, [0, 5]] = [0.8, 0.2]  # the top's place: a T-shirt
     placed[1, [2, 5]] = [0.7, 0.3]  # the legs: jeans
     placed[2, [3, 5]] = [0.3, 0.7]  # the head: not sure of any garment, no garment
-    look = replace(look, places=places, place_probabilities=placed)
+    placed[3, [0, 5]] = [0.95, 0.05]  # the dress's place, sure of a T-shirt: a place names only its own kind
+    look = replace(look, places=places, place_probabilities=placed,
+                   place_kinds=("top", "bottoms", "hat", "Dresses"))  # "top", ...: no kind of this catalogue
     garments = garments_of(look, PLAIN)
     assert garments == [Garment((0.7, 0.4, 1.0, 0.8), "Shirts", 0.9), Garment((0.3, 0.2, 0.7, 0.55), "Tshirts", 0.8),
                         Garment((0.3, 0.5, 0.7, 0.95), "Jeans", 0.7)]
     assert garments_of(replace(look, places=None, place_probabilities=None), PLAIN)[0].box == (0.1, 0.1, 0.6, 0.5)
     stricter = garments_of(look, replace(PLAIN, place_confidence=0.75))  # the legs' place is no longer sure enough
     assert [g.category for g in stricter] == ["Shirts", "Tshirts"]
+
+
+def test_a_person_model_that_fails_on_a_photo_leaves_the_windows_alone(monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A search never fails for the person model: an error on one photo is logged, the windows answer."""
+    from recommender import looks
+
+    class Failing:
+        def find(self, picture: Image.Image) -> None:
+            raise ValueError("Dimension mismatch")
+
+    monkeypatch.setattr(looks, "person_model", lambda: Failing())
+    assert looks._person_places(Image.new("RGB", (60, 80))) == {}
+    assert "windows alone" in caplog.text

@@ -57,8 +57,72 @@ def test_a_wide_photo_keeps_margins_in_the_person_s_own_lengths() -> None:
     np.testing.assert_allclose(top, (0.25 + square[0] / 2, square[1], 0.25 + square[2] / 2, square[3]), atol=1e-5)
 
 
+class FakeInterpreter:
+    """A TFLite interpreter that answers fixed outputs, as the two BlazePose files' interfaces are."""
+
+    def __init__(self, shape: tuple[int, ...], outputs: dict[str, np.ndarray]) -> None:
+        self.shape, self.outputs, self.inputs = shape, outputs, []
+
+    def get_input_details(self) -> list[dict]:
+        return [{"index": 0, "shape": np.array(self.shape)}]
+
+    def get_output_details(self) -> list[dict]:
+        return [{"name": name, "index": i} for i, name in enumerate(self.outputs)]
+
+    def set_tensor(self, index: int, value: np.ndarray) -> None:
+        self.inputs.append(value)
+
+    def invoke(self) -> None:
+        pass
+
+    def get_tensor(self, index: int) -> np.ndarray:
+        return list(self.outputs.values())[index]
+
+
+def fakes(score: float, present: float) -> tuple[FakeInterpreter, FakeInterpreter]:
+    """A detector sure at `score` (a logit) of one person whose hip centre is anchor 812's centre (the 28 x 28
+    grid's (14, 14): 14.5 / 28 of the input) and whose body reaches 40 input pixels above it; a landmark model
+    that puts every joint in the middle of its square, visible, a person there with probability `present`."""
+    scores = np.full((1, 2254, 1), -10.0, np.float32)
+    scores[0, 812, 0] = score
+    raw = np.zeros((1, 2254, 12), np.float32)
+    raw[0, 812, 7] = -40.0  # key point 1 (the body's reach): 40 pixels above the hip centre
+    joints = np.tile(np.array([128.0, 128.0, 0.0, 10.0, 10.0], np.float32), 39)[None]
+    return (FakeInterpreter((1, 224, 224, 3), {"Identity": raw, "Identity_1": scores}),
+            FakeInterpreter((1, 256, 256, 3), {"Identity": joints, "Identity_1": np.array([[present]], np.float32)}))
+
+
+def test_the_detector_s_hip_centre_becomes_the_joints_square_in_the_photo_s_fractions() -> None:
+    """A photo twice as wide as high is letterboxed into the detector's square: its hip centre maps back to the
+    photo, and the landmark model's square (2 x 1.25 x the reach, about the hip) back to the photo's fractions."""
+    detector, landmarks = fakes(5.0, 0.99)
+    person = PersonModel(detector, landmarks).find(Image.new("RGB", (448, 224)))
+    centre = 14.5 / 28 * 224  # the anchor's centre in the detector's input; the photo is scaled by 0.5, padded 56 down
+    assert person is not None and person.score > 0.99
+    np.testing.assert_allclose(person.joints[0], [centre * 2 / 448, (centre - 56) * 2 / 224], atol=1e-5)
+    assert (person.visible > 0.99).all()
+    assert detector.inputs[0].shape == (1, 224, 224, 3) and landmarks.inputs[0].shape == (1, 256, 256, 3)
+    assert -1.0 <= detector.inputs[0].min() and detector.inputs[0].max() <= 1.0  # the detector reads [-1, 1]
+
+
+def test_no_person_when_the_detector_or_the_landmark_model_is_unsure() -> None:
+    assert PersonModel(*fakes(0.5, 0.99)).find(Image.new("RGB", (300, 400))) is None  # the detector at 0.62
+    assert PersonModel(*fakes(5.0, 0.3)).find(Image.new("RGB", (300, 400))) is None  # nobody in the square
+
+
 def test_without_the_model_files_there_is_no_person_model(tmp_path: Path) -> None:
     assert PersonModel.load(tmp_path) is None
+
+
+def test_files_that_are_not_blaze_pose_s_are_said_and_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import shutil
+
+    shipped = ROOT / "models" / "mobilenet_v2_1.0_224_quant.tflite"  # a valid TFLite model of another interface
+    for name in ("pose_detection.tflite", "pose_landmark_full.tflite"):
+        shutil.copy(shipped, tmp_path / name)
+    assert PersonModel.load(tmp_path) is None and "not BlazePose's" in caplog.text
+    (tmp_path / "pose_detection.tflite").write_bytes(b"not a model")  # a corrupt file
+    assert PersonModel.load(tmp_path) is None and "run scripts/fetch_person_model.sh again" in caplog.text
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +160,7 @@ def test_the_app_s_threads_share_one_model_safely(model: PersonModel) -> None:
         with Image.open(KAGGLE / name) as image:
             pictures.append(image.convert("RGB"))
     alone = [model.find(picture) for picture in pictures]
+    assert sum(one is not None for one in alone) >= 3  # people, found
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(model.find, pictures * 6))
     for one, other in zip(alone * 6, together):

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 PERSON_MODEL_DIR = PROJECT_ROOT / "models" / "person"
 DETECTOR, LANDMARKS = "pose_detection.tflite", "pose_landmark_full.tflite"
-DETECTED = 0.8  # the detector this sure: 0.6 % of the demo's and 0.4 % of clothing-small train's garments laid
-# flat pass it, 69 % of Kaggle's worn tops, bottoms and dresses (MediaPipe's 0.5: 10 %, 5 %, 74 %; README)
+DETECTED = 0.8  # the detector this sure: 0.1 % of the demo's and 0.4 % of clothing-small train's garments laid
+# flat pass it, 69 % of Kaggle's worn tops, bottoms and dresses (MediaPipe's 0.5: 5.1 %, 2.5 %, 72 %; README)
 PRESENT = 0.5  # the landmark model's own threshold that a person is there (MediaPipe's default; a probability)
 INPUTS = {DETECTOR: (1, 224, 224, 3), LANDMARKS: (1, 256, 256, 3)}  # what each file must take
 OUTPUTS = {DETECTOR: {"Identity", "Identity_1"}, LANDMARKS: {"Identity", "Identity_1"}}  # ... and give

@@ -17,6 +17,7 @@ fetched() {  # every file there, and the one it should be
     done
 }
 if fetched; then exit 0; fi
+rm -f "$OUT"/*.tflite  # a file of another digest (a broken download) is not kept: fetched again below
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

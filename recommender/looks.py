@@ -237,9 +237,9 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     places = {} if product_shot else _person_places(reduced)
     if not places:
         return Windows(boxes, probabilities, values, kinds, whole)
-    return Windows(boxes, probabilities, values, kinds, whole, np.array(list(places.values()), dtype=np.float64),
-                   classify(engine.embed_images(_pictures(reduced, np.array(list(places.values()))))),
-                   tuple(places))
+    spots = np.array(list(places.values()), dtype=np.float64)
+    return Windows(boxes, probabilities, values, kinds, whole, spots,
+                   classify(engine.embed_images(_pictures(reduced, spots))), tuple(places))
 
 
 def _person_places(picture: Image.Image) -> dict[str, tuple[float, float, float, float]]:
@@ -350,9 +350,14 @@ def _group(windows: Windows, names: list[str], mass: np.ndarray,
     garments.sort(key=lambda pair: -pair[0].confidence)
     kept: list[tuple[Garment, str]] = []
     for garment, name in garments:
-        if not kept or iou(np.array(garment.box), np.array([g.box for g, _ in kept])).max() < settings.repeat_iou:
+        if not _repeats(garment.box, kept, settings):
             kept.append((garment, name))
     return kept
+
+
+def _repeats(box: tuple[float, ...], kept: list[tuple[Garment, str]], settings: LookSettings) -> bool:
+    """Whether a garment's box mostly repeats one already kept (`repeat_iou`): the same garment, named twice."""
+    return bool(kept) and iou(np.array(box), np.array([g.box for g, _ in kept])).max() >= settings.repeat_iou
 
 
 def _with_places(windows: Windows, names: list[str], found: list[tuple[Garment, str]],
@@ -365,20 +370,16 @@ def _with_places(windows: Windows, names: list[str], found: list[tuple[Garment, 
     placed: list[tuple[Garment, str]] = []
     for row in np.argsort(-mass.max(axis=1), kind="stable"):
         k, confidence = int(mass[row].argmax()), float(mass[row].max())
-        box = tuple(float(round(v, 4)) for v in windows.places[row])
-        if confidence < settings.place_confidence or any(name == names[k] for _, name in placed):
-            continue
-        if placed and iou(np.array(box), np.array([g.box for g, _ in placed])).max() >= settings.repeat_iou:
+        box = tuple(float(v) for v in windows.places[row])  # rounded already, as the app's regions are
+        if confidence < settings.place_confidence or any(name == names[k] for _, name in placed) \
+                or _repeats(box, placed, settings):
             continue
         of_kind = windows.place_probabilities[row] * [kind == names[k] for kind in windows.kinds]
         placed.append((Garment(box, windows.values[int(of_kind.argmax())], confidence), names[k]))
     kept = list(placed)
     for garment, name in found:
-        if any(name == other for _, other in placed):
-            continue
-        if kept and iou(np.array(garment.box), np.array([g.box for g, _ in kept])).max() >= settings.repeat_iou:
-            continue
-        kept.append((garment, name))
+        if not any(name == other for _, other in placed) and not _repeats(garment.box, kept, settings):
+            kept.append((garment, name))
     return sorted(kept, key=lambda pair: -pair[0].confidence)
 
 

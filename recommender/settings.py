@@ -35,7 +35,7 @@ class Settings:
     weights: str = "imagenet"
     secret_key: str | None = None
     secure_cookies: bool = False
-    merchant_tools: bool = False  # the Audit and Trends pages
+    merchant_tools: bool = False  # the Feedback, Trends and Audit pages
     bind: str = "127.0.0.1:8050"  # gunicorn's address
     worker_max_mb: int = 2048  # gunicorn replaces a worker whose resident memory passes this
     ranking: tuple[tuple[str, float | None], ...] = ()  # RankingSettings fields set by RECOMMENDER_RANKING_*
@@ -162,7 +162,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("RECOMMENDER_SECURE_COOKIES", "secure_cookies", "1/0", "0",
              "session cookies over HTTPS only (set it when the shop is served over HTTPS)", _switch),
     Variable("RECOMMENDER_MERCHANT_TOOLS", "merchant_tools", "1/0", "0",
-             "the merchant's Audit and Trends pages (off: shoppers get neither their links, their pages nor the export)", _switch),
+             "the merchant's Feedback, Trends and Audit pages (off: shoppers get neither their links, their pages nor the export)", _switch),
     Variable("RECOMMENDER_BIND", "bind", "host:port", "127.0.0.1:8050",
              "where gunicorn listens (`gunicorn.conf.py`)", _text),
     Variable("RECOMMENDER_WORKER_MAX_MB", "worker_max_mb", "whole number", "2048",

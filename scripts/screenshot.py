@@ -6,8 +6,8 @@ right after the upload, not the whole page), filters (the filters unfolded and a
 tag chip applied), region (a box dragged on the photo), shown-more ("Show more" twice), more (a
 product's "More like this"), refined ("More like the ones I liked" after two thumbs up; only with
 --cast-votes), kept (a second photo with the filters and words kept), words (a word search narrowing it),
-no-match (a word no name has), feedback (the Feedback page). Uses Debian's headless Chromium, as the
-tests do. The thumbs up are real votes, stored in the served app's database: cast them only on a
+no-match (a word no name has), feedback (the Feedback page: serve the app with RECOMMENDER_MERCHANT_TOOLS=1).
+Uses Debian's headless Chromium, as the tests do. The thumbs up are real votes, stored in the served app's database: cast them only on a
 throwaway server (its own RECOMMENDER_FEEDBACK_DB), never on a shop's.
 """
 

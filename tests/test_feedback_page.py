@@ -1,4 +1,5 @@
-"""The feedback page in a real browser: empty state, then charts and product cards after votes."""
+"""The feedback page in a real browser: empty state, then charts and product cards after votes; without the
+merchant's tools, the sentence that it is turned off."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from recommender.catalog import Product
 from recommender.feedback import FeedbackStore, VoteEvent
+from recommender.ui.components import MERCHANT_PAGE_OFF
 from tests.browser_checks import assert_accessible
 from tests.test_feedback import CATALOG, CatalogIndex
 
@@ -38,7 +40,7 @@ def isolated_pages():
     dash.page_registry.update(saved)
 
 
-def feedback_app(store: FeedbackStore, index: CatalogIndex):
+def feedback_app(store: FeedbackStore, index: CatalogIndex, merchant: bool = True):
     """A minimal multi-page app holding only the feedback page, loaded the way Dash loads pages."""
     import dash
     from dash import html
@@ -55,7 +57,8 @@ def feedback_app(store: FeedbackStore, index: CatalogIndex):
     dash.page_registry[page.__name__]["layout"] = page.layout  # what Dash does for a pages folder
     page.register_callbacks(app)  # what create_app does for each page
     app.layout = html.Main(dash.page_container)  # as in the shop's frame: the page is its main landmark
-    install_services(app.server, SimpleNamespace(feedback=store, engine=SimpleNamespace(index=index)))
+    install_services(app.server, SimpleNamespace(feedback=store, engine=SimpleNamespace(index=index),
+                                                 settings=SimpleNamespace(merchant_tools=merchant)))
     return app
 
 
@@ -103,3 +106,14 @@ def test_feedback_page_shows_empty_state_then_votes(dash_duo, tmp_path: Path, is
                                                                ["2 votes", "1 vote", "2 votes"]]
     assert_accessible(dash_duo.driver, "feedback with votes")
     assert [entry for entry in dash_duo.get_logs() if "thumbnail" not in entry["message"]] == []
+
+
+def test_feedback_page_is_turned_off_without_the_merchant_tools(dash_duo, tmp_path: Path, isolated_pages) -> None:
+    """A shop's votes are its staff's: without the merchant's tools the page says so and shows none of them."""
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    store.record_shown("s1", CATALOG, "q", [("11", 1, 0.3)])
+    store.record(VoteEvent(CATALOG, "s1", "upload", "q", {}, "11", 1, 0.3, "resnet50", 1))
+    dash_duo.start_server(feedback_app(store, CatalogIndex([]), merchant=False))
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/feedback")
+    dash_duo.wait_for_contains_text("main", MERCHANT_PAGE_OFF, timeout=30)
+    assert dash_duo.find_elements("#feedback-refresh") == [] and dash_duo.find_elements("#feedback-votes") == []

@@ -23,14 +23,19 @@ return [...document.querySelectorAll('.nav-main .nav-link')].map(a => { const r 
           inView: r.left >= row.left - 1 && r.right <= row.right + 1}; });"""
 
 
-@pytest.fixture
-def phone(dash_duo, demo_index_dir: Path, tmp_path: Path, engine: Recommender):  # noqa: F811
-    settings = Settings.from_env(index=demo_index_dir, feedback_db=tmp_path / "votes.sqlite3", merchant_tools=True,
+def _serve_on_a_phone(dash_duo, index: Path, tmp_path: Path, engine: Recommender, merchant: bool):  # noqa: F811
+    settings = Settings.from_env(index=index, feedback_db=tmp_path / "votes.sqlite3", merchant_tools=merchant,
                                  thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads")
     dash_duo.start_server(create_app(settings, engine=engine))
     dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
     return dash_duo
+
+
+@pytest.fixture
+def phone(dash_duo, demo_index_dir: Path, tmp_path: Path, engine: Recommender):  # noqa: F811
+    """The staff's view: the merchant's tools on, every page listed."""
+    return _serve_on_a_phone(dash_duo, demo_index_dir, tmp_path, engine, merchant=True)
 
 
 def _links(dash_duo, path: str) -> list[dict]:
@@ -69,3 +74,12 @@ def test_the_phone_navigation_row_fades_at_its_ends_and_its_first_link_starts_pa
       const first = row.querySelector('.nav-link').getBoundingClientRect();
       return [style.maskImage || style.webkitMaskImage, first.left - row.getBoundingClientRect().left];""")
     assert "linear-gradient" in mask and gap >= 11, (mask, gap)
+
+
+def test_a_shoppers_navigation_fits_a_phone_without_scrolling(dash_duo, demo_index_dir: Path, tmp_path: Path,
+                                                              engine: Recommender) -> None:  # noqa: F811
+    """Without the merchant's tools a shopper gets Search, For you and Map, every one whole in the row."""
+    _serve_on_a_phone(dash_duo, demo_index_dir, tmp_path, engine, merchant=False)
+    links = _links(dash_duo, "/")
+    assert [link["name"] for link in links] == ["Search", "For you", "Map"]
+    assert all(link["inView"] and link["height"] >= TOUCH_PX for link in links), links

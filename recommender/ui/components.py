@@ -28,7 +28,7 @@ __all__ = [
 ]  # fmt: skip
 
 MERCHANT_PAGE_OFF = ("This page is for the shop's staff and is turned off here: start the app with "
-                     "RECOMMENDER_MERCHANT_TOOLS=1 to turn it on.")  # Trends and Audit, when they are off
+                     "RECOMMENDER_MERCHANT_TOOLS=1 to turn it on.")  # Feedback, Trends and Audit, when off
 MULTI_COLOURS = {"Multi"}  # drawn as a rainbow swatch rather than one grey
 
 

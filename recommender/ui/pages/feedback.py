@@ -9,12 +9,13 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, dcc, html
+from dash.exceptions import PreventUpdate
 
 from recommender.errors import RecommenderError
 from recommender.feedback import FeedbackStore
 from recommender.index import Index
 from recommender.ui import ids
-from recommender.ui.components import icon, thumbnail_url
+from recommender.ui.components import MERCHANT_PAGE_OFF, icon, thumbnail_url
 from recommender.ui.figures import (
     attribute_lookup,
     graph,
@@ -31,6 +32,7 @@ dash.register_page(
     name="Feedback",
     title="Lookalike · Shopper feedback",
     description="Thumbs up and down on the recommendations: over time, by rank, by category, by product.",
+    merchant=True,  # the shop's view of its shoppers' votes: listed and served only with the merchant's tools on
     order=3,
 )
 
@@ -169,6 +171,8 @@ def _current_content() -> html.Div | dbc.Alert:
 
 def layout(**_query: str) -> html.Div:
     """Rebuilt on every visit, so the page always shows the votes as they are now."""
+    if not get_services().settings.merchant_tools:
+        return html.Div(html.P(MERCHANT_PAGE_OFF, className="my-4"))
     return html.Div(
         [
             html.Div(
@@ -187,6 +191,8 @@ def layout(**_query: str) -> html.Div:
 
 def refresh(_clicks: int | None, _intervals: int | None) -> html.Div | dbc.Alert:
     """Redraw from the store on a click on Refresh, and every minute while the page is open."""
+    if not get_services().settings.merchant_tools:
+        raise PreventUpdate
     return _current_content()
 
 

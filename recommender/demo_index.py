@@ -62,7 +62,7 @@ DEMO_LOOK_CALIBRATION = PROJECT_ROOT / "demo" / "look-calibration.json"
 DEMO_PHOTOS_KNOWN: dict[str, str] = {}  # what every shopper's photo is taken to be beyond its kind (age: none)
 DEMO_PHOTOS_KNOWN_WEIGHT = 1.0  # how much that counts against the photo's kind (PhotoTargets.known_weight)
 # the demo catalogue's category words that are not a shopper's
-CATEGORY_WORDS = {"T-Shirt": "T-shirt", "Outwear": "outerwear", "Longsleeve": "long-sleeve top"}
+CATEGORY_WORDS = {"T-Shirt": "T-shirt"}
 
 
 def demo_name(attributes: Mapping[str, str]) -> str:

@@ -44,7 +44,7 @@ from recommender.manifest import Holdout  # noqa: E402
 
 # clothing-small folder -> demo category; the first six are the target kinds
 KINDS = {"dress": "Dress", "pants": "Pants", "shoes": "Shoes", "t-shirt": "T-Shirt", "hat": "Hat", "skirt": "Skirt",
-         "longsleeve": "Longsleeve", "outwear": "Outwear", "shirt": "Shirt", "shorts": "Shorts"}
+         "longsleeve": "Long-sleeve top", "outwear": "Outerwear", "shirt": "Shirt", "shorts": "Shorts"}
 TARGET_KINDS, TARGET = 6, 0.6
 AGE = "age"
 AGE_LABELS = ROOT / "demo" / "clothing-small-ages.csv"

@@ -188,7 +188,7 @@ def test_the_demo_index_gets_the_shipped_look_calibration_of_its_weights_only(
 def test_demo_names_say_colour_category_and_age() -> None:
     assert demo_name({"category": "Dress", "age": "Kids", "colour": "Black", "name": "Dress (Kids) 95d51b57"}) \
         == "Black dress, kids"
-    assert demo_name({"category": "Outwear", "age": "Adults", "colour": "Navy Blue"}) == "Navy blue outerwear, adults"
+    assert demo_name({"category": "Outerwear", "age": "Adults", "colour": "Navy Blue"}) == "Navy blue outerwear, adults"
     assert demo_name({"category": "T-Shirt"}) == "T-shirt" and demo_name({}) == "Product"
 
 

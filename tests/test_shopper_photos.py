@@ -20,7 +20,7 @@ from recommender.settings import Settings
 from recommender.shopper_photos import shopper_photo_targets, write_shopper_photos
 from tests.index_fakes import FakeExtractor, write_image
 
-KINDS = ("Dress", "Pants", "Shoes", "T-Shirt", "Hat", "Skirt", "Longsleeve", "Outwear", "Shirt", "Shorts")
+KINDS = ("Dress", "Pants", "Shoes", "T-Shirt", "Hat", "Skirt", "Long-sleeve top", "Outerwear", "Shirt", "Shorts")
 
 
 def _index(tmp_path: Path, name: str, weights: str, dim: int = 1280,

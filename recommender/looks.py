@@ -11,7 +11,8 @@ kind, which also tells garments from background (a wall can be "Perfume and Body
 overlapping it that are nearly as sure (`tie`) make one garment. The head's probabilities saturate (a
 window with wide margins around a shoe is as sure of it as one framing it), so their box is the mean
 weighted by 1 / area, the tighter windows saying more, shrunk about its centre (windows hold margins
-around what they show); the garment is named by the category they find most probable. A garment whose
+around what they show), and a pair of shoes cut to no taller than wide (the windows stand upright); the
+garment is named by the category they find most probable. A garment whose
 box mostly repeats a surer garment's is dropped. Each garment's box is then embedded
 again and searched like a region.
 
@@ -48,13 +49,14 @@ from PIL import Image
 from recommender.engine import Recommender
 from recommender.errors import RecommenderError
 from recommender.index import Filters, Hit, Index
+from recommender.look_boxes import area, iou, no_taller_than_wide, shrunk, smallest, tight_mean
 from recommender.look_calibration import read_calibration
 from recommender.person import garment_places, person_model
 from recommender.query_value import Query
 from recommender.regions import Box
 
 __all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "finds_garments", "shop_the_look",
-           "window_boxes", "iou", "look_json", "tight_mean", "kind_mass", "whole_sureness",
+           "window_boxes", "look_json", "kind_mass", "whole_sureness",
            "index_look_settings"]
 
 log = logging.getLogger(__name__)
@@ -121,16 +123,6 @@ def _steps(side: float, stride: float) -> np.ndarray:
     return np.linspace(0.0, 1.0 - side, count)
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of boxes a (n, 4) against b (m, 4): (n, m)."""
-    a, b = np.atleast_2d(a)[:, None, :], np.atleast_2d(b)[None, :, :]
-    inter = (np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-             * np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None))
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return inter / np.maximum(area_a + area_b - inter, 1e-12)
-
-
 def _pictures(image: Image.Image, boxes: np.ndarray) -> list[Image.Image]:
     return [image if tuple(box) == WHOLE else Box(*box).crop(image) for box in boxes.tolist()]
 
@@ -185,6 +177,7 @@ class Windows:
     places: np.ndarray | None = None  # (m, 4) fractions: where a person's garments sit (None: no person found)
     place_probabilities: np.ndarray | None = None  # (m, V) of each category value, per place
     place_kinds: tuple[str, ...] = ()  # (m,) the garment kind each place is for (recommender.person)
+    aspect: float = 1.0  # the photo's width / height (the boxes are fractions of each side)
 
 
 def kind_mass(probabilities: np.ndarray, kinds: list[str | None]) -> tuple[list[str], np.ndarray]:
@@ -219,7 +212,7 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
         return index.head.classify(np.stack([query.vector for query in queries]))[attribute]
 
     whole = engine.embed_image(picture)  # alone, exactly as a plain photo search embeds it (a batch may round apart)
-    fine = _smallest(boxes)
+    fine = smallest(boxes)
     coarse = np.flatnonzero(~fine)  # the whole photo (row 0) first, then the larger windows in one batch
     found = classify([whole, *engine.embed_images(_pictures(reduced, boxes[coarse[1:]]))])
     probabilities = np.zeros((len(boxes), len(values)), dtype=found.dtype)
@@ -236,10 +229,11 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     product_shot = kind_mass(found[:1], kinds)[1].max() >= settings.whole_sure  # no person to look for there
     places = {} if product_shot else _person_places(reduced)
     if not places:
-        return Windows(boxes, probabilities, values, kinds, whole)
+        return Windows(boxes, probabilities, values, kinds, whole, aspect=reduced.width / reduced.height)
     spots = np.array(list(places.values()), dtype=np.float64)
     return Windows(boxes, probabilities, values, kinds, whole, spots,
-                   classify(engine.embed_images(_pictures(reduced, spots))), tuple(places))
+                   classify(engine.embed_images(_pictures(reduced, spots))), tuple(places),
+                   reduced.width / reduced.height)
 
 
 def _person_places(picture: Image.Image) -> dict[str, tuple[float, float, float, float]]:
@@ -252,14 +246,6 @@ def _person_places(picture: Image.Image) -> dict[str, tuple[float, float, float,
         log.warning("The person model failed on a photo (%s): shop the look uses windows alone.", exc)
         return {}
     return garment_places(person, picture.width / picture.height) if person is not None else {}
-
-
-def _smallest(boxes: np.ndarray) -> np.ndarray:
-    """Which windows (after the whole photo) are of the smallest scale."""
-    heights = boxes[:, 3] - boxes[:, 1]
-    fine = np.isclose(heights, heights[1:].min(), atol=1e-3) if len(boxes) > 1 else np.zeros(len(boxes), bool)
-    fine[0] = False
-    return fine
 
 
 def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> list[Garment]:
@@ -275,7 +261,7 @@ def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> li
     if windows.places is not None:
         garments = _with_places(windows, names, garments, settings)
     own_kind = windows.kinds[int(first.argmax())]
-    if len(garments) < 2 or (garments[0][1] == own_kind and _area(garments[0][0].box) >= settings.single_cover):
+    if len(garments) < 2 or (garments[0][1] == own_kind and area(garments[0][0].box) >= settings.single_cover):
         return [whole]
     return [garment for garment, _ in garments]
 
@@ -314,22 +300,6 @@ def find_garments(engine: Recommender, picture: Image.Image,
     return garments, engine.embed_images(_pictures(reduced, np.array([g.box for g in garments])))
 
 
-def _area(box: tuple[float, float, float, float]) -> float:
-    return (box[2] - box[0]) * (box[3] - box[1])
-
-
-def _shrunk(box: np.ndarray, factor: float) -> tuple[float, float, float, float]:
-    centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) * factor / 2
-    return tuple(float(round(v, 4)) for v in np.clip(np.concatenate([centre - half, centre + half]), 0.0, 1.0))
-
-
-def tight_mean(boxes: np.ndarray) -> np.ndarray:
-    """The mean of (n, 4) boxes weighted by 1 / area: the head is as sure of a window framing a garment
-    with margins as of one framing it tightly (its probabilities saturate), so the smaller ones say more."""
-    weights = 1.0 / np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-9)
-    return (boxes * weights[:, None]).sum(axis=0) / weights.sum()
-
-
 def _group(windows: Windows, names: list[str], mass: np.ndarray,
            settings: LookSettings) -> list[tuple[Garment, str]]:
     """One garment per kind (with its kind) from the windows after the first, surest first, repeats dropped."""
@@ -343,7 +313,9 @@ def _group(windows: Windows, names: list[str], mass: np.ndarray,
             continue
         near = rows[(iou(boxes[best], boxes[rows])[0] >= settings.group_iou)
                     & (confidence[rows] >= confidence[best] - settings.tie)]
-        box = _shrunk(tight_mean(boxes[near]), settings.shrink)
+        box = shrunk(tight_mean(boxes[near]), settings.shrink)
+        if name == "shoes":  # wider than tall, whatever the upright windows framed (look_boxes.no_taller_than_wide)
+            box = no_taller_than_wide(box, windows.aspect)
         weights = confidence[near][:, None]
         votes = (probabilities[near] * weights).sum(axis=0) * [kind == name for kind in windows.kinds]
         garments.append((Garment(box, windows.values[int(votes.argmax())], float(confidence[best])), name))

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from recommender.cli import main
-from recommender.looks import WHOLE, Garment, LookSettings, Windows, garments_of, iou, tight_mean, window_boxes
+from recommender.look_boxes import iou, no_taller_than_wide, tight_mean
+from recommender.looks import WHOLE, Garment, LookSettings, Windows, garments_of, window_boxes
 
 
 def test_windows_start_with_the_whole_picture_and_cover_it_at_every_scale() -> None:
@@ -88,6 +89,23 @@ def test_a_garment_s_box_follows_its_tighter_windows_and_leaves_out_the_less_sur
     # a wider tie takes the less sure window in as well
     wider = next(g for g in garments_of(look, replace(settings, tie=0.5)) if g.category == "Tshirts")
     assert wider.box != top.box
+
+
+def test_a_box_is_cut_about_its_centre_to_no_taller_than_wide_in_pixels() -> None:
+    # a 600 x 800 photo (width / height 0.75): 0.2 of its width is 120 px, 0.15 of its height
+    assert no_taller_than_wide((0.4, 0.6, 0.6, 1.0), 0.75) == (0.4, 0.725, 0.6, 0.875)
+    assert no_taller_than_wide((0.1, 0.8, 0.6, 0.9), 0.75) == (0.1, 0.8, 0.6, 0.9)  # already wider: as it was
+    assert no_taller_than_wide((0.4, 0.6, 0.6, 0.8), 1.0) == (0.4, 0.6, 0.6, 0.8)  # square in a square photo
+
+
+def test_shoes_found_by_upright_windows_are_cut_to_no_taller_than_wide_and_other_kinds_are_not() -> None:
+    values, kinds = ["Tshirts", "Casual Shoes", "Perfume"], ["top", "shoes", None]
+    boxes = np.array([WHOLE, (0.2, 0.1, 0.5, 0.6), (0.4, 0.6, 0.6, 1.0)])
+    probabilities = np.array([[0.5, 0.4, 0.1], [0.9, 0.0, 0.1], [0.0, 0.95, 0.05]])
+    look = Windows(boxes, probabilities, values, kinds, np.zeros(3), aspect=0.75)
+    shoes, top = garments_of(look, PLAIN)
+    assert (top.category, top.box) == ("Tshirts", (0.2, 0.1, 0.5, 0.6))  # taller in pixels than wide: kept
+    assert (shoes.category, shoes.box) == ("Casual Shoes", (0.4, 0.725, 0.6, 0.875))
 
 
 def test_a_kind_pools_its_categories_and_names_the_garment_by_the_likeliest() -> None:

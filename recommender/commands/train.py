@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--photo-balance", type=float, default=TrainSettings.photo_balance, metavar="B",
         help="a photo of a kind with n photos weighs n ** -B, scaled to a mean of 1 (default: "
              f"{TrainSettings.photo_balance}: every photo alike)")
+    add("--class-balance", type=float, default=TrainSettings.class_balance, metavar="B",
+        help="a product of a category value with n products weighs n ** -B, scaled to a mean of 1 (default: "
+             f"{TrainSettings.class_balance}: every product alike)")
     add("--attributes", nargs="+", metavar="NAME",
         help="catalogue attributes to learn (default: each label with 2 to 200 values)")
     add("--holdout", type=fraction, default=0.1, metavar="FRACTION",
@@ -86,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
                           attributes=args.attributes,
                           holdout=Holdout(args.holdout, args.seed),
                           settings=TrainSettings(epochs=args.epochs, seed=args.seed, view_weight=args.view_weight,
-                                                 photo_weight=args.photo_weight, photo_balance=args.photo_balance),
+                                                 photo_weight=args.photo_weight, photo_balance=args.photo_balance,
+                                                 class_balance=args.class_balance),
                           progress=not args.no_progress and sys.stderr.isatty())
     print(f"wrote {args.out}: head {trained.head.id}, {trained.manifest.count:,} products, {trained.head.dim} "
           f"dimensions, {trained.seconds:.0f} s")

@@ -22,7 +22,8 @@ import numpy as np
 
 from recommender.engine import Recommender
 from recommender.images import open_image
-from recommender.looks import WHOLE, LookSettings, garment_kinds, iou, shop_the_look
+from recommender.look_boxes import iou
+from recommender.looks import WHOLE, LookSettings, garment_kinds, shop_the_look
 from recommender.looks_set import LookGarment, read_looks
 
 __all__ = ["MATCH_IOU", "evaluate_looks", "print_looks", "score_look"]

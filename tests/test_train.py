@@ -363,7 +363,7 @@ def test_class_balance_weighs_a_rare_class_up_and_leaves_the_rest_alone() -> Non
     assert rare_called_rare(1.0) > rare_called_rare(0.0) + 0.2
 
 
-def test_train_command_passes_the_photo_weight_and_balance_to_training(tmp_path, monkeypatch, tiny_index, photos) -> None:
+def test_train_command_passes_the_photo_weight_and_the_balances_to_training(tmp_path, monkeypatch, tiny_index, photos) -> None:
     import recommender.trained_index as trained_index
 
     seen: list[TrainSettings] = []
@@ -376,9 +376,9 @@ def test_train_command_passes_the_photo_weight_and_balance_to_training(tmp_path,
     photo_dir, label_map = photos
     with pytest.raises(SystemExit):
         main(["train", "--index", str(tiny_index), "--out", str(tmp_path / "o"), "--photos", str(photo_dir),
-              "--label-map", str(label_map), "--photo-weight", "8", "--photo-balance", "0.5",
+              "--label-map", str(label_map), "--photo-weight", "8", "--photo-balance", "0.5", "--class-balance", "0.25",
               "--cache", str(tmp_path / "cache"), "--no-progress"])
-    assert [(s.photo_weight, s.photo_balance) for s in seen] == [(8.0, 0.5)]
+    assert [(s.photo_weight, s.photo_balance, s.class_balance) for s in seen] == [(8.0, 0.5, 0.25)]
 
 
 def _photo_rows(index, rows: list[int], allowed: list[frozenset[str]]) -> PhotoTargets:

@@ -6,9 +6,10 @@ right after the upload, not the whole page), filters (the filters unfolded and a
 tag chip applied), region (a box dragged on the photo), shown-more ("Show more" twice), more (a
 product's "More like this"), refined ("More like the ones I liked" after two thumbs up; only with
 --cast-votes), kept (a second photo with the filters and words kept), words (a word search narrowing it),
-no-match (a word no name has), feedback (the Feedback page: with RECOMMENDER_MERCHANT_TOOLS=1, else the sentence that it is off).
-Uses Debian's headless Chromium, as the tests do. The thumbs up are real votes, stored in the served app's database: cast them only on a
-throwaway server (its own RECOMMENDER_FEEDBACK_DB), never on a shop's.
+no-match (a word no name has), feedback (the Feedback page: with RECOMMENDER_MERCHANT_TOOLS=1, else the
+sentence that it is off). Uses Debian's headless Chromium, as the tests do. The thumbs up are real votes,
+stored in the served app's database: cast them only on a throwaway server (its own RECOMMENDER_FEEDBACK_DB),
+never on a shop's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from recommender.ui.components import MERCHANT_PAGE_OFF  # noqa: E402 - what a merchant's page says when off
 from tests.conftest import CHROMIUM_FLAGS  # noqa: E402 - the same flags as the browser tests
 
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -161,7 +163,7 @@ def _journey(driver: webdriver.Chrome, url: str, image: Path, second: Path, word
     shoot("no-match")
     driver.get(url.rstrip("/") + "/feedback")  # the merchant's page; without their tools, the sentence saying so
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot, #feedback-empty")
-               or "turned off here" in d.find_element(By.TAG_NAME, "main").text)
+               or MERCHANT_PAGE_OFF in d.find_element(By.TAG_NAME, "main").text)
     shoot("feedback")
 
 

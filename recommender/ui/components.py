@@ -22,7 +22,7 @@ from recommender.ui import ids
 from recommender.ui.routes import thumbnail_path, upload_path
 
 __all__ = [
-    "thumbnail_url", "upload_url", "icon", "swatch", "filter_dropdown", "filter_options", "product_card",
+    "merchant_page_off", "thumbnail_url", "upload_url", "icon", "swatch", "filter_dropdown", "filter_options", "product_card",
     "results_grid", "breadcrumb", "tag_chips", "kept_row", "random_weights_banner", "upload_prompt",
     "upload_preview", "vote_class", "vote_label",
 ]  # fmt: skip
@@ -30,6 +30,11 @@ __all__ = [
 MERCHANT_PAGE_OFF = ("This page is for the shop's staff and is turned off here: start the app with "
                      "RECOMMENDER_MERCHANT_TOOLS=1 to turn it on.")  # Feedback, Trends and Audit, when off
 MULTI_COLOURS = {"Multi"}  # drawn as a rainbow swatch rather than one grey
+
+
+def merchant_page_off() -> html.Div:
+    """What a merchant's page (Feedback, Trends, Audit) shows in place of itself without the merchant's tools."""
+    return html.Div(html.P(MERCHANT_PAGE_OFF, className="my-4"))
 
 
 def thumbnail_url(product_id: str) -> str:

@@ -20,7 +20,7 @@ from recommender.audit import MIN_PRODUCTS, TINY_SIDE, AuditReport, Suspect
 from recommender.audit_store import AUDIT_FILE, fixes_csv, load_report
 from recommender.errors import RecommenderError
 from recommender.ui import ids
-from recommender.ui.components import MERCHANT_PAGE_OFF, thumbnail_url
+from recommender.ui.components import merchant_page_off, thumbnail_url
 from recommender.ui.guard import public_message
 from recommender.ui.services import Services, get_services
 
@@ -229,7 +229,7 @@ def _content(services: Services) -> html.Div | dbc.Alert:
 def layout(**_query: str) -> html.Div:
     services = get_services()
     if not services.settings.merchant_tools:
-        return html.Div(html.P(MERCHANT_PAGE_OFF, className="my-4"))
+        return merchant_page_off()
     return html.Div([
         html.H1("Catalogue audit", className="page-title h2 my-3"),
         dcc.Store(id=ids.AUDIT_PAGE, data=0),

@@ -15,7 +15,7 @@ from recommender.errors import RecommenderError
 from recommender.feedback import FeedbackStore
 from recommender.index import Index
 from recommender.ui import ids
-from recommender.ui.components import MERCHANT_PAGE_OFF, icon, thumbnail_url
+from recommender.ui.components import icon, merchant_page_off, thumbnail_url
 from recommender.ui.figures import (
     attribute_lookup,
     graph,
@@ -172,7 +172,7 @@ def _current_content() -> html.Div | dbc.Alert:
 def layout(**_query: str) -> html.Div:
     """Rebuilt on every visit, so the page always shows the votes as they are now."""
     if not get_services().settings.merchant_tools:
-        return html.Div(html.P(MERCHANT_PAGE_OFF, className="my-4"))
+        return merchant_page_off()
     return html.Div(
         [
             html.Div(

@@ -21,7 +21,7 @@ from recommender.errors import RecommenderError
 from recommender.feedback import ItemTotals
 from recommender.trends import LACKING_BELOW, PERIODS, shares
 from recommender.ui import ids
-from recommender.ui.components import MERCHANT_PAGE_OFF
+from recommender.ui.components import merchant_page_off
 from recommender.ui.figures import TEMPLATE, graph
 from recommender.ui.guard import public_message
 from recommender.ui.services import Services, get_services
@@ -146,7 +146,7 @@ def _current(period: str) -> html.Div | dbc.Alert:
 
 def layout(**_query: str) -> html.Div:
     if not get_services().settings.merchant_tools:
-        return html.Div(html.P(MERCHANT_PAGE_OFF, className="my-4"))
+        return merchant_page_off()
     return html.Div([
         html.H1("Trends", className="page-title h2 my-3"),
         html.P("What shoppers photograph and how they vote. Searches are logged as their predicted kind and "

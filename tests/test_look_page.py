@@ -165,15 +165,20 @@ def test_a_person_gives_a_chip_per_garment_and_each_chip_is_a_search_in_the_url(
     assert not _chips(dash_duo)  # a catalogue product is no look
 
 
-def test_chips_are_44_px_on_a_phone(shop, person: Path) -> None:
+def test_chips_are_44_px_on_one_row_and_the_strip_shows_on_a_phone_s_first_screen(shop, person: Path) -> None:
     dash_duo = shop
     dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
     dash_duo.find_element("#upload input[type=file]").send_keys(str(person))
     _surest(dash_duo)
-    heights = _js(dash_duo, "return [...document.querySelectorAll(arguments[0])].map(c => c.getBoundingClientRect().height);",
-                  CHIPS)
-    assert len(heights) >= 2 and min(heights) >= 44
+    _js(dash_duo, "window.scrollTo(0, 0);")
+    boxes = _js(dash_duo, "return [...document.querySelectorAll(arguments[0])].map(c => c.getBoundingClientRect())"
+                          ".map(r => [r.top, r.height]);", CHIPS)
+    assert len(boxes) >= 2 and min(h for _, h in boxes) >= 44
+    assert len({round(top) for top, _ in boxes}) == 1  # one row (it scrolls sideways where they do not fit)
+    # the first results of the look, the strip's pictures, begin on the first screen
+    first = _js(dash_duo, "return document.querySelector('.look-item img').getBoundingClientRect().top;")
+    assert first < 844 - 60, first
     assert_accessible(dash_duo.driver, "look on a phone")
 
 

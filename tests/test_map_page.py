@@ -202,3 +202,7 @@ def test_every_value_gets_its_own_colour_up_to_the_palette_then_other_says_how_m
     assert len({t.marker.color for t in kinds}) == 16 and page.OTHER not in {t.marker.color for t in kinds}
     assert len(uses) == page.MOST_VALUES + 1 and uses[0].name == f"Other ({30 - page.MOST_VALUES} rarer values)"
     assert len({t.marker.color for t in uses}) == page.MOST_VALUES + 1
+    # the legend lists the values alphabetically, whatever their frequency, "Other" last
+    listed = [t.name for t in sorted(uses, key=lambda t: t.legendrank)]
+    assert listed[:-1] == sorted(listed[:-1], key=str.casefold) and listed[-1].startswith("Other")
+    assert [t.name for t in uses][1:] != listed[:-1]  # the colours' order (frequency) is another one

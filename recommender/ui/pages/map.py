@@ -48,6 +48,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 MOST_VALUES = len(PALETTE)  # values with a colour of their own (the demo has 16 kinds); the rarer ones are "Other"
 MOST_DISTINCT = 500  # an attribute with more values (names, ids) is no colouring
 OTHER = "#c7c7c7"
+RANK_FIRST, RANK_LAST = 1, 999  # legend places (Plotly's legendrank): the results and query (0) lead, "Other" ends
 # the legend's columns, one width each (the words' width: "Other (118 rarer values)" fits; Plotly adds 40 px for the
 # symbol), so a row holds a known number: two on a phone from 360 px wide (its map 326 px), and the graph's height
 # on a phone fits the square map and its whole legend
@@ -80,27 +81,30 @@ def layout_xy(index: Index) -> np.ndarray:
     return _layout_of(str(index.path), version)
 
 
-def _scatter(xy: np.ndarray, rows: np.ndarray, name: str, colour: str, size: float = 4) -> go.Scattergl:
+def _scatter(xy: np.ndarray, rows: np.ndarray, name: str, colour: str, rank: int) -> go.Scattergl:
     return go.Scattergl(x=xy[rows, 0], y=xy[rows, 1], customdata=rows.tolist(), mode="markers", name=name,
-                        marker={"color": colour, "size": size, "opacity": 0.75}, hoverinfo="none")
+                        marker={"color": colour, "size": 4, "opacity": 0.75}, hoverinfo="none", legendrank=rank)
 
 
 @functools.lru_cache(maxsize=8)
 def _base_traces(index_dir: str, version: int, attribute: str | None) -> tuple[go.Scattergl, ...]:
     """One trace per value of `attribute` (the MOST_VALUES most common; the rest grey as "Other", its legend
-    saying how many values it holds), or one of everything."""
+    saying how many values it holds), or one of everything. The legend lists them alphabetically ("Other" last),
+    so a shopper finds a value by its name; the colours go by frequency, the most distinct to the most common."""
     index = get_services().engine.index
     xy = _layout_of(index_dir, version)
     everything = np.arange(len(xy))
     if attribute is None:
-        return (_scatter(xy, everything, "Products", PALETTE[0]),)
+        return (_scatter(xy, everything, "Products", PALETTE[0], RANK_LAST),)
     every = list(index.attribute_values(attribute))
     values = every[:MOST_VALUES]
     codes = index.value_codes(attribute, values)
     rarer = len(every) - len(values)
     other = f"Other ({rarer} rarer value{'s' * (rarer > 1)})" if rarer else "Other (no value)"
-    traces = [_scatter(xy, np.flatnonzero(codes == -1), other, OTHER)] if (codes == -1).any() else []
-    traces += [_scatter(xy, np.flatnonzero(codes == i), value, PALETTE[i]) for i, value in enumerate(values)]
+    alphabetical = {value: rank for rank, value in enumerate(sorted(values, key=str.casefold), start=RANK_FIRST)}
+    traces = [_scatter(xy, np.flatnonzero(codes == -1), other, OTHER, RANK_LAST)] if (codes == -1).any() else []
+    traces += [_scatter(xy, np.flatnonzero(codes == i), value, PALETTE[i], alphabetical[value])
+               for i, value in enumerate(values)]
     return tuple(traces)
 
 
@@ -116,14 +120,14 @@ def _highlights(index: Index, xy: np.ndarray, search: Search) -> list[go.Scatter
         rows = np.array([index.position(h.product.id) for h in found.hits], dtype=np.int64)
         if len(rows):
             traces.append(go.Scattergl(x=xy[rows, 0], y=xy[rows, 1], customdata=rows.tolist(), mode="markers",
-                                       name="Results", hoverinfo="none",
+                                       name="Results", hoverinfo="none", legendrank=0,
                                        marker={"size": 12, "color": "#111", "symbol": "circle-open",
                                                "line": {"width": 2}}))
     step = search.current
     if step is not None and step.kind == "item" and step.ref in index:
         row = np.array([index.position(step.ref)])
         traces.append(go.Scattergl(x=xy[row, 0], y=xy[row, 1], customdata=row.tolist(), mode="markers",
-                                   name="Query",
+                                   name="Query", legendrank=0,
                                    hoverinfo="none", marker={"size": 20, "symbol": "star", "color": "#ffd400",
                                                              "line": {"width": 1.5, "color": "#111"}}))
     return traces

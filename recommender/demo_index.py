@@ -61,15 +61,13 @@ DEMO_LABEL_MAP = PROJECT_ROOT / "demo" / "clothing-small-label-map.csv"
 DEMO_LOOK_CALIBRATION = PROJECT_ROOT / "demo" / "look-calibration.json"
 DEMO_PHOTOS_KNOWN: dict[str, str] = {}  # what every shopper's photo is taken to be beyond its kind (age: none)
 DEMO_PHOTOS_KNOWN_WEIGHT = 1.0  # how much that counts against the photo's kind (PhotoTargets.known_weight)
-# the demo catalogue's category words that are not a shopper's
-CATEGORY_WORDS = {"T-Shirt": "T-shirt"}
 
 
 def demo_name(attributes: Mapping[str, str]) -> str:
     """"Black dress, kids": a demo product's colour (computed from its photo), category and age."""
     roles = Roles.of(attributes)
     category = attributes.get(roles.category or "", "")
-    words = [attributes.get(roles.colour or "", "").capitalize(), CATEGORY_WORDS.get(category, category.lower())]
+    words = [attributes.get(roles.colour or "", "").capitalize(), category.lower()]
     name = " ".join(w for w in words if w) or "Product"
     name = name[0].upper() + name[1:]
     age = attributes.get("age", "").lower()

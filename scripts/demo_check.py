@@ -43,7 +43,7 @@ from recommender.index import Index  # noqa: E402
 from recommender.manifest import Holdout  # noqa: E402
 
 # clothing-small folder -> demo category; the first six are the target kinds
-KINDS = {"dress": "Dress", "pants": "Pants", "shoes": "Shoes", "t-shirt": "T-Shirt", "hat": "Hat", "skirt": "Skirt",
+KINDS = {"dress": "Dress", "pants": "Pants", "shoes": "Shoes", "t-shirt": "T-shirt", "hat": "Hat", "skirt": "Skirt",
          "longsleeve": "Long-sleeve top", "outwear": "Outerwear", "shirt": "Shirt", "shorts": "Shorts"}
 TARGET_KINDS, TARGET = 6, 0.6
 AGE = "age"

@@ -189,7 +189,7 @@ def test_demo_names_say_colour_category_and_age() -> None:
     assert demo_name({"category": "Dress", "age": "Kids", "colour": "Black", "name": "Dress (Kids) 95d51b57"}) \
         == "Black dress, kids"
     assert demo_name({"category": "Outerwear", "age": "Adults", "colour": "Navy Blue"}) == "Navy blue outerwear, adults"
-    assert demo_name({"category": "T-Shirt"}) == "T-shirt" and demo_name({}) == "Product"
+    assert demo_name({"category": "T-shirt"}) == "T-shirt" and demo_name({}) == "Product"
 
 
 def test_the_demo_catalogue_and_model_ship_with_the_repository() -> None:
@@ -200,7 +200,7 @@ def test_the_demo_catalogue_and_model_ship_with_the_repository() -> None:
     catalog = load_catalog(defaults.demo_catalog)
     assert len(catalog) == 691 and catalog.skipped == []
     categories = {p.attributes["category"] for p in catalog.products}
-    assert {"Dress", "Pants", "Shoes", "T-Shirt"} <= categories and len(categories) == 16
+    assert {"Dress", "Pants", "Shoes", "T-shirt"} <= categories and len(categories) == 16
     assert "CC0" in (defaults.demo_catalog / "LICENSE").read_text()
     assert defaults.demo_model.is_file() and defaults.demo_model.stat().st_size < 4 * 1024 * 1024
     assert "Apache License" in (defaults.demo_model.parent / "LICENSE").read_text()

@@ -44,7 +44,7 @@ def person(tmp_path_factory) -> Path:
     stacked on a plain wall (the head finds the hat and the shoes, and the t-shirt and trousers when sure)."""
     rows = list(csv.DictReader((DEMO / "catalog.csv").open(encoding="utf-8")))
     scene = Image.new("RGB", (600, 800), (200, 190, 170))
-    for category, box in [("Hat", (220, 0, 380, 140)), ("T-Shirt", (130, 150, 470, 420)),
+    for category, box in [("Hat", (220, 0, 380, 140)), ("T-shirt", (130, 150, 470, 420)),
                           ("Pants", (170, 420, 430, 690)), ("Shoes", (200, 690, 400, 800))]:
         row = [r for r in rows if r["category"] == category][3]
         with Image.open(DEMO / row["image"]) as shot:

@@ -48,7 +48,8 @@ def _card(suggestion: Suggestion) -> html.Article:
             html.Div(
                 [
                     html.H3(product.name, className="product-name", title=product.name),
-                    html.P(f"Because you liked {because.name}", className="because"),
+                    html.P([html.Img(src=thumbnail_url(because.id), alt="", className="because-img"),  # names repeat
+                            html.Span(f"Because you liked {because.name}")], className="because"),
                     html.A("More like this", href=_more_like(product.id), className="more-btn",
                            **{"aria-label": f"More like {product.name}"}),
                 ],

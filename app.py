@@ -19,6 +19,10 @@ from recommender.settings import Settings
 from recommender.ui import create_app
 from recommender.ui.services import get_services
 
+# what Flask's red "development server" warning means here, said before it
+TRYING_IT_OUT = ("This is Flask's development server, for trying the shop out on this machine; a shop serves it "
+                 "with gunicorn app:server (README, \"In production\").")
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve the visual fashion recommender.")
@@ -51,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with app.server.app_context():
         print(serving_line(get_services().engine.index), file=sys.stderr, flush=True)
+    print(TRYING_IT_OUT, file=sys.stderr, flush=True)
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
 

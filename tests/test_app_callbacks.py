@@ -470,7 +470,9 @@ def test_every_start_names_the_index_its_model_and_head(tiny_index: Path, tmp_pa
         monkeypatch.setenv(f"RECOMMENDER_{name}", str(value))
     for _ in range(2):  # the index is built already: later starts say it too
         assert module.main([]) == 0
-        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Serving ")]
+        err = capsys.readouterr().err
+        assert module.TRYING_IT_OUT in err  # what Flask's "development server" warning means, and what a shop runs
+        lines = [line for line in err.splitlines() if line.startswith("Serving ")]
         assert lines == [f"Serving {tiny_index}: 5 products; model fake (random); no head (the backbone's own "
                          "features); random weights: the ranking is not meaningful."]
     assert preflight.main() == 0  # gunicorn's start, before its workers

@@ -4,17 +4,18 @@ A photo of a person wears several garments; embedded whole, the largest one or t
 wins. Here the photo is cut into overlapping windows at a few scales (garment-shaped: 3 wide for 4
 high, like the catalogue's own shots), every window is embedded in one batch and classified by the
 trained head's category classifier. Categories are pooled into garment kinds (top, bottoms, dress,
-shoes, hat, bag: `GARMENT_KINDS`, from a Kaggle-like catalogue's subCategory; every category is its
+shoes, hat, bag: `recommender.garment_kinds`, from a Kaggle-like catalogue's subCategory; every category is its
 own kind where there is none), and a window's confidence is the probability of its most probable
 kind, which also tells garments from background (a wall can be "Perfume and Body Mist" at 0.99 among
 121 classes, but is seldom a garment kind at 0.98). Per kind, the surest window and the windows
 overlapping it that are nearly as sure (`tie`) make one garment. The head's probabilities saturate (a
 window with wide margins around a shoe is as sure of it as one framing it), so their box is the mean
 weighted by 1 / area, the tighter windows saying more, shrunk about its centre (windows hold margins
-around what they show), and a pair of shoes cut to no taller than wide (the windows stand upright); the
-garment is named by the category they find most probable. A garment whose
-box mostly repeats a surer garment's is dropped. Each garment's box is then embedded
-again and searched like a region.
+around what they show), and a pair of shoes cut to no taller than wide (the windows stand upright). A garment
+whose box mostly repeats a surer garment's is dropped. Each garment's box is then embedded again, and its query
+is that vector plus the mean of the windows sure of its kind around it (they framed it several ways: on the dev
+looks P@10 of the found garments' kind .960 -> .996); it is named by that query's own category tag, so its chip,
+the page's tags and its results agree (a region's tags and ranking come from one vector).
 
 Where a person model is installed (`recommender.person`) and finds a person, the places their joints give
 (shoulders to hips for a top, hips to ankles for trousers, the feet, the head) are classified too, and a
@@ -27,9 +28,8 @@ results are exactly those of the photo: that happens when the whole picture is s
 kind (`whole_sure`, each index's own: `recommender.look_calibration`; the windows that disagree with
 it show parts of the product, a sharp head being 0.99 sure of a "hat" in a corner of a dress), when
 fewer than two garments are found, or when the surest one, of the whole picture's own kind, covers
-most of the picture. An index without
-a head has no category classifier, and one whose categories are no garment kind (watches, perfumes)
-nothing to tell apart: its photo is one garment, named by its tags.
+most of the picture. An index without a head has no category classifier, and one whose categories are no
+garment kind (watches, perfumes) nothing to tell apart: its photo is one garment, named by its tags.
 
 The settings (`LookSettings`) were chosen on the development split of `recommender.looks_set`
 with `scripts/tune_looks.py` (README, "Shop the look").
@@ -48,15 +48,17 @@ from PIL import Image
 
 from recommender.engine import Recommender
 from recommender.errors import RecommenderError
+from recommender.garment_kinds import kind_mass, kinds_of
 from recommender.index import Filters, Hit, Index
 from recommender.look_boxes import area, iou, no_taller_than_wide, shrunk, smallest, tight_mean
 from recommender.look_calibration import read_calibration
 from recommender.person import garment_places, person_model
 from recommender.query_value import Query
 from recommender.regions import Box
+from recommender.vectors import unit_rows
 
-__all__ = ["GARMENT_KINDS", "Garment", "LookSettings", "Windows", "garment_kinds", "classify_windows", "garments_of", "find_garments", "finds_garments", "shop_the_look",
-           "window_boxes", "look_json", "kind_mass", "whole_sureness",
+__all__ = ["Garment", "LookSettings", "Windows", "classify_windows", "garments_of", "find_garments", "finds_garments", "shop_the_look",
+           "window_boxes", "look_json", "whole_sureness",
            "index_look_settings"]
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class LookSettings:
     fine_gate: float = 0.99  # the smallest windows are looked at only inside a larger window this sure of some garment
     longest: int = 1120  # the photo is reduced to this longest side first (the smallest window is then ~180 px)
     place_confidence: float = 0.3  # a person's garment place this sure of its kind makes its garment
+    support_iou: float = 0.1  # windows sure of a garment's kind overlapping its box this much join its query
 
 
 @dataclass(frozen=True)
@@ -135,34 +138,7 @@ def _reduced(image: Image.Image, longest: int) -> Image.Image:
     return reduced
 
 
-# Kaggle subCategory -> the garment kind it is worn as; other subCategories (watches, perfume...) are no garment
-GARMENT_KINDS = {"Topwear": "top", "Bottomwear": "bottoms", "Dress": "dress", "Saree": "dress", "Apparel Set": "dress",
-                 "Shoes": "shoes", "Sandal": "shoes", "Flip Flops": "shoes", "Headwear": "hat", "Bags": "bag"}
-KIND_ATTRIBUTE = "subCategory"
-_KINDS: "weakref.WeakKeyDictionary[Index, list[str | None]]" = weakref.WeakKeyDictionary()
 _SETTINGS: "weakref.WeakKeyDictionary[Index, LookSettings]" = weakref.WeakKeyDictionary()
-
-
-def garment_kinds(index: Index, values: list[str]) -> list[str | None]:
-    """The garment kind of each category value (None: not a garment), by its products' usual subCategory;
-    each value is its own kind in a catalogue without subCategory (every category is a garment there)."""
-    if KIND_ATTRIBUTE not in index.attributes():
-        return list(values)
-    groups = sorted(GARMENT_KINDS)
-    categories = index.value_codes(index.roles.category, values)
-    subs = index.value_codes(KIND_ATTRIBUTE, groups)
-    known = (categories >= 0) & (subs >= 0)
-    counts = np.zeros((len(values), len(groups)), dtype=np.int64)
-    np.add.at(counts, (categories[known], subs[known]), 1)
-    totals = np.bincount(categories[categories >= 0], minlength=len(values))
-    usual = counts.argmax(axis=1)
-    return [GARMENT_KINDS[groups[g]] if counts[v, g] * 2 > totals[v] else None for v, g in enumerate(usual)]
-
-
-def _kinds_of(index: Index, values: list[str]) -> list[str | None]:
-    if index not in _KINDS:
-        _KINDS[index] = garment_kinds(index, values)
-    return _KINDS[index]
 
 
 @dataclass(frozen=True)
@@ -178,13 +154,7 @@ class Windows:
     place_probabilities: np.ndarray | None = None  # (m, V) of each category value, per place
     place_kinds: tuple[str, ...] = ()  # (m,) the garment kind each place is for (recommender.person)
     aspect: float = 1.0  # the photo's width / height (the boxes are fractions of each side)
-
-
-def kind_mass(probabilities: np.ndarray, kinds: list[str | None]) -> tuple[list[str], np.ndarray]:
-    """The garment kinds and (n, K) the probability of each kind in each row of (n, V) category probabilities."""
-    names = sorted({k for k in kinds if k is not None})
-    member = np.array([[k == name for name in names] for k in kinds], dtype=np.float32).reshape(-1, len(names))
-    return names, np.atleast_2d(probabilities) @ member
+    vectors: np.ndarray | None = None  # (n, d) each window's query vector (zeros where not looked at)
 
 
 def whole_sureness(engine: Recommender, picture: Image.Image) -> float:
@@ -195,7 +165,7 @@ def whole_sureness(engine: Recommender, picture: Image.Image) -> float:
     index, attribute = engine.index, engine.index.roles.category
     values = index.head.attributes[attribute]
     probabilities = index.head.classify(engine.embed_image(picture).vector[None])[attribute]
-    return float(kind_mass(probabilities, _kinds_of(index, values))[1].max())
+    return float(kind_mass(probabilities, kinds_of(index, values))[1].max())
 
 
 def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSettings = LookSettings()) -> Windows:
@@ -206,7 +176,7 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     boxes = window_boxes(*reduced.size, settings)
     index, attribute = engine.index, engine.index.roles.category
     values = index.head.attributes[attribute]
-    kinds = _kinds_of(index, values)
+    kinds = kinds_of(index, values)
 
     def classify(queries: list[Query]) -> np.ndarray:
         return index.head.classify(np.stack([query.vector for query in queries]))[attribute]
@@ -214,9 +184,12 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     whole = engine.embed_image(picture)  # alone, exactly as a plain photo search embeds it (a batch may round apart)
     fine = smallest(boxes)
     coarse = np.flatnonzero(~fine)  # the whole photo (row 0) first, then the larger windows in one batch
-    found = classify([whole, *engine.embed_images(_pictures(reduced, boxes[coarse[1:]]))])
+    looked = [whole, *engine.embed_images(_pictures(reduced, boxes[coarse[1:]]))]
+    found = classify(looked)
     probabilities = np.zeros((len(boxes), len(values)), dtype=found.dtype)
     probabilities[coarse] = found
+    vectors = np.zeros((len(boxes), len(whole.vector)), dtype=np.float32)
+    vectors[coarse] = [query.vector for query in looked]
     garment = np.array([kind is not None for kind in kinds])
     shown = coarse[1:][found[1:, garment].sum(axis=1) >= settings.fine_gate]
     rows = np.flatnonzero(fine)
@@ -225,15 +198,16 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
               & (centres[:, None, 1] >= boxes[None, shown, 1]) & (centres[:, None, 1] <= boxes[None, shown, 3]))
     rows = rows[inside.any(axis=1)]
     if len(rows):
-        probabilities[rows] = classify(engine.embed_images(_pictures(reduced, boxes[rows])))
+        looked = engine.embed_images(_pictures(reduced, boxes[rows]))
+        probabilities[rows], vectors[rows] = classify(looked), [query.vector for query in looked]
     product_shot = kind_mass(found[:1], kinds)[1].max() >= settings.whole_sure  # no person to look for there
     places = {} if product_shot else _person_places(reduced)
     if not places:
-        return Windows(boxes, probabilities, values, kinds, whole, aspect=reduced.width / reduced.height)
+        return Windows(boxes, probabilities, values, kinds, whole, aspect=reduced.width / reduced.height, vectors=vectors)
     spots = np.array(list(places.values()), dtype=np.float64)
     return Windows(boxes, probabilities, values, kinds, whole, spots,
                    classify(engine.embed_images(_pictures(reduced, spots))), tuple(places),
-                   reduced.width / reduced.height)
+                   reduced.width / reduced.height, vectors)
 
 
 def _person_places(picture: Image.Image) -> dict[str, tuple[float, float, float, float]]:
@@ -280,7 +254,7 @@ def finds_garments(engine: Recommender) -> bool:
     index, head = engine.index, engine.index.head
     if head is None or index.roles.category not in head.attributes:
         return False
-    return any(kind is not None for kind in _kinds_of(index, head.attributes[index.roles.category]))
+    return any(kind is not None for kind in kinds_of(index, head.attributes[index.roles.category]))
 
 
 def find_garments(engine: Recommender, picture: Image.Image,
@@ -297,7 +271,31 @@ def find_garments(engine: Recommender, picture: Image.Image,
     if garments[0].box == WHOLE:
         return garments, [windows.whole]
     reduced = _reduced(picture, settings.longest)
-    return garments, engine.embed_images(_pictures(reduced, np.array([g.box for g in garments])))
+    crops = engine.embed_images(_pictures(reduced, np.array([g.box for g in garments])))
+    queries = [_garment_query(windows, garment, crop, settings) for garment, crop in zip(garments, crops)]
+    named = []
+    for garment, query in zip(garments, queries):  # named by its query's own tag: the chip and its results agree
+        tag = next((t for t in engine.tags(query) if t.role == "category"), None)
+        named.append(replace(garment, category=tag.value) if tag else garment)
+    return named, queries
+
+
+def _garment_query(windows: Windows, garment: Garment, crop: Query, settings: LookSettings) -> Query:
+    """A garment's query: its box's vector plus the mean of the windows that found it (sure of its kind and
+    overlapping its box: `support_iou`), made one; the colours are its box's. The windows saw the garment framed
+    several ways, so it keeps its kind better than one crop (module notes)."""
+    names, mass = kind_mass(windows.probabilities, windows.kinds)
+    kind = windows.kinds[windows.values.index(garment.category)]
+    if windows.vectors is None or kind not in names:
+        return crop
+    k = names.index(kind)
+    support = (iou(np.array(garment.box), windows.boxes)[0] >= settings.support_iou) & (mass.argmax(axis=1) == k) \
+        & (mass[:, k] >= settings.min_confidence - settings.tie)
+    support[0] = False  # the whole photo is no window of the garment
+    if not support.any():
+        return crop
+    mean = unit_rows(windows.vectors[support].mean(axis=0, keepdims=True))[0]
+    return Query(unit_rows((mean + crop.vector)[None])[0], crop.colours)
 
 
 def _group(windows: Windows, names: list[str], mass: np.ndarray,

@@ -28,7 +28,7 @@ from PIL import Image, ImageFilter
 from recommender.atomic import atomic_write, write_text_atomic
 from recommender.catalog import Product
 from recommender.errors import RecommenderError
-from recommender.looks import GARMENT_KINDS
+from recommender.garment_kinds import GARMENT_KINDS
 
 __all__ = ["SLOTS", "LookGarment", "make_looks", "read_looks", "GARMENTS_CSV"]
 

@@ -163,7 +163,7 @@ def _span(points: np.ndarray, margin_x: float, margin_y: float) -> tuple[float, 
 
 
 def garment_places(person: Person, aspect: float) -> dict[str, tuple[float, float, float, float]]:
-    """Per garment kind (top, bottoms, dress, shoes, hat: `recommender.looks.GARMENT_KINDS`' kinds), the box
+    """Per garment kind (top, bottoms, dress, shoes, hat: `recommender.garment_kinds.GARMENT_KINDS`' kinds), the box
     (fractions of the photo, clipped) where a person's joints say it sits; a kind whose joints are hidden, or
     whose box is too small for the app to keep (`regions.Box`), has no place. `aspect`: the photo's width / height (margins are in the person's
     own lengths, measured in pixels of either side alike)."""

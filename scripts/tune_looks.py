@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))  # run as `python scripts/...` from a clone
 from recommender.engine import Recommender  # noqa: E402
 from recommender.evaluation.looks import score_look  # noqa: E402
 from recommender.images import open_image  # noqa: E402
-from recommender.looks import WHOLE, classify_windows, garment_kinds, garments_of, index_look_settings  # noqa: E402
+from recommender.garment_kinds import garment_kinds  # noqa: E402
+from recommender.looks import WHOLE, classify_windows, garments_of, index_look_settings  # noqa: E402
 from recommender.looks_set import read_looks  # noqa: E402
 
 LAYOUTS = {  # name -> (scales, stride)

@@ -69,6 +69,32 @@ def test_windows_of_one_kind_make_one_garment_with_their_mean_box() -> None:
     assert shrunk.box == (0.4, 0.6, 0.6, 0.8)  # about its centre
 
 
+def test_a_garment_s_query_is_its_box_plus_the_mean_of_the_windows_sure_of_its_kind_around_it() -> None:
+    from recommender.looks import _garment_query
+    from recommender.query_value import Query
+
+    look = windows([(WHOLE, {"Tshirts": 0.6}),
+                    ((0.2, 0.1, 0.8, 0.5), {"Tshirts": 0.9}),
+                    ((0.25, 0.15, 0.85, 0.55), {"Tops": 0.8}),  # its kind (a top), overlapping: joins
+                    ((0.3, 0.1, 0.9, 0.5), {"Tshirts": 0.3}),  # overlapping, its kind, but unsure (< 0.5): left out
+                    ((0.3, 0.5, 0.7, 0.9), {"Jeans": 0.9}),  # overlapping a little, sure, another kind: left out
+                    ((0.0, 0.85, 0.2, 1.0), {"Tshirts": 0.9})])  # sure of its kind, far away: left out
+    vectors = np.eye(6, 3, dtype=np.float32)[[0, 1, 2, 0, 2, 2]] + np.arange(6)[:, None] * [0, 0, 0.01]
+    look = replace(look, vectors=vectors.astype(np.float32))
+    top = Garment((0.2, 0.1, 0.8, 0.5), "Tshirts", 0.9)
+    crop = Query(np.array([0.0, 0.0, 1.0], np.float32), np.array([0.5, 0.5], np.float32))
+    sure = replace(PLAIN, tie=0.0, support_iou=0.1)  # windows at least 0.5 sure of the garment's kind
+    query = _garment_query(look, top, crop, sure)
+    mean = vectors[1:3].mean(axis=0) / np.linalg.norm(vectors[1:3].mean(axis=0))
+    expected = (mean + crop.vector) / np.linalg.norm(mean + crop.vector)
+    np.testing.assert_allclose(query.vector, expected, atol=1e-6)
+    assert np.isclose(np.linalg.norm(query.vector), 1)
+    np.testing.assert_array_equal(query.colours, crop.colours)  # the box's colours
+    assert _garment_query(replace(look, vectors=None), top, crop, sure) is crop  # no window vectors: the box alone
+    far = Garment((0.9, 0.9, 1.0, 1.0), "Dresses", 0.9)  # no window of its kind around it: the box alone
+    assert _garment_query(look, far, crop, sure) is crop
+
+
 def test_tight_mean_weighs_each_box_by_its_inverse_area() -> None:
     small, large = [0.4, 0.4, 0.6, 0.6], [0.0, 0.0, 1.0, 1.0]  # areas 0.04 and 1: weights 25 and 1
     np.testing.assert_allclose(tight_mean(np.array([small, large])), (np.array(small) * 25 + large) / 26)
@@ -286,6 +312,33 @@ def test_query_look_json_gives_each_garment_in_the_upright_photo_s_pixels(traine
     assert "--look finds the garments of a photo" in capsys.readouterr().err
 
 
+def test_each_garment_is_named_by_its_own_query_s_category_tag(trained: Path, looks_dir: Path, monkeypatch) -> None:
+    """The chip and the results agree: a garment's category is the page's tag of the vector its results come from
+    (here a tag that names each vector apart, so a name taken from anything else shows)."""
+    from recommender.engine import Recommender
+    from recommender.images import open_image
+    from recommender.looks import find_garments
+    from recommender.tags import Tag
+
+    engine = Recommender.open(trained)
+    real = engine.tags(engine.embed_image(open_image(next((looks_dir / "dev" / "images").glob("*.jpg")))))
+    assert any(t.role == "category" for t in real)
+
+    def named_apart(query, exclude=()):
+        return [Tag("colour", "baseColour", "Blue", 0.9, "head"),
+                Tag("category", "articleType", f"kind {query.vector[0]:.6f}", 0.9, "head")]
+
+    monkeypatch.setattr(engine, "tags", named_apart)
+    loose = LookSettings(min_confidence=0.0, whole_sure=1.01, single_cover=1.01, repeat_iou=1.01)
+    found = 0
+    for photo in sorted((looks_dir / "dev" / "images").glob("*.jpg"))[:3]:
+        garments, queries = find_garments(engine, open_image(photo), loose)
+        assert len(garments) == len(queries) >= 2
+        assert [g.category for g in garments] == [f"kind {q.vector[0]:.6f}" for q in queries]
+        found += len(garments)
+    assert found >= 6
+
+
 def test_a_photo_with_no_sure_garment_is_one_garment_with_the_photo_s_own_results(trained: Path,
                                                                                    catalogue: Path) -> None:
     from recommender.engine import Recommender
@@ -384,7 +437,7 @@ def test_benchmark_times_the_look_beside_a_single_search(trained: Path, catalogu
 
 def test_garment_kinds_come_from_the_usual_subcategory_of_each_category(tiny_index: Path, tmp_path: Path) -> None:
     from recommender.index import Index
-    from recommender.looks import garment_kinds
+    from recommender.garment_kinds import garment_kinds
 
     index = Index.load(tiny_index)
     values = ["Tshirts", "Shirts", "Dresses", "Trousers", "Casual Shoes", "Handbags", "Caps", "Nonesuch"]

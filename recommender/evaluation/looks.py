@@ -1,7 +1,7 @@
 """How well shop the look finds the garments of looks with known boxes (`evaluate --looks DIR`).
 
 A garment counts as found when a proposal of its kind (top, bottoms, dress, shoes, hat, bag:
-`recommender.looks.garment_kinds`) overlaps its box with an IoU of at least 0.4, each proposal
+`recommender.garment_kinds`) overlaps its box with an IoU of at least 0.4, each proposal
 finding at most one garment; "exact" figures ask for its very category (articleType: "Tops" is not
 "Tshirts"). A proposal is a garment when it overlaps any true garment that much, whatever its
 class. A found garment's P@10 is the share of its proposal's ten results of the garment's kind
@@ -23,7 +23,8 @@ import numpy as np
 from recommender.engine import Recommender
 from recommender.images import open_image
 from recommender.look_boxes import iou
-from recommender.looks import WHOLE, LookSettings, garment_kinds, shop_the_look
+from recommender.garment_kinds import garment_kinds
+from recommender.looks import WHOLE, LookSettings, shop_the_look
 from recommender.looks_set import LookGarment, read_looks
 
 __all__ = ["MATCH_IOU", "evaluate_looks", "print_looks", "score_look"]

@@ -23,6 +23,7 @@ from recommender.ui.components import MERCHANT_PAGE_OFF, thumbnail_url
 from recommender.ui.services import get_services
 from recommender.ui.session import current_session_id
 from tests.test_app_callbacks import _text, as_shopper, tiny_index  # noqa: F401 - `tiny_index` is a fixture
+from tests.test_feedback import walk
 from tests.ui_fakes import tiny_engine
 
 VICTIM = "0123456789abcdef0123456789abcdef"
@@ -88,7 +89,7 @@ def test_for_you_then_remember_me_then_forget_me(app) -> None:
     page = _text(content)
     assert "Because you liked Red canvas shoes" in page and "Because you liked Black leather bag" in page
     # each reason shows the liked product's own picture too (a demo's names repeat: "Black hat, adults")
-    pictures = {c.src for c in _all(content) if "because-img" in str(getattr(c, "className", ""))}
+    pictures = {c.src for c in walk(content) if "because-img" in str(getattr(c, "className", ""))}
     assert pictures == {thumbnail_url("1004"), thumbnail_url("1005")}
     assert "Tops" in page  # the tiny catalogue's one kind: one interest
 
@@ -161,12 +162,3 @@ def test_trends_is_off_without_the_merchant_tools_and_on_with_them(tiny_index: P
         assert "Tops" in page and "100% (1)" in page and "Searched, but the best result matched under 50%: Tops" in page
         with pytest.raises(PreventUpdate):
             trends.redraw("year")
-
-
-def _all(component):
-    """Every component of a Dash tree, depth first."""
-    yield component
-    children = getattr(component, "children", None)
-    for child in children if isinstance(children, (list, tuple)) else [children]:
-        if hasattr(child, "to_plotly_json"):
-            yield from _all(child)

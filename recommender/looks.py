@@ -4,8 +4,8 @@ A photo of a person wears several garments; embedded whole, the largest one or t
 wins. Here the photo is cut into overlapping windows at a few scales (garment-shaped: 3 wide for 4
 high, like the catalogue's own shots), every window is embedded in one batch and classified by the
 trained head's category classifier. Categories are pooled into garment kinds (top, bottoms, dress,
-shoes, hat, bag: `recommender.garment_kinds`, from a Kaggle-like catalogue's subCategory; every category is its
-own kind where there is none), and a window's confidence is the probability of its most probable
+shoes, hat, bag: `recommender.garment_kinds`, from a Kaggle-like catalogue's subCategory; every category
+is its own kind where there is none), and a window's confidence is the probability of its most probable
 kind, which also tells garments from background (a wall can be "Perfume and Body Mist" at 0.99 among
 121 classes, but is seldom a garment kind at 0.98). Per kind, the surest window and the windows
 overlapping it that are nearly as sure (`tie`) make one garment. The head's probabilities saturate (a
@@ -15,7 +15,8 @@ around what they show), and a pair of shoes cut to no taller than wide (the wind
 whose box mostly repeats a surer garment's is dropped. Each garment's box is then embedded again, and its query
 is that vector plus the mean of the windows sure of its kind around it (they framed it several ways: on the dev
 looks P@10 of the found garments' kind .960 -> .996); it is named by that query's own category tag, so its chip,
-the page's tags and its results agree (a region's tags and ranking come from one vector).
+the page's tags and its results agree (a region's tags and ranking come from one vector), and a less sure garment
+given a name already taken repeats that one and is dropped.
 
 Where a person model is installed (`recommender.person`) and finds a person, the places their joints give
 (shoulders to hips for a top, hips to ankles for trousers, the feet, the head) are classified too, and a
@@ -55,11 +56,11 @@ from recommender.look_calibration import read_calibration
 from recommender.person import garment_places, person_model
 from recommender.query_value import Query
 from recommender.regions import Box
+from recommender.tags import Tag
 from recommender.vectors import unit_rows
 
-__all__ = ["Garment", "LookSettings", "Windows", "classify_windows", "garments_of", "find_garments", "finds_garments", "shop_the_look",
-           "window_boxes", "look_json", "whole_sureness",
-           "index_look_settings"]
+__all__ = ["Garment", "LookSettings", "Windows", "classify_windows", "garments_of", "find_garments", "finds_garments",
+           "shop_the_look", "window_boxes", "look_json", "whole_sureness", "index_look_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,9 @@ class LookSettings:
 
 @dataclass(frozen=True)
 class Garment:
-    """One garment of a look: its box in fractions of the photo (left, top, right, bottom)."""
+    """One garment of a look: its box in fractions of the photo (left, top, right, bottom), its category (its
+    query's own tag) and confidence (how sure the windows, or the person's place, are of a garment of its kind there:
+    the order the garments come in)."""
 
     box: tuple[float, float, float, float]
     category: str
@@ -203,7 +206,8 @@ def classify_windows(engine: Recommender, picture: Image.Image, settings: LookSe
     product_shot = kind_mass(found[:1], kinds)[1].max() >= settings.whole_sure  # no person to look for there
     places = {} if product_shot else _person_places(reduced)
     if not places:
-        return Windows(boxes, probabilities, values, kinds, whole, aspect=reduced.width / reduced.height, vectors=vectors)
+        return Windows(boxes, probabilities, values, kinds, whole, aspect=reduced.width / reduced.height,
+                       vectors=vectors)
     spots = np.array(list(places.values()), dtype=np.float64)
     return Windows(boxes, probabilities, values, kinds, whole, spots,
                    classify(engine.embed_images(_pictures(reduced, spots))), tuple(places),
@@ -227,17 +231,22 @@ def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> li
     picture sure of one kind (`whole_sure`: the windows that disagree show parts of it), fewer than two
     garments, or the surest one of the picture's own kind and covering most of it."""
     names, mass = kind_mass(windows.probabilities, windows.kinds)
-    first = windows.probabilities[0]
-    whole = Garment(WHOLE, windows.values[int(first.argmax())], float(first.max()))
+    whole = _whole_garment(windows)
     if mass[0].max() >= settings.whole_sure:
         return [whole]
     garments = _group(windows, names, mass, settings)
     if windows.places is not None:
         garments = _with_places(windows, names, garments, settings)
-    own_kind = windows.kinds[int(first.argmax())]
+    own_kind = windows.kinds[int(windows.probabilities[0].argmax())]
     if len(garments) < 2 or (garments[0][1] == own_kind and area(garments[0][0].box) >= settings.single_cover):
         return [whole]
     return [garment for garment, _ in garments]
+
+
+def _whole_garment(windows: Windows) -> Garment:
+    """The whole picture as one garment, named by the head's likeliest category for it."""
+    first = windows.probabilities[0]
+    return Garment(WHOLE, windows.values[int(first.argmax())], float(first.max()))
 
 
 def index_look_settings(index: Index) -> LookSettings:
@@ -263,7 +272,7 @@ def find_garments(engine: Recommender, picture: Image.Image,
     settings are the index's own (`recommender.look_calibration`) unless given."""
     if not finds_garments(engine):
         whole = engine.embed_image(picture)
-        tag = next((t for t in engine.tags(whole) if t.role == "category"), None)
+        tag = _category_tag(engine, whole)
         return [Garment(WHOLE, tag.value if tag else "", tag.confidence if tag else 0.0)], [whole]
     settings = settings or index_look_settings(engine.index)
     windows = classify_windows(engine, picture, settings)
@@ -272,12 +281,20 @@ def find_garments(engine: Recommender, picture: Image.Image,
         return garments, [windows.whole]
     reduced = _reduced(picture, settings.longest)
     crops = engine.embed_images(_pictures(reduced, np.array([g.box for g in garments])))
-    queries = [_garment_query(windows, garment, crop, settings) for garment, crop in zip(garments, crops)]
-    named = []
-    for garment, query in zip(garments, queries):  # named by its query's own tag: the chip and its results agree
-        tag = next((t for t in engine.tags(query) if t.role == "category"), None)
-        named.append(replace(garment, category=tag.value) if tag else garment)
-    return named, queries
+    named: list[tuple[Garment, Query]] = []
+    for garment, crop in zip(garments, crops):  # named by its query's tag, as the page names it: chip and results agree
+        query = _garment_query(windows, garment, crop, settings)
+        name = _category_tag(engine, query).value  # the head classifies the category (finds_garments)
+        if all(name != other.category for other, _ in named):  # a second one of that name repeats the surer one
+            named.append((replace(garment, category=name), query))
+    if len(named) < 2:
+        return [_whole_garment(windows)], [windows.whole]
+    return [garment for garment, _ in named], [query for _, query in named]
+
+
+def _category_tag(engine: Recommender, query: Query) -> Tag | None:
+    """The query's category tag, the one the search page shows for it."""
+    return next((tag for tag in engine.tags(query) if tag.role == "category"), None)
 
 
 def _garment_query(windows: Windows, garment: Garment, crop: Query, settings: LookSettings) -> Query:

@@ -149,8 +149,15 @@ class UploadStore:
             image = open_image(photo)
         except (ImageError, OSError):
             raise UploadGone("This photo is no longer kept on the server; please upload it again.") from None
-        vector = np.asarray(embed(box.crop(image)), dtype=np.float32)
-        with atomic_write(region_path, "wb") as handle:
+        return self.keep_region_vector(ref, box, embed(box.crop(image)))
+
+    def keep_region_vector(self, ref: str, box: Box, vector: np.ndarray) -> np.ndarray:
+        """Keep `vector` as the query of one part of a kept photo, replacing any kept before (a look's garment:
+        its query is worked out from the whole look, not its crop alone, and may change with the code)."""
+        photo = self.photo_path(ref)
+        key = f"{ref}@{box.key()}"
+        vector = np.asarray(vector, dtype=np.float32)
+        with atomic_write(self.folder / f"{key}.npy", "wb") as handle:
             np.save(handle, vector, allow_pickle=False)
         os.utime(photo)  # recently used again
         self._remember(key, vector)

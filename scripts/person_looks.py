@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as `python scripts/...` from a clone
 
 from recommender.engine import Recommender  # noqa: E402
-from recommender.images import open_image  # noqa: E402
 from recommender.garment_kinds import kind_mass  # noqa: E402
+from recommender.images import open_image  # noqa: E402
 from recommender.looks import (LookSettings, _group, _pictures, _reduced, _with_places, classify_windows,  # noqa: E402
                                index_look_settings)
 from recommender.person import person_model  # noqa: E402

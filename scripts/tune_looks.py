@@ -3,7 +3,8 @@
 Windows are classified once per window layout; every grouping setting of the grid is then scored on
 those classifications (garments found with their kind, proposals that are garments, single shots kept
 whole, as `evaluate --looks` counts them, with the index's own product-shot threshold,
-`recommender.look_calibration`), and
+`recommender.look_calibration`; a garment named as the windows name it, where `find_garments` then names it by
+its query's own tag, so `support_iou` and the names are scored by `evaluate --looks` alone), and
 the time of the windows per look is printed beside them. Choose on dev, report on test with
 `python -m recommender evaluate --looks DIR/test --index INDEX`.
 
@@ -32,8 +33,8 @@ sys.path.insert(0, str(ROOT))  # run as `python scripts/...` from a clone
 
 from recommender.engine import Recommender  # noqa: E402
 from recommender.evaluation.looks import score_look  # noqa: E402
-from recommender.images import open_image  # noqa: E402
 from recommender.garment_kinds import garment_kinds  # noqa: E402
+from recommender.images import open_image  # noqa: E402
 from recommender.looks import WHOLE, classify_windows, garments_of, index_look_settings  # noqa: E402
 from recommender.looks_set import read_looks  # noqa: E402
 

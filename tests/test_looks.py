@@ -76,16 +76,17 @@ def test_a_garment_s_query_is_its_box_plus_the_mean_of_the_windows_sure_of_its_k
     look = windows([(WHOLE, {"Tshirts": 0.6}),
                     ((0.2, 0.1, 0.8, 0.5), {"Tshirts": 0.9}),
                     ((0.25, 0.15, 0.85, 0.55), {"Tops": 0.8}),  # its kind (a top), overlapping: joins
-                    ((0.3, 0.1, 0.9, 0.5), {"Tshirts": 0.3}),  # overlapping, its kind, but unsure (< 0.5): left out
-                    ((0.3, 0.5, 0.7, 0.9), {"Jeans": 0.9}),  # overlapping a little, sure, another kind: left out
+                    ((0.2, 0.2, 0.8, 0.6), {"Tshirts": 0.4}),  # below 0.6 but within the tie (0.25): joins
+                    ((0.3, 0.1, 0.9, 0.5), {"Tshirts": 0.3}),  # overlapping, its kind, but unsure: left out
+                    ((0.3, 0.3, 0.7, 0.7), {"Jeans": 0.6, "Tshirts": 0.38}),  # sure enough of a top, likelier jeans: out
                     ((0.0, 0.85, 0.2, 1.0), {"Tshirts": 0.9})])  # sure of its kind, far away: left out
-    vectors = np.eye(6, 3, dtype=np.float32)[[0, 1, 2, 0, 2, 2]] + np.arange(6)[:, None] * [0, 0, 0.01]
+    vectors = np.eye(7, 4, dtype=np.float32)[[0, 1, 2, 3, 0, 0, 0]] + np.arange(7)[:, None] * [0, 0, 0, 0.01]
     look = replace(look, vectors=vectors.astype(np.float32))
     top = Garment((0.2, 0.1, 0.8, 0.5), "Tshirts", 0.9)
-    crop = Query(np.array([0.0, 0.0, 1.0], np.float32), np.array([0.5, 0.5], np.float32))
-    sure = replace(PLAIN, tie=0.0, support_iou=0.1)  # windows at least 0.5 sure of the garment's kind
+    crop = Query(np.array([0.0, 0.0, 0.0, 1.0], np.float32), np.array([0.5, 0.5], np.float32))
+    sure = replace(PLAIN, min_confidence=0.6, tie=0.25, support_iou=0.1)  # at least 0.35 sure of its kind, likeliest
     query = _garment_query(look, top, crop, sure)
-    mean = vectors[1:3].mean(axis=0) / np.linalg.norm(vectors[1:3].mean(axis=0))
+    mean = vectors[1:4].mean(axis=0) / np.linalg.norm(vectors[1:4].mean(axis=0))
     expected = (mean + crop.vector) / np.linalg.norm(mean + crop.vector)
     np.testing.assert_allclose(query.vector, expected, atol=1e-6)
     assert np.isclose(np.linalg.norm(query.vector), 1)

@@ -96,6 +96,10 @@ def test_hover_click_and_the_search_highlighted(dash_duo, mapped: Path, tmp_path
     assert sorted(by_name["Results"]) == expected and len(expected) >= 5
     assert {"Tshirts", "Jeans", "Watches", "Caps"} <= set(by_name)  # coloured by the category
     assert sum(len(c) for n, c in by_name.items() if n not in ("Query", "Results")) == 122
+    legend = dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('#map-graph .legend .traces .legendtext')].map(e => e.textContent);")
+    values = [name for name in legend[2:] if not name.startswith("Other")]
+    assert set(legend[:2]) == {"Query", "Results"} and values == sorted(values, key=str.casefold) and len(values) >= 4
     assert_accessible(dash_duo.driver, "map page")
     _shots(dash_duo, "map")
 

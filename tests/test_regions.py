@@ -64,3 +64,24 @@ def test_region_vectors_embed_the_kept_copy_once(tmp_path: Path) -> None:
     assert not list((tmp_path / "uploads").glob(f"{ref}*"))
     with pytest.raises(UploadGone):
         store.region_vector(ref, Box(0, 0, 0.5, 1), embed)
+
+
+def test_a_kept_region_vector_replaces_the_one_kept_before_for_every_process(tmp_path: Path) -> None:
+    """A look's garment keeps its own query for its box, even where an older one was kept for that box."""
+    store = UploadStore(tmp_path / "uploads", max_photos=2)
+    picture = Image.new("RGB", (400, 200), "white")
+    ref = store.add(b"photo-1", picture, lambda image: np.zeros(3, np.float32))
+    box = Box(0, 0, 0.5, 1)
+    store.region_vector(ref, box, lambda image: np.zeros(3, np.float32))
+    kept = store.keep_region_vector(ref, box, np.array([1.0, 2.0, 3.0]))
+    assert kept.dtype == np.float32
+
+    def never(image: Image.Image) -> np.ndarray:
+        raise AssertionError("embedded again")
+
+    for reader in (store, UploadStore(tmp_path / "uploads")):  # this process, and another reading the disk
+        assert reader.region_vector(ref, box, never).tolist() == [1.0, 2.0, 3.0]
+    store.add(b"photo-2", picture, lambda image: np.zeros(3, np.float32))
+    store.add(b"photo-3", picture, lambda image: np.zeros(3, np.float32))
+    with pytest.raises(UploadGone):  # a photo no longer kept keeps nothing
+        store.keep_region_vector(ref, box, np.ones(3))

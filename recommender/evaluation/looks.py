@@ -21,9 +21,9 @@ from typing import Any, TextIO
 import numpy as np
 
 from recommender.engine import Recommender
+from recommender.garment_kinds import garment_kinds
 from recommender.images import open_image
 from recommender.look_boxes import iou
-from recommender.garment_kinds import garment_kinds
 from recommender.looks import WHOLE, LookSettings, shop_the_look
 from recommender.looks_set import LookGarment, read_looks
 

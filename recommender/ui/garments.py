@@ -41,7 +41,7 @@ class _Garments:
         garments, queries = find_garments(services.engine, picture)
         if garments[0].box != WHOLE:  # each garment's query is its region's: searched without embedding again
             for garment, query in zip(garments, queries):
-                services.uploads.region_vector(ref, garment.region, lambda _crop, query=query: query.to_array())
+                services.uploads.keep_region_vector(ref, garment.region, query.to_array())
         self._found.put(key, garments)
         return garments
 

@@ -48,7 +48,8 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 MOST_VALUES = len(PALETTE)  # values with a colour of their own (the demo has 16 kinds); the rarer ones are "Other"
 MOST_DISTINCT = 500  # an attribute with more values (names, ids) is no colouring
 OTHER = "#c7c7c7"
-RANK_FIRST, RANK_LAST = 1, 999  # legend places (Plotly's legendrank): the results and query (0) lead, "Other" ends
+RANK_SEARCH, RANK_FIRST, RANK_LAST = 0, 1, 999  # legend places (Plotly's legendrank): a search's results and
+# query lead, then the values alphabetically, "Other" last
 # the legend's columns, one width each (the words' width: "Other (118 rarer values)" fits; Plotly adds 40 px for the
 # symbol), so a row holds a known number: two on a phone from 360 px wide (its map 326 px), and the graph's height
 # on a phone fits the square map and its whole legend
@@ -120,14 +121,14 @@ def _highlights(index: Index, xy: np.ndarray, search: Search) -> list[go.Scatter
         rows = np.array([index.position(h.product.id) for h in found.hits], dtype=np.int64)
         if len(rows):
             traces.append(go.Scattergl(x=xy[rows, 0], y=xy[rows, 1], customdata=rows.tolist(), mode="markers",
-                                       name="Results", hoverinfo="none", legendrank=0,
+                                       name="Results", hoverinfo="none", legendrank=RANK_SEARCH,
                                        marker={"size": 12, "color": "#111", "symbol": "circle-open",
                                                "line": {"width": 2}}))
     step = search.current
     if step is not None and step.kind == "item" and step.ref in index:
         row = np.array([index.position(step.ref)])
         traces.append(go.Scattergl(x=xy[row, 0], y=xy[row, 1], customdata=row.tolist(), mode="markers",
-                                   name="Query", legendrank=0,
+                                   name="Query", legendrank=RANK_SEARCH,
                                    hoverinfo="none", marker={"size": 20, "symbol": "star", "color": "#ffd400",
                                                              "line": {"width": 1.5, "color": "#111"}}))
     return traces

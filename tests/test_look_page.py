@@ -125,6 +125,10 @@ def test_a_person_gives_a_chip_per_garment_and_each_chip_is_a_search_in_the_url(
     chosen_group = groups[names.index(first)]
     hrefs = [unquote(a.get_attribute("href")) for a in chosen_group.find_elements(By.CSS_SELECTOR, "a.look-item")]
     assert [h.rsplit("s=item:", 1)[1].split("&")[0] for h in hrefs] == first_cards[:3]  # its first results
+    # the page applied the garment's category itself; the strip's links (other garments too) do not carry it
+    assert "auto=category" in first_url and f"category={first}" in first_url
+    links = [unquote(a.get_attribute("href")) for a in dash_duo.find_elements(".look-group a.look-item")]
+    assert len(links) == 3 * len(names) and not any("category=" in h or "auto=" in h for h in links)
     assert_accessible(dash_duo.driver, "look")
 
     # choosing another garment searches it: other results, another URL
@@ -180,6 +184,13 @@ def test_chips_are_44_px_on_one_row_and_the_strip_shows_on_a_phone_s_first_scree
     first = _js(dash_duo, "return document.querySelector('.look-item img').getBoundingClientRect().top;")
     assert first < 844 - 60, first
     assert_accessible(dash_duo.driver, "look on a phone")
+    # another garment's chip: its results, below the photo on a phone, come into view
+    other = next(name for name, on in _chips(dash_duo) if not on)
+    chip = next(c for c in dash_duo.find_elements(CHIPS) if c.text == other)
+    _js(dash_duo, "arguments[0].click();", chip)
+    _settled(dash_duo, other)
+    _wait(dash_duo, lambda: 0 <= _js(dash_duo, "return document.getElementById('results-title')"
+                                               ".getBoundingClientRect().top;") < 844, "its results in view")
 
 
 def test_a_product_shot_is_one_garment_with_no_chip(shop) -> None:

@@ -117,3 +117,13 @@ def test_a_filter_applied_automatically_goes_with_its_photo() -> None:
     mixed = Search(filters={"colour": ("Black",)}).new_photo(PHOTO, {"category": "Skirt"})
     after = mixed.new_photo(Step("upload", "b" * 64))
     assert after.filters == {"colour": ("Black",)} and after.kept  # the shopper's own filter is carried over
+
+
+def test_own_keeps_the_shopper_s_filters_and_drops_those_the_page_applied() -> None:
+    before = Search(filters={"colour": ("Black",)}, kept=True).new_photo(Step("upload", "a" * 64), {"category": "Skirts"})
+    assert before.filters == {"colour": ("Black",), "category": ("Skirts",)} and before.auto == ("category",)
+    own = before.own()
+    assert own.filters == {"colour": ("Black",)} and own.auto == () and own.kept and own.trail == before.trail
+    assert Search(filters={"category": ("Skirts",)}, auto=("category",)).own() == Search()  # nothing of its own
+    followed = own.followed(Step("item", "p1"))  # a look's strip: more like another garment, no "Skirts" carried
+    assert Search.from_fragment(followed.fragment()).filters == {"colour": ("Black",)}

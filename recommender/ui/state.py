@@ -188,6 +188,12 @@ class Search:
         return replace(self, filters=filters, kept=self.kept and bool(filters), shown=RESULTS,
                        auto=tuple(r for r in self.auto if filters.get(r) == self.filters.get(r)))
 
+    def own(self) -> "Search":
+        """The search with the shopper's own filters only: those the page applied by itself dropped (they came from
+        the tags of the garment searched, so another garment of the look is not of their kind)."""
+        filters = {role: values for role, values in self.filters.items() if role not in self.auto}
+        return replace(self, filters=filters, auto=(), kept=self.kept and bool(filters))
+
     def without_words(self) -> "Search":
         """The words removed (a kept row's words chip); the carried-over filters stay marked."""
         return replace(self, text="", kept_words=False, shown=RESULTS)

@@ -33,7 +33,7 @@ from recommender.ui.session import current_session_id
 from recommender.ui.state import Search, Step, liked_step
 from recommender.ui.upload_payload import decode_upload, too_large
 
-__all__ = ["clicked", "region_fragment", "sync_controls", "on_upload", "on_navigate", "on_chip", "on_clear_all", "on_clear_kept", "on_kept_words",
+__all__ = ["clicked", "focus_on", "region_fragment", "sync_controls", "on_upload", "on_navigate", "on_chip", "on_clear_all", "on_clear_kept", "on_kept_words",
            "on_region", "on_region_reset", "on_show_more", "on_refine"]
 
 
@@ -50,7 +50,7 @@ def _write(before: Search, after: Search) -> str:
     return after.fragment()
 
 
-def _focus(fragment: str, target: str) -> tuple[str, dict[str, str]]:
+def focus_on(fragment: str, target: str) -> tuple[str, dict[str, str]]:
     """The new URL, and where focus goes once its results are drawn (the fragment tells requests apart)."""
     return fragment, {"to": target, "at": fragment}
 
@@ -148,7 +148,7 @@ def on_navigate(_more: Any, _images: Any, _crumbs: Any, fragment: str | None) ->
         except (KeyError, TypeError):  # not a product of this catalogue (a forged or stale click)
             raise PreventUpdate from None
         after = search.followed(Step("item", product_id))
-    return _focus(_write(search, after), ids.RESULTS_TITLE)
+    return focus_on(_write(search, after), ids.RESULTS_TITLE)
 
 
 def on_chip(_tags: Any, _auto: Any, _kept: Any, fragment: str | None) -> str:
@@ -219,7 +219,7 @@ def on_show_more(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any
     clicked()
     search = Search.from_fragment(fragment)
     after = search.more()
-    return _focus(_write(search, after), ids.card(search.shown + 1))
+    return focus_on(_write(search, after), ids.card(search.shown + 1))
 
 
 def on_refine(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:
@@ -239,4 +239,4 @@ def on_refine(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:
     if not liked:
         raise PreventUpdate
     step = liked_step(liked, sorted(i for i, v in votes.items() if v == -1))
-    return _focus(_write(search, search.followed(step)), ids.RESULTS_TITLE)
+    return focus_on(_write(search, search.followed(step)), ids.RESULTS_TITLE)

@@ -22,7 +22,7 @@ from recommender.ui import ids
 from recommender.ui.components import thumbnail_url
 from recommender.ui.garments import chosen, look_of
 from recommender.ui.query import selected_filters
-from recommender.ui.search.actions import clicked, region_fragment
+from recommender.ui.search.actions import clicked, focus_on, region_fragment
 from recommender.ui.services import Services, get_services
 from recommender.ui.state import Search, Step
 
@@ -80,16 +80,16 @@ def _chips(garments: list[Garment], step: Step) -> html.Div:
 
 def _strip(services: Services, search: Search, garments: list[Garment]) -> html.Section:
     """The first results of every garment, each a link to more like it (a page link, "./#...": a bare "#..."
-    reads as a skip link to screen readers); the shopper's own filters apply
+    reads as a skip link to screen readers); the shopper's own filters apply, to the results and the links
     (not those the page applied from one garment's tags: a "Tshirts" filter would empty the shoes)."""
-    engine, step = services.engine, search.current
-    own = selected_filters(engine.index.roles, {r: v for r, v in search.filters.items() if r not in search.auto})
+    engine, step, mine = services.engine, search.current, search.own()
+    own = selected_filters(engine.index.roles, mine.filters)
     groups = []
     for i in _in_reading_order(garments):
         kept = services.uploads.region_vector(step.ref, garments[i].region, services.embed_for_store)
         hits = engine.search(engine.stored_query(kept), STRIP_RESULTS, engine.select(own))
         links = [dcc.Link([html.Img(src=thumbnail_url(h.id), alt=""), html.Span(h.product.name, className="look-name")],
-                          href="./" + search.followed(Step("item", h.id)).fragment(), className="look-item",
+                          href="./" + mine.followed(Step("item", h.id)).fragment(), className="look-item",
                           title=f"More like {h.product.name}")
                  for h in hits]
         groups.append(html.Li([html.H3(garments[i].category, className="look-garment-name"),
@@ -111,14 +111,15 @@ def render_look(fragment: str | None) -> tuple[Any, Any]:
         return None, None
 
 
-def on_garment(_clicks: Any, fragment: str | None) -> str:
+def on_garment(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, str]]:
     """A garment's chip: search that garment (its box becomes the step's region)."""
     target = clicked()
     return _choose(target.get("index") if isinstance(target, dict) else None, fragment)
 
 
-def _choose(position: object, fragment: str | None) -> str:
-    """The URL searching the garment at `position` of the current photo (its box becomes the step's region)."""
+def _choose(position: object, fragment: str | None) -> tuple[str, dict[str, str]]:
+    """The URL searching the garment at `position` of the current photo (its box becomes the step's region), and
+    focus to its results once drawn: on a phone they are below the photo, and the new list is what was asked for."""
     search = Search.from_fragment(fragment)
     try:
         garments = look_of(get_services(), search.current)
@@ -126,10 +127,10 @@ def _choose(position: object, fragment: str | None) -> str:
         raise PreventUpdate from None
     if not isinstance(position, int) or not 0 <= position < len(garments):
         raise PreventUpdate
-    return region_fragment(search, garments[position].region)
+    return focus_on(region_fragment(search, garments[position].region), ids.RESULTS_TITLE)
 
 
-def on_garment_tap(taps: Any, fragment: str | None) -> str:
+def on_garment_tap(taps: Any, fragment: str | None) -> tuple[str, dict[str, str]]:
     """A garment's label tapped on the picture: search that garment."""
     try:
         position = int(taps[0]["annotation"]["name"])
@@ -142,7 +143,8 @@ def register_look_callbacks(app: Dash) -> None:
     """Attach the look's callbacks to `app` (from `pages/search.py`)."""
     app.callback(Output(ids.LOOK_CHIPS, "children"), Output(ids.LOOK_STRIP, "children"),
                  Input(ids.URL, "hash"))(render_look)
-    app.callback(Output(ids.URL, "hash", allow_duplicate=True), Input({"type": ids.LOOK_GARMENT, "index": ALL}, "n_clicks"),
+    url, focus = Output(ids.URL, "hash", allow_duplicate=True), Output(ids.FOCUS, "data", allow_duplicate=True)
+    app.callback(url, focus, Input({"type": ids.LOOK_GARMENT, "index": ALL}, "n_clicks"),
                  State(ids.URL, "hash"), prevent_initial_call=True)(on_garment)
-    app.callback(Output(ids.URL, "hash", allow_duplicate=True), Input(ids.region(ids.REGION_GRAPH, ALL), "clickAnnotationData"),
+    app.callback(url, focus, Input(ids.region(ids.REGION_GRAPH, ALL), "clickAnnotationData"),
                  State(ids.URL, "hash"), prevent_initial_call=True)(on_garment_tap)

@@ -183,6 +183,9 @@ def test_chips_are_44_px_on_one_row_and_the_strip_shows_on_a_phone_s_first_scree
     # the first results of the look, the strip's pictures, begin on the first screen
     first = _js(dash_duo, "return document.querySelector('.look-item img').getBoundingClientRect().top;")
     assert first < 844 - 60, first
+    labels = _js(dash_duo, "return [...document.querySelectorAll('.region-graph g.annotation')]"
+                           ".map(a => getComputedStyle(a).display);")
+    assert labels and set(labels) == {"none"}  # the photo's labels would cover its garments: the chips name them
     assert_accessible(dash_duo.driver, "look on a phone")
     # another garment's chip: its results, below the photo on a phone, come into view
     other = next(name for name, on in _chips(dash_duo) if not on)

@@ -42,6 +42,7 @@ import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,12 @@ class Windows:
     aspect: float = 1.0  # the photo's width / height (the boxes are fractions of each side)
     vectors: np.ndarray | None = None  # (n, d) each window's query vector (zeros where not looked at)
 
+    @cached_property
+    def kind_mass(self) -> tuple[list[str], np.ndarray]:
+        """The garment kinds and (n, K) each window's probability of each (`garment_kinds.kind_mass`), worked out
+        once: the grouping and every garment's query read them."""
+        return kind_mass(self.probabilities, self.kinds)
+
 
 def whole_sureness(engine: Recommender, picture: Image.Image) -> float:
     """How sure the head is of the whole picture's likeliest garment kind (what `whole_sure` is compared with)."""
@@ -230,7 +237,7 @@ def garments_of(windows: Windows, settings: LookSettings = LookSettings()) -> li
     """The garments the windows show, surest first; the whole picture alone for a product shot: the whole
     picture sure of one kind (`whole_sure`: the windows that disagree show parts of it), fewer than two
     garments, or the surest one of the picture's own kind and covering most of it."""
-    names, mass = kind_mass(windows.probabilities, windows.kinds)
+    names, mass = windows.kind_mass
     whole = _whole_garment(windows)
     if mass[0].max() >= settings.whole_sure:
         return [whole]
@@ -301,7 +308,7 @@ def _garment_query(windows: Windows, garment: Garment, crop: Query, settings: Lo
     """A garment's query: its box's vector plus the mean of the windows that found it (sure of its kind and
     overlapping its box: `support_iou`), made one; the colours are its box's. The windows saw the garment framed
     several ways, so it keeps its kind better than one crop (module notes)."""
-    names, mass = kind_mass(windows.probabilities, windows.kinds)
+    names, mass = windows.kind_mass
     kind = windows.kinds[windows.values.index(garment.category)]
     if windows.vectors is None or kind not in names:
         return crop

@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as `python scripts/...` from a clone
 
 from recommender.engine import Recommender  # noqa: E402
-from recommender.garment_kinds import kind_mass  # noqa: E402
 from recommender.images import open_image  # noqa: E402
 from recommender.looks import (LookSettings, _group, _pictures, _reduced, _with_places, classify_windows,  # noqa: E402
                                index_look_settings)
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if windows.places is None:
             continue
         photos += 1
-        names, mass = kind_mass(windows.probabilities, windows.kinds)
+        names, mass = windows.kind_mass
         grouped = _group(windows, names, mass, base)
         want = WORN[product.attributes["subCategory"]]
         for name, confidence in runs.items():

@@ -79,6 +79,11 @@ class UploadStore:
             raise UploadGone("This search's photo reference is not valid; please upload the photo again.")
         return self.folder / f"{ref}.jpg", self.folder / f"{ref}.npy"
 
+    def _region(self, ref: str, box: Box) -> tuple[str, Path]:
+        """The key (in memory) and the file (on disk) of one part's vector of a kept photo."""
+        key = f"{ref}@{box.key()}"
+        return key, self.folder / f"{key}.npy"
+
     def add(self, data: bytes, image: Image.Image, embed: Callable[[Image.Image], np.ndarray]) -> str:
         """Keep a validated upload (its bytes and decoded picture) and its vector; return its reference."""
         ref = upload_ref(data)
@@ -139,8 +144,7 @@ class UploadStore:
     def region_vector(self, ref: str, box: Box, embed: Callable[[Image.Image], np.ndarray]) -> np.ndarray:
         """The query vector of one part of a kept photo: that crop of the kept copy, embedded once."""
         photo = self.photo_path(ref)  # UploadGone once the photo is no longer kept, cached vector or not
-        key = f"{ref}@{box.key()}"
-        region_path = self.folder / f"{key}.npy"
+        key, region_path = self._region(ref, box)
         try:
             return self._load(key, region_path)
         except UploadGone:
@@ -155,9 +159,9 @@ class UploadStore:
         """Keep `vector` as the query of one part of a kept photo, replacing any kept before (a look's garment:
         its query is worked out from the whole look, not its crop alone, and may change with the code)."""
         photo = self.photo_path(ref)
-        key = f"{ref}@{box.key()}"
+        key, region_path = self._region(ref, box)
         vector = np.asarray(vector, dtype=np.float32)
-        with atomic_write(self.folder / f"{key}.npy", "wb") as handle:
+        with atomic_write(region_path, "wb") as handle:
             np.save(handle, vector, allow_pickle=False)
         os.utime(photo)  # recently used again
         self._remember(key, vector)

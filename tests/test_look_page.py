@@ -123,6 +123,11 @@ def test_a_person_gives_a_chip_per_garment_and_each_chip_is_a_search_in_the_url(
     assert [g.find_element(By.CSS_SELECTOR, "h3").text for g in groups] == names
     assert [len(g.find_elements(By.CSS_SELECTOR, "a.look-item")) for g in groups] == [3] * len(names)
     chosen_group = groups[names.index(first)]
+    marked = [g.get_attribute("aria-current") == "true" for g in groups]
+    assert marked == [name == first for name in names]  # the garment searched: its results are the list below
+    # at 1280 px every garment's results are on the page, none beyond the strip's right edge
+    right = _js(dash_duo, "return document.querySelector('.look-strip').getBoundingClientRect().right;")
+    assert all(_js(dash_duo, "return arguments[0].getBoundingClientRect().right;", g) <= right for g in groups)
     hrefs = [unquote(a.get_attribute("href")) for a in chosen_group.find_elements(By.CSS_SELECTOR, "a.look-item")]
     assert [h.rsplit("s=item:", 1)[1].split("&")[0] for h in hrefs] == first_cards[:3]  # its first results
     # the page applied the garment's category itself; the strip's links (other garments too) do not carry it
@@ -183,17 +188,23 @@ def test_chips_are_44_px_on_one_row_and_the_strip_shows_on_a_phone_s_first_scree
     # the first results of the look, the strip's pictures, begin on the first screen
     first = _js(dash_duo, "return document.querySelector('.look-item img').getBoundingClientRect().top;")
     assert first < 844 - 60, first
-    labels = _js(dash_duo, "return [...document.querySelectorAll('.region-graph g.annotation')]"
-                           ".map(a => getComputedStyle(a).display);")
-    assert labels and set(labels) == {"none"}  # the photo's labels would cover its garments: the chips name them
+    labels = lambda: _js(dash_duo, "return [...document.querySelectorAll('.region-graph g.annotation')]"  # noqa: E731
+                                   ".map(a => getComputedStyle(a).display);")
+    _wait(dash_duo, labels, "the garments' labels drawn on the photo")
+    assert set(labels()) == {"none"}  # the photo's labels would cover its garments: the chips name them
     assert_accessible(dash_duo.driver, "look on a phone")
     # another garment's chip: its results, below the photo on a phone, come into view
-    other = next(name for name, on in _chips(dash_duo) if not on)
+    other = next(name for name, on in reversed(_chips(dash_duo)) if not on)  # the last: its group is off the row
     chip = next(c for c in dash_duo.find_elements(CHIPS) if c.text == other)
     _js(dash_duo, "arguments[0].click();", chip)
     _settled(dash_duo, other)
     _wait(dash_duo, lambda: 0 <= _js(dash_duo, "return document.getElementById('results-title')"
                                                ".getBoundingClientRect().top;") < 844, "its results in view")
+    # the strip's row scrolls sideways here: the searched garment's group is scrolled into its view
+    seen = "const row = document.querySelector('.look-groups').getBoundingClientRect();" \
+           "const on = document.querySelector('.look-group-on'); const box = on && on.getBoundingClientRect();" \
+           "return !!box && on.textContent.startsWith(arguments[0]) && box.left >= row.left - 1 && box.right <= row.right + 1;"
+    _wait(dash_duo, lambda: _js(dash_duo, seen, other), "the searched garment's group in the strip's view")
 
 
 def test_a_product_shot_is_one_garment_with_no_chip(shop) -> None:

@@ -81,9 +81,11 @@ def _chips(garments: list[Garment], step: Step) -> html.Div:
 def _strip(services: Services, search: Search, garments: list[Garment]) -> html.Section:
     """The first results of every garment, each a link to more like it (a page link, "./#...": a bare "#..."
     reads as a skip link to screen readers); the shopper's own filters apply, to the results and the links
-    (not those the page applied from one garment's tags: a "Tshirts" filter would empty the shoes)."""
+    (not those the page applied from one garment's tags: a "Tshirts" filter would empty the shoes). The group of
+    the garment searched is marked: its results are the list below."""
     engine, step, mine = services.engine, search.current, search.own()
     own = selected_filters(engine.index.roles, mine.filters)
+    searched = chosen(garments, step)
     groups = []
     for i in _in_reading_order(garments):
         kept = services.uploads.region_vector(step.ref, garments[i].region, services.embed_for_store)
@@ -92,8 +94,9 @@ def _strip(services: Services, search: Search, garments: list[Garment]) -> html.
                           href="./" + mine.followed(Step("item", h.id)).fragment(), className="look-item",
                           title=f"More like {h.product.name}")
                  for h in hits]
+        on = {"className": "look-group look-group-on", "aria-current": "true"} if i == searched else {}
         groups.append(html.Li([html.H3(garments[i].category, className="look-garment-name"),
-                               html.Div(links, className="look-items")], className="look-group"))
+                               html.Div(links, className="look-items")], **{"className": "look-group", **on}))
     return html.Section([html.H2("Shop the look", className="look-title"), html.Ul(groups, className="look-groups")],
                         className="look-strip", **{"aria-label": "Shop the look: the first results of every garment"})
 

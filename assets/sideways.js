@@ -1,0 +1,26 @@
+// Rows that scroll sideways on a phone keep their current item in view: the navigation row's page link
+// (assets/20-returning.css), so a shopper on Map or Trends sees where they are, and the "Shop the look" strip's
+// group of the garment searched (assets/20-look.css), so its name says which results are below. Only when the
+// current item changes, or the window's width: a shopper's own sideways scroll is left alone.
+(function () {
+    const rows = [[".nav-main", ".nav-link.active"], [".look-groups", ".look-group-on"]];
+    const shown = new Map();  // per row, the item last scrolled into view
+
+    function reveal() {
+        for (const [rowSelector, itemSelector] of rows) {
+            const row = document.querySelector(rowSelector);
+            const item = row && row.querySelector(itemSelector);
+            if (!item || shown.get(rowSelector) === item) { continue; }
+            shown.set(rowSelector, item);
+            const box = row.getBoundingClientRect(), part = item.getBoundingClientRect();
+            if (part.left < box.left || part.right > box.right) {  // centred in the row; sideways only, the page stays put
+                row.scrollLeft += part.left - box.left - (box.width - part.width) / 2;
+            }
+        }
+    }
+
+    window.addEventListener("resize", function () { shown.clear(); reveal(); });  // a phone turned, a window narrowed
+    new MutationObserver(reveal).observe(document.documentElement, {
+        childList: true, subtree: true, attributes: true, attributeFilter: ["class"],
+    });
+})();

@@ -193,11 +193,12 @@ def remove_stale_temp_files(out: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def _summary(manifest: Manifest, total: int, seconds: float, images: int, times: StageTimes, workers: int) -> str:
+def _summary(manifest: Manifest, total: int, seconds: float, images: int, times: StageTimes, workers: int,
+             noun: str = "products") -> str:
     skipped = ", ".join(f"{n} {reason}" for reason, n in Counter(manifest.skipped_counts()).most_common()) or "none"
     rate = images / seconds if seconds > 0 else 0.0
     return (
-        f"indexed {manifest.count} of {total} products (skipped: {skipped}); embedded {images} images "
+        f"indexed {manifest.count} of {total} {noun} (skipped: {skipped}); embedded {images} images "
         f"this run at {rate:.1f} images/s in {seconds:.1f} s; reader {times.read_work:.1f} s over "
         f"{workers} threads (model waited {times.read_wait:.1f} s), model {times.model:.1f} s, "
         f"writer {times.write:.1f} s"
@@ -233,6 +234,7 @@ def build_index(
     progress: bool = True,
     name: Callable[[Mapping[str, str]], str] | None = None,
     appearance_version: int = APPEARANCE_VERSION,
+    noun: str = "products",
 ) -> Manifest:
     """Embed every catalogue image into an index folder at `out`; return its manifest.
 
@@ -240,7 +242,8 @@ def build_index(
     renamed into place complete, and `manifest.json` comes last. `name` gives each product its name
     from its attributes, those computed from its picture included (the demo's: "Black dress, kids").
     `appearance_version` is the colour histograms' definition: an older one only for pictures compared with an
-    index built under it (recommender.embedding_cache).
+    index built under it (recommender.embedding_cache). `noun` names what the catalogue's rows are in the summary
+    line (the demo's training views are no products a shopper can find).
     """
     if batch_size < 1 or chunk_size < 1:
         raise ValueError("batch_size and chunk_size must be at least 1")
@@ -287,7 +290,7 @@ def build_index(
         times.write += time.perf_counter() - start
         remove_stale_temp_files(out)
         shutil.rmtree(work)
-    say(_summary(manifest, len(products), time.perf_counter() - started, images_todo, times, workers))
+    say(_summary(manifest, len(products), time.perf_counter() - started, images_todo, times, workers, noun))
     return manifest
 
 

@@ -224,7 +224,8 @@ def demo_views(catalog: Catalog, extractor: Extractor, folder: Path, per_product
     print(f"making {per_product} street-like views of each demo photo to train on...", file=sys.stderr, flush=True)
     write_views(catalog, catalog.products, folder / "catalogue", per_product=per_product, seed=0,
                 workers=os.cpu_count() or 1, progress=sys.stderr.isatty(), settings=settings)
-    build_index(load_catalog(folder / "catalogue"), folder / "index", extractor, progress=sys.stderr.isatty())
+    build_index(load_catalog(folder / "catalogue"), folder / "index", extractor, progress=sys.stderr.isatty(),
+                noun="training views")
     return folder / "index"
 
 

@@ -74,6 +74,15 @@ def test_unreadable_images_are_skipped_and_reported(tmp_path: Path, capsys: pyte
     assert manifest.skipped_counts() == {"malformed row": 1, "unreadable image": 3}
     err = capsys.readouterr().err
     assert "skipped p005" in err and "3 unreadable image" in err and "images/s" in err
+    assert "indexed 6 of 9 products" in err
+
+
+def test_the_summary_names_what_was_indexed(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The demo's training views are no products (the demo's first run says so on every start of a newcomer)."""
+    build_index(make_catalog(tmp_path / "cat", n=3), tmp_path / "idx", FakeExtractor(), progress=False,
+                noun="training views")
+    err = capsys.readouterr().err
+    assert "indexed 3 of 3 training views" in err and "products" not in err
 
 
 def test_a_catalogue_of_only_unreadable_images_is_an_error(tmp_path: Path) -> None:

@@ -100,6 +100,11 @@ def test_hover_click_and_the_search_highlighted(dash_duo, mapped: Path, tmp_path
         "return [...document.querySelectorAll('#map-graph .legend .traces .legendtext')].map(e => e.textContent);")
     values = [name for name in legend[2:] if not name.startswith("Other")]
     assert set(legend[:2]) == {"Query", "Results"} and values == sorted(values, key=str.casefold) and len(values) >= 4
+    # the map and its whole legend on the first screen
+    bottom, screen = dash_duo.driver.execute_script(
+        "window.scrollTo(0, 0); return [document.querySelector('#map-graph .legend').getBoundingClientRect().bottom,"
+        " window.innerHeight];")
+    assert bottom <= screen, (bottom, screen)
     assert_accessible(dash_duo.driver, "map page")
     _shots(dash_duo, "map")
 

@@ -128,6 +128,9 @@ def test_a_person_gives_a_chip_per_garment_and_each_chip_is_a_search_in_the_url(
     # at 1280 px every garment's results are on the page, none beyond the strip's right edge
     right = _js(dash_duo, "return document.querySelector('.look-strip').getBoundingClientRect().right;")
     assert all(_js(dash_duo, "return arguments[0].getBoundingClientRect().right;", g) <= right for g in groups)
+    masks = _js(dash_duo, "return ['.look-row', '.look-groups'].map(s => getComputedStyle(document.querySelector(s))"
+                          ".maskImage);")
+    assert masks == ["none", "none"]  # nothing scrolls sideways here: no fade clips a focus ring
     hrefs = [unquote(a.get_attribute("href")) for a in chosen_group.find_elements(By.CSS_SELECTOR, "a.look-item")]
     assert [h.rsplit("s=item:", 1)[1].split("&")[0] for h in hrefs] == first_cards[:3]  # its first results
     # the page applied the garment's category itself; the strip's links (other garments too) do not carry it
@@ -192,6 +195,9 @@ def test_chips_are_44_px_on_one_row_and_the_strip_shows_on_a_phone_s_first_scree
                                    ".map(a => getComputedStyle(a).display);")
     _wait(dash_duo, labels, "the garments' labels drawn on the photo")
     assert set(labels()) == {"none"}  # the photo's labels would cover its garments: the chips name them
+    masks = _js(dash_duo, "return ['.look-row', '.look-groups'].map(s => getComputedStyle(document.querySelector(s))"
+                          ".maskImage);")
+    assert all("linear-gradient" in m for m in masks), masks  # the rows that scroll sideways fade at the end with more
     assert_accessible(dash_duo.driver, "look on a phone")
     # another garment's chip: its results, below the photo on a phone, come into view
     other = next(name for name, on in reversed(_chips(dash_duo)) if not on)  # the last: its group is off the row

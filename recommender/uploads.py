@@ -9,13 +9,15 @@ region vectors together) the least recently used photos are removed with their v
 reference to a removed photo gets a sentence asking for the photo again. A disk with less than
 `min_free_bytes` free keeps no new photo (the shopper gets a sentence): the votes need that space. A region of a kept photo
 (`recommender.regions.Box`) is searched by re-embedding that crop of the kept copy, whose 1024 px
-keep enough detail for a part of the photo; its vector is kept beside the photo's.
+keep enough detail for a part of the photo; its vector is kept beside the photo's. So are the garments a look
+found in it (`keep_look`): found once on the photo as uploaded, every process shows the same ones.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -35,7 +37,7 @@ from recommender.images import open_image
 from recommender.model_spec import ModelSpec
 from recommender.regions import Box
 
-__all__ = ["UploadGone", "UploadStore", "kept_photos_folder", "upload_ref"]
+__all__ = ["UploadGone", "UploadStore", "kept_photos_folder", "upload_ref", "STORED_SIDE"]
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,26 @@ class UploadStore:
         self._remember(key, vector)
         self._prune()  # region vectors count in the disk budget too
         return vector
+
+    def keep_look(self, ref: str, recipe: str, garments: list[dict]) -> None:
+        """Keep the garments found in a kept photo (`recommender.ui.garments`), for every process and restart:
+        found once on the photo as uploaded, as the API and the CLI find them, not again on the kept copy (its JPEG
+        would move a box or swap two garments nearly as sure). `recipe` names what found them (the head and the
+        look's settings): garments of another recipe are found again."""
+        self.photo_path(ref)  # UploadGone once the photo is no longer kept
+        with atomic_write(self.folder / f"{ref}.look.json", "w") as handle:
+            json.dump({"recipe": recipe, "garments": garments}, handle)
+
+    def look(self, ref: str, recipe: str) -> list[dict] | None:
+        """The garments kept for a photo by `recipe` (None: none kept, another recipe's, or an unreadable file)."""
+        self.photo_path(ref)
+        try:
+            kept = json.loads((self.folder / f"{ref}.look.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(kept, dict) or kept.get("recipe") != recipe or not isinstance(kept.get("garments"), list):
+            return None
+        return kept["garments"]
 
     def photo_path(self, ref: str) -> Path:
         """The kept copy of the photo, to show it back (UploadGone when it is no longer kept)."""

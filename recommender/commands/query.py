@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from recommender.engine import Recommender, hit_record
     from recommender.filters import parse_filter_items, unknown_values
-    from recommender.images import open_image
+    from recommender.images import open_image, upright_size
+    from recommender.uploads import STORED_SIDE
 
     filters = parse_filter_items(args.filter)
     engine = Recommender.open(args.index)
@@ -53,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
     if args.image is not None:
         if not args.image.is_file():
             raise RecommenderError(f"There is no image file at {args.image}.")
-        picture = open_image(args.image)
+        picture = open_image(args.image, longest=STORED_SIDE)  # decoded as the server decodes an upload of it, so
+        # the photo's results and garments are those the page and the API give it
         if args.look:
-            return _look(engine, picture, args, filters, str(args.image))
+            return _look(engine, picture, upright_size(args.image.read_bytes()), args, filters, str(args.image))
         query, exclude, what = engine.embed_image(picture), (), str(args.image)
     else:
         query, exclude, what = engine.product_query(args.id), (args.id,), f"product {args.id}"
@@ -69,18 +71,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _look(engine: Recommender, picture: Image.Image, args: argparse.Namespace, filters: Filters, what: str) -> int:
-    """query --look: every garment of the photo with its results, as JSON or a table each."""
+def _look(engine: Recommender, picture: Image.Image, size: tuple[int, int], args: argparse.Namespace,
+          filters: Filters, what: str) -> int:
+    """query --look: every garment of the photo with its results, as JSON or a table each; boxes in the pixels of
+    the photo (`size`, upright), whatever size it was decoded at."""
     from recommender.engine import hit_record
     from recommender.looks import look_json, shop_the_look
 
     look = shop_the_look(engine, picture, args.k, filters)
     if args.json:
-        answer = look_json(look, picture.size, lambda hit: {**hit_record(hit), "image": str(hit.product.image)})
+        answer = look_json(look, size, lambda hit: {**hit_record(hit), "image": str(hit.product.image)})
         print(json.dumps(answer, indent=1, ensure_ascii=False))
         return 0
     for garment, hits in look:
-        box = ", ".join(str(v) for v in garment.pixels(picture.size))
+        box = ", ".join(str(v) for v in garment.pixels(size))
         print(f"{garment.category} ({garment.confidence:.2f}) at [{box}]: " +
               _table(engine.index, hits, what, engine.random_weights) + "\n")
     return 0

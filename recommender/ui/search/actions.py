@@ -117,8 +117,8 @@ def on_upload(payload: Any, fragment: str | None) -> tuple[Any, Any, Any]:
         contents = payload.get("contents")
         if not isinstance(contents, str):  # the browser found it too large and did not send it
             raise too_large(payload.get("size"), services.settings.max_upload_bytes)
-        ref = services.add_upload(decode_upload(contents))
-        step = opening_step(services, ref)  # a photo of a person: its surest garment first
+        ref, picture = services.add_upload_picture(decode_upload(contents))
+        step = opening_step(services, ref, picture)  # a photo of a person: its surest garment first
         query, exclude = step_query(services, (step,))
         tags = services.engine.tags(query, exclude)
         log_search(services.engine, services.feedback, query, tags)  # the Trends page

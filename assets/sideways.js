@@ -19,7 +19,13 @@
         }
     }
 
-    window.addEventListener("resize", function () { shown.clear(); reveal(); });  // a phone turned, a window narrowed
+    let width = window.innerWidth;
+    window.addEventListener("resize", function () {  // a phone turned, a window narrowed; not a phone's address bar
+        if (window.innerWidth === width) { return; }  // hiding on a vertical scroll (its height alone changes)
+        width = window.innerWidth;
+        shown.clear();
+        reveal();
+    });
     new MutationObserver(reveal).observe(document.documentElement, {
         childList: true, subtree: true, attributes: true, attributeFilter: ["class"],
     });

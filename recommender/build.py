@@ -195,6 +195,7 @@ def remove_stale_temp_files(out: Path) -> None:
 
 def _summary(manifest: Manifest, total: int, seconds: float, images: int, times: StageTimes, workers: int,
              noun: str = "products") -> str:
+    """The one line a build ends with: what was indexed and skipped, and where the time went (each stage's)."""
     skipped = ", ".join(f"{n} {reason}" for reason, n in Counter(manifest.skipped_counts()).most_common()) or "none"
     rate = images / seconds if seconds > 0 else 0.0
     return (

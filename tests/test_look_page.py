@@ -120,12 +120,14 @@ def test_a_person_gives_a_chip_per_garment_and_each_chip_is_a_search_in_the_url(
     assert "@" in first_url  # the garment's box is the search's region
     # the strip: the first three results of every garment, each a link to more like it
     groups = dash_duo.find_elements(".look-group")
-    assert [g.find_element(By.CSS_SELECTOR, "h3").text for g in groups] == names
+    headings = [g.find_element(By.CSS_SELECTOR, "h3").text for g in groups]
+    assert headings == [name + " · shown below" if name == first else name for name in names]
     assert [len(g.find_elements(By.CSS_SELECTOR, "a.look-item")) for g in groups] == [3] * len(names)
     chosen_group = groups[names.index(first)]
     marked = [g.get_attribute("aria-current") == "true" for g in groups]
     assert marked == [name == first for name in names]  # the garment searched: its results are the list below
-    # at 1280 px every garment's results are on the page, none beyond the strip's right edge
+    # at 1280 px every garment's results are on the page (the groups wrap), none beyond the strip's right edge
+    assert _js(dash_duo, "return getComputedStyle(document.querySelector('.look-groups')).flexWrap;") == "wrap"
     right = _js(dash_duo, "return document.querySelector('.look-strip').getBoundingClientRect().right;")
     assert all(_js(dash_duo, "return arguments[0].getBoundingClientRect().right;", g) <= right for g in groups)
     masks = _js(dash_duo, "return ['.look-row', '.look-groups'].map(s => getComputedStyle(document.querySelector(s))"
@@ -156,11 +158,15 @@ def test_a_person_gives_a_chip_per_garment_and_each_chip_is_a_search_in_the_url(
 
     # the garment's label on its outline is tappable too
     label = next(a for a in dash_duo.find_elements(".region-graph g.annotation") if a.text == other)
-    _js(dash_duo, "window.scrollTo(0, 0);")
+    _js(dash_duo, "window.scrollTo({top: 0, behavior: 'instant'});")
     ActionChains(dash_duo.driver).move_to_element(label.find_element(By.CSS_SELECTOR, "text")).click().perform()
     _settled(dash_duo, other)
+    _wait(dash_duo, lambda: _js(dash_duo, "return document.activeElement.id;") == "results-title",
+          "focus on the chosen garment's results")
 
     # a box dragged by hand overrides: no garment chosen, the framed part searched
+    # the photo back in view (choosing the garment moved focus to its results), at once: the page scrolls smoothly
+    _js(dash_duo, "window.scrollTo({top: 0, behavior: 'instant'});")
     plot = dash_duo.find_element(".region-graph .nsewdrag")
     ActionChains(dash_duo.driver).move_to_element(plot).move_by_offset(-60, -60).click_and_hold().pause(0.1) \
         .move_by_offset(40, 40).pause(0.1).move_by_offset(50, 60).release().perform()
@@ -183,7 +189,7 @@ def test_chips_are_44_px_on_one_row_and_the_strip_shows_on_a_phone_s_first_scree
                                     {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
     dash_duo.find_element("#upload input[type=file]").send_keys(str(person))
     _surest(dash_duo)
-    _js(dash_duo, "window.scrollTo(0, 0);")
+    _js(dash_duo, "window.scrollTo({top: 0, behavior: 'instant'});")
     boxes = _js(dash_duo, "return [...document.querySelectorAll(arguments[0])].map(c => c.getBoundingClientRect())"
                           ".map(r => [r.top, r.height]);", CHIPS)
     assert len(boxes) >= 2 and min(h for _, h in boxes) >= 44

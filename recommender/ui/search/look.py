@@ -94,9 +94,12 @@ def _strip(services: Services, search: Search, garments: list[Garment]) -> html.
                           href="./" + mine.followed(Step("item", h.id)).fragment(), className="look-item",
                           title=f"More like {h.product.name}")
                  for h in hits]
-        on = {"className": "look-group look-group-on", "aria-current": "true"} if i == searched else {}
-        groups.append(html.Li([html.H3(garments[i].category, className="look-garment-name"),
-                               html.Div(links, className="look-items")], **{"className": "look-group", **on}))
+        on = i == searched
+        name = [garments[i].category, *([html.Span([html.Span(" · ", **{"aria-hidden": "true"}), "shown below"],
+                                                   className="look-shown")] if on else [])]
+        groups.append(html.Li([html.H3(name, className="look-garment-name"), html.Div(links, className="look-items")],
+                              className="look-group" + (" look-group-on" if on else ""),
+                              **({"aria-current": "true"} if on else {})))
     return html.Section([html.H2("Shop the look", className="look-title"), html.Ul(groups, className="look-groups")],
                         className="look-strip", **{"aria-label": "Shop the look: the first results of every garment"})
 

@@ -97,7 +97,11 @@ def test_a_dragged_box_reframes_the_picture_drawn_and_adds_a_history_entry(shop,
     ActionChains(dash_duo.driver).move_to_element(plot).move_by_offset(-60, -60).click_and_hold().pause(0.1) \
         .move_by_offset(40, 40).pause(0.1).move_by_offset(50, 60).release().perform()
     _title_is(dash_duo, "Looks like the framed part of your photo")
-    _wait(dash_duo, lambda: len(dash_duo.find_elements(".region-graph .shapelayer path")) >= 5, "the frame drawn", 20)
+    _wait(dash_duo, lambda: len(dash_duo.find_elements(".region-graph .shapelayer path")) >= 2, "the frame drawn", 20)
+    # the rest of the picture dimmed by one shape with the box cut out (even-odd), the frame around the box
+    rules = _js(dash_duo, "return [...document.querySelectorAll('.region-graph .shapelayer path')]"
+                          ".map(p => p.style.fillRule || p.getAttribute('fill-rule'));")
+    assert len(rules) == 2 and "evenodd" in rules, rules
     assert _js(dash_duo, "return document.querySelector('.region-graph .js-plotly-plot').__drawn === true;")
     assert dash_duo.find_element(".region-note").text == "Searching only the framed part."
     assert dash_duo.find_element(".region-reset").is_displayed()

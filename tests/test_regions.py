@@ -41,8 +41,12 @@ def test_a_box_selection_on_the_figure_is_read_in_picture_fractions() -> None:
         assert box_from_selection(bad) is None
     figure = query_figure("/thumbnail/1", (300, 600), Box(0.25, 0.4, 0.75, 0.8), "A dress")
     assert figure.layout.yaxis.scaleratio == 2 and figure.layout.dragmode == "select"
-    frame = figure.layout.shapes[-1]
+    dim, frame = figure.layout.shapes
     assert (frame.x0, frame.x1) == (0.25, 0.75) and (round(frame.y0, 6), round(frame.y1, 6)) == (0.2, 0.6)
+    # the rest dimmed by one shape with the box cut out: no seams where several shapes' edges meet
+    assert dim.type == "path" and dim.fillrule == "evenodd" and dim.path.startswith("M0,0 H1 V1 H0 Z")
+    hole = [float(v) for v in dim.path.split("Z")[1].replace("M", "").replace("H", ",").replace("V", ",").split(",")]
+    assert np.allclose(hole, [0.25, 0.2, 0.75, 0.6, 0.25])
 
 
 def test_region_vectors_embed_the_kept_copy_once(tmp_path: Path) -> None:

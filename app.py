@@ -7,6 +7,7 @@ on the first run. For production: `gunicorn app:server` (settings from the envir
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from functools import cache
 from pathlib import Path
@@ -21,7 +22,7 @@ from recommender.ui.services import get_services
 
 # what Flask's red "development server" warning means here, said before it
 TRYING_IT_OUT = ("This is Flask's development server, for trying the shop out on this machine; a shop serves it "
-                 "with gunicorn app:server (README, \"In production\").")
+                 "with gunicorn app:server (README, \"In production\"). Requests are logged with --debug only.")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     with app.server.app_context():
         print(serving_line(get_services().engine.index), file=sys.stderr, flush=True)
     print(TRYING_IT_OUT, file=sys.stderr, flush=True)
+    if not args.debug:  # a line per request (a page load is 20) would bury what the shop says
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
 

@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import io
 import json
+import logging
 import struct
 import sys
 import zlib
@@ -464,6 +465,7 @@ def test_every_start_names_the_index_its_model_and_head(tiny_index: Path, tmp_pa
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
     module = importlib.import_module("app")
     monkeypatch.setattr(Dash, "run", lambda self, **kwargs: None)  # started, not served
+    monkeypatch.setattr(logging.getLogger("werkzeug"), "level", logging.NOTSET)  # put back after the test
     places = {"INDEX": tiny_index, "FEEDBACK_DB": tmp_path / "votes.sqlite3", "THUMBNAIL_DIR": tmp_path / "th",
               "UPLOAD_DIR": tmp_path / "up"}
     for name, value in places.items():
@@ -472,6 +474,7 @@ def test_every_start_names_the_index_its_model_and_head(tiny_index: Path, tmp_pa
         assert module.main([]) == 0
         err = capsys.readouterr().err
         assert module.TRYING_IT_OUT in err  # what Flask's "development server" warning means, and what a shop runs
+        assert logging.getLogger("werkzeug").level == logging.WARNING  # no line per request (20 per page load)
         lines = [line for line in err.splitlines() if line.startswith("Serving ")]
         assert lines == [f"Serving {tiny_index}: 5 products; model fake (random); no head (the backbone's own "
                          "features); random weights: the ranking is not meaningful."]

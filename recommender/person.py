@@ -98,8 +98,8 @@ class PersonModel:
 
         paths = [Path(folder) / DETECTOR, Path(folder) / LANDMARKS]
         if not all(path.is_file() for path in paths):
-            log.info("No person model in %s (scripts/fetch_person_model.sh fetches it): shop the look uses "
-                     "windows alone.", folder)
+            log.warning("No person model in %s (scripts/fetch_person_model.sh fetches it): shop the look uses "
+                        "windows alone, which frame a worn garment less well.", folder)  # said once: loaded once
             return None
         try:
             interpreters = [_open_interpreter(path, num_threads=1) for path in paths]

@@ -112,8 +112,10 @@ def test_no_person_when_the_detector_or_the_landmark_model_is_unsure() -> None:
     assert PersonModel(*fakes(5.0, 0.3)).find(Image.new("RGB", (300, 400))) is None  # nobody in the square
 
 
-def test_without_the_model_files_there_is_no_person_model(tmp_path: Path) -> None:
+def test_without_the_model_files_there_is_no_person_model(tmp_path: Path, caplog) -> None:
     assert PersonModel.load(tmp_path) is None
+    # said where a shop's log shows it (a warning), with the command that fetches it
+    assert [r.levelname for r in caplog.records] == ["WARNING"] and "fetch_person_model.sh" in caplog.text
 
 
 def test_files_that_are_not_blaze_pose_s_are_said_and_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -144,9 +144,14 @@ def test_a_person_gives_a_chip_per_garment_and_each_chip_is_a_search_in_the_url(
     # choosing another garment searches it: other results, another URL
     other = "Hat" if first != "Hat" else "Shoes"
     chip = next(c for c in dash_duo.find_elements(CHIPS) if c.text == other)
-    _js(dash_duo, "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", chip)
+    _js(dash_duo, "window.scrollTo({top: 0, behavior: 'instant'}); arguments[0].click();", chip)
     _settled(dash_duo, other)
     assert _fragment(dash_duo) != first_url and set(_cards(dash_duo)).isdisjoint(first_cards)
+    # focus on its results, whose heading shows already at 1280 px: the page stays put (the strip, the tags and the
+    # photo's chips in view), where it used to bring the heading to the top of the screen
+    _wait(dash_duo, lambda: _js(dash_duo, "return document.activeElement.id;") == "results-title",
+          "focus on the chosen garment's results")
+    assert _js(dash_duo, "return document.getElementById('results-title').getBoundingClientRect().top;") > 300
     assert_accessible(dash_duo.driver, "look, another garment")
 
     # Back returns to the garment before, with its results; a reload keeps it

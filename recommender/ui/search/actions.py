@@ -50,9 +50,11 @@ def _write(before: Search, after: Search) -> str:
     return after.fragment()
 
 
-def focus_on(fragment: str, target: str) -> tuple[str, dict[str, str]]:
-    """The new URL, and where focus goes once its results are drawn (the fragment tells requests apart)."""
-    return fragment, {"to": target, "at": fragment}
+def focus_on(fragment: str, target: str, scroll: str = "always") -> tuple[str, dict[str, str]]:
+    """The new URL, and where focus goes once its results are drawn (the fragment tells requests apart); the
+    target is scrolled to the top of the screen `"always"`, or `"if-hidden"`: only when it is not on the screen
+    (a garment chosen on a desktop, where the photo, its chips and the strip stay in view above its results)."""
+    return fragment, {"to": target, "at": fragment, "scroll": scroll}
 
 
 def _values(value: object) -> list[str]:

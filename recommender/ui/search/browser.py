@@ -43,7 +43,8 @@ function(contents, cameraContents, filename, cameraFilename, maxBytes) {
 """ % {"upload": ids.UPLOAD, "camera": ids.UPLOAD_CAMERA}
 
 # Once new results are drawn: focus goes where the action asked (the results' heading after "More
-# like this", the first new card after "Show more"); otherwise, when the results start below the
+# like this" or a garment chosen, the first new card after "Show more"), scrolled to the top of the screen, or for
+# a garment only where the heading is off the screen (with room below it for the first cards); otherwise, when the results start below the
 # screen or above it under the sticky navbar (a phone, where they sit under the photo and the filters; a
 # page that got shorter while scrolled), they are scrolled into view, but not when the page is first drawn:
 # a shopper arriving starts at the top, with the upload. On a phone with a query the page goes back to its
@@ -55,7 +56,12 @@ function(_drawn, request, drawnBefore) {
         if (key && key !== window.__lookalikeFocus) {
             window.__lookalikeFocus = key;
             const target = document.getElementById(request.to);
-            if (target) { target.focus({preventScroll: true}); target.scrollIntoView({block: "start"}); }
+            if (!target) { return; }
+            target.focus({preventScroll: true});
+            const navbar = document.querySelector(".shop-navbar");
+            const top = target.getBoundingClientRect().top;  // "if-hidden": only when it is off the screen
+            const shown = top >= (navbar ? navbar.getBoundingClientRect().bottom : 0) && top <= window.innerHeight - 120;
+            if (request.scroll !== "if-hidden" || !shown) { target.scrollIntoView({block: "start"}); }
             return;
         }
         if (window.matchMedia("(max-width: 991.98px)").matches && /(^#|&)s=/.test(window.location.hash)) {

@@ -125,7 +125,8 @@ def on_garment(_clicks: Any, fragment: str | None) -> tuple[str, dict[str, str]]
 
 def _choose(position: object, fragment: str | None) -> tuple[str, dict[str, str]]:
     """The URL searching the garment at `position` of the current photo (its box becomes the step's region), and
-    focus to its results once drawn: on a phone they are below the photo, and the new list is what was asked for."""
+    focus to its results once drawn, the new list being what was asked for: scrolled into view where they are off
+    the screen (below the photo, on a phone), left in place where they show (a desktop keeps the chips in view)."""
     search = Search.from_fragment(fragment)
     try:
         garments = look_of(get_services(), search.current)
@@ -133,7 +134,7 @@ def _choose(position: object, fragment: str | None) -> tuple[str, dict[str, str]
         raise PreventUpdate from None
     if not isinstance(position, int) or not 0 <= position < len(garments):
         raise PreventUpdate
-    return focus_on(region_fragment(search, garments[position].region), ids.RESULTS_TITLE)
+    return focus_on(region_fragment(search, garments[position].region), ids.RESULTS_TITLE, "if-hidden")
 
 
 def on_garment_tap(taps: Any, fragment: str | None) -> tuple[str, dict[str, str]]:

@@ -44,11 +44,11 @@ function(contents, cameraContents, filename, cameraFilename, maxBytes) {
 
 # Once new results are drawn: focus goes where the action asked (the results' heading after "More
 # like this" or a garment chosen, the first new card after "Show more"), scrolled to the top of the screen, or for
-# a garment only where the heading is off the screen (with room below it for the first cards); otherwise, when the results start below the
-# screen or above it under the sticky navbar (a phone, where they sit under the photo and the filters; a
-# page that got shorter while scrolled), they are scrolled into view, but not when the page is first drawn:
-# a shopper arriving starts at the top, with the upload. On a phone with a query the page goes back to its
-# top, where the query's small picture (the title hidden, see the CSS) and the first results show together.
+# a garment only where the heading is off the screen (with room below it for the first cards); otherwise, when
+# the results start below the screen or above it under the sticky navbar (a phone, where they sit under the photo
+# and the filters; a page that got shorter while scrolled), they are scrolled into view, but not when the page is
+# first drawn: a shopper arriving starts at the top, with the upload. On a phone with a query the page goes back to
+# its top, where the query's small picture (the title hidden, see the CSS) and the first results show together.
 AFTER_RENDER_JS = """
 function(_drawn, request, drawnBefore) {
     const key = request ? JSON.stringify(request) : null;
@@ -60,7 +60,8 @@ function(_drawn, request, drawnBefore) {
             target.focus({preventScroll: true});
             const navbar = document.querySelector(".shop-navbar");
             const top = target.getBoundingClientRect().top;  // "if-hidden": only when it is off the screen
-            const shown = top >= (navbar ? navbar.getBoundingClientRect().bottom : 0) && top <= window.innerHeight - 120;
+            const below = navbar ? navbar.getBoundingClientRect().bottom : 0;
+            const shown = top >= below && top <= window.innerHeight - 120;
             if (request.scroll !== "if-hidden" || !shown) { target.scrollIntoView({block: "start"}); }
             return;
         }

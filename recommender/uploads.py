@@ -170,20 +170,22 @@ class UploadStore:
         self._prune()  # region vectors count in the disk budget too
         return vector
 
+    def _look_path(self, ref: str) -> Path:
+        """The file of the garments kept for a photo (UploadGone once the photo is no longer kept)."""
+        return self.photo_path(ref).with_name(f"{ref}.look.json")
+
     def keep_look(self, ref: str, recipe: str, garments: list[dict]) -> None:
         """Keep the garments found in a kept photo (`recommender.ui.garments`), for every process and restart:
         found once on the photo as uploaded, as the API and the CLI find them, not again on the kept copy (its JPEG
         would move a box or swap two garments nearly as sure). `recipe` names what found them (the head and the
         look's settings): garments of another recipe are found again."""
-        self.photo_path(ref)  # UploadGone once the photo is no longer kept
-        with atomic_write(self.folder / f"{ref}.look.json", "w") as handle:
+        with atomic_write(self._look_path(ref), "w") as handle:
             json.dump({"recipe": recipe, "garments": garments}, handle)
 
     def look(self, ref: str, recipe: str) -> list[dict] | None:
         """The garments kept for a photo by `recipe` (None: none kept, another recipe's, or an unreadable file)."""
-        self.photo_path(ref)
         try:
-            kept = json.loads((self.folder / f"{ref}.look.json").read_text(encoding="utf-8"))
+            kept = json.loads(self._look_path(ref).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         if not isinstance(kept, dict) or kept.get("recipe") != recipe or not isinstance(kept.get("garments"), list):

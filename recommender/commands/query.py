@@ -54,10 +54,11 @@ def run(args: argparse.Namespace) -> int:
     if args.image is not None:
         if not args.image.is_file():
             raise RecommenderError(f"There is no image file at {args.image}.")
-        picture = open_image(args.image, longest=STORED_SIDE)  # decoded as the server decodes an upload of it, so
-        # the photo's results and garments are those the page and the API give it
+        data = args.image.read_bytes()
+        picture = open_image(data, longest=STORED_SIDE)  # decoded as the server decodes an upload of it, so the
+        # photo's results and garments are those the page and the API give it
         if args.look:
-            return _look(engine, picture, upright_size(args.image.read_bytes()), args, filters, str(args.image))
+            return _look(engine, picture, upright_size(data), args, filters, str(args.image))
         query, exclude, what = engine.embed_image(picture), (), str(args.image)
     else:
         query, exclude, what = engine.product_query(args.id), (args.id,), f"product {args.id}"

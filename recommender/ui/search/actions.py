@@ -11,7 +11,7 @@ dropdown values, a selection) is checked for shape here; a malformed one changes
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import dash_bootstrap_components as dbc
 from dash import ctx, html, no_update
@@ -50,7 +50,8 @@ def _write(before: Search, after: Search) -> str:
     return after.fragment()
 
 
-def focus_on(fragment: str, target: str, scroll: str = "always") -> tuple[str, dict[str, str]]:
+def focus_on(fragment: str, target: str,
+             scroll: Literal["always", "if-hidden"] = "always") -> tuple[str, dict[str, str]]:
     """The new URL, and where focus goes once its results are drawn (the fragment tells requests apart); the
     target is scrolled to the top of the screen `"always"`, or `"if-hidden"`: only when it is not on the screen
     (a garment chosen on a desktop, where the photo, its chips and the strip stay in view above its results)."""

@@ -96,7 +96,7 @@ def _title(dash_duo) -> str:
 
 def _settled(dash_duo, garment: str) -> None:
     """The page searches `garment`: its chip chosen, the heading naming it, ten results drawn."""
-    _wait(dash_duo, lambda: _chosen(dash_duo) == garment and _title(dash_duo) == f"Looks like the {garment} in your photo"
+    _wait(dash_duo, lambda: _chosen(dash_duo) == garment and _title(dash_duo) == f"Looks like the {garment.lower()} in your photo"
           and len(_cards(dash_duo)) == 10, f"the {garment} searched")
 
 

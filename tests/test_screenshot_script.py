@@ -58,7 +58,7 @@ def test_screenshots_cast_no_vote_unless_asked(tmp_path: Path, demo_catalog_dir:
 
 def test_screenshots_of_a_photo_of_a_person_in_a_catalogue_of_fewer_than_30(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The photo of a person opens on its surest garment ("Looks like the Tshirts in your photo"), and "Show more"
+    """The photo of a person opens on its surest garment ("Looks like the tshirts in your photo"), and "Show more"
     stops when the 25 products are all shown: the script waits for neither a fixed title nor 30 results."""
     from recommender.demo import write_demo_catalog
     from recommender.looks import Garment
@@ -88,7 +88,7 @@ def test_screenshots_of_a_photo_of_a_person_in_a_catalogue_of_fewer_than_30(
     photo = sorted((catalog_dir / "images").iterdir())[0]
     with served(create_app(settings, engine=engine)) as url:
         assert script.main([url, "--image", str(photo), "--out", str(tmp_path / "shots"), "--words", "men"]) == 0
-    assert f"Looks like the {kinds[0]} in your photo" in seen  # the garment chips' title, awaited
+    assert f"Looks like the {kinds[0].lower()} in your photo" in seen  # the garment chips' title, awaited
     assert {p.name for p in (tmp_path / "shots").iterdir()} >= {"desktop-results.png", "desktop-shown-more.png",
                                                                  "desktop-words.png", "desktop-feedback.png"}
     assert not photo_results("Looks like the framed part of your photo") and photo_results("Looks like your photo")

@@ -103,7 +103,7 @@ def render_query(fragment: str | None, shown: str | None) -> tuple[Any, str | No
 def _region_caption(step: Step) -> tuple[str, str]:
     """The picture's caption, and its name for a screen reader, for the region searched."""
     garment = chosen_name(get_services(), step)
-    caption = (f"Searching the {garment} in your photo: tap another garment, or drag a box." if garment else
+    caption = (f"Searching the {garment.lower()} in your photo: tap another garment, or drag a box." if garment else
                "Searching only the framed part." if step.region else
                "Drag a box on the picture to search only that part.")
     return caption, f"{step_label(get_services().engine.index, replace(step, region=None))}: the picture searched " \
@@ -160,7 +160,7 @@ def _heading(services: Services, search: Search, found: Found) -> tuple[str, str
         whole = step_label(services.engine.index, replace(step, region=None))
         subject = {"upload": "your photo", "item": f"“{whole}”"}.get(step.kind, whole.lower())
         garment = chosen_name(services, step)
-        title = f"Looks like the {garment} in your photo" if garment else \
+        title = f"Looks like the {garment.lower()} in your photo" if garment else \
             f"Looks like {'the framed part of ' if step.region else ''}{subject}"
     elif search.text:
         title = f"Products named “{search.text}”"

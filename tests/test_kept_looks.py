@@ -88,3 +88,24 @@ def test_the_store_keeps_a_look_with_its_recipe_and_drops_it_with_its_photo(tmp_
         store.look(first, "head A")
     with pytest.raises(UploadGone):
         store.keep_look("../../etc/passwd", "head A", garments)  # no path outside the store
+
+
+def test_the_api_s_look_is_kept_for_the_page_with_the_results_it_answered(services, looked,  # noqa: F811
+                                                                          monkeypatch) -> None:
+    """POST /api/search look=1 finds the garments as an upload to the page does and keeps them: the page opened on
+    the photo (another process) shows the same garments, and each garment's results are its kept query's."""
+    from recommender.ui import create_app
+
+    client = create_app(services.settings, engine=services.engine).server.test_client()
+    data = _photo()
+    body = client.post("/api/search", data={"photo": (io.BytesIO(data), "photo.png"), "look": "1", "k": "3"},
+                       content_type="multipart/form-data").get_json()
+    ref, size = body["query"]["ref"], Image.open(io.BytesIO(data)).size
+    monkeypatch.setattr(page_garments, "_garments", page_garments._Garments())  # the page, in another process
+    kept = page_garments.garments_of_upload(services, ref)
+    assert len(looked) == 1 and len(kept) == 2  # found once, by the API
+    assert [(g["category"], g["box"]) for g in body["garments"]] == [(g.category, g.pixels(size)) for g in kept]
+    for garment, answered in zip(kept, body["garments"]):
+        vector = services.uploads.region_vector(ref, garment.region, lambda _: pytest.fail("embedded again"))
+        hits = services.engine.search(services.engine.stored_query(vector), 3)
+        assert [r["id"] for r in answered["results"]] == [hit.id for hit in hits]

@@ -11,7 +11,8 @@ limits and sentences as the search page), 404 for an unknown product or path, 40
 method, 413 for a body over the upload limit, 503 when the model cannot be loaded. Several
 `filter` values of one key mean OR, different keys AND. With `look=1` the answer holds
 `"garments": [{"box", "category", "confidence", "results"}]` instead of the results and tags, as
-`query --look --json` prints them (boxes in the pixels of the photo sent, after its EXIF rotation).
+`query --look --json` prints them (boxes in the pixels of the photo sent, after its EXIF rotation), and keeps
+them with the photo as the search page does: the page opened on its `ref` shows the same garments.
 Each photo search is logged for the merchant's Trends page as the search page's are (its tags only).
 """
 
@@ -21,6 +22,7 @@ import logging
 import re
 
 import flask
+from PIL import Image
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from recommender.engine import hit_record
@@ -28,9 +30,11 @@ from recommender.errors import RecommenderError, WeightsUnavailable
 from recommender.filters import parse_filter_items, unknown_values
 from recommender.images import MIB, upright_size
 from recommender.index import Hit
-from recommender.looks import look_json, shop_the_look
+from recommender.looks import WHOLE, Garment, look_json
+from recommender.selection import Selection
 from recommender.tags import Tag
 from recommender.trends import log_search
+from recommender.ui.garments import garments_of_upload
 from recommender.ui.guard import public_message
 from recommender.ui.routes import THUMBNAIL_ROUTE
 from recommender.ui.services import get_services
@@ -87,13 +91,30 @@ def search() -> flask.Response:
     query = engine.stored_query(services.uploads.vector(ref))
     tags = engine.tags(query)
     if look:
-        found = shop_the_look(engine, picture, k, filters)
+        found = _each_garment(ref, picture, k, engine.select(filters), tags)
         log_search(engine, services.feedback, query, tags)  # the Trends page: the whole photo's kind
         return flask.jsonify({"query": {"kind": "upload", "ref": ref}, **look_json(found, upright_size(data), _record),
                               "notes": notes})
     hits = engine.search(query, k, engine.select(filters))
     log_search(engine, services.feedback, query, tags, None if filters else hits)  # the Trends page
     return _answer("upload", ref, hits, tags, notes)
+
+
+def _each_garment(ref: str, picture: Image.Image, k: int, selection: Selection,
+                  tags: list[Tag]) -> list[tuple[Garment, list[Hit]]]:
+    """Each garment of a photo just uploaded with its k results, found and kept as the search page finds and keeps
+    them (`ui.garments`): the page opened on the same photo shows the same garments, boxes and results. A photo of
+    one product is one garment, the whole photo, named by its category tag (`tags`) and with its own results."""
+    services = get_services()
+    engine, uploads = services.engine, services.uploads
+    garments = garments_of_upload(services, ref, picture)
+    if len(garments) == 1:
+        tag = next((tag for tag in tags if tag.role == "category"), None)
+        garments = [Garment(WHOLE, tag.value, tag.confidence) if tag else garments[0]]
+    vectors = [uploads.vector(ref)] if len(garments) == 1 else \
+        [uploads.region_vector(ref, garment.region, services.embed_for_store) for garment in garments]
+    return [(garment, engine.search(engine.stored_query(vector), k, selection))
+            for garment, vector in zip(garments, vectors)]
 
 
 def _look() -> bool:

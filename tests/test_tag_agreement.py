@@ -10,6 +10,7 @@ about: the vector of a picture is its mean red and blue, and the head calls a re
 
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 
@@ -124,3 +125,26 @@ def test_an_unsure_tag_still_names_the_first_result(tmp_path: Path) -> None:
     tag = next(t.value for t in engine.tags(code) if t.role == "category")
     assert tag == "Shorts"
     assert engine.search(code, 3)[0].product.attributes[KIND] == tag
+
+
+def test_filters_carried_over_that_leave_nothing_of_the_new_photo_s_kind_are_set_aside(tmp_path: Path) -> None:
+    """The last photo's "Red" (kept) and this photo's own "Tops" (applied by itself) leave no product: the new photo
+    does not open on "No results" (newcomer: a peach dress, then shoes); a kept filter that leaves some stays."""
+    from recommender.ui.search.actions import on_upload
+
+    kinds, colours = ["Tops"] * 5 + ["Shoes"] * 3, ["Blue"] * 5 + ["Red"] * 3
+    index = _with_head(_index(tmp_path, _degrees(30, 35, 40, 45, 50, 0, 3, 6), np.stack([_colour("Red")] * 8),
+                              [{KIND: k, "baseColour": c} for k, c in zip(kinds, colours)]), _RedIsShoeHead())
+    settings = Settings.from_env(index=tmp_path / "idx", feedback_db=tmp_path / "votes.sqlite3",
+                                 thumbnail_dir=tmp_path / "thumbs", upload_dir=tmp_path / "uploads")
+    app = flask.Flask(__name__)
+    install_services(app, create_services(settings, engine=Recommender(index, _RedBlueExtractor(), RankingSettings())))
+    payload = {"filename": "top.png", "contents": "data:image/png;base64," + base64.b64encode(_photo()).decode()}
+    with app.test_request_context():
+        fragment, note, _ = on_upload(payload, Search(filters={"colour": ("Blue",)}).fragment())
+        after = Search.from_fragment(fragment)
+        assert after.filters == {"colour": ("Blue",), "category": ("Tops",)} and after.kept and note is None
+        fragment, note, _ = on_upload(payload, Search(filters={"colour": ("Red",)}).fragment())
+    after = Search.from_fragment(fragment)
+    assert after.filters == {"category": ("Tops",)} and not after.kept and after.auto == ("category",)
+    assert note.children == "Colour: Red, kept from your last search, was set aside: no Tops matches it."

@@ -215,6 +215,11 @@ class Search:
         return Search(trail=(step,), filters=filters, text=self.text, kept=bool(chosen),
                       kept_words=bool(self.text), auto=applied)
 
+    def without_kept(self) -> "Search":
+        """The filters carried over from the last photo set aside; the page's automatic ones and the words stay."""
+        return replace(self, filters={role: values for role, values in self.filters.items() if role in self.auto},
+                       kept=False)
+
     def followed(self, step: Step) -> "Search":
         """"More like this" or a refinement: the step appended to the trail."""
         if self.current == step:

@@ -19,16 +19,16 @@ from dash.exceptions import PreventUpdate
 
 from recommender.errors import ImageError, RecommenderError
 from recommender.regions import Box
-from recommender.roles import FILTER_ROLES
+from recommender.roles import FILTER_ROLES, ROLE_LABELS
 from recommender.trends import log_search
 from recommender.ui import ids
 from recommender.ui.components import filter_options, upload_preview
 from recommender.ui.guard import public_message
-from recommender.ui.query import confident_tags, facet_counts, step_query, tags_of
+from recommender.ui.query import confident_tags, facet_counts, selected_filters, step_query, tags_of
 from recommender.ui.region import box_from_selection
 from recommender.ui.garments import opening_step
 from recommender.ui.search.layout import filters_label
-from recommender.ui.services import get_services
+from recommender.ui.services import Services, get_services
 from recommender.ui.session import current_session_id
 from recommender.ui.state import Search, Step, liked_step
 from recommender.ui.upload_payload import decode_upload, too_large
@@ -130,9 +130,25 @@ def on_upload(payload: Any, fragment: str | None) -> tuple[Any, Any, Any]:
                            public_message(exc, "The photo cannot be used right now; please try again.")], color="danger",
                           dismissable=True, className="upload-error")
         return no_update, alert, no_update
-    search = Search.from_fragment(fragment)
-    after = search.new_photo(step, confident_tags(tags))
-    return after.fragment(), None, upload_preview()
+    after, note = _fitted(services, Search.from_fragment(fragment).new_photo(step, confident_tags(tags)))
+    return after.fragment(), note, upload_preview()
+
+
+def _fitted(services: Services, search: Search) -> tuple[Search, dbc.Alert | None]:
+    """A new photo's search, with the filters carried over from the last one set aside where, beside the category
+    the new photo applied by itself, they leave no product (the last dress's "Peach" and this photo's "Shoes"): a
+    dead end the shopper did not choose. The note says what was set aside."""
+    if not (search.kept and search.auto):
+        return search, None
+    index = services.engine.index
+    if len(index.matching(selected_filters(index.roles, search.filters))):
+        return search, None
+    kept = " · ".join(f"{ROLE_LABELS[role]}: {' or '.join(values)}" for role, values in search.filters.items()
+                      if role not in search.auto)
+    new = " · ".join(value for role in search.auto for value in search.filters[role])
+    note = dbc.Alert(f"{kept}, kept from your last search, was set aside: no {new} matches it.", color="info",
+                     dismissable=True, className="upload-note")
+    return search.without_kept(), note
 
 
 def on_navigate(_more: Any, _images: Any, _crumbs: Any, fragment: str | None) -> tuple[str, dict[str, Any]]:

@@ -97,10 +97,12 @@ def _table(index: Index, hits: list[Hit], what: str, random_weights: bool) -> st
         lines.append("(index built with random weights: the ranking is not meaningful)")
     if hits:
         shown = [a for _, a in index.roles.filters() if a]
-        rows = [["rank", "match", "distance", "id", *shown, "name"]]
+        rows = [["rank", "match", "raw-distance", "id", *shown, "name"]]
         rows += [[str(h.rank), "" if h.match is None else f"{h.match:.0%}", f"{h.distance:.5g}", h.id,
                   *(h.product.attributes.get(a, "") for a in shown),
                   h.product.name[:50]] for h in hits]
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        lines.append("(match follows the shop's order, re-ranked by kind, colour and votes; raw-distance is the "
+                     "pictures' distance before it, so it need not rise down the list)")
     return "\n".join(lines)

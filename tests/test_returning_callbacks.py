@@ -162,3 +162,30 @@ def test_trends_is_off_without_the_merchant_tools_and_on_with_them(tiny_index: P
         assert "Tops" in page and "100% (1)" in page and "Searched, but the best result matched under 50%: Tops" in page
         with pytest.raises(PreventUpdate):
             trends.redraw("year")
+
+
+def _parts(component, wanted) -> list:
+    """The parts of a component tree (itself included) that are `wanted`."""
+    children = getattr(component, "children", None)
+    below = children if isinstance(children, (list, tuple)) else [] if children is None else [children]
+    return ([component] if wanted(component) else []) + [p for child in below for p in _parts(child, wanted)]
+
+
+def test_trends_names_each_product_with_its_picture_and_a_link_to_more_like_it(tiny_index: Path,
+                                                                                tmp_path: Path) -> None:
+    """Products of one name ("Black shoes, adults") are told apart by their picture; a row starts a search."""
+    from recommender.feedback.schema import VoteEvent
+    from recommender.ui.components import more_like_url, thumbnail_url
+
+    merchant = _app(tiny_index, tmp_path, merchant=True)
+    with merchant.server.test_request_context():
+        store, catalog = get_services().feedback, get_services().engine.index.manifest.catalog.identity
+        store.record_shown("s1", catalog, "1001", [("1004", 1, 0.2)])
+        store.record(VoteEvent(catalog, "s1", "item", "1001", {}, "1004", 1, 0.2, "fake", 1))
+        content = _page("/trends").trends_content(get_services(), "week")
+    [liked] = _parts(content, lambda part: getattr(part, "id", None) == "trends-liked")
+    [cell] = _parts(liked, lambda part: getattr(part, "className", None) == "trend-product")
+    picture, link = cell.children
+    with merchant.server.test_request_context():
+        assert (picture.src, picture.alt) == (thumbnail_url("1004"), "")
+        assert (link.children, link.href) == ("Red canvas shoes", more_like_url("1004"))

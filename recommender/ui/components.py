@@ -20,9 +20,10 @@ from recommender.roles import FILTER_ROLES, ROLE_LABELS, Roles
 from recommender.tags import Tag
 from recommender.ui import ids
 from recommender.ui.routes import thumbnail_path, upload_path
+from recommender.ui.state import Search, Step
 
 __all__ = [
-    "merchant_page_off", "thumbnail_url", "upload_url", "icon", "swatch", "filter_dropdown", "filter_options", "product_card",
+    "merchant_page_off", "thumbnail_url", "more_like_url", "upload_url", "icon", "swatch", "filter_dropdown", "filter_options", "product_card",
     "results_grid", "breadcrumb", "tag_chips", "kept_row", "random_weights_banner", "upload_prompt",
     "upload_preview", "vote_class", "vote_label",
 ]  # fmt: skip
@@ -39,6 +40,11 @@ def merchant_page_off() -> html.Div:
 
 def thumbnail_url(product_id: str) -> str:
     return get_relative_path(thumbnail_path(quote(product_id, safe="")))  # the id stays one path segment
+
+
+def more_like_url(product_id: str) -> str:
+    """The search page's URL of "more like this" from a product: For you, the Map and Trends start a search so."""
+    return get_relative_path("/") + Search().followed(Step("item", product_id)).fragment()
 
 
 def upload_url(ref: str) -> str:

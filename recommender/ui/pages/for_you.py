@@ -16,11 +16,10 @@ from dash.exceptions import PreventUpdate
 from recommender.errors import RecommenderError
 from recommender.profile import Interest, Suggestion, for_you
 from recommender.ui import ids
-from recommender.ui.components import thumbnail_url
+from recommender.ui.components import more_like_url, thumbnail_url
 from recommender.ui.guard import public_message
 from recommender.ui.services import Services, get_services
 from recommender.ui.session import current_session_id, new_session, remember_session
-from recommender.ui.state import Search, Step
 
 dash.register_page(
     __name__,
@@ -35,11 +34,6 @@ REMEMBER = "Remember me on this device"
 REMEMBERED = "Remembered on this device"
 
 
-def _more_like(product_id: str) -> str:
-    """The search page's URL of "more like this" from a product."""
-    return dash.get_relative_path("/") + Search().followed(Step("item", product_id)).fragment()
-
-
 def _card(suggestion: Suggestion) -> html.Article:
     product, because = suggestion.product, suggestion.because
     return html.Article(
@@ -50,7 +44,7 @@ def _card(suggestion: Suggestion) -> html.Article:
                     html.H3(product.name, className="product-name", title=product.name),
                     html.P([html.Img(src=thumbnail_url(because.id), alt="", className="because-img"),  # names repeat
                             html.Span(f"Because you liked {because.name}")], className="because"),
-                    html.A("More like this", href=_more_like(product.id), className="more-btn",
+                    html.A("More like this", href=more_like_url(product.id), className="more-btn",
                            **{"aria-label": f"More like {product.name}"}),
                 ],
                 className="product-body",

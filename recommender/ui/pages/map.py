@@ -24,11 +24,11 @@ from recommender.catalogue_map import read_map
 from recommender.errors import RecommenderError
 from recommender.index import Index
 from recommender.ui import ids
-from recommender.ui.components import thumbnail_url
+from recommender.ui.components import more_like_url, thumbnail_url
 from recommender.ui.guard import public_message
 from recommender.ui.query import find
 from recommender.ui.services import get_services
-from recommender.ui.state import Search, Step
+from recommender.ui.state import Search
 
 dash.register_page(
     __name__,
@@ -229,8 +229,7 @@ def click(data: Any) -> str:
     row = _point(data)
     if row is None:
         raise PreventUpdate
-    product_id = get_services().engine.index.products[row].id
-    return dash.get_relative_path("/") + Search().followed(Step("item", product_id)).fragment()
+    return more_like_url(get_services().engine.index.products[row].id)
 
 
 def register_callbacks(app: Dash) -> None:

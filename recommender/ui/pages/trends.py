@@ -21,7 +21,7 @@ from recommender.errors import RecommenderError
 from recommender.feedback import ItemTotals
 from recommender.trends import LACKING_BELOW, PERIODS, shares
 from recommender.ui import ids
-from recommender.ui.components import merchant_page_off
+from recommender.ui.components import merchant_page_off, more_like_url, thumbnail_url
 from recommender.ui.figures import TEMPLATE, graph
 from recommender.ui.guard import public_message
 from recommender.ui.services import Services, get_services
@@ -70,7 +70,7 @@ def _share_table(rows: Sequence, role: str) -> dbc.Table:
             html.Td(f"{cell[p, value].share:.0%} ({cell[p, value].searches})" if (p, value) in cell else "–")
             for p in periods]])
         for value in values])
-    return dbc.Table([html.Caption(f"Share of searches by {ROLE_WORDS[role]} (searches)"), head, body],
+    return dbc.Table([html.Caption(f"Share of searches by {ROLE_WORDS[role]} (and their number)"), head, body],
                      bordered=False, size="sm", className="trend-table", responsive=True)
 
 
@@ -82,9 +82,15 @@ def _shares_row(services: Services, catalog: str, period: str, role: str) -> dbc
                     dbc.Col(_share_table(rows, role), lg=5)], className="g-3 mb-4", id=f"trends-{role}")
 
 
-def _name(services: Services, item_id: str) -> str:
+def _product(services: Services, item_id: str) -> html.Span | str:
+    """A product's cell: its picture and name, a link to more like it (names repeat: "Black shoes, adults")."""
     index = services.engine.index
-    return index.product(item_id).name if item_id in index else f"{item_id} (no longer in the catalogue)"
+    if item_id not in index:
+        return f"{item_id} (no longer in the catalogue)"
+    name = index.product(item_id).name
+    return html.Span([html.Img(src=thumbnail_url(item_id), alt="", className="trend-thumb"),
+                      html.A(name, href=more_like_url(item_id), title=f"{name} ({item_id}): more like it")],
+                     className="trend-product")
 
 
 def _table(caption: str, columns: Sequence[str], rows: Sequence[Sequence[object]], empty: str,
@@ -93,13 +99,13 @@ def _table(caption: str, columns: Sequence[str], rows: Sequence[Sequence[object]
         return html.Div([html.H2(caption, className="h5 mt-3"), html.P(empty, className="text-muted")], id=table_id)
     return html.Div(dbc.Table(
         [html.Caption(caption), html.Thead(html.Tr([html.Th(c, scope="col") for c in columns])),
-         html.Tbody([html.Tr([html.Th(str(row[0]), scope="row"), *[html.Td(str(v)) for v in row[1:]]])
+         html.Tbody([html.Tr([html.Th(row[0], scope="row"), *[html.Td(str(v)) for v in row[1:]]])
                      for row in rows])],
         size="sm", className="trend-table", responsive=True), id=table_id)
 
 
 def _votes(services: Services, totals: Sequence[ItemTotals]) -> list[list[object]]:
-    return [[_name(services, t.item_id), t.up, t.down] for t in totals]
+    return [[_product(services, t.item_id), t.up, t.down] for t in totals]
 
 
 def trends_content(services: Services, period: str) -> html.Div | dbc.Alert:
@@ -108,7 +114,7 @@ def trends_content(services: Services, period: str) -> html.Div | dbc.Alert:
     charts = [row for role in ("kind", "colour") if (row := _shares_row(services, catalog, period, role))]
     lacking = store.lacking_kinds(catalog, LACKING_BELOW, DAYS["week"])
     liked, disliked = store.item_totals(catalog, True, TOP_PRODUCTS), store.item_totals(catalog, False, TOP_PRODUCTS)
-    rising = [[_name(services, t.item_id), t.recent, t.before] for t in store.rising_items(catalog, 7, TOP_PRODUCTS)]
+    rising = [[_product(services, t.item_id), t.recent, t.before] for t in store.rising_items(catalog, 7, TOP_PRODUCTS)]
     if not (charts or liked or disliked):
         return dbc.Alert([html.H2("No searches yet", className="h4 alert-heading"),
                           html.P("Trends appear here once shoppers search with photos and vote on the results.",

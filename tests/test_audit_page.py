@@ -118,6 +118,7 @@ def test_a_catalogue_not_yet_audited_gets_a_sentence(dash_duo, tmp_path: Path) -
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/audit")
     dash_duo.wait_for_contains_text("#audit-missing", "There is no audit of this catalogue's current build yet")
     assert str(tmp_path) not in dash_duo.find_element("#audit-missing").text  # no server path on a page
+    assert dash_duo.find_element("#audit-missing code").text == "python -m recommender audit --index DIR"
     assert_accessible(dash_duo.driver, "audit page before any audit")
 
 

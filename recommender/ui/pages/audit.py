@@ -38,10 +38,13 @@ PAGE_SIZE = 10
 SHOWN_NEIGHBOURS = 5
 EXPORT_ROUTE = "audit/fixes.csv"
 SHOWN_DUPLICATES = 6  # pictures shown of a group of duplicates
+AUDIT_COMMAND = "python -m recommender audit --index DIR"
 NOT_AUDITED = ("There is no audit of this catalogue's current build yet. An audit checks each product's category "
                "label against its picture, and looks for pictures filed twice, broken pictures and thin categories: "
-               "run python -m recommender audit --index DIR on the server, DIR being the index folder this app serves "
+               f"run {AUDIT_COMMAND} on the server, DIR being the index folder this app serves "
                "(its start line names it), then reload this page.")
+ORDER = ("The most doubtful label comes first: its picture's nearest products and a model trained on the others rate "
+         "it furthest below that label's usual products. “Sure” is how strongly they suggest the other value.")
 
 # the page's reader cannot audit another index from here: what the caveat means for the decisions they make on it
 TRAINED = ("This catalogue's model learnt these same labels, so a wrong label it learnt from can look right: some "
@@ -206,7 +209,10 @@ def _content(services: Services) -> html.Div | dbc.Alert:
     try:
         report = current_report(services)
     except RecommenderError as exc:
-        return dbc.Alert(public_message(exc, NOT_AUDITED), color="warning", id="audit-missing")
+        message = public_message(exc, NOT_AUDITED)
+        before, _, after = message.partition(AUDIT_COMMAND)  # the command set as code, to copy
+        return dbc.Alert([before, html.Code(AUDIT_COMMAND), after] if after else message, color="warning",
+                         id="audit-missing")
     cards, label, no_prev, no_next = suspects_page(services, report, 0)
     return html.Div([
         *(dbc.Alert(note, color="info") for note in report.notes + ([TRAINED] if report.trained_on_labels else [])),
@@ -216,6 +222,7 @@ def _content(services: Services) -> html.Div | dbc.Alert:
                        id=ids.AUDIT_EXPORT, download="accepted-fixes.csv", external_link=True, color="dark",
                        outline=True, size="sm"),
         ], className="d-flex flex-wrap align-items-center gap-2 mb-2"),
+        html.P(ORDER, className="small text-muted") if report.suspects else None,
         html.Div(cards, id=ids.AUDIT_LIST),
         html.Nav([
             dbc.Button("Previous", id=ids.AUDIT_PREV, disabled=no_prev, color="dark", outline=True, size="sm"),

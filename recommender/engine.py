@@ -201,7 +201,7 @@ class Recommender:
         roles = self.index.roles
         head = self.index.head
         tags = head_tags(head, roles, vector) if head is not None else []
-        covered = [t.role for t in tags]
+        covered = [role for role, attribute in roles.filters() if head is not None and attribute in head.attributes]
         if any(attribute is not None and role not in covered for role, attribute in roles.filters()):
             distances, positions = self.index.search(vector, TAG_NEIGHBOURS, self.select(exclude=exclude))
             tags += [t for t in neighbour_tags(self.index, distances[0], positions[0]) if t.role not in covered]

@@ -307,6 +307,10 @@ def test_an_adult_query_ranks_adults_first_and_is_tagged_adult(tmp_path: Path) -
     tags = Recommender(index, settings=RankingSettings()).tags(Query(query[0], _colour("Blue")))
     assert [(t.role, t.value, t.source) for t in tags if t.role == "age"] == [("age", "Adults", "head")]
     assert tags[-1].role == "age"  # after category and colour: "Pants · Blue · Adults"
+    unsure = _with_head(index, _FakeHead({"category": ["Pants", "Shoes"], "age": ["Adults", "Kids"]},
+                                         {"category": [0.9, 0.1], "age": [0.55, 0.45]}))
+    tags = Recommender(unsure, settings=RankingSettings()).tags(Query(query[0], _colour("Blue")))
+    assert [t.role for t in tags] == ["category"]  # a coin flip is no tag, nor the neighbours' "Kids"
 
 
 def test_matches_follow_the_order_when_a_category_comes_first(tmp_path: Path) -> None:

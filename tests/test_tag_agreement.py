@@ -147,4 +147,4 @@ def test_filters_carried_over_that_leave_nothing_of_the_new_photo_s_kind_are_set
         fragment, note, _ = on_upload(payload, Search(filters={"colour": ("Red",)}).fragment())
     after = Search.from_fragment(fragment)
     assert after.filters == {"category": ("Tops",)} and not after.kept and after.auto == ("category",)
-    assert note.children == "Colour: Red, kept from your last search, was set aside: no Tops matches it."
+    assert note.children == "Colour: Red, kept from your last search, was set aside: no product in Tops matches it."

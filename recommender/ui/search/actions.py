@@ -146,8 +146,8 @@ def _fitted(services: Services, search: Search) -> tuple[Search, dbc.Alert | Non
     kept = " · ".join(f"{ROLE_LABELS[role]}: {' or '.join(values)}" for role, values in search.filters.items()
                       if role not in search.auto)
     new = " · ".join(value for role in search.auto for value in search.filters[role])
-    note = dbc.Alert(f"{kept}, kept from your last search, was set aside: no {new} matches it.", color="info",
-                     dismissable=True, className="upload-note")
+    note = dbc.Alert(f"{kept}, kept from your last search, was set aside: no product in {new} matches it.",
+                     color="info", dismissable=True, className="upload-note")
     return search.without_kept(), note
 
 

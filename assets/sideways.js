@@ -3,18 +3,20 @@
 // group of the garment searched (assets/20-look.css), so its name says which results are below. Only when the
 // current item changes, or the window's width: a shopper's own sideways scroll is left alone.
 (function () {
-    const rows = [[".nav-main", ".nav-link.active"], [".look-groups", ".look-group-on"]];
+    // [row, its current item, where the item goes]: the strip's group at the row's start, so its name leads and no
+    // cut item of the group before it shows without that group's name
+    const rows = [[".nav-main", ".nav-link.active", "centre"], [".look-groups", ".look-group-on", "start"]];
     const shown = new Map();  // per row, the item last scrolled into view
 
     function reveal() {
-        for (const [rowSelector, itemSelector] of rows) {
+        for (const [rowSelector, itemSelector, place] of rows) {
             const row = document.querySelector(rowSelector);
             const item = row && row.querySelector(itemSelector);
             if (!item || shown.get(rowSelector) === item) { continue; }
             shown.set(rowSelector, item);
             const box = row.getBoundingClientRect(), part = item.getBoundingClientRect();
-            if (part.left < box.left || part.right > box.right) {  // centred in the row; sideways only, the page stays put
-                row.scrollLeft += part.left - box.left - (box.width - part.width) / 2;
+            if (part.left < box.left || part.right > box.right) {  // sideways only, the page stays put
+                row.scrollLeft += part.left - box.left - (place === "start" ? 0 : (box.width - part.width) / 2);
             }
         }
     }

@@ -28,14 +28,20 @@ __all__ = [
     "upload_preview", "vote_class", "vote_label",
 ]  # fmt: skip
 
-MERCHANT_PAGE_OFF = ("This page is for the shop's staff and is turned off here: start the app with "
-                     "RECOMMENDER_MERCHANT_TOOLS=1 to turn it on.")  # Feedback, Trends and Audit, when off
+MERCHANT_PAGE_OFF = "This page is for the shop's staff and is turned off here."  # Feedback, Trends, Audit when off
+MERCHANT_TOOLS = "RECOMMENDER_MERCHANT_TOOLS=1"
 MULTI_COLOURS = {"Multi"}  # drawn as a rainbow swatch rather than one grey
 
 
 def merchant_page_off() -> html.Div:
-    """What a merchant's page (Feedback, Trends, Audit) shows in place of itself without the merchant's tools."""
-    return html.Div(html.P(MERCHANT_PAGE_OFF, className="my-4"))
+    """What a merchant's page (Feedback, Trends, Audit) shows in place of itself without the merchant's tools: to a
+    shopper who found its address, a way back to the search; to the staff, the setting that turns it on."""
+    return html.Div([
+        html.H1("For the shop's staff", className="page-title h2 my-3"),
+        html.P([MERCHANT_PAGE_OFF, " ", dcc.Link("Search with a photo", href=get_relative_path("/")), " instead."]),
+        html.P(["Staff: start the app with ", html.Code(MERCHANT_TOOLS), " to turn on Feedback, Trends and Audit."],
+               className="small text-muted"),
+    ])
 
 
 def thumbnail_url(product_id: str) -> str:

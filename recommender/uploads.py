@@ -163,10 +163,14 @@ class UploadStore:
         photo = self.photo_path(ref)
         key, region_path = self._region(ref, box)
         vector = np.asarray(vector, dtype=np.float32)
-        with atomic_write(region_path, "wb") as handle:
-            np.save(handle, vector, allow_pickle=False)
-        os.utime(photo)  # recently used again
         self._remember(key, vector)
+        try:
+            with atomic_write(region_path, "wb") as handle:
+                np.save(handle, vector, allow_pickle=False)
+            os.utime(photo)  # recently used again
+        except OSError as exc:  # a full disk: this process answers from memory, another embeds the part again
+            log.warning("cannot keep the vector of a part of an uploaded photo: %s", exc)
+            return vector
         self._prune()  # region vectors count in the disk budget too
         return vector
 

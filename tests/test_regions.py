@@ -89,3 +89,23 @@ def test_a_kept_region_vector_replaces_the_one_kept_before_for_every_process(tmp
     store.add(b"photo-3", picture, lambda image: np.zeros(3, np.float32))
     with pytest.raises(UploadGone):  # a photo no longer kept keeps nothing
         store.keep_region_vector(ref, box, np.ones(3))
+
+
+def test_a_part_s_vector_the_disk_cannot_keep_is_still_answered_by_this_process(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk after the photo was kept: choosing a garment (or the API's look=1) still searches its query."""
+    import errno
+
+    import recommender.uploads as uploads
+
+    store = UploadStore(tmp_path / "uploads")
+    ref = store.add(b"photo-1", Image.new("RGB", (400, 200), "white"), lambda image: np.zeros(3, np.float32))
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(uploads, "atomic_write", full)
+    box = Box(0, 0, 0.5, 1)
+    kept = store.keep_region_vector(ref, box, np.array([1.0, 2.0, 3.0]))
+    assert np.array_equal(store.region_vector(ref, box, lambda _: pytest.fail("embedded again")), kept)
+    assert not list((tmp_path / "uploads").glob(f"{ref}@*"))  # nothing half written

@@ -3,9 +3,10 @@
 // group of the garment searched (assets/20-look.css), so its name says which results are below. Only when the
 // current item changes, or the window's width: a shopper's own sideways scroll is left alone.
 (function () {
-    // [row, its current item, where the item goes]: the strip's group at the row's start, so its name leads and no
-    // cut item of the group before it shows without that group's name
+    // [row, its current item, where the item goes]: the strip's group at the row's start, its name first, clear of
+    // the fade there (10-shop.css: up to 2.5rem)
     const rows = [[".nav-main", ".nav-link.active", "centre"], [".look-groups", ".look-group-on", "start"]];
+    const FADE_REM = 2.5;
     const shown = new Map();  // per row, the item last scrolled into view
 
     function reveal() {
@@ -16,7 +17,9 @@
             shown.set(rowSelector, item);
             const box = row.getBoundingClientRect(), part = item.getBoundingClientRect();
             if (part.left < box.left || part.right > box.right) {  // sideways only, the page stays put
-                row.scrollLeft += part.left - box.left - (place === "start" ? 0 : (box.width - part.width) / 2);
+                const rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
+                row.scrollLeft += part.left - box.left
+                    - (place === "start" ? FADE_REM * rem : (box.width - part.width) / 2);
             }
         }
     }

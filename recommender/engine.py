@@ -193,9 +193,9 @@ class Recommender:
     def tags(self, query: Query, exclude: Collection[str] = ()) -> list[Tag]:
         """The predicted category, colour, gender and age group of a query, whatever the shopper filters.
 
-        From the trained head's classifiers when the index has one, else a vote of the nearest
-        products; a colour the catalogue did not label (computed at build) is named from the query's
-        own foreground colour.
+        From the trained head's classifiers when the index has one (an age group it is unsure of is no tag, and
+        the neighbours do not vote one in its place: `tags.AGE_SURE`), else a vote of the nearest products; a
+        colour the catalogue did not label (computed at build) is named from the query's own foreground colour.
         """
         vector, colour = self._parts(query)
         roles = self.index.roles

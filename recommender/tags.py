@@ -20,13 +20,13 @@ from recommender.roles import FILTER_ROLES, Roles
 if TYPE_CHECKING:
     from recommender.head import Head
 
-__all__ = ["Tag", "neighbour_tags", "head_tags", "TAG_NEIGHBOURS", "TWO_VALUED_SURE"]
+__all__ = ["Tag", "neighbour_tags", "head_tags", "TAG_NEIGHBOURS", "AGE_SURE"]
 
 TAG_NEIGHBOURS = 20  # products that vote
-# A head's tag of a two-valued attribute (the demo's Adults/Kids) less sure than this is not shown: on the demo's
-# clothing-small validation photos an age tag under 0.6 was right for 22 of 44 (a coin flip) and named the age of
-# most of its ten results for 30, against every one of the 136 surer tags.
-TWO_VALUED_SURE = 0.6
+# A head's age group (the demo's Adults/Kids) less sure than this is no tag: on the demo's clothing-small validation
+# photos an age tag under 0.6 was right for 22 of 44 (a coin flip) and named the age of most of its ten results
+# for 30, against every one of the 136 surer tags. (An unsure category stays a tag: the list starts with it.)
+AGE_SURE = 0.6
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,8 @@ def neighbour_tags(index: Index, distances: np.ndarray, positions: np.ndarray) -
 
 
 def head_tags(head: Head, roles: Roles, vector: np.ndarray) -> list[Tag]:
-    """One tag per role whose attribute the trained head classifies: its most probable value, unless that is a
-    coin flip between two values (`TWO_VALUED_SURE`)."""
+    """One tag per role whose attribute the trained head classifies: its most probable value, unless the role is
+    the age group and that is a coin flip (`AGE_SURE`)."""
     probabilities = head.classify(np.asarray(vector, dtype=np.float32).reshape(1, -1))
     tags = []
     for role in FILTER_ROLES:
@@ -80,7 +80,7 @@ def head_tags(head: Head, roles: Roles, vector: np.ndarray) -> list[Tag]:
         if attribute in probabilities:
             row = probabilities[attribute][0]
             best = int(np.argmax(row))
-            if len(row) == 2 and row[best] < TWO_VALUED_SURE:
+            if role == "age" and row[best] < AGE_SURE:
                 continue
             tags.append(Tag(role, attribute, head.attributes[attribute][best], float(row[best]), "head"))
     return tags

@@ -480,4 +480,3 @@ def test_every_start_names_the_index_its_model_and_head(tiny_index: Path, tmp_pa
                          "features); random weights: the ranking is not meaningful."]
     assert preflight.main() == 0  # gunicorn's start, before its workers
     assert f"Serving {tiny_index}: 5 products" in capsys.readouterr().err
-

@@ -179,3 +179,13 @@ def test_accept_reject_reload_and_export(dash_duo, audited: Path, tmp_path: Path
     truth = {"p005": "Tshirts", "p040": "Jeans", "p070": "Watches"}
     assert [(r[0], r[2]) for r in rows[1:]] == [(accepted, truth[accepted])]
     assert dash_duo.get_logs() == []
+
+
+def test_the_page_says_which_suspect_comes_first_only_above_suspects(tmp_path: Path) -> None:
+    index = write_audit_index(tmp_path / "index")
+    app = _app(index, tmp_path, merchant=True)
+    for suspects, shown in (([Suspect("p000", "articleType", "Jeans", "Tshirts", 0.9, 0.9)], True), ([], False)):
+        save_report(index, AuditReport(attributes=["articleType"], suspects=suspects))
+        with app.server.test_request_context():
+            text = str(_page().layout())
+        assert ("The most doubtful label comes first" in text) is shown

@@ -96,8 +96,9 @@ def _title(dash_duo) -> str:
 
 def _settled(dash_duo, garment: str) -> None:
     """The page searches `garment`: its chip chosen, the heading naming it, ten results drawn."""
-    _wait(dash_duo, lambda: _chosen(dash_duo) == garment and _title(dash_duo) == f"Looks like the {garment.lower()} in your photo"
-          and len(_cards(dash_duo)) == 10, f"the {garment} searched")
+    _wait(dash_duo, lambda: _chosen(dash_duo) == garment
+          and _title(dash_duo) == f"Looks like the {garment.lower()} in your photo" and len(_cards(dash_duo)) == 10,
+          f"the {garment} searched")
 
 
 def _surest(dash_duo) -> str:
@@ -208,7 +209,12 @@ def test_chips_are_44_px_on_one_row_and_the_strip_shows_on_a_phone_s_first_scree
     assert set(labels()) == {"none"}  # the photo's labels would cover its garments: the chips name them
     masks = _js(dash_duo, "return ['.look-row', '.look-groups'].map(s => getComputedStyle(document.querySelector(s))"
                           ".maskImage);")
-    assert all("linear-gradient" in m for m in masks), masks  # the rows that scroll sideways fade at the end with more
+    assert all("linear-gradient" in m for m in masks), masks  # the rows that scroll sideways fade at the ends with more
+    fade = "const row = document.querySelector('.look-groups'); row.scrollLeft = arguments[0];" \
+           "return getComputedStyle(row).getPropertyValue(arguments[1]);"  # the fade follows on the next frame
+    _wait(dash_duo, lambda: _js(dash_duo, fade, 0, "--more-left") == "0px", "no fade at the left end, scrolled to it")
+    _wait(dash_duo, lambda: _js(dash_duo, fade, 10**6, "--more-right") == "0px", "nor at the right end")
+    assert _js(dash_duo, fade, 10**6, "--more-left") == "40px"  # the other end still fades
     assert_accessible(dash_duo.driver, "look on a phone")
     # another garment's chip: its results, below the photo on a phone, come into view
     other = next(name for name, on in reversed(_chips(dash_duo)) if not on)  # the last: its group is off the row
@@ -217,10 +223,13 @@ def test_chips_are_44_px_on_one_row_and_the_strip_shows_on_a_phone_s_first_scree
     _settled(dash_duo, other)
     _wait(dash_duo, lambda: 0 <= _js(dash_duo, "return document.getElementById('results-title')"
                                                ".getBoundingClientRect().top;") < 844, "its results in view")
-    # the strip's row scrolls sideways here: the searched garment's group is scrolled into its view
-    seen = "const row = document.querySelector('.look-groups').getBoundingClientRect();" \
+    # the strip's row scrolls sideways here: the searched garment's group is scrolled into its view, its name clear of
+    # the fade at the row's left end
+    seen = "const rows = document.querySelector('.look-groups'); const row = rows.getBoundingClientRect();" \
+           "const fade = parseFloat(getComputedStyle(rows).getPropertyValue('--more-left'));" \
            "const on = document.querySelector('.look-group-on'); const box = on && on.getBoundingClientRect();" \
-           "return !!box && on.textContent.startsWith(arguments[0]) && box.left >= row.left - 1 && box.right <= row.right + 1;"
+           "return !!box && on.textContent.startsWith(arguments[0]) && box.left >= row.left + fade - 1" \
+           "       && box.right <= row.right + 1;"
     _wait(dash_duo, lambda: _js(dash_duo, seen, other), "the searched garment's group in the strip's view")
 
 

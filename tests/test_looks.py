@@ -309,6 +309,13 @@ def test_query_look_json_gives_each_garment_in_the_upright_photo_s_pixels(traine
         assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
         assert len(garment["results"]) == 4 and 0 < garment["confidence"] <= 1
         assert sorted(garment["results"][0]) == ["attributes", "distance", "id", "image", "match", "rank"]
+    assert main(["query", "--index", str(trained), "--image", str(photo), "--look", "--k", "4"]) == 0
+    tables = capsys.readouterr().out  # a table per garment, and once why their raw distances need not rise
+    assert tables.count("best matches for") == len(garments) and tables.count("(match follows the shop's order") == 1
+    assert main(["query", "--index", str(trained), "--id", "10001", "--k", "3"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].split()[:3] == ["rank", "match", "raw-distance"] and len(table) == 6
+    assert table[-1].startswith("(match follows the shop's order, the pictures re-ranked by kind and colour")
     assert main(["query", "--index", str(trained), "--id", "10001", "--look"]) == 2
     assert "--look finds the garments of a photo" in capsys.readouterr().err
 

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         tags = [tag.to_json() for tag in engine.tags(query, exclude)]
         print(json.dumps({"results": records, "tags": tags}, indent=1, ensure_ascii=False))
     else:
-        print(_table(engine.index, hits, what, engine.random_weights))
+        print(_table(engine.index, hits, what, engine.random_weights) + _order_note(engine, hits))
     return 0
 
 
@@ -88,7 +88,16 @@ def _look(engine: Recommender, picture: Image.Image, size: tuple[int, int], args
         box = ", ".join(str(v) for v in garment.pixels(size))
         print(f"{garment.category} ({garment.confidence:.2f}) at [{box}]: " +
               _table(engine.index, hits, what, engine.random_weights) + "\n")
+    print(_order_note(engine, [hit for _, hits in look for hit in hits]).strip())
     return 0
+
+
+def _order_note(engine: Recommender, hits: list[Hit]) -> str:
+    """Why the raw distance need not rise down a re-ranked list (nothing for an index ranked by distance alone)."""
+    if not hits or not engine.ranker.reranks:
+        return ""
+    return ("\n(match follows the shop's order, the pictures re-ranked by kind and colour; raw-distance is their "
+            "distance before it, so it need not rise down the list)")
 
 
 def _table(index: Index, hits: list[Hit], what: str, random_weights: bool) -> str:
@@ -103,6 +112,4 @@ def _table(index: Index, hits: list[Hit], what: str, random_weights: bool) -> st
                   h.product.name[:50]] for h in hits]
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-        lines.append("(match follows the shop's order, re-ranked by kind, colour and votes; raw-distance is the "
-                     "pictures' distance before it, so it need not rise down the list)")
     return "\n".join(lines)

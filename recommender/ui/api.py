@@ -34,7 +34,7 @@ from recommender.looks import WHOLE, Garment, look_json
 from recommender.selection import Selection
 from recommender.tags import Tag
 from recommender.trends import log_search
-from recommender.ui.garments import garments_of_upload
+from recommender.ui.garments import garment_query, garments_of_upload
 from recommender.ui.guard import public_message
 from recommender.ui.routes import THUMBNAIL_ROUTE
 from recommender.ui.services import get_services
@@ -106,15 +106,12 @@ def _each_garment(ref: str, picture: Image.Image, k: int, selection: Selection,
     them (`ui.garments`): the page opened on the same photo shows the same garments, boxes and results. A photo of
     one product is one garment, the whole photo, named by its category tag (`tags`) and with its own results."""
     services = get_services()
-    engine, uploads = services.engine, services.uploads
     garments = garments_of_upload(services, ref, picture)
     if len(garments) == 1:
         tag = next((tag for tag in tags if tag.role == "category"), None)
         garments = [Garment(WHOLE, tag.value, tag.confidence) if tag else garments[0]]
-    vectors = [uploads.vector(ref)] if len(garments) == 1 else \
-        [uploads.region_vector(ref, garment.region, services.embed_for_store) for garment in garments]
-    return [(garment, engine.search(engine.stored_query(vector), k, selection))
-            for garment, vector in zip(garments, vectors)]
+    return [(garment, services.engine.search(garment_query(services, ref, garment), k, selection))
+            for garment in garments]
 
 
 def _look() -> bool:

@@ -23,7 +23,8 @@ from recommender.ui.routes import thumbnail_path, upload_path
 from recommender.ui.state import Search, Step
 
 __all__ = [
-    "merchant_page_off", "thumbnail_url", "more_like_url", "upload_url", "icon", "swatch", "filter_dropdown", "filter_options", "product_card",
+    "merchant_page_off", "thumbnail_url", "more_like_url", "upload_url", "icon", "swatch", "filter_dropdown",
+    "filter_options", "product_card",
     "results_grid", "breadcrumb", "tag_chips", "kept_row", "random_weights_banner", "upload_prompt",
     "upload_preview", "vote_class", "vote_label",
 ]  # fmt: skip

@@ -18,11 +18,13 @@ from PIL import Image
 from recommender.errors import ImageError, RecommenderError
 from recommender.images import open_image
 from recommender.looks import WHOLE, Garment, find_garments, finds_garments, index_look_settings
+from recommender.query_value import Query
 from recommender.recent import Recent
 from recommender.ui.services import Services
 from recommender.ui.state import Step
 
-__all__ = ["GARMENTS_KEPT", "garments_of_upload", "look_of", "opening_step", "chosen", "chosen_name"]
+__all__ = ["GARMENTS_KEPT", "garments_of_upload", "garment_query", "look_of", "opening_step", "chosen",
+           "chosen_name"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,15 @@ def garments_of_upload(services: Services, ref: str, picture: Image.Image | None
     """The garments of a kept photo, surest first; the whole picture alone for a photo of one product. `picture`:
     the photo as uploaded, on its upload (module notes)."""
     return _garments.of(services, ref, picture)
+
+
+def garment_query(services: Services, ref: str, garment: Garment) -> Query:
+    """The query a garment of a kept photo is searched by: the one found with it (kept as its region's vector), or
+    the photo's own for the one garment of a product shot (the whole picture)."""
+    uploads = services.uploads
+    vector = uploads.vector(ref) if garment.box == WHOLE else \
+        uploads.region_vector(ref, garment.region, services.embed_for_store)
+    return services.engine.stored_query(vector)
 
 
 def look_of(services: Services, step: Step | None) -> list[Garment]:

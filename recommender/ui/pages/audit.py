@@ -44,7 +44,7 @@ NOT_AUDITED = ("There is no audit of this catalogue's current build yet. An audi
                f"run {AUDIT_COMMAND} on the server, DIR being the index folder this app serves "
                "(its start line names it), then reload this page.")
 ORDER = ("The most doubtful label comes first: its picture's nearest products and a model trained on the others rate "
-         "it furthest below that label's usual products. “Sure” is how strongly they suggest the other value.")
+         "it furthest below that label's usual products. “Sure” is how strongly they suggest the value suggested.")
 
 # the page's reader cannot audit another index from here: what the caveat means for the decisions they make on it
 TRAINED = ("This catalogue's model learnt these same labels, so a wrong label it learnt from can look right: some "
@@ -210,8 +210,8 @@ def _content(services: Services) -> html.Div | dbc.Alert:
         report = current_report(services)
     except RecommenderError as exc:
         message = public_message(exc, NOT_AUDITED)
-        before, _, after = message.partition(AUDIT_COMMAND)  # the command set as code, to copy
-        return dbc.Alert([before, html.Code(AUDIT_COMMAND), after] if after else message, color="warning",
+        before, command, after = message.partition(AUDIT_COMMAND)  # the command set as code, to copy
+        return dbc.Alert([before, html.Code(command), after] if command else message, color="warning",
                          id="audit-missing")
     cards, label, no_prev, no_next = suspects_page(services, report, 0)
     return html.Div([

@@ -143,11 +143,12 @@ def _fitted(services: Services, search: Search) -> tuple[Search, dbc.Alert | Non
     index = services.engine.index
     if len(index.matching(selected_filters(index.roles, search.filters))):
         return search, None
-    kept = " · ".join(f"{ROLE_LABELS[role]}: {' or '.join(values)}" for role, values in search.filters.items()
-                      if role not in search.auto)
-    new = " · ".join(value for role in search.auto for value in search.filters[role])
-    note = dbc.Alert(f"{kept}, kept from your last search, was set aside: no product in {new} matches it.",
-                     color="info", dismissable=True, className="upload-note")
+    kept = [f"{ROLE_LABELS[role]}: {' or '.join(values)}" for role, values in search.filters.items()
+            if role not in search.auto]
+    new = " or ".join(value for role in search.auto for value in search.filters[role])
+    were, them = ("were", "them") if len(kept) > 1 else ("was", "it")
+    note = dbc.Alert(f"{' and '.join(kept)}, kept from your last search, {were} set aside: no product in {new} "
+                     f"matches {them}.", color="info", dismissable=True, className="upload-note")
     return search.without_kept(), note
 
 

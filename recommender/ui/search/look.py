@@ -20,7 +20,7 @@ from recommender.errors import RecommenderError
 from recommender.looks import Garment
 from recommender.ui import ids
 from recommender.ui.components import thumbnail_url
-from recommender.ui.garments import chosen, look_of
+from recommender.ui.garments import chosen, garment_query, look_of
 from recommender.ui.query import selected_filters
 from recommender.ui.search.actions import clicked, focus_on, region_fragment
 from recommender.ui.services import Services, get_services
@@ -73,7 +73,7 @@ def _chips(garments: list[Garment], step: Step) -> html.Div:
         chips.append(html.Button(
             garments[i].category, id={"type": ids.LOOK_GARMENT, "index": i}, n_clicks=0,
             className="chip look-chip" + (" chip-on" if on else ""), **{"aria-pressed": "true" if on else "false"},
-            title=f"Search the {garments[i].category} of your photo"))
+            title=f"Search the {garments[i].category.lower()} of your photo"))
     return html.Div([html.Span("In your photo:", className="chips-title"), *chips], className="chip-row look-row",
                     role="group", **{"aria-label": "Garments found in your photo: choose one to search it"})
 
@@ -88,8 +88,7 @@ def _strip(services: Services, search: Search, garments: list[Garment]) -> html.
     searched = chosen(garments, step)
     groups = []
     for i in _in_reading_order(garments):
-        kept = services.uploads.region_vector(step.ref, garments[i].region, services.embed_for_store)
-        hits = engine.search(engine.stored_query(kept), STRIP_RESULTS, engine.select(own))
+        hits = engine.search(garment_query(services, step.ref, garments[i]), STRIP_RESULTS, engine.select(own))
         links = [dcc.Link([html.Img(src=thumbnail_url(h.id), alt=""), html.Span(h.product.name, className="look-name")],
                           href="./" + mine.followed(Step("item", h.id)).fragment(), className="look-item",
                           title=f"More like {h.product.name}")

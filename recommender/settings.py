@@ -162,7 +162,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("RECOMMENDER_SECURE_COOKIES", "secure_cookies", "1/0", "0",
              "session cookies over HTTPS only (set it when the shop is served over HTTPS)", _switch),
     Variable("RECOMMENDER_MERCHANT_TOOLS", "merchant_tools", "1/0", "0",
-             "the merchant's Feedback, Trends and Audit pages (off: shoppers get neither their links, their pages nor the export)", _switch),
+             "the merchant's Feedback, Trends and Audit pages (off: shoppers get neither their links, their pages nor "
+             "the export; a page's address says it is the staff's, with a link back to the search)", _switch),
     Variable("RECOMMENDER_BIND", "bind", "host:port", "127.0.0.1:8050",
              "where gunicorn listens (`gunicorn.conf.py`)", _text),
     Variable("RECOMMENDER_WORKER_MAX_MB", "worker_max_mb", "whole number", "2048",

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from recommender.catalog import without_category
 from recommender.errors import ImageError
 from recommender.images import open_image
 from recommender.index_files import IndexFiles
@@ -254,6 +255,8 @@ def audit(files: IndexFiles, labels: dict[str, Sequence[str]] | None = None, *, 
     report.suspects.sort(key=lambda s: -s.suspicion)
     if not report.attributes:
         report.notes.append("The catalogue has no category labels: only duplicates and broken images are listed.")
+    elif not labels and (unlabelled := without_category(files.products)):
+        report.notes.append(unlabelled)
     report.trained_on_labels = bool(files.manifest.model.head)
     report.duplicates = duplicate_groups(files, distances, rows)
     report.images = broken_images(files) if images else []

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from recommender.appearance import APPEARANCE_VERSION, COLOUR_NAMES, Appearance, colour_names, describe
 from recommender.atomic import TEMP_SUFFIX, atomic_write
-from recommender.catalog import Catalog, Product, Skipped
+from recommender.catalog import Catalog, Product, Skipped, without_category
 from recommender.errors import CatalogError, RecommenderError
 from recommender.index_files import write_index
 from recommender.manifest import BUILD_DIR, FORMAT_VERSION, CatalogInfo, Manifest, write_json
@@ -292,7 +292,11 @@ def build_index(
         remove_stale_temp_files(out)
         shutil.rmtree(work)
     say(_summary(manifest, len(products), time.perf_counter() - started, images_todo, times, workers, noun))
+    unlabelled = without_category(products)
+    if unlabelled:
+        say(unlabelled)
     return manifest
+
 
 
 def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk], started: float,

@@ -17,14 +17,14 @@ import csv
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from recommender.errors import CatalogError
 from recommender.roles import Roles
 
-__all__ = ["Product", "Skipped", "Catalog", "CatalogError", "load_catalog", "MAX_ID_CHARS"]
+__all__ = ["Product", "Skipped", "Catalog", "CatalogError", "load_catalog", "without_category", "MAX_ID_CHARS"]
 
 MAX_ID_CHARS = 256  # fits a thumbnail URL (percent-encoded) in a request line and a vote's id column
 ID_TOO_LONG = "id too long"
@@ -259,3 +259,18 @@ def _read_csv(csv_path: Path, images_outside: bool) -> Catalog:
             attributes = {k: v for i, (k, v) in enumerate(zip(header, row)) if v and i not in (id_col, image_col)}
             products.append(Product(pid, file, attributes))
     return Catalog(root, "csv", products, skipped)
+
+
+def without_category(products: Sequence[Product]) -> str | None:
+    """A sentence naming the products whose category is empty (None: none is): they are found by their picture but
+    by no category filter or tag, which a merchant would not guess from anywhere else."""
+    category = Roles.of({a for p in products for a in p.attributes}).category
+    if category is None:
+        return None
+    missing = [p.id for p in products if not p.attributes.get(category, "").strip()]
+    if not missing:
+        return None
+    shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+    one = len(missing) == 1
+    return (f"{len(missing):,} product{'' if one else 's'} without a {category} ({shown}): indexed, but no category "
+            f"filter or tag finds {'it' if one else 'them'}; fill in the column and build again.")

@@ -39,9 +39,11 @@ class Roles:
 
     @classmethod
     def of(cls, attributes: Collection[str]) -> "Roles":
-        """The roles found among a catalogue's attribute names."""
-        present = set(attributes)
-        return cls(**{role: next((a for a in names if a in present), None) for role, names in ROLE_ATTRIBUTES.items()})
+        """The roles found among a catalogue's attribute names, whatever their case (a shop's "Category" column plays
+        the category role as "category" does), each kept as the catalogue spells it."""
+        present = {a.lower(): a for a in sorted(attributes, reverse=True)}  # two spellings: the same one each time
+        return cls(**{role: next((present[a.lower()] for a in names if a.lower() in present), None)
+                      for role, names in ROLE_ATTRIBUTES.items()})
 
     def attribute(self, role: str) -> str | None:
         if role not in ROLE_ATTRIBUTES:

@@ -211,10 +211,11 @@ def score_attribute(
 
 
 def default_attributes(records: Sequence[dict[str, str]]) -> list[str]:
-    """Attributes worth scoring: 2..200 distinct values, not free text, ids or years.
+    """Attributes worth scoring: 2..200 distinct values, not free text, ids, years or other numbers.
 
     An attribute whose values are mostly unique (more distinct values than half the
-    labelled items) is treated as free text too, which keeps tiny catalogues sane.
+    labelled items) is treated as free text too, which keeps tiny catalogues sane; one whose values are all
+    numbers (a shop's price or size column) is no label a picture shows.
     """
     names = list(dict.fromkeys(name for record in records for name in record))
     chosen = []
@@ -223,9 +224,17 @@ def default_attributes(records: Sequence[dict[str, str]]) -> list[str]:
             continue
         labels = [record[name] for record in records if record.get(name)]
         distinct = len(set(labels))
-        if 2 <= distinct <= MAX_ATTRIBUTE_VALUES and distinct <= len(labels) / 2:
+        if 2 <= distinct <= MAX_ATTRIBUTE_VALUES and distinct <= len(labels) / 2 and not all(map(_number, labels)):
             chosen.append(name)
     return chosen
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,45 @@
+"""A shop's own catalogue, as a merchant writes it (the merchant's newcomer run): its columns named in any case, a
+price column that is no label, and a product left without a category said so by the build and the audit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from recommender.audit import audit
+from recommender.build import build_index
+from recommender.catalog import without_category
+from recommender.evaluation.metrics import default_attributes
+from recommender.index_files import read_index
+from recommender.roles import Roles
+from tests.index_fakes import FakeExtractor, make_catalog
+
+
+def test_a_shop_s_columns_play_their_roles_whatever_their_case() -> None:
+    roles = Roles.of(["Category", "Colour", "Name", "Price"])
+    assert (roles.category, roles.colour, roles.name) == ("Category", "Colour", "Name")
+    assert Roles.of(["articleType", "Category"]).category == "articleType"  # the finest category still comes first
+
+
+def test_a_price_column_is_no_label_to_learn_or_score() -> None:
+    records = [{"category": kind, "price": price, "size": size}
+               for kind, price, size in [("Dress", "19.99", "S"), ("Shirt", "1,250", "M"), ("Dress", "25", "S"),
+                                         ("Shirt", "19.99", "M"), ("Dress", "25", "S"), ("Shirt", "25", "M")]]
+    assert default_attributes(records) == ["category", "size"]
+
+
+def test_products_without_a_category_are_named_by_the_build_and_the_audit(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    catalog = make_catalog(tmp_path / "shop", n=12)
+    products = [replace(p, attributes={**p.attributes, "category": "" if i in (3, 7) else ("Dress", "Shirt")[i % 2]})
+                for i, p in enumerate(catalog.products)]
+    catalog = replace(catalog, products=products)
+    sentence = ("2 products without a category (p003, p007): indexed, but no category filter or tag finds them; "
+                "fill in the column and build again.")
+    assert without_category(products) == sentence
+    build_index(catalog, tmp_path / "index", FakeExtractor(), progress=False)
+    assert sentence in capsys.readouterr().err
+    assert sentence in audit(read_index(tmp_path / "index"), images=False).notes
+    assert without_category(catalog.products[:1]) is None  # each has one, or none has

@@ -74,6 +74,17 @@ def fixes_csv(manifest: Manifest, products: Mapping[str, Product],
     for item, fixes in accepted.items():
         product = products[item]
         values = {**product.attributes, **fixes}
-        image = [] if len(head) == 1 else [str(product.image)]
+        image = [] if len(head) == 1 else [_image_cell(product.image, manifest.catalog.path)]
         writer.writerow([item, *image, *(values.get(c, "") for c in columns)])
     return out.getvalue()
+
+
+def _image_cell(image: Path, root: str) -> str:
+    """An image as the catalogue's CSV names it, relative to the catalogue's folder (so the fixed rows paste into
+    the shop's own file and survive the folder moving); its full path only when it lies outside (allowed by build)."""
+    for picture, folder in ((Path(image), Path(root)), (Path(image).resolve(), Path(root).resolve())):
+        try:
+            return picture.relative_to(folder).as_posix()
+        except ValueError:
+            continue
+    return str(image)

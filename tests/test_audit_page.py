@@ -178,6 +178,7 @@ def test_accept_reject_reload_and_export(dash_duo, audited: Path, tmp_path: Path
     assert rows[0] == ["id", "image", "articleType", "masterCategory", "productDisplayName"]
     truth = {"p005": "Tshirts", "p040": "Jeans", "p070": "Watches"}
     assert [(r[0], r[2]) for r in rows[1:]] == [(accepted, truth[accepted])]
+    assert rows[1][1] == f"images/{accepted}.png"  # as the shop's CSV names it: relative to the catalogue's folder
     assert dash_duo.get_logs() == []
 
 

@@ -176,7 +176,7 @@ def _open(source: str | Path | bytes, max_bytes: int | None, max_pixels: int | N
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(_bomb_message(limit)) from exc
     except Image.UnidentifiedImageError as exc:
-        raise ImageError("The file is not an image we can read; please use a JPEG, PNG, WebP or HEIC photo.") from exc
+        raise ImageError("The file is not a photo we can use; please use a JPEG, PNG, WebP or HEIC photo.") from exc
     except MemoryError as exc:
         raise ImageError("The image is too large to be processed right now; please use a smaller photo.") from exc
     except _DECODE_ERRORS as exc:

@@ -92,7 +92,7 @@ def test_bad_parameters_are_one_sentence(client, fields, status, sentence) -> No
 
 
 @pytest.mark.parametrize("data, sentence", [
-    (b"%PDF-1.4 not a photo", "not an image we can read"),
+    (b"%PDF-1.4 not a photo", "not a photo we can use"),
     (b"", "The file is empty (0 bytes)"),
     (_jpeg()[:200], "damaged or incomplete"),
 ])

@@ -284,7 +284,7 @@ def test_bad_upload_shows_an_alert_and_the_next_upload_works(shop, demo_catalog_
     disguised.write_text("these are not the pixels you are looking for\n")
     _upload(dash_duo, disguised)
     dash_duo.wait_for_contains_text(".upload-error", "notes.jpg could not be used.", timeout=30)
-    assert "not an image" in dash_duo.find_element(".upload-error").text
+    assert "not a photo we can use" in dash_duo.find_element(".upload-error").text
     assert not dash_duo.find_elements(RESULT_CARDS)
     assert_accessible(dash_duo.driver, "upload refused")
 

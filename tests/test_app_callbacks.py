@@ -129,7 +129,7 @@ def _photo() -> bytes:
 
 
 BAD_UPLOADS = {
-    "not an image": (b"%PDF-1.4 certainly not a photo", "not an image we can read"),
+    "not an image": (b"%PDF-1.4 certainly not a photo", "not a photo we can use"),
     "truncated JPEG": (_photo()[:200], "damaged or incomplete"),
     "zero bytes": (b"", "The file is empty (0 bytes)"),
     "over the size limit": (

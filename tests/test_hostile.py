@@ -308,7 +308,7 @@ def test_bodies_too_large_for_their_route_are_refused_and_not_logged(server: Pro
     # The upload callback takes a photo's worth: an upload of 5 MB of noise reaches the callback and its sentence.
     page = open_page(server)
     answers = page.set(*UPLOAD, {"filename": "noise.jpg", "contents": data_url(junk[: 5 * 2**20])})
-    assert "not an image we can read" in json.dumps(answers)
+    assert "not a photo we can use" in json.dumps(answers)
     assert server.findings().bytes - log_before < 20_000 and server.findings().longest_line < 1000
 
 

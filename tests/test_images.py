@@ -136,7 +136,8 @@ def test_an_upload_is_a_jpeg_png_webp_or_heic_and_says_so(fmt: str) -> None:
     """The formats the page and the README name, and only those: the others get the sentence that names them
     (catalogue images, which the merchant chose, may be any format Pillow reads)."""
     data = encode(gradient(64, 48), fmt)
-    with pytest.raises(ImageError, match=r"please use a JPEG, PNG, WebP or HEIC photo\.$"):
+    with pytest.raises(ImageError, match=r"^The file is not a photo we can use; please use a JPEG, PNG, WebP or "
+                                         r"HEIC photo\.$"):  # a GIF is readable: "we cannot read" would be untrue
         open_upload(data, max_bytes=DEFAULT_MAX_BYTES, longest=1024)
     assert open_image(data).size == (64, 48)
     for named in ("JPEG", "PNG", "WEBP", "HEIF"):
@@ -234,7 +235,7 @@ def test_zero_bytes(tmp_path: Path) -> None:
 def test_not_an_image(tmp_path: Path) -> None:
     text = tmp_path / "notes.jpg"
     text.write_text("this is not a photo\n")
-    with pytest.raises(ImageError, match="not an image"):
+    with pytest.raises(ImageError, match="not a photo we can use"):
         open_image(text)
 
 

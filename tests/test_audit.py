@@ -189,3 +189,13 @@ def test_a_folder_catalogue_built_by_the_project(tmp_path: Path) -> None:
     first = report.suspects[0]
     assert (first.label, first.suggested) == ("Dresses", "Jeans") and "misfiled" in first.id
     assert {"attribute": "category", "value": "Hats", "count": 1} in report.thin
+
+
+def test_the_command_s_text_names_the_ids_of_every_finding(audit_index: Path, capsys: pytest.CaptureFixture) -> None:
+    """A merchant reads which products to merge, re-shoot or fill in without opening the JSON."""
+    assert main(["audit", "--index", str(audit_index), "--no-save"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    duplicates = [line.split("\t")[1].split(", ") for line in lines if line.startswith("duplicates\t")]
+    assert any(set(NEAR_DUPLICATE) <= set(ids) for ids in duplicates)
+    assert "picture\tp999: missing image" in lines and f"picture\t{BLANK}: blank image" in lines
+    assert "thin\tarticleType Ties: 2 products" in lines

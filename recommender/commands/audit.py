@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--index", type=Path, required=True, metavar="DIR", help="index folder")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.add_argument("--csv", type=Path, metavar="OUT", help="write the suspects as CSV to OUT")
-    parser.add_argument("--top", type=positive_int, default=20, metavar="N", help="suspects printed (default: 20)")
+    parser.add_argument("--top", type=positive_int, default=20, metavar="N", help="lines printed of each finding: suspects, duplicates, pictures, thin categories (default: 20)")
     parser.add_argument("--swap-test", type=float, metavar="SHARE",
                         help="measure instead: swap this share (e.g. 0.02) of the held-out products' category "
                              "labels, audit, and print precision and recall at N and 2N")
@@ -71,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
           f"{len(report.images)} broken or tiny pictures, {len(report.thin)} thin categories.")
     for s in report.suspects[: args.top]:
         print(f"{s.id}\t{s.attribute}: {s.label} -> {s.suggested} ({s.confidence:.2f})")
+    for group in report.duplicates[: args.top]:  # which ids to merge or delete, without opening the JSON
+        print(f"duplicates\t{', '.join(group['ids'])}")
+    for image in report.images[: args.top]:
+        print(f"picture\t{image['id']}: {image['reason']}")
+    for thin in report.thin[: args.top]:
+        print(f"thin\t{thin['attribute']} {thin['value']}: {thin['count']} products")
     return 0
 
 

@@ -146,7 +146,8 @@ def test_accept_reject_reload_and_export(dash_duo, audited: Path, tmp_path: Path
     duplicates = dash_duo.find_element(".audit-duplicates")
     names = {e.text for e in dash_duo.find_elements(".audit-duplicates figcaption")}
     assert names == {"Tshirts 10", "Tshirts 11", "Caps 100", "Caps 101"}  # NEAR_DUPLICATE and SAME_PIXELS
-    assert "p010" not in duplicates.text  # the products' names, not their raw ids
+    ids = {e.text for e in dash_duo.find_elements(".audit-duplicates .audit-id")}
+    assert ids == {"p010", "p011", "p100", "p101"} and "p010" in duplicates.text  # under each name, on a phone too
     assert_accessible(dash_duo.driver, "audit page")
     _shots(dash_duo, "audit")
 

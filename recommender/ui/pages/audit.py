@@ -166,12 +166,14 @@ def checked_labels(services: Services, report: AuditReport) -> str:
 
 
 def duplicate_group(services: Services, group: dict) -> html.Li:
-    """A group of products showing the same picture: each one's thumbnail and name (its id on hover)."""
+    """A group of products showing the same picture: each one's thumbnail, name and id (the id is what a merchant
+    deletes or merges by, and a phone has no hover to show it)."""
     index = services.engine.index
     shown = [i for i in group["ids"] if i in index][:SHOWN_DUPLICATES]
     pictures = [html.Figure([html.Img(src=thumbnail_url(i), alt="", className="audit-neighbour-img"),
-                             _caption(index.product(i).name)],
-                            className="audit-neighbour audit-duplicate m-0", title=f"id {i}")
+                             _caption(index.product(i).name),
+                             html.Div(i, className="audit-id small text-muted", title=f"id {i}")],
+                            className="audit-neighbour audit-duplicate m-0")
                 for i in shown]
     more = len(group["ids"]) - len(shown)
     return html.Li([html.Div(f"{len(group['ids'])} products show the same picture"

@@ -220,7 +220,7 @@ def _id_image_csvs(folder: Path) -> list[Path]:
             header = _header(_rows(csv_path))
         except CatalogError:
             continue
-        if {"id", "image"} <= set(header):
+        if {"id", "image"} <= {h.lower() for h in header}:
             found.append(csv_path)
     return found
 
@@ -231,9 +231,12 @@ def _read_csv(csv_path: Path, images_outside: bool) -> Catalog:
     root = csv_path.parent
     rows = _rows(csv_path)
     header = _header(rows)
-    if not {"id", "image"} <= set(header):
-        raise CatalogError(f"{csv_path} has no id and image columns: {EXPECTED}.")
-    id_col, image_col = header.index("id"), header.index("image")
+    lowered = [h.lower() for h in header]  # "ID", "Image": a shop's spelling (the roles' columns too: roles.py)
+    if not {"id", "image"} <= set(lowered):
+        found = ", ".join(repr(h) for h in header[:8]) + (", ..." if len(header) > 8 else "")
+        raise CatalogError(f"{csv_path} has no id and image columns (its first line, read as comma-separated, "
+                           f"names {found or 'nothing'}): {EXPECTED}.")
+    id_col, image_col = lowered.index("id"), lowered.index("image")
     products: list[Product] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()

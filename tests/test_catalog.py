@@ -148,6 +148,12 @@ def test_plain_csv(tmp_path: Path) -> None:
     ]
     # A folder holding one such CSV is the same catalogue (so a catalogue root can be reloaded).
     assert load_catalog(root, images_outside=True).fingerprint() == catalog.fingerprint()
+    # A shop's own spelling of the columns ("ID", "Image"): the same products
+    (tmp_path / "spelt").mkdir()
+    _image(tmp_path / "spelt" / "pics" / "a.jpg")
+    (tmp_path / "spelt" / "catalog.csv").write_text("ID,Image,Colour\na,pics/a.jpg,Red\n")
+    [spelt] = load_catalog(tmp_path / "spelt").products
+    assert (spelt.id, spelt.attributes) == ("a", {"Colour": "Red"})
 
 
 def test_a_csv_names_images_outside_its_folder_only_when_the_merchant_allows_it(tmp_path: Path) -> None:
@@ -213,8 +219,9 @@ def test_missing_path_unknown_layout_and_empty_catalogues_are_one_sentence(tmp_p
     no_id = _kaggle(tmp_path / "no-id", "name,colour\nx,Red\n", [])
     assert "first column is id" in _error(no_id)
 
-    (tmp_path / "bad.csv").write_text("name,picture\nx,y.jpg\n")
-    assert "has no id and image columns" in _error(tmp_path / "bad.csv")
+    (tmp_path / "bad.csv").write_text("name;picture\nx;y.jpg\n")
+    assert "has no id and image columns (its first line, read as comma-separated, names 'name;picture')" \
+        in _error(tmp_path / "bad.csv")
 
     (tmp_path / "two").mkdir()
     for name in ("a.csv", "b.csv"):

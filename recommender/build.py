@@ -298,7 +298,6 @@ def build_index(
     return manifest
 
 
-
 def _join(catalog: Catalog, out: Path, extractor: Extractor, chunks: list[Chunk], started: float,
           name: Callable[[Mapping[str, str]], str] | None = None,
           appearance_version: int = APPEARANCE_VERSION) -> Manifest:

@@ -41,7 +41,7 @@ class Roles:
     def of(cls, attributes: Collection[str]) -> "Roles":
         """The roles found among a catalogue's attribute names, whatever their case (a shop's "Category" column plays
         the category role as "category" does), each kept as the catalogue spells it."""
-        present = {a.lower(): a for a in sorted(attributes, reverse=True)}  # two spellings: the same one each time
+        present = {a.lower(): a for a in sorted(attributes)}  # two spellings ("Category", "category"): the lower
         return cls(**{role: next((present[a.lower()] for a in names if a.lower() in present), None)
                       for role, names in ROLE_ATTRIBUTES.items()})
 

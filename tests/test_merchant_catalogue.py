@@ -21,6 +21,7 @@ def test_a_shop_s_columns_play_their_roles_whatever_their_case() -> None:
     roles = Roles.of(["Category", "Colour", "Name", "Price"])
     assert (roles.category, roles.colour, roles.name) == ("Category", "Colour", "Name")
     assert Roles.of(["articleType", "Category"]).category == "articleType"  # the finest category still comes first
+    assert Roles.of(["category", "Category"]).category == Roles.of(["Category", "category"]).category == "category"
 
 
 def test_a_price_column_is_no_label_to_learn_or_score() -> None:

@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--index", type=Path, required=True, metavar="DIR", help="index folder")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.add_argument("--csv", type=Path, metavar="OUT", help="write the suspects as CSV to OUT")
-    parser.add_argument("--top", type=positive_int, default=20, metavar="N", help="lines printed of each finding: suspects, duplicates, pictures, thin categories (default: 20)")
+    parser.add_argument("--top", type=positive_int, default=20, metavar="N",
+                        help="lines printed of each finding: suspects, duplicates, pictures, thin categories "
+                             "(default: 20)")
     parser.add_argument("--swap-test", type=float, metavar="SHARE",
                         help="measure instead: swap this share (e.g. 0.02) of the held-out products' category "
                              "labels, audit, and print precision and recall at N and 2N")

@@ -32,6 +32,7 @@ from recommender.atomic import TEMP_SUFFIX, atomic_write
 from recommender.catalog import Catalog, Product, Skipped, without_category
 from recommender.errors import CatalogError, RecommenderError
 from recommender.index_files import write_index
+from recommender.known_vectors import KnownVectors
 from recommender.manifest import BUILD_DIR, FORMAT_VERSION, CatalogInfo, Manifest, write_json
 from recommender.pipeline import Mapper, Reader, StageTimes
 from recommender.roles import Roles
@@ -112,12 +113,13 @@ def embed_chunk(
     times: StageTimes,
     on_batch: Callable[[int, list[tuple[Product, str]]], None] = lambda n, failures: None,
     appearance_version: int = APPEARANCE_VERSION,
+    known: KnownVectors | None = None,
 ) -> Chunk:
     """Embed one chunk's images and write its chunk file atomically (the writer stage).
 
     Vectors are stored as unit vectors, beside each picture's appearance (colour, digest); blank
     pictures are left out and listed. `on_batch(images_done, [(product, error), ...])` reports
-    progress and unreadable images.
+    progress and unreadable images. A picture `known` holds (the index being replaced) takes its vector from there.
     """
     products = plan.products
     groups = [products[i : i + batch_size] for i in range(0, len(products), batch_size)]
@@ -128,8 +130,10 @@ def embed_chunk(
     looks: list[Appearance] = []
     with closing(reader.batches(([p.image for p in g] for g in groups), times)) as decoded:
         for members, batch in zip(groups, decoded):
-            vectors = unit_rows(mapper(batch.pixels, times))
             appearance = describe(batch.pixels, appearance_version)
+            vectors = unit_rows(mapper(batch.pixels, times) if known is None else
+                                known.vectors_for(appearance.digests, lambda pixels: mapper(pixels, times),
+                                                  batch.pixels))
             keep = ~appearance.blank
             parts.append(vectors[keep])
             looks.append(appearance.take(np.flatnonzero(keep)))
@@ -194,12 +198,13 @@ def remove_stale_temp_files(out: Path) -> None:
 
 
 def _summary(manifest: Manifest, total: int, seconds: float, images: int, times: StageTimes, workers: int,
-             noun: str = "products") -> str:
+             noun: str = "products", reused: int = 0) -> str:
     """The one line a build ends with: what was indexed and skipped, and where the time went (each stage's)."""
     skipped = ", ".join(f"{n} {reason}" for reason, n in Counter(manifest.skipped_counts()).most_common()) or "none"
     rate = images / seconds if seconds > 0 else 0.0
+    kept = f" ({reused:,} unchanged pictures kept from the index it replaces)" if reused else ""
     return (
-        f"indexed {manifest.count} of {total} {noun} (skipped: {skipped}); embedded {images} images "
+        f"indexed {manifest.count} of {total} {noun} (skipped: {skipped}); embedded {images} images{kept} "
         f"this run at {rate:.1f} images/s in {seconds:.1f} s; reader {times.read_work:.1f} s over "
         f"{workers} threads (model waited {times.read_wait:.1f} s), model {times.model:.1f} s, "
         f"writer {times.write:.1f} s"
@@ -266,6 +271,7 @@ def build_index(
         if len(todo) < len(plans):
             say(f"Resuming the build in {out}: {len(plans) - len(todo)} of {len(plans)} chunks already done.")
         images_todo = sum(len(plan.products) for plan in todo)
+        known = KnownVectors.of(out, extractor, appearance_version) if todo else None
         reader, mapper = Reader(extractor.input_size, workers), Mapper(extractor)
         bar = tqdm(total=len(products), initial=len(products) - images_todo, unit="img", desc="embedding",
                    disable=not progress, dynamic_ncols=True, smoothing=0.05)
@@ -278,7 +284,10 @@ def build_index(
         with bar:
             for plan in todo:
                 chunks[plan.number] = embed_chunk(plan, work, reader, mapper, batch_size=batch_size,
-                                                  times=times, on_batch=on_batch, appearance_version=appearance_version)
+                                                  times=times, on_batch=on_batch, appearance_version=appearance_version,
+                                                  known=known)
+        reused = known.reused if known is not None else 0
+        del known  # its memory-mapped vectors: the join replaces that file
         start = time.perf_counter()
         try:
             manifest = _join(catalog, out, extractor, chunks, started, name,  # type: ignore[arg-type]
@@ -291,7 +300,8 @@ def build_index(
         times.write += time.perf_counter() - start
         remove_stale_temp_files(out)
         shutil.rmtree(work)
-    say(_summary(manifest, len(products), time.perf_counter() - started, images_todo, times, workers, noun))
+    say(_summary(manifest, len(products), time.perf_counter() - started, images_todo - reused, times, workers, noun,
+                 reused))
     unlabelled = without_category(products)
     if unlabelled:
         say(unlabelled)

@@ -1,11 +1,12 @@
 """The vectors of the index a build replaces, by picture: a catalogue changed by a few products embeds only those.
 
-A merchant adds twenty products to a catalogue of 40,000 and builds again; the model is the slow stage (hours
-for ResNet50 on a CPU), so a picture the index at `--out` already holds is not run through it again. A picture
-is known by the digest of its model-sized pixels (`appearance.describe`, computed for every picture anyway),
-so an edited, renamed or moved image file is recognised by what it shows, and a changed one is embedded anew.
-Only an index of the same model (spec, input size and dimension; not random weights) and colour histograms is
-trusted, and only a finished one: `write_index` writes `manifest.json` last, so a file newer than it is a join a crash cut short.
+A merchant adds twenty products to a catalogue of 40,000 and builds again; the model is the slow stage (most of
+an hour for ResNet50 on two CPU cores), so a picture the index at `--out` already holds is not run through it
+again. A picture is known by the digest of its model-sized pixels (`appearance.describe`, computed for every
+picture anyway), so a renamed or moved image file is recognised by what it shows, and a changed one is embedded
+anew. Only an index of the same model (spec, input size and dimension; not random weights) and colour
+histograms is trusted, and only a finished one: `write_index` writes `manifest.json` last, so a file newer than
+it is a join a crash cut short.
 """
 
 from __future__ import annotations

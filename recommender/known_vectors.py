@@ -5,8 +5,8 @@ an hour for ResNet50 on two CPU cores), so a picture the index at `--out` alread
 again. A picture is known by the digest of its model-sized pixels (`appearance.describe`, computed for every
 picture anyway), so a renamed or moved image file is recognised by what it shows, and a changed one is embedded
 anew. Only an index of the same model (spec, input size and dimension; not random weights) and colour
-histograms is trusted, and only a finished one: `write_index` writes `manifest.json` last, so a file newer than
-it is a join a crash cut short.
+histograms is trusted, and only a finished one: `write_index` removes `manifest.json` first and writes it last,
+so a join a crash cut short has none (and a file newer than it is not trusted either).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def test_an_index_of_another_model_or_half_written_gives_nothing(tmp_path: Path,
     catalog = make_catalog(tmp_path / "shop", n=6)
     weights = "none" if change == "random weights" else "imagenet"
     build_index(catalog, tmp_path / "index", FakeExtractor(weights=weights), progress=False)
-    if change == "a join cut short":  # vectors.npy written after the manifest: not the index the manifest describes
+    if change == "a join cut short":  # vectors.npy newer than the manifest: not the index the manifest describes
         later = (tmp_path / "index" / "manifest.json").stat().st_mtime_ns + 10**9
         os.utime(tmp_path / "index" / "vectors.npy", ns=(later, later))
     extractor = FakeExtractor(weights=weights, dim=12 if change == "another model" else 8)

@@ -271,7 +271,9 @@ def build_index(
         if len(todo) < len(plans):
             say(f"Resuming the build in {out}: {len(plans) - len(todo)} of {len(plans)} chunks already done.")
         images_todo = sum(len(plan.products) for plan in todo)
-        known = KnownVectors.of(out, extractor, appearance_version) if todo else None
+        known, refused = KnownVectors.of(out, extractor) if todo else (None, "")
+        if refused:
+            say(f"The index in {out} gives no vectors to this build ({refused}): every picture is embedded.")
         reader, mapper = Reader(extractor.input_size, workers), Mapper(extractor)
         bar = tqdm(total=len(products), initial=len(products) - images_todo, unit="img", desc="embedding",
                    disable=not progress, dynamic_ncols=True, smoothing=0.05)
@@ -302,7 +304,8 @@ def build_index(
         shutil.rmtree(work)
     say(_summary(manifest, len(products), time.perf_counter() - started, images_todo - reused, times, workers, noun,
                  reused))
-    unlabelled = without_category(products)
+    indexed = {i for chunk in chunks for i in chunk.ids}  # type: ignore[union-attr]
+    unlabelled = without_category([p for p in products if p.id in indexed])
     if unlabelled:
         say(unlabelled)
     return manifest

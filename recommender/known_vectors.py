@@ -4,9 +4,11 @@ A merchant adds twenty products to a catalogue of 40,000 and builds again; the m
 an hour for ResNet50 on two CPU cores), so a picture the index at `--out` already holds is not run through it
 again. A picture is known by the digest of its model-sized pixels (`appearance.describe`, computed for every
 picture anyway), so a renamed or moved image file is recognised by what it shows, and a changed one is embedded
-anew. Only an index of the same model (spec, input size and dimension; not random weights) and colour
-histograms is trusted, and only a finished one: `write_index` removes `manifest.json` first and writes it last,
-so a join a crash cut short has none (and a file newer than it is not trusted either).
+anew. Only an index of the same model is trusted: the same spec, input size and dimension, not random weights
+(they differ by seed, which no manifest records), and no weights file changed since it was built (a spec names
+its file by path: a retrained file in its place makes another model); and only a finished one: `write_index`
+removes `manifest.json` first and writes it last, so a join a crash cut short has none (a file newer than it is
+not trusted either). An index that is there but not trusted is said so, with why.
 """
 
 from __future__ import annotations
@@ -36,23 +38,28 @@ class KnownVectors:
         self.reused = 0
 
     @classmethod
-    def of(cls, out: Path, extractor: Extractor, appearance_version: int) -> "KnownVectors | None":
-        """The index at `out` if a build with this extractor may take its vectors (None: none, or not trusted)."""
+    def of(cls, out: Path, extractor: Extractor) -> tuple[KnownVectors | None, str]:
+        """The index at `out` if a build with this extractor may take its vectors, else None and why not ("": no
+        index there)."""
         if not (out / MANIFEST).is_file():
-            return None
+            return None, ""
         try:
             files = read_index(out)
         except RecommenderError:  # damaged, half written, of an older format: everything is embedded
-            return None
-        manifest = files.manifest
-        same_model = (manifest.model == extractor.spec and tuple(manifest.input_size) == tuple(extractor.input_size)
-                      and manifest.dim == extractor.dim and manifest.appearance_version == appearance_version)
-        if not same_model or manifest.random_weights or files.appearance is None or not manifest.normalized:
-            return None  # random weights differ by seed, which no manifest records
-        finished = (out / MANIFEST).stat().st_mtime_ns
-        if any((out / name).stat().st_mtime_ns > finished for name in (VECTORS, IDS, APPEARANCE)):
-            return None
-        return cls(files.vectors, files.appearance.digests)
+            return None, "it cannot be read"
+        manifest, finished = files.manifest, (out / MANIFEST).stat().st_mtime_ns
+        if (manifest.model != extractor.spec or tuple(manifest.input_size) != tuple(extractor.input_size)
+                or manifest.dim != extractor.dim):
+            return None, "it was built with another model"
+        if manifest.random_weights:
+            return None, "its model has random weights"
+        if any(_changed_since(Path(name), finished) for name in {manifest.model.backbone, manifest.model.weights}):
+            return None, "its model's file has changed since"
+        if files.appearance is None or not manifest.normalized:
+            return None, "it is of an older format"
+        if any(_changed_since(out / name, finished) for name in (VECTORS, IDS, APPEARANCE)):
+            return None, "its files are newer than its manifest"
+        return cls(files.vectors, files.appearance.digests), ""
 
     def vectors_for(self, digests: np.ndarray, embed: Callable[[np.ndarray], np.ndarray],
                     pixels: np.ndarray) -> np.ndarray:
@@ -66,3 +73,11 @@ class KnownVectors:
         if (~known).any():
             out[~known] = embed(pixels[~known])
         return out
+
+
+def _changed_since(path: Path, finished_ns: int) -> bool:
+    """Whether a file (a model's weights, an index's own) was written after the index's manifest."""
+    try:
+        return path.is_file() and path.stat().st_mtime_ns > finished_ns
+    except OSError:
+        return False

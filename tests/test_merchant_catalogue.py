@@ -29,6 +29,8 @@ def test_a_price_column_is_no_label_to_learn_or_score() -> None:
                for kind, price, size in [("Dress", "19.99", "S"), ("Shirt", "1,250", "M"), ("Dress", "25", "S"),
                                          ("Shirt", "19.99", "M"), ("Dress", "25", "S"), ("Shirt", "25", "M")]]
     assert default_attributes(records) == ["category", "size"]
+    coded = [{"category": code, "Price": price} for code, price in [("101", "10"), ("205", "12")] * 2]  # codes, prices
+    assert default_attributes(coded) == ["category"]
 
 
 def test_products_without_a_category_are_named_by_the_build_and_the_audit(tmp_path: Path,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recommender.roles import FILTER_ROLES, Roles
+
 __all__ = [
     "MAX_ATTRIBUTE_VALUES", "MIN_VALUE_QUERIES", "NOT_LABELS", "ValueScores", "AttributeScores", "encode_labels",
     "allowed_matrix", "relevance", "precision_at_k", "average_precision_at_k", "chance_precision", "score_attribute",
@@ -26,7 +28,7 @@ __all__ = [
 MAX_ATTRIBUTE_VALUES = 200
 MIN_VALUE_QUERIES = 10  # a value with fewer queries is too noisy to call weak
 # Attributes that are free text, identifiers or dates: scoring retrieval on them says nothing.
-NOT_LABELS = frozenset({"id", "productDisplayName", "year", "image", "filename", "name"})
+NOT_LABELS = frozenset({"id", "productdisplayname", "year", "image", "filename", "name"})  # lower case: any spelling
 
 
 def encode_labels(
@@ -218,18 +220,22 @@ def default_attributes(records: Sequence[dict[str, str]]) -> list[str]:
     numbers (a shop's price or size column) is no label a picture shows.
     """
     names = list(dict.fromkeys(name for record in records for name in record))
+    roles = Roles.of(names)
+    played = {roles.attribute(role) for role in FILTER_ROLES}  # a shop's category may be a code ("101"): a label
     chosen = []
     for name in names:
-        if name in NOT_LABELS:
+        if name.lower() in NOT_LABELS:
             continue
         labels = [record[name] for record in records if record.get(name)]
         distinct = len(set(labels))
-        if 2 <= distinct <= MAX_ATTRIBUTE_VALUES and distinct <= len(labels) / 2 and not all(map(_number, labels)):
+        numbers = name not in played and all(map(_number, labels))
+        if 2 <= distinct <= MAX_ATTRIBUTE_VALUES and distinct <= len(labels) / 2 and not numbers:
             chosen.append(name)
     return chosen
 
 
 def _number(text: str) -> bool:
+    """Whether a value reads as a number ("19.99", "1,250"): a price or a size in figures, which no picture shows."""
     try:
         float(text.replace(",", ""))
     except ValueError:

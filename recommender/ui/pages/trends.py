@@ -128,7 +128,7 @@ def trends_content(services: Services, period: str) -> html.Div | dbc.Alert:
         html.H2("Kinds the catalogue lacks", className="h4 mt-2"),
         html.P(lacking_sentence),
         _table("Searches whose best result matched poorly", ["Kind", "Searches", "Mean best match"],
-               [[kind or "unknown", n, f"{alike:.0%}"] for kind, n, alike in lacking], "",
+               [[kind or "unknown", n, f"{alike:.0%}"] for kind, n, alike in lacking], "None in the last 8 weeks.",
                "trends-lacking") if lacking else None,
         dbc.Row([
             dbc.Col(_table("Rising: more likes this week than last", ["Product", "This week", "Last week"],

@@ -165,6 +165,21 @@ def test_trends_is_off_without_the_merchant_tools_and_on_with_them(tiny_index: P
             trends.redraw("year")
 
 
+def test_trends_shows_the_poorly_matched_searches_table_only_when_there_are_some(tiny_index: Path,
+                                                                                    tmp_path: Path) -> None:
+    merchant = _app(tiny_index, tmp_path, merchant=True)
+    with merchant.server.test_request_context():
+        services = get_services()
+        catalog = services.engine.index.manifest.catalog.identity
+        services.feedback.log_search(catalog, "Tops", "Red", "1004", 0.9)
+        content = _page("/trends").trends_content(services, "week")
+        assert not _parts(content, lambda part: getattr(part, "id", None) == "trends-lacking")
+        assert "Every kind searched had a result matching 50% or more." in _text(content)
+        services.feedback.log_search(catalog, "Shoes", "Red", "1004", 0.1)
+        content = _page("/trends").trends_content(services, "week")
+    assert _parts(content, lambda part: getattr(part, "id", None) == "trends-lacking")
+
+
 def _parts(component, wanted) -> list:
     """The parts of a component tree (itself included) that are `wanted`."""
     children = getattr(component, "children", None)

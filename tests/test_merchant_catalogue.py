@@ -46,3 +46,15 @@ def test_products_without_a_category_are_named_by_the_build_and_the_audit(tmp_pa
     assert sentence in capsys.readouterr().err
     assert sentence in audit(read_index(tmp_path / "index"), images=False).notes
     assert without_category(catalog.products[:1]) is None  # each has one, or none has
+
+
+def test_the_fixes_csv_names_images_as_the_shop_s_csv_does(tmp_path: Path) -> None:
+    from recommender.audit_store import _image_cell
+
+    shop = tmp_path / "shop"
+    (shop / "images").mkdir(parents=True)
+    assert _image_cell(shop / "images" / "a.jpg", str(shop)) == "images/a.jpg"
+    (tmp_path / "link").symlink_to(shop)  # the catalogue's path as the build resolved it, the image's through a link
+    assert _image_cell(tmp_path / "link" / "images" / "a.jpg", str(shop)) == "images/a.jpg"
+    outside = tmp_path / "elsewhere" / "b.jpg"  # allowed by build --images-outside-catalog: its full path
+    assert _image_cell(outside, str(shop)) == str(outside)

@@ -20,6 +20,7 @@ from recommender.images import open_image
 from recommender.looks import WHOLE, Garment, find_garments, finds_garments, index_look_settings
 from recommender.query_value import Query
 from recommender.recent import Recent
+from recommender.ui.query import step_query
 from recommender.ui.services import Services
 from recommender.ui.state import Step
 
@@ -94,12 +95,9 @@ def garments_of_upload(services: Services, ref: str, picture: Image.Image | None
 
 
 def garment_query(services: Services, ref: str, garment: Garment) -> Query:
-    """The query a garment of a kept photo is searched by: the one found with it (kept as its region's vector), or
-    the photo's own for the one garment of a product shot (the whole picture)."""
-    uploads = services.uploads
-    vector = uploads.vector(ref) if garment.box == WHOLE else \
-        uploads.region_vector(ref, garment.region, services.embed_for_store)
-    return services.engine.stored_query(vector)
+    """The query a garment of a kept photo is searched by: its step's (`ui.query.step_query`), so the one found
+    with it (kept as its region's vector), or the photo's own for the one garment of a product shot."""
+    return step_query(services, (Step("upload", ref, None if garment.box == WHOLE else garment.region),))[0]
 
 
 def look_of(services: Services, step: Step | None) -> list[Garment]:

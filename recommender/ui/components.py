@@ -25,7 +25,7 @@ from recommender.ui.state import Search, Step
 __all__ = [
     "merchant_page_off", "thumbnail_url", "more_like_url", "upload_url", "icon", "swatch", "filter_dropdown",
     "filter_options", "product_card",
-    "results_grid", "breadcrumb", "tag_chips", "kept_row", "random_weights_banner", "upload_prompt",
+    "results_grid", "breadcrumb", "tag_chips", "filter_words", "kept_row", "random_weights_banner", "upload_prompt",
     "upload_preview", "vote_class", "vote_label",
 ]  # fmt: skip
 
@@ -151,6 +151,11 @@ def tag_chips(tags: Sequence[Tag], filters: Mapping[str, Sequence[str]], auto: S
         return None
     return html.Div([html.Span("Looks like:", className="chips-title"), *chips], className="chip-row tag-row",
                     id=ids.TAG_ROW, role="group", **{"aria-label": "What your query looks like; click to filter"})
+
+
+def filter_words(filters: Mapping[str, Sequence[str]]) -> list[str]:
+    """"Colour: Black or Navy Blue", one for each role filtered, in the page's order: how the page names filters."""
+    return [f"{ROLE_LABELS[role]}: {' or '.join(filters[role])}" for role in FILTER_ROLES if role in filters]
 
 
 def kept_row(filters: Mapping[str, Sequence[str]], auto: Sequence[str], text: str = "") -> html.Div | None:

@@ -19,10 +19,10 @@ from dash.exceptions import PreventUpdate
 
 from recommender.errors import ImageError, RecommenderError
 from recommender.regions import Box
-from recommender.roles import FILTER_ROLES, ROLE_LABELS
+from recommender.roles import FILTER_ROLES
 from recommender.trends import log_search
 from recommender.ui import ids
-from recommender.ui.components import filter_options, upload_preview
+from recommender.ui.components import filter_options, filter_words, upload_preview
 from recommender.ui.guard import public_message
 from recommender.ui.query import confident_tags, facet_counts, selected_filters, step_query, tags_of
 from recommender.ui.region import box_from_selection
@@ -143,8 +143,7 @@ def _fitted(services: Services, search: Search) -> tuple[Search, dbc.Alert | Non
     index = services.engine.index
     if len(index.matching(selected_filters(index.roles, search.filters))):
         return search, None
-    kept = [f"{ROLE_LABELS[role]}: {' or '.join(values)}" for role, values in search.filters.items()
-            if role not in search.auto]
+    kept = filter_words({role: values for role, values in search.filters.items() if role not in search.auto})
     new = " or ".join(value for role in search.auto for value in search.filters[role])
     were, them = ("were", "them") if len(kept) > 1 else ("was", "it")
     note = dbc.Alert(f"{' and '.join(kept)}, kept from your last search, {were} set aside: no product in {new} "

@@ -18,10 +18,10 @@ from dash.exceptions import PreventUpdate
 from PIL import Image
 
 from recommender.errors import RecommenderError
-from recommender.roles import FILTER_ROLES, ROLE_LABELS
 from recommender.ui import ids
 from recommender.ui.components import (
     breadcrumb,
+    filter_words,
     kept_row,
     product_card,
     results_grid,
@@ -130,9 +130,7 @@ def render_region(fragment: str | None, picture: str | None, drawn: str | None) 
 
 def describe(search: Search) -> str:
     """"Colour: Black or Navy Blue · Category: Tshirts · “floral”", in the page's words."""
-    parts = [f"{ROLE_LABELS[role]}: {' or '.join(search.filters[role])}" for role in FILTER_ROLES
-             if role in search.filters]
-    return " · ".join(parts + ([f"“{search.text}”"] if search.text else []))
+    return " · ".join(filter_words(search.filters) + ([f"“{search.text}”"] if search.text else []))
 
 
 def _cards(services: Services, search: Search, found: Found, first: int = 0) -> list:
